@@ -1,0 +1,17 @@
+import type { Config } from 'jest';
+
+const config: Config = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/tests'],
+  testMatch: ['**/*.test.ts'],
+  globalSetup: '<rootDir>/tests/support/globalSetup.ts',
+  globalTeardown: '<rootDir>/tests/support/globalTeardown.ts',
+  // Type-checking is `npm run typecheck`'s job; the suite only transpiles.
+  transform: { '^.+\\.ts$': ['ts-jest', {}] },
+  testTimeout: 120_000,
+  // Fail, never pass, when no test file is found.
+  passWithNoTests: false,
+};
+
+export default config;

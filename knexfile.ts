@@ -1,0 +1,57 @@
+// Environment -> connection and migration settings, in one place.
+// The knex CLI reads the default export (`npx knex migrate:latest --env test`);
+// the scripts call knexConfig() so that they and the CLI can never disagree.
+import type { Knex } from 'knex';
+import { escapeIdentifier } from 'pg';
+
+export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+// Match docker-compose.yml and `npm run db:up`. Production has no default: it needs DATABASE_URL.
+export const DEFAULT_URLS: Record<Environment, string | undefined> = {
+  development: 'postgres://kapman:kapman@localhost:5432/kapman_dev',
+  test: 'postgres://kapman:kapman@localhost:5432/kapman_test',
+  production: undefined,
+};
+
+// Knex's bookkeeping tables live here, so that `public` holds exactly the MVP tables.
+export const MIGRATIONS_SCHEMA = 'knex';
+export const MIGRATIONS_TABLE = 'knex_migrations';
+export const MIGRATIONS_DIRECTORY = 'db/migrations';
+
+// An unreachable server fails within this, not after a TCP hang.
+export const CONNECT_TIMEOUT_MS = 5000;
+
+export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL): Knex.Config {
+  const connectionString = databaseUrl || DEFAULT_URLS[env];
+  return {
+    client: 'pg',
+    connection: { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+    pool: {
+      min: 0,
+      max: 4,
+      // Knex does not create its migrations schema itself; every pooled connection
+      // makes sure it exists (a no-op once it does). A concurrent twin may win the race.
+      afterCreate(conn: { query: (sql: string, cb: (err?: Error & { code?: string }) => void) => void }, done: (err?: Error) => void) {
+        conn.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(MIGRATIONS_SCHEMA)}`, (err) => {
+          const raced = err && (err.code === '23505' || err.code === '42P06');
+          done(raced ? undefined : err);
+        });
+      },
+    },
+    migrations: {
+      directory: `${__dirname}/${MIGRATIONS_DIRECTORY}`,
+      schemaName: MIGRATIONS_SCHEMA,
+      tableName: MIGRATIONS_TABLE,
+      extension: 'ts',
+      loadExtensions: ['.ts'],
+    },
+  };
+}
+
+const config: Record<Environment, Knex.Config> = {
+  development: knexConfig('development'),
+  test: knexConfig('test'),
+  production: knexConfig('production'),
+};
+export default config;

@@ -1,0 +1,54 @@
+// The thin top of every command: parse with yargs, run, and print an error once, here.
+import yargs, { Argv, CommandModule } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { KapmanError } from './errors';
+import { redact } from './log';
+import { loadSettings, Settings } from './settings';
+
+export const USAGE_EXIT_CODE = 2;
+
+/** --env, as the knex CLI has it; DATABASE_URL is read here, at the top, and nowhere below. */
+export function withEnvironment<T>(y: Argv<T>) {
+  return y.option('env', {
+    type: 'string',
+    default: process.env.NODE_ENV || 'development',
+    defaultDescription: 'NODE_ENV, else development',
+    describe: 'knexfile environment (development, test, production); DATABASE_URL overrides its connection',
+  });
+}
+
+export function settingsFromArgs(args: { env?: string }): Settings {
+  return loadSettings({ env: args.env, databaseUrl: process.env.DATABASE_URL });
+}
+
+/** Prints one line (and a hint) for any error and exits with its class's code. */
+export function reportAndExit(err: unknown): never {
+  const debug = Boolean(process.env.KAPMAN_DEBUG);
+  if (err instanceof KapmanError) {
+    process.stderr.write(`kapman: error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`kapman: hint: ${err.hint}\n`);
+  } else {
+    process.stderr.write(`kapman: error: ${redact(String((err as Error)?.message ?? err))}\n`);
+    process.stderr.write('kapman: hint: this is unexpected; rerun with KAPMAN_DEBUG=1 for the stack trace\n');
+  }
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+  process.exit(err instanceof KapmanError ? err.exitCode : 1);
+}
+
+/** Runs one command module as the whole program (`ts-node scripts/reset.ts --help`). */
+export function runCli<T, U>(command: CommandModule<T, U>, scriptName: string): void {
+  void yargs(hideBin(process.argv))
+    .scriptName(scriptName)
+    .command({ ...command, command: '$0' } as CommandModule<T, U>)
+    .strict()
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      if (err) reportAndExit(err);
+      process.stderr.write(`kapman: error: ${msg}\nkapman: hint: see \`${scriptName} --help\`\n`);
+      process.exit(USAGE_EXIT_CODE);
+    })
+    .parseAsync()
+    .then(() => process.exit(process.exitCode ?? 0))
+    .catch(reportAndExit);
+}

@@ -1,0 +1,81 @@
+// Connections: to the target, to a maintenance database, and waiting for a server.
+import { Client } from 'pg';
+import { CONNECT_TIMEOUT_MS } from '../../knexfile';
+import { explainDatabaseError, ServerUnreachableError } from './errors';
+import { maskUrl, urlForDatabase } from './settings';
+
+/** Opens a client on `url`; any failure comes back as a named error. */
+export async function connect(url: string): Promise<Client> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  client.on('error', () => undefined); // a server-side termination must not crash the process
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw explainDatabaseError(err, maskUrl(url));
+  }
+}
+
+export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect(url);
+  try {
+    return await work(client);
+  } catch (err) {
+    throw explainDatabaseError(err, maskUrl(url));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+// Where to stand while dropping the target: `postgres`, else `template1`.
+export const MAINTENANCE_DATABASES = ['postgres', 'template1'];
+
+/** Runs `work` on a maintenance database of the server that `url` points at. */
+export async function withMaintenanceClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (const db of MAINTENANCE_DATABASES) {
+    let client: Client;
+    try {
+      client = await connect(urlForDatabase(url, db));
+    } catch (err) {
+      lastError = err;
+      const cause = (err as { cause?: { code?: string } }).cause;
+      if (cause?.code === '3D000') continue; // that maintenance database does not exist: try the next
+      throw err;
+    }
+    try {
+      return await work(client);
+    } catch (err) {
+      throw explainDatabaseError(err, maskUrl(url));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  throw lastError;
+}
+
+/** Polls until the server accepts connections (any database answer counts), printing a dot per try. */
+export async function waitForServer(url: string, timeoutMs: number, intervalMs = 500, write = (s: string) => process.stderr.write(s)): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  write('kapman: waiting for the server ');
+  for (;;) {
+    try {
+      await withMaintenanceClient(url, async () => undefined);
+      write(' ready\n');
+      return;
+    } catch (err) {
+      if (!(err instanceof ServerUnreachableError)) {
+        write('\n');
+        throw err; // it answered: a wrong password will not fix itself by waiting
+      }
+      if (Date.now() + intervalMs > deadline) {
+        write('\n');
+        throw new ServerUnreachableError(`the server at ${maskUrl(url)} did not accept connections within ${timeoutMs / 1000} s`,
+          'start it (`npm run db:up`), check host and port in DATABASE_URL, or raise --wait-timeout');
+      }
+      write('.');
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// One place for output: every line is prefixed with the tool's name, and every
+// line (and error) passes through redact(), so no password is ever printed.
+
+const secrets = new Set<string>();
+
+/** Remember a secret (a password) so that no output ever shows it. */
+export function addSecret(secret: string | undefined): void {
+  if (secret && secret.length > 0) secrets.add(secret);
+}
+
+// user:password@ in any postgres URL, greedy up to the last @ so a raw @ in a password is covered.
+const URL_PASSWORD = /(postgres(?:ql)?:\/\/[^:/@\s]*:)\S*@/gi;
+// password=... in a libpq key/value string.
+const KEYWORD_PASSWORD = /(password\s*=\s*)('[^']*'|\S+)/gi;
+
+export function redact(text: string): string {
+  let out = text.replace(URL_PASSWORD, '$1*****@').replace(KEYWORD_PASSWORD, '$1*****');
+  for (const s of secrets) out = out.split(s).join('*****');
+  return out;
+}
+
+export function log(message: string): void {
+  process.stdout.write(`kapman: ${redact(message)}\n`);
+}
+
+export function warn(message: string): void {
+  process.stderr.write(`kapman: ${redact(message)}\n`);
+}
+
+/** Runs one step, printing the fact done and its duration. */
+export async function step<T>(done: string | ((result: T) => string), work: () => Promise<T>): Promise<T> {
+  const started = process.hrtime.bigint();
+  const result = await work();
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const text = typeof done === 'function' ? done(result) : done;
+  log(`${text} (${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`})`);
+  return result;
+}

@@ -1,0 +1,95 @@
+// Settings are parsed once, here, into a typed object that is passed down;
+// nothing below re-reads the environment.
+import type { Knex } from 'knex';
+import { parse } from 'pg-connection-string';
+import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexfile';
+import { InvalidSettingsError } from './errors';
+import { addSecret } from './log';
+
+export interface Settings {
+  /** The knexfile environment in force. */
+  env: Environment;
+  /** The target database's connection URL (holds the password: never print it). */
+  url: string;
+  /** The same URL with the password masked, for output. */
+  displayUrl: string;
+  /** The target database's name, unquoted. */
+  database: string;
+  /** The role the URL connects as. */
+  user: string;
+  /** Knex settings for migrating the target (the knexfile's, for this URL). */
+  knex: Knex.Config;
+}
+
+export interface SettingsInput {
+  /** --env, else NODE_ENV, else development: the knex CLI's rule. */
+  env?: string;
+  /** DATABASE_URL: overrides the environment's default connection whenever set. */
+  databaseUrl?: string;
+}
+
+export function loadSettings(input: SettingsInput): Settings {
+  const env = input.env || 'development';
+  if (!(ENVIRONMENTS as readonly string[]).includes(env)) {
+    throw new InvalidSettingsError(`unknown environment "${env}"`, `use one of ${ENVIRONMENTS.join(', ')} (--env or NODE_ENV)`);
+  }
+  const environment = env as Environment;
+  const url = input.databaseUrl || DEFAULT_URLS[environment];
+  if (!url) {
+    throw new InvalidSettingsError(`the ${environment} environment has no default database`,
+      'set DATABASE_URL, e.g. DATABASE_URL=postgres://user:password@host:5432/dbname');
+  }
+  const parsed = parseUrl(url);
+  return {
+    env: environment,
+    url,
+    displayUrl: maskUrl(url),
+    database: parsed.database,
+    user: parsed.user,
+    knex: knexConfig(environment, url),
+  };
+}
+
+/** Checks a postgres URL strictly; the driver alone would accept nonsense and fail later. */
+export function parseUrl(url: string): { database: string; user: string; password?: string } {
+  const hint = 'DATABASE_URL must look like postgres://user:password@host:5432/dbname (percent-encode special characters); is DATABASE_URL or the knexfile default set as you meant?';
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidSettingsError('DATABASE_URL is not a valid URL', hint);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new InvalidSettingsError(`DATABASE_URL has scheme "${u.protocol.replace(/:$/, '')}", not postgres`, hint);
+  }
+  let config: ReturnType<typeof parse>;
+  try {
+    config = parse(url);
+  } catch (err) {
+    throw new InvalidSettingsError(`DATABASE_URL cannot be read: ${(err as Error).message}`, hint);
+  }
+  // A password that is also the user or database name ('kapman') cannot be hidden from
+  // output that names them; URLs still mask it (maskUrl, redact).
+  const pw = config.password;
+  if (pw && pw !== config.user && !(config.database ?? '').includes(pw) && !(config.host ?? '').includes(pw)) addSecret(pw);
+  if (!u.hostname && !config.host) throw new InvalidSettingsError('DATABASE_URL names no host', hint);
+  if (!config.database) throw new InvalidSettingsError('DATABASE_URL names no database', hint);
+  return { database: config.database, user: config.user || '', password: config.password };
+}
+
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '*****';
+    return u.toString();
+  } catch {
+    return '(unreadable URL)';
+  }
+}
+
+/** The same server and credentials, another database (the URL keeps its other parameters). */
+export function urlForDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}

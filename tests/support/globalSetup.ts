@@ -1,0 +1,28 @@
+// Jest global setup: find a TimescaleDB server (see server.ts), say which, and hand
+// its URL to the test workers through the environment. Never skip: no server, no run.
+import { describeServer, NoTestServerError, pickTestServer, TestServer } from './server';
+
+declare global {
+  // Shared with globalTeardown, which jest runs in this same process.
+  var kapmanTestServer: TestServer | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  let server: TestServer;
+  try {
+    server = await pickTestServer();
+  } catch (err) {
+    if (err instanceof NoTestServerError) {
+      process.stderr.write(`\nkapman tests: ${err.message}\n\n`);
+      throw new Error('no TimescaleDB server for the tests (see above)');
+    }
+    throw err;
+  }
+  globalThis.kapmanTestServer = server;
+  // A run cut short (Ctrl-C, CI timeout) still stops and deletes what was started.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void server.stop().finally(() => process.exit(130)));
+  }
+  process.env.KAPMAN_TEST_SERVER_URL = server.adminUrl;
+  process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
+}

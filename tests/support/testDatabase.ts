@@ -1,0 +1,56 @@
+// Each test makes its own uniquely named databases and drops only those it made.
+import crypto from 'crypto';
+import { Client } from 'pg';
+import { createDatabase, dropDatabase } from '../../scripts/lib/admin';
+import { connect, withMaintenanceClient } from '../../scripts/lib/connection';
+import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/settings';
+
+/** The URL global setup chose; a test file run without it has no server. */
+export function serverUrl(): string {
+  const url = process.env.KAPMAN_TEST_SERVER_URL;
+  if (!url) throw new Error('KAPMAN_TEST_SERVER_URL is unset: run the tests with `npm test`, whose global setup finds a server');
+  return url;
+}
+
+const made = new Set<string>();
+
+/** A fresh, unused database name: kapman_t_<pid>_<random>, plus an optional label. */
+export function uniqueName(label = ''): string {
+  return `kapman_t_${process.pid}_${crypto.randomBytes(4).toString('hex')}${label}`;
+}
+
+/** Settings for the test environment pointing at `database` on the test server. */
+export function testSettings(database: string, url = serverUrl()): Settings {
+  return loadSettings({ env: 'test', databaseUrl: urlForDatabase(url, database) });
+}
+
+/** Remembers `database` as made by this test file, so that dropMadeDatabases drops it. */
+export function remember(database: string): string {
+  made.add(database);
+  return database;
+}
+
+/** Creates an empty database owned by the connecting role (or `owner`). */
+export async function createTestDatabase(label = '', owner?: string): Promise<Settings> {
+  const name = remember(uniqueName(label));
+  await withMaintenanceClient(serverUrl(), (c) => createDatabase(c, name, owner));
+  return testSettings(name);
+}
+
+/** Drops every database this test file made; call from afterAll. */
+export async function dropMadeDatabases(): Promise<void> {
+  if (made.size === 0) return;
+  await withMaintenanceClient(serverUrl(), async (c) => {
+    for (const name of made) await dropDatabase(c, name);
+  });
+  made.clear();
+}
+
+export async function withDatabase<T>(settings: Settings, work: (c: Client) => Promise<T>): Promise<T> {
+  const client = await connect(settings.url);
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
