@@ -3,6 +3,7 @@
 // the scripts call knexConfig() so that they and the CLI can never disagree.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
+import { MigrationFiles } from './db/migrationSource';
 
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -17,7 +18,6 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
 // Knex's bookkeeping tables live here, so that `public` holds exactly the MVP tables.
 export const MIGRATIONS_SCHEMA = 'knex';
 export const MIGRATIONS_TABLE = 'knex_migrations';
-export const MIGRATIONS_DIRECTORY = 'db/migrations';
 
 // An unreachable server fails within this, not after a TCP hang.
 export const CONNECT_TIMEOUT_MS = 5000;
@@ -40,11 +40,10 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
       },
     },
     migrations: {
-      directory: `${__dirname}/${MIGRATIONS_DIRECTORY}`,
+      // The TypeScript files of db/migrations, in file-name order (db/migrationSource.ts).
+      migrationSource: new MigrationFiles(),
       schemaName: MIGRATIONS_SCHEMA,
       tableName: MIGRATIONS_TABLE,
-      extension: 'ts',
-      loadExtensions: ['.ts'],
     },
   };
 }

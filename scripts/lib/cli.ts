@@ -36,10 +36,11 @@ export function reportAndExit(err: unknown): never {
 }
 
 /** Runs one command module as the whole program (`ts-node scripts/reset.ts --help`). */
-export function runCli<T, U>(command: CommandModule<T, U>, scriptName: string): void {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
+export function runCli(command: CommandModule<object, any>, scriptName: string): void {
   void yargs(hideBin(process.argv))
     .scriptName(scriptName)
-    .command({ ...command, command: '$0' } as CommandModule<T, U>)
+    .command({ ...command, command: '$0' })
     .strict()
     .help()
     .version(false)

@@ -3,6 +3,7 @@ import crypto from 'crypto';
 import { Client } from 'pg';
 import { createDatabase, dropDatabase } from '../../scripts/lib/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/connection';
+import { migrateLatest } from '../../scripts/lib/migrate';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/settings';
 
 /** The URL global setup chose; a test file run without it has no server. */
@@ -53,4 +54,11 @@ export async function withDatabase<T>(settings: Settings, work: (c: Client) => P
   } finally {
     await client.end();
   }
+}
+
+/** A fresh database with every migration applied (quietly). */
+export async function createMigratedDatabase(label = ''): Promise<Settings> {
+  const settings = await createTestDatabase(label);
+  await migrateLatest(settings);
+  return settings;
 }

@@ -1,0 +1,58 @@
+// Compares two schemas item by item: what is missing, unexpected or changed, grouped
+// by table (or `database` for extensions, enums, hypertables and stray objects).
+import type { SchemaContract, TableContract } from '../../db/contract';
+import type { LiveSchema } from './introspect';
+
+export interface Difference {
+  /** A table name, or `database` for what belongs to no table. */
+  group: string;
+  kind: 'missing' | 'unexpected' | 'changed';
+  /** What differs, e.g. `column volume`, `index ohlcv_date_idx`, `enum option_type`. */
+  item: string;
+  expected?: string;
+  actual?: string;
+}
+
+type Items = Map<string, { group: string; item: string; value: string }>;
+
+function describeColumn(c: TableContract['columns'][number]): string {
+  return [c.type, c.notNull ? 'NOT NULL' : 'NULL', c.default === undefined ? '' : `DEFAULT ${c.default}`].filter(Boolean).join(' ');
+}
+
+function flatten(schema: SchemaContract & { others?: string[] }): { tables: Set<string>; items: Items } {
+  const items: Items = new Map();
+  const add = (group: string, item: string, value: string) => items.set(`${group}\u0000${item}`, { group, item, value });
+  for (const e of schema.extensions) add('database', `extension ${e}`, 'installed');
+  for (const [name, values] of Object.entries(schema.enums)) add('database', `enum ${name}`, values.join(', '));
+  for (const h of schema.hypertables) add('database', `hypertable ${h.table}`, `on ${h.timeColumn}, chunk interval ${h.chunkInterval}`);
+  for (const o of schema.others ?? []) add('database', o, 'present');
+  for (const t of schema.tables) {
+    for (const c of t.columns) add(t.name, `column ${c.name}`, describeColumn(c));
+    for (const [name, def] of Object.entries(t.constraints)) add(t.name, `constraint ${name}`, def);
+    for (const [name, def] of Object.entries(t.indexes)) add(t.name, `index ${name}`, def);
+  }
+  return { tables: new Set(schema.tables.map((t) => t.name)), items };
+}
+
+export function diffSchema(expected: SchemaContract, actual: LiveSchema): Difference[] {
+  const want = flatten(expected);
+  const have = flatten(actual);
+  const out: Difference[] = [];
+  // A whole table missing or unexpected is one difference, not one per column.
+  for (const t of want.tables) if (!have.tables.has(t)) out.push({ group: t, kind: 'missing', item: 'table' });
+  for (const t of have.tables) if (!want.tables.has(t)) out.push({ group: t, kind: 'unexpected', item: 'table' });
+  const tableGone = (group: string) => !(want.tables.has(group) && have.tables.has(group)) && group !== 'database';
+  for (const [key, w] of want.items) {
+    if (tableGone(w.group)) continue;
+    const h = have.items.get(key);
+    if (!h) out.push({ group: w.group, kind: 'missing', item: w.item, expected: w.value });
+    else if (h.value !== w.value) out.push({ group: w.group, kind: 'changed', item: w.item, expected: w.value, actual: h.value });
+  }
+  for (const [key, h] of have.items) {
+    if (tableGone(h.group) || want.items.has(key)) continue;
+    out.push({ group: h.group, kind: 'unexpected', item: h.item, actual: h.value });
+  }
+  const order = ['database', ...expected.tables.map((t) => t.name)];
+  const rank = (g: string) => (order.includes(g) ? order.indexOf(g) : order.length);
+  return out.sort((a, b) => rank(a.group) - rank(b.group) || a.group.localeCompare(b.group));
+}

@@ -1,0 +1,76 @@
+// Running the migrations from the scripts: the knexfile's settings, knex's own logger
+// silenced (errors are reported once, at the top), each file reported as it runs.
+import knexFactory, { Knex } from 'knex';
+import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../db/migrationSource';
+import { explainDatabaseError, MigrationFailedError } from './errors';
+import { log } from './log';
+import { Settings } from './settings';
+
+const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
+
+/** Prints each migration file as it starts and as it is done, with its duration. */
+export const printingReporter: MigrationReporter = {
+  started: (name, direction) => log(`${direction === 'up' ? 'applying' : 'reverting'} ${name}`),
+  finished: (name, direction, ms) => log(`${direction === 'up' ? 'applied' : 'reverted'} ${name} (${Math.round(ms)} ms)`),
+};
+
+export interface MigrateOptions {
+  reporter?: MigrationReporter;
+  /** Another migrations folder (tests use temporary ones). */
+  directory?: string;
+}
+
+export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
+  const knex = knexFactory({
+    ...settings.knex,
+    log: quiet,
+    migrations: { ...settings.knex.migrations, migrationSource: new MigrationFiles(o.directory, o.reporter) },
+  });
+  try {
+    return await work(knex);
+  } catch (err) {
+    if (err instanceof MigrationFileError) {
+      throw new MigrationFailedError(`migration ${err.migration} (${err.direction}) failed: ${(err.cause as Error)?.message ?? err.cause}`,
+        `fix ${err.migration}; the batch ran in one transaction, so the database is still at its previous version`, { cause: err });
+    }
+    throw explainDatabaseError(err, settings.displayUrl);
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/** Applies every pending migration in one batch; returns the files applied. */
+export async function migrateLatest(settings: Settings, o: MigrateOptions = {}): Promise<string[]> {
+  return withKnex(settings, o, async (knex) => {
+    const [, applied] = await knex.migrate.latest();
+    return applied as string[];
+  });
+}
+
+/** Reverts the last batch, or every batch with `all`; returns the files reverted. */
+export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
+  return withKnex(settings, o, async (knex) => {
+    const [, reverted] = await knex.migrate.rollback(undefined, all);
+    return reverted as string[];
+  });
+}
+
+export interface MigrationStatus {
+  applied: string[];
+  pending: string[];
+}
+
+export async function migrationStatus(settings: Settings, o: MigrateOptions = {}): Promise<MigrationStatus> {
+  return withKnex(settings, o, async (knex) => {
+    const [completed, pending] = await knex.migrate.list();
+    return {
+      applied: (completed as Array<{ name: string }>).map((m) => m.name),
+      pending: (pending as Array<string | { file: string }>).map((m) => (typeof m === 'string' ? m : m.file)),
+    };
+  });
+}
+
+/** The migration files, in the order they run. */
+export function migrationFiles(directory?: string): Promise<string[]> {
+  return new MigrationFiles(directory).getMigrations();
+}

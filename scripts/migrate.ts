@@ -1,0 +1,28 @@
+// `npm run db:migrate`: apply every pending migration to the target database, in one batch.
+import type { CommandModule } from 'yargs';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { waitForServer } from './lib/connection';
+import { log, step } from './lib/log';
+import { migrateLatest, printingReporter } from './lib/migrate';
+import { Settings } from './lib/settings';
+
+export async function migrate(settings: Settings, o: { waitMs?: number } = {}): Promise<string[]> {
+  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
+  const applied = await step((files: string[]) => `${files.length} migrations applied to ${settings.database}`,
+    () => migrateLatest(settings, { reporter: printingReporter }));
+  if (applied.length === 0) log('already up to date');
+  return applied;
+}
+
+export const command: CommandModule<object, { env: string; wait?: boolean; 'wait-timeout': number }> = {
+  command: 'db:migrate',
+  describe: 'Apply every pending migration (like `knex migrate:latest`)',
+  builder: (y) => withEnvironment(y)
+    .option('wait', { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' })
+    .option('wait-timeout', { type: 'number', default: 30, describe: 'seconds --wait waits at most' }),
+  handler: async (args) => {
+    await migrate(settingsFromArgs(args), { waitMs: args.wait ? args['wait-timeout'] * 1000 : undefined });
+  },
+};
+
+if (require.main === module) runCli(command, 'npm run db:migrate --');

@@ -1,0 +1,31 @@
+// `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
+import type { CommandModule } from 'yargs';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { ProductionGuardError } from './lib/errors';
+import { log, step } from './lib/log';
+import { printingReporter, rollback } from './lib/migrate';
+import { Settings } from './lib/settings';
+
+export async function rollBack(settings: Settings, o: { all?: boolean; force?: boolean } = {}): Promise<string[]> {
+  if (settings.env === 'production' && !o.force) {
+    throw new ProductionGuardError('refusing to roll back migrations in the production environment',
+      'rolling back drops tables and their data; if you mean it, rerun with --force');
+  }
+  const reverted = await step((files: string[]) => `${files.length} migrations reverted in ${settings.database}`,
+    () => rollback(settings, Boolean(o.all), { reporter: printingReporter }));
+  if (reverted.length === 0) log('nothing to roll back');
+  return reverted;
+}
+
+export const command: CommandModule<object, { env: string; all?: boolean; force?: boolean }> = {
+  command: 'db:rollback',
+  describe: 'Revert the last batch of migrations; DROPS the tables it created, with their data',
+  builder: (y) => withEnvironment(y)
+    .option('all', { type: 'boolean', default: false, describe: 'revert every batch, leaving no KapMan table' })
+    .option('force', { type: 'boolean', default: false, describe: 'allow it in the production environment' }),
+  handler: async (args) => {
+    await rollBack(settingsFromArgs(args), { all: args.all, force: args.force });
+  },
+};
+
+if (require.main === module) runCli(command, 'npm run db:rollback --');

@@ -1,0 +1,83 @@
+// `npm run db:verify`: compare a live database with the schema contract (db/contract.ts).
+import type { CommandModule } from 'yargs';
+import { CONTRACT, TABLE_NAMES } from '../db/contract';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { withClient } from './lib/connection';
+import { Difference, diffSchema } from './lib/drift';
+import { SchemaDriftError } from './lib/errors';
+import { readSchema, rowCounts } from './lib/introspect';
+import { log } from './lib/log';
+import { Settings } from './lib/settings';
+
+export interface VerifyOptions {
+  /** Also require every contract table to be empty. */
+  empty?: boolean;
+}
+
+export interface VerifyReport {
+  database: string;
+  ok: boolean;
+  differences: Difference[];
+  /** Rows per contract table, when --empty asked for them. */
+  rowCounts?: Record<string, number>;
+  /** Contract tables that hold rows, when --empty asked. */
+  notEmpty: string[];
+}
+
+export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
+  return withClient(settings.url, async (client) => {
+    const live = await readSchema(client);
+    const differences = diffSchema(CONTRACT, live);
+    const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
+    const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
+    return { database: settings.database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };
+  });
+}
+
+/** The report for a person: one line per difference, grouped by table. */
+export function formatReport(r: VerifyReport): string {
+  if (r.ok) {
+    const emptiness = r.rowCounts ? ', every table empty' : '';
+    return `database ${r.database} matches the contract: ${TABLE_NAMES.length} tables, ${CONTRACT.hypertables.length} hypertable${emptiness}`;
+  }
+  const lines = [`database ${r.database} differs from the contract (${r.differences.length} difference${r.differences.length === 1 ? '' : 's'}${r.notEmpty.length ? `, ${r.notEmpty.length} table(s) not empty` : ''}):`];
+  let group = '';
+  for (const d of r.differences) {
+    if (d.group !== group) lines.push(`  ${(group = d.group)}:`);
+    const detail = d.kind === 'changed' ? `: expected ${d.expected}, found ${d.actual}`
+      : d.kind === 'missing' && d.expected ? `: expected ${d.expected}`
+      : d.kind === 'unexpected' && d.actual && d.actual !== 'present' ? `: ${d.actual}` : '';
+    lines.push(`    ${d.kind} ${d.item}${detail}`);
+  }
+  for (const t of r.notEmpty) lines.push(`  ${t}: not empty (${r.rowCounts![t]} rows)`);
+  return lines.join('\n');
+}
+
+/** Prints the report; a database that differs is a SchemaDriftError. */
+export function reportVerification(r: VerifyReport, json = false): void {
+  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else for (const line of formatReport(r).split('\n')) log(line);
+  if (!r.ok) {
+    throw new SchemaDriftError(`database ${r.database} does not match the contract`,
+      'rebuild it with `npm run db:reset`, or add a migration and update db/contract.ts if the change is meant');
+  }
+}
+
+export const command: CommandModule<object, { env: string; empty?: boolean; json?: boolean }> = {
+  command: 'db:verify',
+  describe: 'Check a live database against the schema contract (db/contract.ts); exit 0 only when it matches',
+  builder: (y) => withEnvironment(y)
+    .option('empty', { type: 'boolean', default: false, describe: 'also require every table to be empty' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON, for scripts' }),
+  handler: async (args) => {
+    const report = await verify(settingsFromArgs(args), { empty: args.empty });
+    try {
+      reportVerification(report, args.json);
+    } catch (err) {
+      if (!args.json) throw err;
+      process.exitCode = (err as SchemaDriftError).exitCode; // JSON output stays clean: no error line
+    }
+  },
+};
+
+if (require.main === module) runCli(command, 'npm run db:verify --');

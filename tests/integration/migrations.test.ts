@@ -1,0 +1,131 @@
+// The migrations alone build the MVP schema: exactly, repeatably, reversibly.
+import { CONTRACT, TABLE_NAMES } from '../../db/contract';
+import { migrateLatest, migrationStatus, rollback } from '../../scripts/lib/migrate';
+import { Settings } from '../../scripts/lib/settings';
+import { verify } from '../../scripts/verify';
+import { publicTables, publicTypes, schemaDump } from '../support/schema';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+
+const MVP_TABLES = ['daily_snapshots', 'ohlcv', 'options_chains', 'recommendation_outcomes', 'recommendations', 'tickers'];
+
+let db: Settings;
+beforeAll(async () => {
+  db = await createMigratedDatabase();
+});
+afterAll(dropMadeDatabases);
+
+test('a fresh database gets exactly the six MVP tables in public, all empty', async () => {
+  await withDatabase(db, async (c) => {
+    expect(await publicTables(c)).toEqual(MVP_TABLES);
+    for (const t of MVP_TABLES) {
+      const { rows } = await c.query(`SELECT count(*)::int AS n FROM ${c.escapeIdentifier(t)}`);
+      expect(rows[0].n).toBe(0);
+    }
+  });
+});
+
+test('the live schema matches the contract column by column', async () => {
+  expect(TABLE_NAMES.slice().sort()).toEqual(MVP_TABLES);
+  const report = await verify(db, { empty: true });
+  expect(report.differences).toEqual([]);
+  expect(report.ok).toBe(true);
+});
+
+test('ohlcv is the only hypertable, on date, with an explicit chunk interval (not the 7-day default)', async () => {
+  await withDatabase(db, async (c) => {
+    const { rows } = await c.query(`SELECT hypertable_name, column_name, time_interval
+      FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].hypertable_name).toBe('ohlcv');
+    expect(rows[0].column_name).toBe('date');
+    expect(rows[0].time_interval.days).toBe(365);
+  });
+});
+
+test('the six enum types have their values in order', async () => {
+  await withDatabase(db, async (c) => {
+    const { rows } = await c.query(`SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS v
+      FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname ORDER BY t.typname`);
+    expect(Object.fromEntries(rows.map((r) => [r.typname, r.v]))).toEqual({
+      option_strategy: ['LONG_CALL', 'LONG_PUT', 'CSP', 'VERTICAL_SPREAD'],
+      option_type: ['C', 'P'],
+      outcome_status: ['WIN', 'LOSS', 'NEUTRAL'],
+      recommendation_action: ['BUY', 'SELL', 'HOLD', 'HEDGE'],
+      recommendation_direction: ['LONG', 'SHORT', 'NEUTRAL'],
+      recommendation_status: ['active', 'closed', 'expired'],
+    });
+  });
+});
+
+test('no extension but timescaledb (and plpgsql), knex bookkeeping outside public', async () => {
+  await withDatabase(db, async (c) => {
+    const { rows } = await c.query('SELECT extname FROM pg_extension ORDER BY 1');
+    expect(rows.map((r) => r.extname)).toEqual(['plpgsql', 'timescaledb']);
+    const { rows: knexTables } = await c.query("SELECT schemaname, tablename FROM pg_tables WHERE tablename LIKE 'knex%' ORDER BY 2");
+    expect(knexTables).toEqual([
+      { schemaname: 'knex', tablename: 'knex_migrations' },
+      { schemaname: 'knex', tablename: 'knex_migrations_lock' },
+    ]);
+  });
+});
+
+test('every foreign key is covered by an index whose leading columns are its columns', async () => {
+  await withDatabase(db, async (c) => {
+    const { rows } = await c.query(`
+      SELECT k.conname,
+        EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = k.conrelid
+                  AND (i.indkey::int2[])[0:cardinality(k.conkey) - 1] = k.conkey) AS covered
+      FROM pg_constraint k WHERE k.contype = 'f' AND k.connamespace = 'public'::regnamespace ORDER BY 1`);
+    expect(rows.length).toBe(6);
+    expect(rows.filter((r) => !r.covered).map((r) => r.conname)).toEqual([]);
+  });
+});
+
+test('check constraints reject out-of-range scores and phases', async () => {
+  await withDatabase(db, async (c) => {
+    const { rows: [t] } = await c.query("INSERT INTO tickers (symbol) VALUES ('CHK') RETURNING id");
+    const insert = (column: string, value: unknown) => c.query(
+      `INSERT INTO daily_snapshots (time, ticker_id, ${c.escapeIdentifier(column)}) VALUES (now(), $1, $2)`, [t.id, value]);
+    await expect(insert('wyckoff_phase', 'F')).rejects.toThrow(/check constraint/);
+    await expect(insert('phase_confidence', 1.001)).rejects.toThrow(/check constraint/);
+    await expect(insert('bc_score', 29)).rejects.toThrow(/check constraint/);
+    await expect(insert('spring_score', -1)).rejects.toThrow(/check constraint/);
+    await c.query('DELETE FROM tickers');
+  });
+});
+
+test('migrate:latest a second time applies nothing', async () => {
+  expect(await migrateLatest(db)).toEqual([]);
+  expect((await migrationStatus(db)).pending).toEqual([]);
+});
+
+test('rolling everything back leaves public without tables or types; migrating again gives the same schema', async () => {
+  const fresh = await createMigratedDatabase('_rb');
+  const before = schemaDump(fresh);
+  const reverted = await rollback(fresh, true);
+  expect(reverted).toHaveLength(8);
+  await withDatabase(fresh, async (c) => {
+    expect(await publicTables(c)).toEqual([]);
+    expect(await publicTypes(c)).toEqual([]);
+    const { rows } = await c.query("SELECT extname FROM pg_extension WHERE extname = 'timescaledb'");
+    expect(rows).toEqual([]);
+  });
+  expect(await migrateLatest(fresh)).toHaveLength(8);
+  expect(schemaDump(fresh)).toEqual(before);
+});
+
+test('two fresh databases get identical schemas (pg_dump --schema-only)', async () => {
+  const other = await createMigratedDatabase('_twin');
+  const a = schemaDump(db);
+  expect(a).toMatch(/CREATE TABLE public\.ohlcv/);
+  expect(schemaDump(other)).toEqual(a);
+});
+
+test('an empty database verifies as missing every table, not as matching', async () => {
+  const empty = await createTestDatabase('_empty');
+  const report = await verify(empty);
+  expect(report.ok).toBe(false);
+  const missingTables = report.differences.filter((d) => d.item === 'table' && d.kind === 'missing').map((d) => d.group);
+  expect(missingTables.sort()).toEqual(MVP_TABLES);
+  expect(report.differences).toContainEqual(expect.objectContaining({ group: 'database', kind: 'missing', item: `hypertable ${CONTRACT.hypertables[0].table}` }));
+});

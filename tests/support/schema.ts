@@ -1,0 +1,50 @@
+// Looking at a database from outside the code under test: pg_dump and plain catalog queries.
+import { execFileSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { Client } from 'pg';
+import { DEFAULT_PG_BIN } from '../../scripts/lib/localCluster';
+import { Settings } from '../../scripts/lib/settings';
+
+function pgDumpPath(): string {
+  const local = path.join(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump');
+  return fs.existsSync(local) ? local : 'pg_dump';
+}
+
+/** `pg_dump --schema-only`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
+export function schemaDump(settings: Settings): string {
+  const out = execFileSync(pgDumpPath(), ['--schema-only', '--dbname', settings.url],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }) // its warnings on timescaledb's catalog are noise;
+  return out.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
+}
+
+export async function publicTables(c: Client): Promise<string[]> {
+  const { rows } = await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+  return rows.map((r) => r.tablename);
+}
+
+export async function publicTypes(c: Client): Promise<string[]> {
+  const { rows } = await c.query(
+    "SELECT typname FROM pg_type WHERE typnamespace = 'public'::regnamespace AND typtype = 'e' ORDER BY typname");
+  return rows.map((r) => r.typname);
+}
+
+/** Everything about roles that a reset must leave alone, passwords included. */
+export async function rolesSnapshot(c: Client): Promise<unknown[]> {
+  const { rows } = await c.query(`SELECT r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin,
+      r.rolconnlimit, r.rolvaliduntil, a.rolpassword,
+      array(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
+    FROM pg_roles r LEFT JOIN pg_authid a ON a.oid = r.oid ORDER BY r.rolname`);
+  return rows;
+}
+
+export async function databasesSnapshot(c: Client, except: string): Promise<unknown[]> {
+  const { rows } = await c.query(`SELECT datname, pg_get_userbyid(datdba) AS owner, encoding, datcollate, datistemplate, datallowconn, datconnlimit, datacl::text
+    FROM pg_database WHERE datname <> $1 ORDER BY datname`, [except]);
+  return rows;
+}
+
+export async function settingsSnapshot(c: Client): Promise<unknown[]> {
+  const { rows } = await c.query("SELECT name, setting FROM pg_settings WHERE source NOT IN ('session', 'client') ORDER BY name");
+  return rows;
+}
