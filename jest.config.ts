@@ -7,6 +7,7 @@ const config: Config = {
   testMatch: ['**/*.test.ts'],
   globalSetup: '<rootDir>/tests/support/globalSetup.ts',
   globalTeardown: '<rootDir>/tests/support/globalTeardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/tests/support/quiet.ts'],
   // Type-checking is `npm run typecheck`'s job; the suite only transpiles.
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120_000,

@@ -19,12 +19,15 @@ export function redact(text: string): string {
   return out;
 }
 
-export function log(message: string): void {
-  process.stdout.write(`kapman: ${redact(message)}\n`);
+let quiet = false;
+
+/** Mutes log() (tests call the commands' functions and want only jest's output). */
+export function setQuiet(on: boolean): void {
+  quiet = on;
 }
 
-export function warn(message: string): void {
-  process.stderr.write(`kapman: ${redact(message)}\n`);
+export function log(message: string): void {
+  if (!quiet) process.stdout.write(`kapman: ${redact(message)}\n`);
 }
 
 /** Runs one step, printing the fact done and its duration. */

@@ -6,6 +6,9 @@ import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexf
 import { InvalidSettingsError } from './errors';
 import { addSecret } from './log';
 
+// NAMEDATALEN - 1: PostgreSQL silently cuts longer names, so a reset would make another database.
+const MAX_NAME_BYTES = 63;
+
 export interface Settings {
   /** The knexfile environment in force. */
   env: Environment;
@@ -74,6 +77,10 @@ export function parseUrl(url: string): { database: string; user: string; passwor
   if (pw && pw !== config.user && !(config.database ?? '').includes(pw) && !(config.host ?? '').includes(pw)) addSecret(pw);
   if (!u.hostname && !config.host) throw new InvalidSettingsError('DATABASE_URL names no host', hint);
   if (!config.database) throw new InvalidSettingsError('DATABASE_URL names no database', hint);
+  if (Buffer.byteLength(config.database) > MAX_NAME_BYTES) {
+    throw new InvalidSettingsError(`database name "${config.database}" is ${Buffer.byteLength(config.database)} bytes long`,
+      `PostgreSQL keeps only the first ${MAX_NAME_BYTES} bytes of a name; choose a shorter one`);
+  }
   return { database: config.database, user: config.user || '', password: config.password };
 }
 
@@ -87,9 +94,17 @@ export function maskUrl(url: string): string {
   }
 }
 
+// The driver reads the database name with decodeURI, which leaves these escapes as they
+// are; they are legal in a URL path, so they go in raw.
+const RAW_IN_PATH = /%(3B|2C|3A|40|26|3D|2B|24)/g;
+
 /** The same server and credentials, another database (the URL keeps its other parameters). */
 export function urlForDatabase(url: string, database: string): string {
+  if (/[/?#]/.test(database)) {
+    throw new InvalidSettingsError(`database name "${database}" holds / ? or #, which a connection URL cannot carry`,
+      'rename the database');
+  }
   const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database)}`;
+  u.pathname = `/${encodeURIComponent(database).replace(RAW_IN_PATH, (escape) => decodeURIComponent(escape))}`;
   return u.toString();
 }

@@ -13,8 +13,9 @@ function pgDumpPath(): string {
 
 /** `pg_dump --schema-only`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
 export function schemaDump(settings: Settings): string {
+  // stderr is piped away: pg_dump warns about circular keys in timescaledb's own catalog.
   const out = execFileSync(pgDumpPath(), ['--schema-only', '--dbname', settings.url],
-    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }) // its warnings on timescaledb's catalog are noise;
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   return out.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
 }
 

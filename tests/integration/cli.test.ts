@@ -1,0 +1,56 @@
+// The commands as users run them: exit codes, one-line errors, and the knex CLI.
+import { spawnSync } from 'child_process';
+import path from 'path';
+import { Settings } from '../../scripts/lib/settings';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function run(args: string[], env: Record<string, string | undefined> = {}) {
+  const result = spawnSync('npx', args, {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: undefined, KAPMAN_DEBUG: undefined, ...env },
+  });
+  return { code: result.status, out: result.stdout, err: result.stderr };
+}
+const script = (name: string, args: string[], databaseUrl?: string) =>
+  run(['ts-node', `scripts/${name}.ts`, ...args], { DATABASE_URL: databaseUrl });
+
+afterAll(dropMadeDatabases);
+
+test('`npx knex migrate:latest` works from the repo root with DATABASE_URL set, and a second run applies nothing', async () => {
+  const db: Settings = await createTestDatabase('_cli');
+  const first = run(['knex', 'migrate:latest'], { DATABASE_URL: db.url });
+  expect(first.code).toBe(0);
+  expect(first.out).toMatch(/Batch 1 run: 8 migrations/);
+  const second = run(['knex', 'migrate:latest'], { DATABASE_URL: db.url });
+  expect(second.code).toBe(0);
+  expect(second.out).toMatch(/Already up to date/);
+  const verified = script('verify', ['--empty'], db.url);
+  expect(verified.code).toBe(0);
+});
+
+test('db:verify --empty exits 0 on the baseline and non-zero once a stray table is added to public', async () => {
+  const db = await createMigratedDatabase('_stray');
+  const clean = script('verify', ['--empty'], db.url);
+  expect(clean.code).toBe(0);
+  expect(clean.out).toMatch(/matches the contract/);
+
+  await withDatabase(db, (c) => c.query('CREATE TABLE public.stray (x int)'));
+  const drifted = script('verify', ['--empty'], db.url);
+  expect(drifted.code).toBe(11);
+  expect(drifted.out).toMatch(/stray:\n.*unexpected table/);
+  expect(drifted.err).toMatch(/^kapman: error: database .* does not match the contract$/m);
+  expect(drifted.err).not.toMatch(/\n\s+at /); // no stack trace
+
+  const json = script('verify', ['--json'], db.url);
+  expect(json.code).toBe(11);
+  expect(JSON.parse(json.out).differences).toEqual([{ group: 'stray', kind: 'unexpected', item: 'table' }]);
+});
+
+test('db:verify --empty fails on a table that holds rows', async () => {
+  const db = await createMigratedDatabase('_rows');
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('X')"));
+  const r = script('verify', ['--empty'], db.url);
+  expect(r.code).toBe(11);
+  expect(r.out).toMatch(/tickers: not empty \(1 rows\)/);
+});

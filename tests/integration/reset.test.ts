@@ -1,0 +1,126 @@
+// db:reset drops and recreates exactly one database, keeps its owner, and touches nothing else.
+import crypto from 'crypto';
+import { Client, escapeIdentifier } from 'pg';
+import { withMaintenanceClient, connect } from '../../scripts/lib/connection';
+import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/errors';
+import { loadSettings, urlForDatabase } from '../../scripts/lib/settings';
+import { reset } from '../../scripts/reset';
+import { verify } from '../../scripts/verify';
+import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
+import {
+  createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase,
+} from '../support/testDatabase';
+
+const roles: string[] = [];
+afterAll(async () => {
+  await dropMadeDatabases();
+  await withMaintenanceClient(serverUrl(), async (c) => {
+    for (const r of roles) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
+  });
+});
+
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
+
+async function fillWithData(c: Client): Promise<void> {
+  await c.query("INSERT INTO tickers (symbol, name) SELECT 'T' || g, 'Ticker ' || g FROM generate_series(1, 50) g");
+  await c.query(`INSERT INTO ohlcv (ticker_id, date, open, high, low, close, volume)
+    SELECT t.id, d::date, 1, 2, 0.5, 1.5, 1000 FROM tickers t, generate_series('2024-01-01'::date, '2024-03-01', '1 day') d`);
+  await c.query('CREATE TABLE public.stray (x int)'); // drift that reset must also remove
+}
+
+test('a database full of data, with sessions attached, comes back empty and exactly the baseline; owner, roles, other databases and settings unchanged', async () => {
+  const ownerRole = `kapman_owner_${crypto.randomBytes(3).toString('hex')}`;
+  roles.push(ownerRole);
+  await admin((c) => c.query(`CREATE ROLE ${escapeIdentifier(ownerRole)} NOLOGIN`));
+  const db = await createMigratedDatabase();
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} OWNER TO ${escapeIdentifier(ownerRole)}`));
+  await withDatabase(db, fillWithData);
+
+  // Sessions on the target: idle, idle in a transaction, and one running a long query.
+  const idle = await connect(db.url);
+  const inTransaction = await connect(db.url);
+  await inTransaction.query('BEGIN');
+  await inTransaction.query('SELECT count(*) FROM ohlcv');
+  const busy = await connect(db.url);
+  const longQuery = busy.query('SELECT pg_sleep(60)').catch((e: Error) => e);
+
+  const before = await admin(async (c) => ({
+    roles: await rolesSnapshot(c), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
+  }));
+
+  const result = await reset(db);
+
+  expect(result.owner).toBe(ownerRole);
+  expect(await longQuery).toBeInstanceOf(Error); // its session was ended by the drop
+  for (const c of [idle, inTransaction, busy]) await c.end().catch(() => undefined);
+
+  const after = await admin(async (c) => ({
+    roles: await rolesSnapshot(c), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
+  }));
+  expect(after).toEqual(before);
+  const owner = await admin(async (c) => (await c.query('SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1', [db.database])).rows[0].o);
+  expect(owner).toBe(ownerRole);
+
+  await withDatabase(db, async (c) => {
+    expect(await publicTables(c)).toEqual(['daily_snapshots', 'ohlcv', 'options_chains', 'recommendation_outcomes', 'recommendations', 'tickers']);
+    const { rows } = await c.query('SELECT (SELECT count(*) FROM tickers)::int AS t, (SELECT count(*) FROM ohlcv)::int AS o');
+    expect(rows[0]).toEqual({ t: 0, o: 0 });
+  });
+  expect((await verify(db, { empty: true })).ok).toBe(true);
+});
+
+test('two resets in a row give byte-identical schema dumps', async () => {
+  const db = await createTestDatabase();
+  await reset(db);
+  const first = schemaDump(db);
+  await reset(db);
+  expect(schemaDump(db)).toEqual(first);
+});
+
+test('a database that does not exist is created, owned by the connecting role', async () => {
+  const db = testSettings(remember(uniqueName('_new')));
+  const result = await reset(db);
+  const me = new URL(serverUrl()).username;
+  expect(result.owner).toBe(me);
+  expect(result.applied).toHaveLength(8);
+});
+
+test('a name with capitals, spaces, quotes, a semicolon and non-ASCII letters resets correctly and nothing else is touched', async () => {
+  const decoy = remember(`kx${crypto.randomBytes(3).toString('hex')}`); // the `x` of the name's DROP DATABASE
+  await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(decoy)}`));
+  const name = remember(`Kap "man"; DROP DATABASE ${decoy}; -- ÄÖü ${crypto.randomBytes(2).toString('hex')}`);
+  const before = await admin((c) => databasesSnapshot(c, name));
+  const db = testSettings(name);
+  await reset(db);
+  await reset(db);
+  expect(await admin((c) => databasesSnapshot(c, name))).toEqual(before);
+  expect((await verify(db, { empty: true })).ok).toBe(true);
+});
+
+test.each(['postgres', 'template0', 'template1'])('refuses the system database %s', async (name) => {
+  const before = await admin((c) => databasesSnapshot(c, ''));
+  await expect(reset(testSettings(name))).rejects.toBeInstanceOf(RefusedTargetError);
+  expect(await admin((c) => databasesSnapshot(c, ''))).toEqual(before);
+});
+
+test('refuses the production environment without --force, and says how to override', async () => {
+  const db = await createMigratedDatabase('_prod');
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  const production = loadSettings({ env: 'production', databaseUrl: urlForDatabase(serverUrl(), db.database) });
+  const refusal = reset(production);
+  await expect(refusal).rejects.toBeInstanceOf(ProductionGuardError);
+  await expect(refusal).rejects.toMatchObject({ hint: expect.stringContaining('--force') });
+  await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
+  await reset(production, { force: true });
+  await withDatabase(db, async (c) => expect((await c.query('SELECT count(*)::int AS n FROM tickers')).rows[0].n).toBe(0));
+});
+
+test('--dry-run changes nothing', async () => {
+  const db = await createMigratedDatabase('_dry');
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  const before = schemaDump(db);
+  const result = await reset(db, { dryRun: true });
+  expect(result.applied).toEqual([]);
+  expect(schemaDump(db)).toEqual(before);
+  await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
+});

@@ -1,0 +1,4 @@
+// The commands' progress lines would drown jest's report; tests assert on results instead.
+import { setQuiet } from '../../scripts/lib/log';
+
+setQuiet(true);
