@@ -66,9 +66,16 @@ ORIG="$(ls "$WORK"/src/timescaledb_*.orig.tar.* | head -n1)"
 log "unpacking $(basename "$ORIG")"
 mkdir -p "$WORK/tree" && tar -xf "$ORIG" -C "$WORK/tree" --strip-components=1
 
-log "installing build dependencies: postgresql-server-dev-15 cmake"
-[ -n "$(ls /var/lib/apt/lists/*_Packages* 2>/dev/null)" ] || apt-get -qq update
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-server-dev-15 cmake >/dev/null
+# Only what is missing: the server headers and PGXS of this PostgreSQL, and cmake.
+NEED=()
+[ -f "$("$PG_CONFIG" --includedir-server)/postgres.h" ] && [ -f "$("$PG_CONFIG" --pgxs)" ] || NEED+=(postgresql-server-dev-15)
+command -v cmake >/dev/null || NEED+=(cmake)
+if [ "${#NEED[@]}" -gt 0 ]; then
+  log "installing build dependencies: ${NEED[*]}"
+  [ -n "$(ls /var/lib/apt/lists/*_Packages* 2>/dev/null)" ] || apt-get -qq update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${NEED[@]}" >/dev/null ||
+    die "could not install ${NEED[*]} (on Debian 13 the PostgreSQL 15 headers come from where PostgreSQL 15 came from)"
+fi
 
 log "building against $("$PG_CONFIG" --version)"
 cd "$WORK/tree"
