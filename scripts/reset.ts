@@ -2,10 +2,12 @@
 // every migration, and verify the result is the empty baseline. It touches that one
 // database only: never roles, passwords, other databases or server settings.
 import type { CommandModule } from 'yargs';
-import { createDatabase, currentUser, databaseInfo, dropDatabase, SYSTEM_DATABASES } from './lib/admin';
+import { createDatabase, currentUser, databaseInfo, dropDatabase, ServerFacts, serverFacts, SYSTEM_DATABASES } from './lib/admin';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { waitForServer, withMaintenanceClient } from './lib/connection';
-import { ProductionGuardError, RefusedTargetError } from './lib/errors';
+import {
+  INSTALL_HINT, KapmanError, PermissionDeniedError, ProductionGuardError, RefusedTargetError, TimescaleMissingError,
+} from './lib/errors';
 import { log, step } from './lib/log';
 import { migrateLatest, migrationFiles, printingReporter } from './lib/migrate';
 import { Settings } from './lib/settings';
@@ -39,6 +41,26 @@ export function assertResettable(settings: Settings, o: ResetOptions): void {
   }
 }
 
+/** Why a reset would fail half-way, found before anything is dropped (as Flyway validates first). */
+export function preflightProblem(facts: ServerFacts, target: string, owner: string, exists: boolean): KapmanError | undefined {
+  if (!facts.timescaleAvailable) {
+    return new TimescaleMissingError('TimescaleDB is not installed on the server', INSTALL_HINT);
+  }
+  if (facts.timescalePreloaded === false) {
+    return new TimescaleMissingError("TimescaleDB is installed but not preloaded: shared_preload_libraries does not name 'timescaledb'",
+      "add shared_preload_libraries = 'timescaledb' to postgresql.conf and restart the server (scripts/install-timescaledb.sh installs it; npm run db:up configures it)");
+  }
+  if (!facts.canCreateDatabase) {
+    return new PermissionDeniedError(`the connecting role may not create databases, so "${target}" could not be recreated`,
+      'connect as a role with CREATEDB (ALTER ROLE … CREATEDB) or a superuser; nothing was dropped');
+  }
+  if (!facts.canActAsOwner) {
+    return new PermissionDeniedError(`the connecting role may not act as "${owner}", the ${exists ? 'owner' : 'intended owner'} of "${target}"`,
+      `connect as ${owner}, a member of it, or a superuser; nothing was dropped`);
+  }
+  return undefined;
+}
+
 export async function reset(settings: Settings, o: ResetOptions = {}): Promise<ResetResult> {
   assertResettable(settings, o);
   if (o.waitMs) await waitForServer(settings.url, o.waitMs);
@@ -50,6 +72,8 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
     }
     const ownerName = info?.owner ?? (await currentUser(c));
+    const problem = preflightProblem(await serverFacts(c, ownerName), target, ownerName, Boolean(info));
+    if (problem) throw problem;
     if (o.dryRun) {
       const files = await migrationFiles();
       log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);

@@ -2,6 +2,7 @@
 import { Client } from 'pg';
 import { CONNECT_TIMEOUT_MS } from '../../knexfile';
 import { explainDatabaseError, ServerUnreachableError } from './errors';
+import { progress } from './log';
 import { maskUrl, urlForDatabase } from './settings';
 
 /** Opens a client on `url`; any failure comes back as a named error. */
@@ -56,7 +57,8 @@ export async function withMaintenanceClient<T>(url: string, work: (client: Clien
 }
 
 /** Polls until the server accepts connections (any database answer counts), printing a dot per try. */
-export async function waitForServer(url: string, timeoutMs: number, intervalMs = 500, write = (s: string) => process.stderr.write(s)): Promise<void> {
+export async function waitForServer(url: string, timeoutMs: number, intervalMs = 500): Promise<void> {
+  const write = progress;
   const deadline = Date.now() + timeoutMs;
   write('kapman: waiting for the server ');
   for (;;) {
@@ -69,13 +71,13 @@ export async function waitForServer(url: string, timeoutMs: number, intervalMs =
         write('\n');
         throw err; // it answered: a wrong password will not fix itself by waiting
       }
-      if (Date.now() + intervalMs > deadline) {
+      if (Date.now() >= deadline) {
         write('\n');
         throw new ServerUnreachableError(`the server at ${maskUrl(url)} did not accept connections within ${timeoutMs / 1000} s`,
           'start it (`npm run db:up`), check host and port in DATABASE_URL, or raise --wait-timeout');
       }
       write('.');
-      await new Promise((r) => setTimeout(r, intervalMs));
+      await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
     }
   }
 }

@@ -41,8 +41,11 @@ export class SchemaDriftError extends KapmanError {
 export class LocalClusterError extends KapmanError {
   readonly exitCode = 12;
 }
+export class DatabaseMissingError extends KapmanError {
+  readonly exitCode = 13;
+}
 
-const INSTALL_HINT =
+export const INSTALL_HINT =
   'run `sudo bash scripts/install-timescaledb.sh` (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
 
 interface PgLikeError {
@@ -65,11 +68,15 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
     return new AuthenticationFailedError(`authentication failed at ${server}: ${message}`,
       'check the user name and password in DATABASE_URL', { cause: err });
   }
+  if (code === '3D000') {
+    return new DatabaseMissingError(`${message} (server ${server})`,
+      'create it and build the schema with `npm run db:reset`, or check the database name in DATABASE_URL', { cause: err });
+  }
   if (code === '42501') {
     return new PermissionDeniedError(`permission denied at ${server}: ${message}`,
       'connect as a role with CREATEDB that owns the target database (or a superuser)', { cause: err });
   }
-  if (/timescaledb/i.test(message) && /(shared_preload_libraries|could not (open|access) (extension control )?file|is not available)/i.test(message)) {
+  if (/timescaledb/i.test(message) && /(preload|could not (open|access) (extension control )?file|is not available)/i.test(message)) {
     return new TimescaleMissingError(`TimescaleDB is not usable on ${server}: ${message}`,
       `the server needs TimescaleDB installed and shared_preload_libraries = 'timescaledb' in postgresql.conf, then a restart; to install: ${INSTALL_HINT}`,
       { cause: err });

@@ -30,6 +30,11 @@ export function log(message: string): void {
   if (!quiet) process.stdout.write(`kapman: ${redact(message)}\n`);
 }
 
+/** Progress on one line, to stderr (dots while waiting). */
+export function progress(text: string): void {
+  if (!quiet) process.stderr.write(redact(text));
+}
+
 /** Runs one step, printing the fact done and its duration. */
 export async function step<T>(done: string | ((result: T) => string), work: () => Promise<T>): Promise<T> {
   const started = process.hrtime.bigint();

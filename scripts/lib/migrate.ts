@@ -2,7 +2,8 @@
 // silenced (errors are reported once, at the top), each file reported as it runs.
 import knexFactory, { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../db/migrationSource';
-import { explainDatabaseError, MigrationFailedError } from './errors';
+import { connect } from './connection';
+import { explainDatabaseError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from './errors';
 import { log } from './log';
 import { Settings } from './settings';
 
@@ -30,6 +31,8 @@ export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (
     return await work(knex);
   } catch (err) {
     if (err instanceof MigrationFileError) {
+      const explained = explainDatabaseError(err.cause, settings.displayUrl);
+      if (explained instanceof TimescaleMissingError || explained instanceof PermissionDeniedError) throw explained;
       throw new MigrationFailedError(`migration ${err.migration} (${err.direction}) failed: ${(err.cause as Error)?.message ?? err.cause}`,
         `fix ${err.migration}; the batch ran in one transaction, so the database is still at its previous version`, { cause: err });
     }
@@ -39,20 +42,34 @@ export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (
   }
 }
 
+// Knex's own lock makes a concurrent twin fail ("Migration table is already locked");
+// this session-level advisory lock makes it wait instead, then find nothing pending.
+const MIGRATION_LOCK = "hashtext('kapman migrations')";
+
+async function oneAtATime<T>(settings: Settings, work: () => Promise<T>): Promise<T> {
+  const client = await connect(settings.url);
+  try {
+    await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+    return await work();
+  } finally {
+    await client.end().catch(() => undefined); // ending the session releases the lock
+  }
+}
+
 /** Applies every pending migration in one batch; returns the files applied. */
 export async function migrateLatest(settings: Settings, o: MigrateOptions = {}): Promise<string[]> {
-  return withKnex(settings, o, async (knex) => {
+  return oneAtATime(settings, () => withKnex(settings, o, async (knex) => {
     const [, applied] = await knex.migrate.latest();
     return applied as string[];
-  });
+  }));
 }
 
 /** Reverts the last batch, or every batch with `all`; returns the files reverted. */
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
-  return withKnex(settings, o, async (knex) => {
+  return oneAtATime(settings, () => withKnex(settings, o, async (knex) => {
     const [, reverted] = await knex.migrate.rollback(undefined, all);
     return reverted as string[];
-  });
+  }));
 }
 
 export interface MigrationStatus {

@@ -1,28 +1,18 @@
 // The commands as users run them: exit codes, one-line errors, and the knex CLI.
-import { spawnSync } from 'child_process';
-import path from 'path';
 import { Settings } from '../../scripts/lib/settings';
+import { runKnex, runScript } from '../support/cli';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-
-function run(args: string[], env: Record<string, string | undefined> = {}) {
-  const result = spawnSync('npx', args, {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: undefined, KAPMAN_DEBUG: undefined, ...env },
-  });
-  return { code: result.status, out: result.stdout, err: result.stderr };
-}
-const script = (name: string, args: string[], databaseUrl?: string) =>
-  run(['ts-node', `scripts/${name}.ts`, ...args], { DATABASE_URL: databaseUrl });
+const script = (name: string, args: string[], databaseUrl?: string) => runScript(name, args, { DATABASE_URL: databaseUrl });
 
 afterAll(dropMadeDatabases);
 
 test('`npx knex migrate:latest` works from the repo root with DATABASE_URL set, and a second run applies nothing', async () => {
   const db: Settings = await createTestDatabase('_cli');
-  const first = run(['knex', 'migrate:latest'], { DATABASE_URL: db.url });
+  const first = runKnex(['migrate:latest'], { DATABASE_URL: db.url });
   expect(first.code).toBe(0);
   expect(first.out).toMatch(/Batch 1 run: 8 migrations/);
-  const second = run(['knex', 'migrate:latest'], { DATABASE_URL: db.url });
+  const second = runKnex(['migrate:latest'], { DATABASE_URL: db.url });
   expect(second.code).toBe(0);
   expect(second.out).toMatch(/Already up to date/);
   const verified = script('verify', ['--empty'], db.url);

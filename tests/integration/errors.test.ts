@@ -1,0 +1,140 @@
+// Bad input gets one line saying what is wrong and what to do, a distinct exit code per
+// class, no stack trace, and never a password.
+import crypto from 'crypto';
+import { escapeIdentifier } from 'pg';
+import { ServerFacts, serverFacts } from '../../scripts/lib/admin';
+import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from '../../scripts/lib/errors';
+import { freePort } from '../../scripts/lib/localCluster';
+import { migrateLatest } from '../../scripts/lib/migrate';
+import { redact } from '../../scripts/lib/log';
+import { urlForDatabase } from '../../scripts/lib/settings';
+import { preflightProblem } from '../../scripts/reset';
+import { CliResult, runScript } from '../support/cli';
+import { failingMigrations } from '../support/migrations';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+
+const SECRET = `Pw_${crypto.randomBytes(6).toString('hex')}`;
+const roles: string[] = [];
+afterAll(async () => {
+  await dropMadeDatabases();
+  await withMaintenanceClient(serverUrl(), async (c) => {
+    for (const r of roles) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
+  });
+});
+
+/** The URL of `database` on the test server, as `user` with `password`. */
+function urlAs(user: string, password: string, database: string): string {
+  const u = new URL(urlForDatabase(serverUrl(), database));
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
+const reset = (databaseUrl: string, ...args: string[]) => runScript('reset', ['--quiet', ...args], { DATABASE_URL: databaseUrl });
+
+function expectOneLineError(r: CliResult, code: number, what: RegExp): void {
+  expect({ code: r.code, err: r.err }).toEqual({ code, err: expect.stringMatching(what) });
+  const lines = r.err.trim().split('\n');
+  expect(lines[0]).toMatch(/^kapman: error: /);
+  expect(lines.slice(1)).toEqual([expect.stringMatching(/^kapman: hint: /)]);
+  expect(r.out + r.err).not.toContain(SECRET);
+}
+
+test.each([
+  ['not a URL', 'not a url'],
+  ['another scheme', `mysql://kapman:${SECRET}@localhost:3306/kapman_dev`],
+  ['a bad port', `postgres://kapman:${SECRET}@localhost:notaport/kapman_dev`],
+  ['no database', `postgres://kapman:${SECRET}@localhost:5432/`],
+  ['a name over 63 bytes', `postgres://kapman:${SECRET}@localhost:5432/${'x'.repeat(64)}`],
+])('malformed DATABASE_URL (%s): exit 3, names DATABASE_URL', (_label, url) => {
+  expectOneLineError(reset(url), 3, /DATABASE_URL|database name/);
+});
+
+test('an unreachable server: exit 4, says how to start one', async () => {
+  const port = await freePort(); // nothing listens there
+  const r = reset(`postgres://kapman:${SECRET}@127.0.0.1:${port}/kapman_x`);
+  expectOneLineError(r, 4, /cannot reach the server/);
+  expect(r.err).toMatch(/db:up/);
+});
+
+test('authentication failure: exit 5, the wrong password never printed', () => {
+  const user = new URL(serverUrl()).username;
+  expectOneLineError(reset(urlAs(user, SECRET, 'kapman_x')), 5, /authentication failed/);
+});
+
+test('a system database as target: exit 6', () => {
+  expectOneLineError(reset(urlForDatabase(serverUrl(), 'template1')), 6, /refusing to reset the system database "template1"/);
+});
+
+test('production without --force: exit 7, names --force', () => {
+  const r = runScript('reset', ['--env', 'production'], { DATABASE_URL: urlForDatabase(serverUrl(), 'kapman_prod_x') });
+  expectOneLineError(r, 7, /production/);
+  expect(r.err).toMatch(/--force/);
+});
+
+test('a role that may not create databases, or may not act as the owner: exit 9, nothing dropped', async () => {
+  const db = await createMigratedDatabase('_perm');
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  const weak = `kapman_weak_${crypto.randomBytes(3).toString('hex')}`;
+  roles.push(weak);
+  await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(weak)} LOGIN PASSWORD '${SECRET}'`));
+
+  expectOneLineError(reset(urlAs(weak, SECRET, db.database)), 9, /may not create databases/);
+  await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER ROLE ${escapeIdentifier(weak)} CREATEDB`));
+  expectOneLineError(reset(urlAs(weak, SECRET, db.database)), 9, /may not act as/);
+
+  await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
+});
+
+test('KAPMAN_DEBUG=1 adds the stack trace, still without the password', () => {
+  const r = runScript('reset', [], { DATABASE_URL: `mysql://kapman:${SECRET}@localhost/x`, KAPMAN_DEBUG: '1' });
+  expect(r.code).toBe(3);
+  expect(r.err).toMatch(/\n\s+at /);
+  expect(r.err).not.toContain(SECRET);
+});
+
+describe('TimescaleDB missing or not preloaded is found before anything is dropped', () => {
+  const ok: ServerFacts = { timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true };
+  test('a server that can host the schema passes', () => {
+    expect(preflightProblem(ok, 'db', 'kapman', true)).toBeUndefined();
+  });
+  test('not installed: names the install script', () => {
+    const p = preflightProblem({ ...ok, timescaleAvailable: false }, 'db', 'kapman', true);
+    expect(p).toBeInstanceOf(TimescaleMissingError);
+    expect(p?.exitCode).toBe(8);
+    expect(p?.hint).toMatch(/install-timescaledb\.sh/);
+  });
+  test('installed, not preloaded: names shared_preload_libraries', () => {
+    const p = preflightProblem({ ...ok, timescalePreloaded: false }, 'db', 'kapman', true);
+    expect(p).toBeInstanceOf(TimescaleMissingError);
+    expect(`${p?.message} ${p?.hint}`).toMatch(/shared_preload_libraries/);
+  });
+  test('preload unreadable by this role is not a refusal', () => {
+    expect(preflightProblem({ ...ok, timescalePreloaded: undefined }, 'db', 'kapman', true)).toBeUndefined();
+  });
+  test('no CREATEDB', () => {
+    expect(preflightProblem({ ...ok, canCreateDatabase: false }, 'db', 'kapman', true)).toBeInstanceOf(PermissionDeniedError);
+  });
+});
+
+test('the real server passes the preflight: TimescaleDB installed and preloaded', async () => {
+  const facts = await withMaintenanceClient(serverUrl(), (c) => serverFacts(c, new URL(serverUrl()).username));
+  expect(facts).toEqual({ timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true });
+});
+
+test('redact hides passwords in URLs and key/value strings, even with @ inside', () => {
+  const text = `failed: postgres://u:${SECRET}@h:5432/d and postgresql://u:a@b${SECRET}@h/d and password=${SECRET} host=h`;
+  expect(redact(text)).not.toContain(SECRET);
+  expect(redact(text)).toContain('postgres://u:*****@h:5432/d');
+});
+
+test('a failing migration names its file and the failing statement', async () => {
+  const db = await createTestDatabase('_fail');
+  const failure = migrateLatest(db, { directory: failingMigrations() });
+  await expect(failure).rejects.toBeInstanceOf(MigrationFailedError);
+  await expect(failure).rejects.toMatchObject({
+    message: expect.stringMatching(/0002_fails_half_way\.ts.*insert into "no_such_table"/s),
+    exitCode: 10,
+  });
+});

@@ -1,0 +1,36 @@
+// Temporary migration folders for tests that need migrations other than db/migrations.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A folder with the given files (name -> TypeScript source). */
+export function migrationsFolder(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-migrations-'));
+  made.push(dir);
+  for (const [name, source] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), source);
+  return dir;
+}
+
+export const CREATES_TABLE_A = `
+export async function up(knex: any) { await knex.schema.createTable('a', (t: any) => { t.integer('x'); }); }
+export async function down(knex: any) { await knex.schema.dropTable('a'); }
+`;
+
+// Creates a table, then fails: if the batch were not one transaction, table b would stay.
+export const FAILS_HALF_WAY = `
+export async function up(knex: any) {
+  await knex.schema.createTable('b', (t: any) => { t.integer('y'); });
+  await knex('no_such_table').insert({ z: 1 });
+}
+export async function down(knex: any) { await knex.schema.dropTableIfExists('b'); }
+`;
+
+/** 0001 creates table a; 0002 creates table b and then fails. */
+export function failingMigrations(): string {
+  return migrationsFolder({ '0001_creates_a.ts': CREATES_TABLE_A, '0002_fails_half_way.ts': FAILS_HALF_WAY });
+}
