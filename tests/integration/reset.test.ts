@@ -44,6 +44,12 @@ test('a database full of data, with sessions attached, comes back empty and exac
   const busy = await connect(db.url);
   const longQuery = busy.query('SELECT pg_sleep(60)').catch((e: Error) => e);
 
+  // TimescaleDB's scheduler attaches to every database with the extension; wait until it has.
+  const scheduler = () => admin(async (c) => (await c.query(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type LIKE 'TimescaleDB%'", [db.database])).rows[0].n);
+  for (let i = 0; i < 50 && (await scheduler()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await scheduler()).toBeGreaterThan(0);
+
   const before = await admin(async (c) => ({
     roles: await rolesSnapshot(c), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
   }));
