@@ -3,7 +3,7 @@
 // the scripts call knexConfig() so that they and the CLI can never disagree.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
-import { MigrationFiles } from './db/migrationSource';
+import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -15,9 +15,8 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
   production: undefined,
 };
 
-// Knex's bookkeeping tables live here, so that `public` holds exactly the MVP tables.
-export const MIGRATIONS_SCHEMA = 'knex';
-export const MIGRATIONS_TABLE = 'knex_migrations';
+// Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
+export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE };
 
 // An unreachable server fails within this, not after a TCP hang.
 export const CONNECT_TIMEOUT_MS = 5000;

@@ -1,6 +1,7 @@
 // Where migrations come from: the TypeScript files of db/migrations, in file-name order.
 // Both the knex CLI (through knexfile.ts) and the scripts use this one source, so every
 // path that applies a migration also reports its file and duration when asked to.
+import crypto from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import type { Knex } from 'knex';
@@ -25,11 +26,42 @@ interface MigrationModule {
   config?: Knex.MigratorConfig;
 }
 
+/** Knex's bookkeeping schema, and the table beside knex_migrations that keeps each applied file's hash. */
+export const MIGRATIONS_SCHEMA = 'knex';
+export const MIGRATIONS_TABLE = 'knex_migrations';
+export const CHECKSUMS_TABLE = 'migration_checksums';
+
+/** The sha256 of a migration file's content, as recorded when it is applied. */
+export function fileChecksum(directory: string, file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(path.join(directory, file))).digest('hex');
+}
+
+// Recorded in the migration's own transaction, so a file counts as applied with exactly
+// the content that ran (Flyway's checksums; knex keeps only names).
+async function recordChecksum(knex: Knex, file: string, sha256: string | undefined): Promise<void> {
+  const table = knex.schema.withSchema(MIGRATIONS_SCHEMA);
+  if (!(await table.hasTable(CHECKSUMS_TABLE))) {
+    await knex.schema.withSchema(MIGRATIONS_SCHEMA).createTable(CHECKSUMS_TABLE, (t) => {
+      t.string('name', 255).primary();
+      t.string('sha256', 64).notNullable();
+      t.timestamp('applied_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    });
+  }
+  const rows = knex.withSchema(MIGRATIONS_SCHEMA).table(CHECKSUMS_TABLE);
+  if (sha256) await rows.insert({ name: file, sha256 }).onConflict('name').merge();
+  else await rows.where({ name: file }).delete();
+}
+
 export class MigrationFiles implements Knex.MigrationSource<string> {
   constructor(readonly directory = MIGRATIONS_DIR, readonly reporter?: MigrationReporter) {}
 
   async getMigrations(): Promise<string[]> {
     return fs.readdirSync(this.directory).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
+  }
+
+  /** Every file with the hash of its content now. */
+  async checksums(): Promise<Array<{ name: string; sha256: string }>> {
+    return (await this.getMigrations()).map((name) => ({ name, sha256: fileChecksum(this.directory, name) }));
   }
 
   getMigrationName(file: string): string {
@@ -44,6 +76,7 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
       const started = process.hrtime.bigint();
       try {
         await module[direction](knex);
+        await recordChecksum(knex, file, direction === 'up' ? fileChecksum(this.directory, file) : undefined);
       } catch (err) {
         throw new MigrationFileError(file, direction, err);
       }

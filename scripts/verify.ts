@@ -3,15 +3,18 @@ import type { CommandModule } from 'yargs';
 import { CONTRACT, TABLE_NAMES } from '../db/contract';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { withClient } from './lib/connection';
-import { Difference, diffSchema } from './lib/drift';
+import { MigrationFiles } from '../db/migrationSource';
+import { Difference, diffMigrations, diffSchema } from './lib/drift';
 import { SchemaDriftError } from './lib/errors';
-import { readSchema, rowCounts } from './lib/introspect';
+import { readAppliedMigrations, readSchema, rowCounts } from './lib/introspect';
 import { log } from './lib/log';
 import { Settings } from './lib/settings';
 
 export interface VerifyOptions {
   /** Also require every contract table to be empty. */
   empty?: boolean;
+  /** The migrations folder whose files the applied migrations are checked against. */
+  migrationsDirectory?: string;
 }
 
 export interface VerifyReport {
@@ -27,7 +30,8 @@ export interface VerifyReport {
 export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
   return withClient(settings.url, async (client) => {
     const live = await readSchema(client);
-    const differences = diffSchema(CONTRACT, live);
+    const files = await new MigrationFiles(o.migrationsDirectory).checksums();
+    const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client))];
     const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
     const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
     return { database: settings.database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };
@@ -38,7 +42,7 @@ export async function verify(settings: Settings, o: VerifyOptions = {}): Promise
 export function formatReport(r: VerifyReport): string {
   if (r.ok) {
     const emptiness = r.rowCounts ? ', every table empty' : '';
-    return `database ${r.database} matches the contract: ${TABLE_NAMES.length} tables, ${CONTRACT.hypertables.length} hypertable${emptiness}`;
+    return `database ${r.database} matches the contract: ${TABLE_NAMES.length} tables, ${CONTRACT.hypertables.length} hypertable, every migration applied as written${emptiness}`;
   }
   const lines = [`database ${r.database} differs from the contract (${r.differences.length} difference${r.differences.length === 1 ? '' : 's'}${r.notEmpty.length ? `, ${r.notEmpty.length} table(s) not empty` : ''}):`];
   let group = '';

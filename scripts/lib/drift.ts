@@ -1,7 +1,7 @@
 // Compares two schemas item by item: what is missing, unexpected or changed, grouped
 // by table (or `database` for extensions, enums, hypertables and stray objects).
 import type { SchemaContract, TableContract } from '../../db/contract';
-import type { LiveSchema } from './introspect';
+import type { AppliedMigration, LiveSchema } from './introspect';
 
 export interface Difference {
   /** A table name, or `database` for what belongs to no table. */
@@ -55,4 +55,27 @@ export function diffSchema(expected: SchemaContract, actual: LiveSchema): Differ
   const order = ['database', ...expected.tables.map((t) => t.name)];
   const rank = (g: string) => (order.includes(g) ? order.indexOf(g) : order.length);
   return out.sort((a, b) => rank(a.group) - rank(b.group) || a.group.localeCompare(b.group));
+}
+
+export interface MigrationFile {
+  name: string;
+  sha256: string;
+}
+
+/** Applied migrations against the files: edited since applied, gone, or not applied yet. */
+export function diffMigrations(files: MigrationFile[], applied: AppliedMigration[]): Difference[] {
+  const group = 'migrations';
+  const out: Difference[] = [];
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const appliedNames = new Set(applied.map((a) => a.name));
+  for (const a of applied) {
+    const file = byName.get(a.name);
+    if (!file) out.push({ group, kind: 'unexpected', item: `migration ${a.name}`, actual: 'applied, but its file no longer exists' });
+    else if (a.sha256 === null) out.push({ group, kind: 'missing', item: `checksum of ${a.name}`, expected: `sha256 ${file.sha256.slice(0, 12)}`, actual: 'none recorded' });
+    else if (a.sha256 !== file.sha256) {
+      out.push({ group, kind: 'changed', item: `migration ${a.name}`, expected: `sha256 ${a.sha256.slice(0, 12)} (as applied)`, actual: `sha256 ${file.sha256.slice(0, 12)} (file now)` });
+    }
+  }
+  for (const f of files) if (!appliedNames.has(f.name)) out.push({ group, kind: 'missing', item: `migration ${f.name}`, expected: 'applied' });
+  return out;
 }

@@ -2,6 +2,7 @@
 // so the two can be compared item by item. Knex's bookkeeping schema is not read.
 import { Client } from 'pg';
 import type { SchemaContract, TableContract } from '../../db/contract';
+import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../db/migrationSource';
 
 export interface LiveSchema extends SchemaContract {
   /** Anything else in `public` that the contract has no place for: views, sequences, functions, triggers, types. */
@@ -83,4 +84,25 @@ export async function rowCounts(client: Client, tables: string[], existing: stri
     counts[t] = Number(rows[0].n);
   }
   return counts;
+}
+
+export interface AppliedMigration {
+  name: string;
+  /** The file's hash when it was applied; null when it was applied without one being recorded. */
+  sha256: string | null;
+}
+
+/** The migrations knex has recorded as applied, with their recorded hashes. */
+export async function readAppliedMigrations(client: Client): Promise<AppliedMigration[]> {
+  const schema = client.escapeIdentifier(MIGRATIONS_SCHEMA);
+  const { rows: [has] } = await client.query(
+    'SELECT to_regclass($1) IS NOT NULL AS migrations, to_regclass($2) IS NOT NULL AS checksums',
+    [`${schema}.${client.escapeIdentifier(MIGRATIONS_TABLE)}`, `${schema}.${client.escapeIdentifier(CHECKSUMS_TABLE)}`]);
+  if (!has.migrations) return [];
+  const checksums = has.checksums
+    ? `LEFT JOIN ${schema}.${client.escapeIdentifier(CHECKSUMS_TABLE)} c ON c.name = m.name`
+    : 'LEFT JOIN (SELECT NULL::text AS name, NULL::text AS sha256) c ON false';
+  const { rows } = await client.query(
+    `SELECT m.name, c.sha256 FROM ${schema}.${client.escapeIdentifier(MIGRATIONS_TABLE)} m ${checksums} ORDER BY m.id`);
+  return rows;
 }

@@ -1,5 +1,6 @@
 // db:reset drops and recreates exactly one database, keeps its owner, and touches nothing else.
 import crypto from 'crypto';
+import { TABLE_NAMES } from '../../db/contract';
 import { Client, escapeIdentifier } from 'pg';
 import { withMaintenanceClient, connect } from '../../scripts/lib/connection';
 import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/errors';
@@ -68,7 +69,7 @@ test('a database full of data, with sessions attached, comes back empty and exac
   expect(owner).toBe(ownerRole);
 
   await withDatabase(db, async (c) => {
-    expect(await publicTables(c)).toEqual(['daily_snapshots', 'ohlcv', 'options_chains', 'recommendation_outcomes', 'recommendations', 'tickers']);
+    expect(await publicTables(c)).toEqual([...TABLE_NAMES].sort());
     const { rows } = await c.query('SELECT (SELECT count(*) FROM tickers)::int AS t, (SELECT count(*) FROM ohlcv)::int AS o');
     expect(rows[0]).toEqual({ t: 0, o: 0 });
   });

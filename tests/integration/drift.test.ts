@@ -1,0 +1,57 @@
+// db:verify reports exactly the change made to a database built by the migrations.
+import fs from 'fs';
+import path from 'path';
+import { Client } from 'pg';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { Difference } from '../../scripts/lib/drift';
+import { verify } from '../../scripts/verify';
+import { migrationsFolder } from '../support/migrations';
+import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+
+afterAll(dropMadeDatabases);
+
+const cases: Array<[string, string, Difference]> = [
+  ['a column added', 'ALTER TABLE tickers ADD COLUMN exchange text',
+    { group: 'tickers', kind: 'unexpected', item: 'column exchange', actual: 'text NULL' }],
+  ["a column's type changed", 'ALTER TABLE ohlcv ALTER COLUMN volume TYPE integer',
+    { group: 'ohlcv', kind: 'changed', item: 'column volume', expected: 'bigint NULL', actual: 'integer NULL' }],
+  ['a NOT NULL dropped', 'ALTER TABLE recommendations ALTER COLUMN recommendation_date DROP NOT NULL',
+    { group: 'recommendations', kind: 'changed', item: 'column recommendation_date', expected: 'date NOT NULL', actual: 'date NULL' }],
+  ['an index dropped', 'DROP INDEX recommendation_outcomes_recommendation_id_index',
+    { group: 'recommendation_outcomes', kind: 'missing', item: 'index recommendation_outcomes_recommendation_id_index', expected: 'btree (recommendation_id)' }],
+  ['an enum value added', "ALTER TYPE outcome_status ADD VALUE 'PUSH'",
+    { group: 'database', kind: 'changed', item: 'enum outcome_status', expected: 'WIN, LOSS, NEUTRAL', actual: 'WIN, LOSS, NEUTRAL, PUSH' }],
+  ['a table added to public', 'CREATE TABLE public.scratch (id int)',
+    { group: 'scratch', kind: 'unexpected', item: 'table' }],
+  ["ohlcv's chunk interval changed", "SELECT set_chunk_time_interval('ohlcv', INTERVAL '7 days')",
+    { group: 'database', kind: 'changed', item: 'hypertable ohlcv', expected: 'on date, chunk interval 365 days', actual: 'on date, chunk interval 7 days' }],
+  ['a view added to public', 'CREATE VIEW public.latest AS SELECT 1 AS one',
+    { group: 'database', kind: 'unexpected', item: 'view latest', actual: 'present' }],
+  ['a check constraint dropped', 'ALTER TABLE daily_snapshots DROP CONSTRAINT daily_snapshots_bc_score_check',
+    { group: 'daily_snapshots', kind: 'missing', item: 'constraint daily_snapshots_bc_score_check', expected: 'CHECK (((bc_score >= 0) AND (bc_score <= 28)))' }],
+];
+
+test.each(cases)('%s: reported exactly, and the database fails verification', async (_label, change, difference) => {
+  const db = await createMigratedDatabase();
+  expect((await verify(db)).differences).toEqual([]);
+  await withDatabase(db, (c: Client) => c.query(change));
+  const report = await verify(db);
+  expect(report.ok).toBe(false);
+  expect(report.differences).toEqual([difference]);
+});
+
+test('an applied migration file edited since, or gone, is reported', async () => {
+  const db = await createMigratedDatabase();
+  const files = Object.fromEntries(fs.readdirSync(MIGRATIONS_DIR).map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
+  expect(Object.keys(files)).toHaveLength(8);
+  const edited = migrationsFolder({ ...files, '0003_tickers.ts': `${files['0003_tickers.ts']}\n// edited after it was applied\n` });
+  const report = await verify(db, { migrationsDirectory: edited });
+  expect(report.differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'changed', item: 'migration 0003_tickers.ts' })]);
+
+  const { '0008_recommendation_outcomes.ts': _gone, ...rest } = files;
+  const missing = await verify(db, { migrationsDirectory: migrationsFolder(rest) });
+  expect(missing.differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'unexpected', item: 'migration 0008_recommendation_outcomes.ts' })]);
+
+  const pending = await verify(db, { migrationsDirectory: migrationsFolder({ ...files, '0009_next.ts': 'export async function up() {}\nexport async function down() {}\n' }) });
+  expect(pending.differences).toEqual([{ group: 'migrations', kind: 'missing', item: 'migration 0009_next.ts', expected: 'applied' }]);
+});
