@@ -5,13 +5,13 @@ import { compose, devClusterOptions, dockerEngineAnswers } from './lib/devServer
 import { DEFAULT_PG_BIN, isInitialized, isRunning, stopCluster } from './lib/localCluster';
 import { log } from './lib/log';
 
-export async function dbDown(o: { docker?: boolean; binDir: string }): Promise<void> {
+export async function dbDown(o: { docker?: boolean; binDir: string; dataDir?: string }): Promise<void> {
   if (o.docker ?? dockerEngineAnswers()) {
     compose(['stop']);
     log('docker compose service stopped (volume kept)');
     return;
   }
-  const { dataDir } = devClusterOptions(o.binDir);
+  const dataDir = o.dataDir ?? devClusterOptions(o.binDir).dataDir;
   if (!isInitialized(dataDir) || !isRunning(o.binDir, dataDir)) return log('local server is not running');
   stopCluster(o.binDir, dataDir);
   log(`local server stopped (data kept in ${dataDir})`);

@@ -4,7 +4,7 @@ import { createDatabase, databaseInfo } from './lib/admin';
 import { runCli } from './lib/cli';
 import { withMaintenanceClient } from './lib/connection';
 import { compose, devClusterOptions, dockerEngineAnswers } from './lib/devServer';
-import { clusterUrl, DEFAULT_PG_BIN, initCluster, isInitialized, isRunning, startCluster } from './lib/localCluster';
+import { ClusterOptions, clusterUrl, DEFAULT_PG_BIN, initCluster, isInitialized, isRunning, startCluster } from './lib/localCluster';
 import { log } from './lib/log';
 import { maskUrl } from './lib/settings';
 
@@ -13,6 +13,8 @@ export interface DbUpOptions {
   docker?: boolean;
   /** Folder of the local PostgreSQL 15 binaries. */
   binDir: string;
+  /** Another data folder or port than the development default (tests use their own). */
+  cluster?: Partial<Pick<ClusterOptions, 'dataDir' | 'port'>>;
 }
 
 export async function dbUp(o: DbUpOptions): Promise<void> {
@@ -22,7 +24,7 @@ export async function dbUp(o: DbUpOptions): Promise<void> {
     log('docker compose service is up');
     return;
   }
-  const cluster = devClusterOptions(o.binDir);
+  const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
   if (isInitialized(cluster.dataDir)) {
     log(`local cluster exists in ${cluster.dataDir}`);
   } else {

@@ -1,5 +1,6 @@
 // Jest global setup: find a TimescaleDB server (see server.ts), say which, and hand
 // its URL to the test workers through the environment. Never skip: no server, no run.
+import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, TestServer } from './server';
 
 declare global {
@@ -24,5 +25,6 @@ export default async function globalSetup(): Promise<void> {
     process.once(signal, () => void server.stop().finally(() => process.exit(130)));
   }
   process.env.KAPMAN_TEST_SERVER_URL = server.adminUrl;
+  process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
 }

@@ -1,5 +1,26 @@
-// Jest global teardown: stop and delete what global setup started, even when tests failed.
+// Jest global teardown: check that the run left no database of its own behind, then stop
+// and delete what global setup started, even when tests failed.
+import { dropDatabase } from '../../scripts/lib/admin';
+import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { runPrefix } from './testDatabase';
+
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.kapmanTestServer?.stop();
+  const server = globalThis.kapmanTestServer;
   globalThis.kapmanTestServer = undefined;
+  try {
+    if (server?.kind === 'TEST_DATABASE_URL') await dropLeftovers(server.adminUrl);
+  } finally {
+    await server?.stop();
+  }
+}
+
+/** On a server that outlives the run, a database left behind is a bug: drop it and say so. */
+async function dropLeftovers(url: string): Promise<void> {
+  const left = await withMaintenanceClient(url, async (c) => {
+    const { rows } = await c.query(
+      "SELECT datname FROM pg_database WHERE starts_with(datname, $1) OR starts_with(datname, 'kapman_scratch_')", [runPrefix()]);
+    for (const r of rows) await dropDatabase(c, r.datname);
+    return rows.map((r) => r.datname);
+  });
+  if (left.length) throw new Error(`the test run left databases behind (now dropped): ${left.join(', ')}`);
 }

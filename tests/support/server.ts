@@ -25,12 +25,12 @@ export interface TestServer {
 
 export class NoTestServerError extends Error {}
 
-export async function pickTestServer(env: NodeJS.ProcessEnv = process.env): Promise<TestServer> {
+export async function pickTestServer(env: NodeJS.ProcessEnv = process.env, containers = tryTestcontainers): Promise<TestServer> {
   if (env.TEST_DATABASE_URL) {
     return { kind: 'TEST_DATABASE_URL', adminUrl: env.TEST_DATABASE_URL, stop: async () => undefined };
   }
   const reasons: string[] = ['TEST_DATABASE_URL is not set'];
-  const container = await tryTestcontainers(reasons);
+  const container = await containers(reasons);
   if (container) return container;
   const binDir = env.PG_BIN || DEFAULT_PG_BIN;
   const problem = localBinariesProblem(binDir);
@@ -44,7 +44,7 @@ export async function pickTestServer(env: NodeJS.ProcessEnv = process.env): Prom
   ].join('\n'));
 }
 
-async function tryTestcontainers(reasons: string[]): Promise<TestServer | undefined> {
+export async function tryTestcontainers(reasons: string[]): Promise<TestServer | undefined> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     await getContainerRuntimeClient();

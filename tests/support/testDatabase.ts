@@ -15,9 +15,14 @@ export function serverUrl(): string {
 
 const made = new Set<string>();
 
-/** A fresh, unused database name: kapman_t_<pid>_<random>, plus an optional label. */
+/** The prefix of every database this test run makes (global setup picks the run's id). */
+export function runPrefix(runId = process.env.KAPMAN_TEST_RUN ?? 'norun'): string {
+  return `kapman_t_${runId}_`;
+}
+
+/** A fresh, unused database name: kapman_t_<run>_<random>, plus an optional label. */
 export function uniqueName(label = ''): string {
-  return `kapman_t_${process.pid}_${crypto.randomBytes(4).toString('hex')}${label}`;
+  return `${runPrefix()}${crypto.randomBytes(4).toString('hex')}${label}`;
 }
 
 /** Settings for the test environment pointing at `database` on the test server. */

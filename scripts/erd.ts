@@ -1,0 +1,60 @@
+// `npm run db:erd`: draw the migrations' schema as a Mermaid ER diagram in docs/schema.md
+// and in the README, where GitHub renders it.
+import fs from 'fs';
+import path from 'path';
+import type { CommandModule } from 'yargs';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { PROJECT_ROOT } from './lib/devServer';
+import { SchemaDriftError } from './lib/errors';
+import { readSchema } from './lib/introspect';
+import { log } from './lib/log';
+import { renderErd, renderSchemaDoc } from './lib/render';
+import { withMigratedScratch } from './lib/scratch';
+import { Settings } from './lib/settings';
+
+export const SCHEMA_DOC = path.join(PROJECT_ROOT, 'docs', 'schema.md');
+export const README = path.join(PROJECT_ROOT, 'README.md');
+const START = '<!-- schema-diagram:start (npm run db:erd) -->';
+const END = '<!-- schema-diagram:end -->';
+
+/** The README with its diagram block replaced. */
+export function readmeWithDiagram(readme: string, erd: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new SchemaDriftError('README.md has no schema diagram markers', `put ${START} and ${END} where the diagram goes`);
+  return `${readme.slice(0, start + START.length)}\n\`\`\`mermaid\n${erd}\n\`\`\`\n${readme.slice(end)}`;
+}
+
+/** The files db:erd writes, path -> text. */
+export async function erdFiles(settings: Settings): Promise<Record<string, string>> {
+  const live = await withMigratedScratch(settings, readSchema);
+  return { [SCHEMA_DOC]: renderSchemaDoc(live), [README]: readmeWithDiagram(fs.readFileSync(README, 'utf8'), renderErd(live)) };
+}
+
+export async function erd(settings: Settings, o: { check?: boolean } = {}): Promise<string[]> {
+  const stale: string[] = [];
+  for (const [file, text] of Object.entries(await erdFiles(settings))) {
+    const name = path.relative(PROJECT_ROOT, file);
+    const current = fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
+    if (!current) stale.push(name);
+    if (!o.check && !current) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, text);
+    }
+    log(`${name} ${current ? 'is current' : o.check ? 'is out of date' : 'written'}`);
+  }
+  if (o.check && stale.length) throw new SchemaDriftError(`${stale.join(' and ')} out of date`, 'run `npm run db:erd` and commit the result');
+  return stale;
+}
+
+export const command: CommandModule<object, { env: string; check?: boolean }> = {
+  command: 'db:erd',
+  describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md',
+  builder: (y) => withEnvironment(y)
+    .option('check', { type: 'boolean', default: false, describe: 'only compare; exit non-zero when a file is out of date' }),
+  handler: async (args) => {
+    await erd(settingsFromArgs(args), { check: args.check });
+  },
+};
+
+if (require.main === module) runCli(command, 'npm run db:erd --');

@@ -1,0 +1,50 @@
+// `npm run db:schema:dump`: write db/schema.sql, the migrations' schema as SQL, so every
+// schema change shows up in review as a diff of that file (dbmate's schema.sql).
+import fs from 'fs';
+import path from 'path';
+import type { CommandModule } from 'yargs';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { PROJECT_ROOT } from './lib/devServer';
+import { SchemaDriftError } from './lib/errors';
+import { readAppliedMigrations, readSchema } from './lib/introspect';
+import { log } from './lib/log';
+import { identQuoter, renderSchemaSql } from './lib/render';
+import { withMigratedScratch } from './lib/scratch';
+import { Settings } from './lib/settings';
+
+export const SCHEMA_SQL = path.join(PROJECT_ROOT, 'db', 'schema.sql');
+
+/** db/schema.sql's text for the schema the migrations build (on a scratch database of the target's server). */
+export async function schemaSql(settings: Settings): Promise<string> {
+  return withMigratedScratch(settings, async (c) => {
+    const live = await readSchema(c);
+    return renderSchemaSql(live, await readAppliedMigrations(c), await identQuoter(c, live));
+  });
+}
+
+/** Writes the file, or with `check` only compares; returns whether it was current. */
+export async function schemaDump(settings: Settings, o: { check?: boolean; file?: string } = {}): Promise<boolean> {
+  const file = o.file ?? SCHEMA_SQL;
+  const text = await schemaSql(settings);
+  const current = fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
+  if (o.check) {
+    if (!current) throw new SchemaDriftError(`${path.relative(PROJECT_ROOT, file)} is not what the migrations build`, 'run `npm run db:schema:dump` and commit the result');
+    log(`${path.relative(PROJECT_ROOT, file)} is current`);
+  } else {
+    fs.writeFileSync(file, text);
+    log(`${path.relative(PROJECT_ROOT, file)} ${current ? 'unchanged' : 'written'}`);
+  }
+  return current;
+}
+
+export const command: CommandModule<object, { env: string; check?: boolean }> = {
+  command: 'db:schema:dump',
+  describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)',
+  builder: (y) => withEnvironment(y)
+    .option('check', { type: 'boolean', default: false, describe: 'only compare with the committed file; exit non-zero when it differs' }),
+  handler: async (args) => {
+    await schemaDump(settingsFromArgs(args), { check: args.check });
+  },
+};
+
+if (require.main === module) runCli(command, 'npm run db:schema:dump --');

@@ -1,0 +1,49 @@
+// `npm run db:status`: which migrations are applied and which are pending, like `dbmate status`.
+// Read-only: unlike `knex migrate:status`, it creates no bookkeeping table.
+import type { CommandModule } from 'yargs';
+import { MigrationFiles } from '../db/migrationSource';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { withClient } from './lib/connection';
+import { readAppliedMigrations } from './lib/introspect';
+import { log } from './lib/log';
+import { Settings } from './lib/settings';
+
+export interface MigrationState {
+  name: string;
+  state: 'applied' | 'pending' | 'edited since applied' | 'applied, file missing';
+}
+
+export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
+  const files = await new MigrationFiles(o.migrationsDirectory).checksums();
+  const applied = await withClient(settings.url, readAppliedMigrations);
+  const recorded = new Map(applied.map((a) => [a.name, a.sha256]));
+  const states: MigrationState[] = files.map((f) => {
+    if (!recorded.has(f.name)) return { name: f.name, state: 'pending' };
+    const sha = recorded.get(f.name);
+    return { name: f.name, state: sha && sha !== f.sha256 ? 'edited since applied' : 'applied' };
+  });
+  for (const a of applied) if (!files.some((f) => f.name === a.name)) states.push({ name: a.name, state: 'applied, file missing' });
+  return states;
+}
+
+const MARK: Record<MigrationState['state'], string> = {
+  applied: '[X]', pending: '[ ]', 'edited since applied': '[!]', 'applied, file missing': '[?]',
+};
+
+export const command: CommandModule<object, { env: string; 'exit-code'?: boolean }> = {
+  command: 'db:status',
+  describe: 'List applied and pending migrations',
+  builder: (y) => withEnvironment(y)
+    .option('exit-code', { type: 'boolean', default: false, describe: 'exit 1 when any migration is pending, edited or missing' }),
+  handler: async (args) => {
+    const settings = settingsFromArgs(args);
+    const states = await status(settings);
+    log(`migrations of ${settings.displayUrl}:`);
+    for (const s of states) log(`${MARK[s.state]} ${s.name}${s.state === 'applied' || s.state === 'pending' ? '' : ` (${s.state})`}`);
+    const count = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
+    log(`applied: ${count('applied')}, pending: ${count('pending')}${states.length - count('applied') - count('pending') ? `, other: ${states.length - count('applied') - count('pending')}` : ''}`);
+    if (args['exit-code'] && states.some((s) => s.state !== 'applied')) process.exitCode = 1;
+  },
+};
+
+if (require.main === module) runCli(command, 'npm run db:status --');
