@@ -11,6 +11,8 @@ const config: Config = {
   // Type-checking is `npm run typecheck`'s job; the suite only transpiles.
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120_000,
+  // The tests wait on the database more than on the CPU: more workers than cores pays.
+  maxWorkers: 4,
   // Fail, never pass, when no test file is found.
   passWithNoTests: false,
 };

@@ -12,7 +12,7 @@ import { urlForDatabase } from '../../scripts/lib/settings';
 import { preflightProblem } from '../../scripts/reset';
 import { CliResult, runScript } from '../support/cli';
 import { failingMigrations } from '../support/migrations';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl, withDatabase } from '../support/testDatabase';
 
 const SECRET = `Pw_${crypto.randomBytes(6).toString('hex')}`;
 const roles: string[] = [];
@@ -76,7 +76,7 @@ test('production without --force: exit 7, names --force', () => {
 test('a role that may not create databases, or may not act as the owner: exit 9, nothing dropped', async () => {
   const db = await createMigratedDatabase('_perm');
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
-  const weak = `kapman_weak_${crypto.randomBytes(3).toString('hex')}`;
+  const weak = `${runPrefix()}weak_${crypto.randomBytes(3).toString('hex')}`;
   roles.push(weak);
   await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(weak)} LOGIN PASSWORD '${SECRET}'`));
 

@@ -9,7 +9,7 @@ import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/verify';
 import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
 import {
-  createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase,
+  createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, uniqueName, withDatabase,
 } from '../support/testDatabase';
 
 const roles: string[] = [];
@@ -30,7 +30,7 @@ async function fillWithData(c: Client): Promise<void> {
 }
 
 test('a database full of data, with sessions attached, comes back empty and exactly the baseline; owner, roles, other databases and settings unchanged', async () => {
-  const ownerRole = `kapman_owner_${crypto.randomBytes(3).toString('hex')}`;
+  const ownerRole = `${runPrefix()}owner_${crypto.randomBytes(3).toString('hex')}`;
   roles.push(ownerRole);
   await admin((c) => c.query(`CREATE ROLE ${escapeIdentifier(ownerRole)} NOLOGIN`));
   const db = await createMigratedDatabase();
@@ -52,7 +52,7 @@ test('a database full of data, with sessions attached, comes back empty and exac
   expect(await scheduler()).toBeGreaterThan(0);
 
   const before = await admin(async (c) => ({
-    roles: await rolesSnapshot(c), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
+    roles: await rolesSnapshot(c, [ownerRole]), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
   }));
 
   const result = await reset(db);
@@ -62,7 +62,7 @@ test('a database full of data, with sessions attached, comes back empty and exac
   for (const c of [idle, inTransaction, busy]) await c.end().catch(() => undefined);
 
   const after = await admin(async (c) => ({
-    roles: await rolesSnapshot(c), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
+    roles: await rolesSnapshot(c, [ownerRole]), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
   }));
   expect(after).toEqual(before);
   const owner = await admin(async (c) => (await c.query('SELECT pg_get_userbyid(datdba) AS o FROM pg_database WHERE datname = $1', [db.database])).rows[0].o);

@@ -5,6 +5,7 @@ import path from 'path';
 import { Client } from 'pg';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/localCluster';
 import { Settings } from '../../scripts/lib/settings';
+import { runPrefix } from './testDatabase';
 
 function pgDumpPath(): string {
   const local = path.join(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump');
@@ -30,19 +31,26 @@ export async function publicTypes(c: Client): Promise<string[]> {
   return rows.map((r) => r.typname);
 }
 
+// Other test files of this run create and drop their own databases and roles meanwhile:
+// those are left out of the snapshots, unless the test names them in `keep`.
+function concurrentlyMade(name: string, keep: string[]): boolean {
+  return (name.startsWith(runPrefix()) || name.startsWith('kapman_scratch_')) && !keep.includes(name);
+}
+
 /** Everything about roles that a reset must leave alone, passwords included. */
-export async function rolesSnapshot(c: Client): Promise<unknown[]> {
+export async function rolesSnapshot(c: Client, keep: string[] = []): Promise<unknown[]> {
   const { rows } = await c.query(`SELECT r.rolname, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolcanlogin,
       r.rolconnlimit, r.rolvaliduntil, a.rolpassword,
       array(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) AS member_of
     FROM pg_roles r LEFT JOIN pg_authid a ON a.oid = r.oid ORDER BY r.rolname`);
-  return rows;
+  return rows.filter((r) => !concurrentlyMade(r.rolname, keep));
 }
 
-export async function databasesSnapshot(c: Client, except: string): Promise<unknown[]> {
+/** Every database but `except`, with what a reset must not change. */
+export async function databasesSnapshot(c: Client, except: string, keep: string[] = []): Promise<unknown[]> {
   const { rows } = await c.query(`SELECT datname, pg_get_userbyid(datdba) AS owner, encoding, datcollate, datistemplate, datallowconn, datconnlimit, datacl::text
     FROM pg_database WHERE datname <> $1 ORDER BY datname`, [except]);
-  return rows;
+  return rows.filter((r) => !concurrentlyMade(r.datname, keep));
 }
 
 export async function settingsSnapshot(c: Client): Promise<unknown[]> {
