@@ -9,7 +9,7 @@ import { dbUp } from '../../scripts/db-up';
 import { withClient } from '../../scripts/lib/connection';
 import { devClusterOptions } from '../../scripts/lib/devServer';
 import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/localCluster';
-import { pickTestServer } from '../support/server';
+import { pickTestServer } from '../../scripts/lib/testServer';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 

@@ -1,7 +1,7 @@
 // Jest global setup: find a TimescaleDB server (see server.ts), say which, and hand
 // its URL to the test workers through the environment. Never skip: no server, no run.
 import crypto from 'crypto';
-import { describeServer, NoTestServerError, pickTestServer, TestServer } from './server';
+import { describeServer, NoTestServerError, pickTestServer, TestServer } from '../../scripts/lib/testServer';
 
 declare global {
   // Shared with globalTeardown, which jest runs in this same process.

@@ -1,4 +1,4 @@
-// Picks the TimescaleDB server the test run uses, in this order:
+// Picks a throwaway TimescaleDB server for the tests and the benchmark, in this order:
 //   1. TEST_DATABASE_URL: any reachable server where the suite may create and drop its own databases;
 //   2. Testcontainers with the pinned image, when a container runtime answers;
 //   3. a throwaway cluster from the local binaries (temp data folder, free port), deleted after the run.
@@ -8,8 +8,8 @@ import os from 'os';
 import path from 'path';
 import {
   clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
-} from '../../scripts/lib/localCluster';
-import { maskUrl, urlForDatabase } from '../../scripts/lib/settings';
+} from './localCluster';
+import { maskUrl, urlForDatabase } from './settings';
 
 // The image docker-compose.yml pins; keep them in step.
 export const TIMESCALE_IMAGE = 'timescale/timescaledb:2.19.3-pg15';
