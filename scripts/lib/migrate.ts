@@ -19,6 +19,8 @@ export interface MigrateOptions {
   reporter?: MigrationReporter;
   /** Another migrations folder (tests use temporary ones). */
   directory?: string;
+  /** Sees every statement knex sends (the benchmark collects the DDL for its psql floor). */
+  onQuery?: (sql: string, bindings: readonly unknown[]) => void;
 }
 
 export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
@@ -27,6 +29,7 @@ export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (
     log: quiet,
     migrations: { ...settings.knex.migrations, migrationSource: new MigrationFiles(o.directory, o.reporter) },
   });
+  if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
   try {
     return await work(knex);
   } catch (err) {
