@@ -180,7 +180,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`backfill: ${rows} rows into ohlcv in ${Math.round(hyperMs)} ms`);
       const [, plainMs] = await timed(() => copyBars(c, PLAIN, ids, history));
       log(`backfill: ${rows} rows into the plain table in ${Math.round(plainMs)} ms`);
-      await c.query(`VACUUM ANALYZE public.ohlcv; VACUUM ANALYZE ${PLAIN}`);
+      for (const t of ['public.ohlcv', PLAIN]) await c.query(`VACUUM ANALYZE ${t}`); // one statement each: VACUUM takes no transaction
 
       const bars = dayBars(ids, newDay);
       const [, hyperFirstMs] = await timed(() => upsertDay(c, 'public.ohlcv', bars));
@@ -188,7 +188,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       const [, plainFirstMs] = await timed(() => upsertDay(c, PLAIN, bars));
       const [plainRerunWritten, plainRerunMs] = await timed(() => upsertDay(c, PLAIN, bars));
       log(`daily upsert of ${bars.length} rows: ${Math.round(hyperFirstMs)} ms, re-run ${Math.round(hyperRerunMs)} ms writing ${hyperRerunWritten} rows`);
-      await c.query(`VACUUM ANALYZE public.ohlcv; VACUUM ANALYZE ${PLAIN}`);
+      for (const t of ['public.ohlcv', PLAIN]) await c.query(`VACUUM ANALYZE ${t}`); // one statement each: VACUUM takes no transaction
 
       const all = dates;
       const hyper = await readLatencies(c, 'public.ohlcv', ids, all, o.readSamples);
