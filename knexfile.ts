@@ -25,7 +25,12 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
   const connectionString = databaseUrl || DEFAULT_URLS[env];
   return {
     client: 'pg',
-    connection: { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
+    connection: connectionString
+      ? { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }
+      : () => {
+        // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
+        throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);
+      },
     pool: {
       min: 0,
       max: 4,

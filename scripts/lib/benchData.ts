@@ -87,3 +87,12 @@ export async function upsertDay(c: Client, table: string, bars: Bar[]): Promise<
   }
   return written;
 }
+
+/** The same rows and parameters through a statement that writes nothing: what the statement's shape alone costs. */
+export async function valuesFloor(c: Client, bars: Bar[]): Promise<void> {
+  for (let i = 0; i < bars.length; i += UPSERT_BATCH) {
+    const batch = bars.slice(i, i + UPSERT_BATCH);
+    const values = batch.map((_, r) => `(${Array.from({ length: 7 }, (__, k) => `$${r * 7 + k + 1}::text`).join(', ')})`);
+    await c.query(`SELECT count(*) FROM (VALUES ${values.join(', ')}) AS v`, batch.flat());
+  }
+}

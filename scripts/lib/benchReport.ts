@@ -26,7 +26,8 @@ export interface BenchResults {
   command: string;
   reset: { npmRunMs: number; nodeMs: number; floorMs: number; runs: number };
   backfill: { rows: number; hyperRowsPerSec: number; plainRowsPerSec: number };
-  upsert: { rows: number; hyperFirstMs: number; hyperRerunMs: number; hyperRerunWritten: number; plainFirstMs: number; plainRerunMs: number; plainRerunWritten: number };
+  /** statementFloorMs: the same batches of parameters through a VALUES list that writes nothing. */
+  upsert: { rows: number; hyperFirstMs: number; hyperRerunMs: number; hyperRerunWritten: number; plainFirstMs: number; plainRerunMs: number; plainRerunWritten: number; statementFloorMs: number };
   /** Server time (planning + execution) and client round trip of each read. */
   reads: { samples: number; hyperTicker: Reads; plainTicker: Reads; hyperCross: Reads; plainCross: Reads };
   sweep: SweepPoint[];
@@ -126,6 +127,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '| --- | --- | --- | --- |',
     `| backfill with COPY, rows/s | ${Math.round(r.backfill.hyperRowsPerSec).toLocaleString('en-US')} | ${Math.round(r.backfill.plainRowsPerSec).toLocaleString('en-US')} | ${x(r.backfill.hyperRowsPerSec / r.backfill.plainRowsPerSec)} |`,
     `| daily upsert, ${r.upsert.rows.toLocaleString('en-US')} rows, first load | ${ms(r.upsert.hyperFirstMs)} | ${ms(r.upsert.plainFirstMs)} | ${x(r.upsert.hyperFirstMs / r.upsert.plainFirstMs)} |`,
+    `| daily upsert floor: the same parameters through a VALUES list that writes nothing | ${ms(r.upsert.statementFloorMs)} | | |`,
     `| daily upsert, idempotent re-run (rows written) | ${ms(r.upsert.hyperRerunMs)} (${r.upsert.hyperRerunWritten}) | ${ms(r.upsert.plainRerunMs)} (${r.upsert.plainRerunWritten}) | ${x(r.upsert.hyperRerunMs / r.upsert.plainRerunMs)} |`,
     `| one ticker's full history, server p50 / p95 / p99 | ${lat(r.reads.hyperTicker.server)} | ${lat(r.reads.plainTicker.server)} | ${x(r.reads.hyperTicker.server.p50 / r.reads.plainTicker.server.p50)} |`,
     `| one ticker's full history, client round trip p50 / p95 / p99 | ${lat(r.reads.hyperTicker.client)} | ${lat(r.reads.plainTicker.client)} | ${x(r.reads.hyperTicker.client.p50 / r.reads.plainTicker.client.p50)} |`,

@@ -83,6 +83,13 @@ async function startThrowawayCluster(binDir: string): Promise<TestServer> {
   return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), stop: remove };
 }
 
+/** A run cut short (Ctrl-C, a CI timeout) still stops and deletes what was started. */
+export function stopOnSignal(server: TestServer): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void server.stop().finally(() => process.exit(130)));
+  }
+}
+
 export function describeServer(server: TestServer): string {
   return `${server.kind}: ${maskUrl(urlForDatabase(server.adminUrl, 'postgres'))}`;
 }

@@ -44,3 +44,9 @@ test('db:verify --empty fails on a table that holds rows', async () => {
   expect(r.code).toBe(11);
   expect(r.out).toMatch(/tickers: not empty \(1 rows\)/);
 });
+
+test('the knex CLI in production without DATABASE_URL names what is missing instead of trying libpq defaults', () => {
+  const r = runKnex(['migrate:status', '--env', 'production']);
+  expect(r.code).not.toBe(0);
+  expect(r.out + r.err).toMatch(/production environment has no default database: set DATABASE_URL/);
+});

@@ -1,7 +1,7 @@
 // Jest global setup: find a TimescaleDB server (see server.ts), say which, and hand
 // its URL to the test workers through the environment. Never skip: no server, no run.
 import crypto from 'crypto';
-import { describeServer, NoTestServerError, pickTestServer, TestServer } from '../../scripts/lib/testServer';
+import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/testServer';
 
 declare global {
   // Shared with globalTeardown, which jest runs in this same process.
@@ -20,10 +20,7 @@ export default async function globalSetup(): Promise<void> {
     throw err;
   }
   globalThis.kapmanTestServer = server;
-  // A run cut short (Ctrl-C, CI timeout) still stops and deletes what was started.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void server.stop().finally(() => process.exit(130)));
-  }
+  stopOnSignal(server);
   process.env.KAPMAN_TEST_SERVER_URL = server.adminUrl;
   process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
