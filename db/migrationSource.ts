@@ -53,6 +53,9 @@ async function recordChecksum(knex: Knex, file: string, sha256: string | undefin
 }
 
 export class MigrationFiles implements Knex.MigrationSource<string> {
+  /** The last migration that failed: when the failure also broke the connection, knex reports only its ROLLBACK's error. */
+  lastFailure?: MigrationFileError;
+
   constructor(readonly directory = MIGRATIONS_DIR, readonly reporter?: MigrationReporter) {}
 
   async getMigrations(): Promise<string[]> {
@@ -78,7 +81,7 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
         await module[direction](knex);
         await recordChecksum(knex, file, direction === 'up' ? fileChecksum(this.directory, file) : undefined);
       } catch (err) {
-        throw new MigrationFileError(file, direction, err);
+        throw (this.lastFailure = new MigrationFileError(file, direction, err));
       }
       this.reporter?.finished(file, direction, Number(process.hrtime.bigint() - started) / 1e6);
     };

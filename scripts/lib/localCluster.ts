@@ -21,6 +21,8 @@ export interface ClusterOptions {
   password: string;
   /** A throwaway cluster trades durability for speed (fsync off). */
   throwaway?: boolean;
+  /** Preload TimescaleDB (the default); false makes the server a test of that mistake. */
+  preload?: boolean;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -91,7 +93,7 @@ export function initCluster(o: ClusterOptions): void {
     "listen_addresses = '127.0.0.1'",
     `port = ${o.port}`,
     "unix_socket_directories = ''", // TCP only: no socket path to clash or to outgrow its length limit
-    "shared_preload_libraries = 'timescaledb'",
+    ...(o.preload === false ? [] : ["shared_preload_libraries = 'timescaledb'"]),
     'timescaledb.telemetry_level = off', // no phoning home from a closed network
     ...(o.throwaway ? ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off'] : []),
   ];

@@ -24,15 +24,13 @@ export interface MigrateOptions {
 }
 
 export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
-  const knex = knexFactory({
-    ...settings.knex,
-    log: quiet,
-    migrations: { ...settings.knex.migrations, migrationSource: new MigrationFiles(o.directory, o.reporter) },
-  });
+  const source = new MigrationFiles(o.directory, o.reporter);
+  const knex = knexFactory({ ...settings.knex, log: quiet, migrations: { ...settings.knex.migrations, migrationSource: source } });
   if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
   try {
     return await work(knex);
-  } catch (err) {
+  } catch (caught) {
+    const err = source.lastFailure ?? caught;
     if (err instanceof MigrationFileError) {
       const explained = explainDatabaseError(err.cause, settings.displayUrl);
       if (explained instanceof TimescaleMissingError || explained instanceof PermissionDeniedError) throw explained;

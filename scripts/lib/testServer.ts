@@ -59,12 +59,13 @@ export async function tryTestcontainers(reasons: string[]): Promise<TestServer |
   return { kind: 'testcontainers', adminUrl: started.getConnectionUri(), stop: async () => { await started.stop(); } };
 }
 
-async function startThrowawayCluster(binDir: string): Promise<TestServer> {
+/** A cluster from the local binaries in a temporary folder, deleted by stop(). */
+export async function startThrowawayCluster(binDir: string, preload = true): Promise<TestServer> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-test-cluster-'));
   fs.chmodSync(root, 0o711); // the postgres OS user must reach the data folder inside
   const options = {
     binDir, dataDir: path.join(root, 'data'), port: await freePort(),
-    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true,
+    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload,
   };
   const remove = async () => {
     try {

@@ -60,7 +60,8 @@ test('the plain knex CLI run twice at once never applies a migration twice', asy
   const runs = await Promise.all([1, 2].map(() => startKnex(['migrate:latest'], { DATABASE_URL: db.url })));
   expect(runs.map((r) => r.code)).toContain(0);
   expect(await appliedNames(db)).toHaveLength(8);
-  expect(await lockState(db)).toEqual([0]);
+  // Knex itself may race to insert its lock row twice; every row must be free.
+  expect((await lockState(db)).filter((locked) => locked !== 0)).toEqual([]);
   // Whatever the loser saw, a later run finds nothing to do.
   expect(runKnex(['migrate:latest'], { DATABASE_URL: db.url }).out).toMatch(/Already up to date/);
   expect(runScript('verify', ['--empty'], { DATABASE_URL: db.url }).code).toBe(0);

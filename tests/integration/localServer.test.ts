@@ -9,7 +9,11 @@ import { dbUp } from '../../scripts/db-up';
 import { withClient } from '../../scripts/lib/connection';
 import { devClusterOptions } from '../../scripts/lib/devServer';
 import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/localCluster';
-import { pickTestServer } from '../../scripts/lib/testServer';
+import { TimescaleMissingError } from '../../scripts/lib/errors';
+import { loadSettings, urlForDatabase } from '../../scripts/lib/settings';
+import { pickTestServer, startThrowawayCluster } from '../../scripts/lib/testServer';
+import { reset } from '../../scripts/reset';
+import { runScript } from '../support/cli';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 
@@ -61,5 +65,30 @@ test('db:up twice is harmless, db:down stops the server and keeps its data', asy
   } finally {
     await dbDown({ docker: false, binDir, dataDir: cluster.dataDir }).catch(() => undefined);
     fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a server with TimescaleDB installed but not preloaded: reset refuses before dropping, naming shared_preload_libraries (exit 8)', async () => {
+  const server = await startThrowawayCluster(binDir, false);
+  try {
+    const url = urlForDatabase(server.adminUrl, 'kapman_nopreload');
+    await withClient(server.adminUrl, (c) => c.query('CREATE DATABASE kapman_nopreload'));
+    await withClient(url, (c) => c.query('CREATE TABLE keep (x int); INSERT INTO keep VALUES (1)'));
+
+    const attempt = reset(loadSettings({ env: 'test', databaseUrl: url }));
+    await expect(attempt).rejects.toBeInstanceOf(TimescaleMissingError);
+    await expect(attempt).rejects.toThrow(/shared_preload_libraries/);
+    const cli = runScript('reset', ['--quiet'], { DATABASE_URL: url });
+    expect(cli.code).toBe(8);
+    expect(cli.err).toMatch(/^kapman: error: TimescaleDB is installed but not preloaded/m);
+
+    // And where migrations meet it directly, the driver's error is named the same way.
+    const migrate = runScript('migrate', [], { DATABASE_URL: url });
+    expect(migrate.code).toBe(8);
+    expect(migrate.err).toMatch(/TimescaleDB is not usable .*preload/);
+
+    expect(await withClient(url, async (c) => (await c.query('SELECT x FROM keep')).rows)).toEqual([{ x: 1 }]);
+  } finally {
+    await server.stop();
   }
 });
