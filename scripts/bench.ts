@@ -1,6 +1,6 @@
 // `npm run bench`: measure the schema and the tooling on a throwaway TimescaleDB, each
 // number beside its floor or its plain-table twin, and write docs/benchmarks.md.
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -205,10 +205,12 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         log(`sweep ${days} days: ${s.chunks} chunks, ticker p50 ${s.tickerRead.p50.toFixed(2)} ms, cross-section p50 ${s.crossSection.p50.toFixed(2)} ms`);
       }
 
-      let suiteMs: number | undefined;
+      let suite: BenchResults['suite'];
       if (o.suite) {
-        suiteMs = timedSync(() => execFileSync('npx', ['jest', '--silent'], { cwd: PROJECT_ROOT, stdio: 'ignore', env: { ...process.env, TEST_DATABASE_URL: server.adminUrl } }));
-        log(`npm test: ${Math.round(suiteMs)} ms`);
+        const started = nowMs();
+        const run = spawnSync('npx', ['jest', '--silent'], { cwd: PROJECT_ROOT, stdio: 'ignore', env: { ...process.env, TEST_DATABASE_URL: server.adminUrl } });
+        suite = { ms: nowMs() - started, passed: run.status === 0 };
+        log(`npm test: ${Math.round(suite.ms)} ms, ${suite.passed ? 'passed' : 'FAILED'}`);
       }
       return {
         preset: o.preset, tickers: o.tickers, days: o.days,
@@ -218,7 +220,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         backfill: { rows, hyperRowsPerSec: rows / (hyperMs / 1000), plainRowsPerSec: rows / (plainMs / 1000) },
         upsert: { rows: bars.length, hyperFirstMs, hyperRerunMs, hyperRerunWritten, plainFirstMs, plainRerunMs, plainRerunWritten, statementFloorMs },
         reads: { samples: o.readSamples, hyperTicker: hyper.ticker, plainTicker: plain.ticker, hyperCross: hyper.cross, plainCross: plain.cross },
-        sweep, suiteMs,
+        sweep, suite,
       };
     } finally {
       await c.end();
