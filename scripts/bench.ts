@@ -231,22 +231,29 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
   }
 }
 
+const DOCS = path.join(PROJECT_ROOT, 'docs');
+export const RESULTS_JSON = path.join(DOCS, 'benchmarks.json');
+
 export function writeReport(r: BenchResults): void {
-  const docs = path.join(PROJECT_ROOT, 'docs');
+  const docs = DOCS;
   fs.mkdirSync(docs, { recursive: true });
+  fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(path.join(docs, 'benchmarks.svg'), renderChart(r));
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), renderMarkdown(r, 'benchmarks.svg'));
-  log('docs/benchmarks.md and docs/benchmarks.svg written');
+  log('docs/benchmarks.md, .svg and .json written');
 }
 
-export const command: CommandModule<object, { preset: 'quick' | 'full'; write: boolean }> = {
+export const command: CommandModule<object, { preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }> = {
   command: 'bench',
   describe: 'Benchmark reset, backfill, daily upsert, reads and chunk intervals on a throwaway TimescaleDB',
   builder: (y) => y
     .option('preset', { choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick (~2 min) or full (15,000 tickers × 2 years)' })
-    .option('write', { type: 'boolean', default: true, describe: 'write docs/benchmarks.md and docs/benchmarks.svg' }),
+    .option('write', { type: 'boolean', default: true, describe: 'write docs/benchmarks.md, .svg and .json' })
+    .option('render-only', { type: 'boolean', default: false, describe: 'measure nothing: rewrite the page and chart from docs/benchmarks.json' }),
   handler: async (args) => {
-    const results = await bench({ ...PRESETS[args.preset], write: args.write });
+    const results: BenchResults = args['render-only']
+      ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8'))
+      : await bench({ ...PRESETS[args.preset], write: args.write });
     for (const c of targetChecks(results)) log(`${c.ratio <= 1 ? 'met   ' : 'MISSED'} ${c.name}: ${c.measured} (target ${c.target})`);
     if (args.write) writeReport(results);
   },

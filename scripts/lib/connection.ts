@@ -1,7 +1,7 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
 import { CONNECT_TIMEOUT_MS } from '../../knexfile';
-import { explainDatabaseError, ServerUnreachableError } from './errors';
+import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from './errors';
 import { progress } from './log';
 import { maskUrl, urlForDatabase } from './settings';
 
@@ -18,8 +18,8 @@ export async function connect(url: string): Promise<Client> {
   }
 }
 
-export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connect(url);
+/** Runs `work` on `client`, closes it, and names any failure. */
+async function runAndClose<T>(client: Client, url: string, work: (client: Client) => Promise<T>): Promise<T> {
   try {
     return await work(client);
   } catch (err) {
@@ -29,31 +29,27 @@ export async function withClient<T>(url: string, work: (client: Client) => Promi
   }
 }
 
+export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  return runAndClose(await connect(url), url, work);
+}
+
 // Where to stand while dropping the target: `postgres`, else `template1`.
 export const MAINTENANCE_DATABASES = ['postgres', 'template1'];
 
 /** Runs `work` on a maintenance database of the server that `url` points at. */
 export async function withMaintenanceClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  let lastError: unknown;
-  for (const db of MAINTENANCE_DATABASES) {
+  for (const [i, db] of MAINTENANCE_DATABASES.entries()) {
     let client: Client;
     try {
       client = await connect(urlForDatabase(url, db));
     } catch (err) {
-      lastError = err;
-      const cause = (err as { cause?: { code?: string } }).cause;
-      if (cause?.code === '3D000') continue; // that maintenance database does not exist: try the next
+      const last = i === MAINTENANCE_DATABASES.length - 1;
+      if (err instanceof DatabaseMissingError && !last) continue; // that one does not exist here: try the next
       throw err;
     }
-    try {
-      return await work(client);
-    } catch (err) {
-      throw explainDatabaseError(err, maskUrl(url));
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    return runAndClose(client, url, work);
   }
-  throw lastError;
+  throw new Error('unreachable: MAINTENANCE_DATABASES is empty');
 }
 
 /** Polls until the server accepts connections (any database answer counts), printing a dot per try. */
