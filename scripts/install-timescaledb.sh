@@ -72,7 +72,7 @@ NEED=()
 command -v cmake >/dev/null || NEED+=(cmake)
 if [ "${#NEED[@]}" -gt 0 ]; then
   log "installing build dependencies: ${NEED[*]}"
-  [ -n "$(ls /var/lib/apt/lists/*_Packages* 2>/dev/null)" ] || apt-get -qq update
+  apt-get -qq update  # a machine's package lists may be missing or stale
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${NEED[@]}" >/dev/null ||
     die "could not install ${NEED[*]} (on Debian 13 the PostgreSQL 15 headers come from where PostgreSQL 15 came from)"
 fi
