@@ -138,3 +138,18 @@ test('a failing migration names its file and the failing statement', async () =>
     exitCode: 10,
   });
 });
+
+test('a database that does not exist, for a command that needs it: exit 13, says how to create it', () => {
+  const r = runScript('verify', [], { DATABASE_URL: urlForDatabase(serverUrl(), `${runPrefix()}absent`) });
+  expectOneLineError(r, 13, /does not exist/);
+  expect(r.err).toMatch(/db:reset/);
+});
+
+test('an unknown option: exit 2, one line pointing at --help', () => {
+  const r = runScript('reset', ['--frobnicate']);
+  expect(r.code).toBe(2);
+  expect(r.err.trim().split('\n')).toEqual([
+    expect.stringMatching(/^kapman: error: Unknown argument: frobnicate$/),
+    expect.stringMatching(/^kapman: hint: see `npm run db:reset -- --help`$/),
+  ]);
+});
