@@ -3,6 +3,7 @@
 // the scripts call knexConfig() so that they and the CLI can never disagree.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
+// Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
 export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
@@ -14,9 +15,6 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
   test: 'postgres://kapman:kapman@localhost:5432/kapman_test',
   production: undefined,
 };
-
-// Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
-export { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE };
 
 // An unreachable server fails within this, not after a TCP hang.
 export const CONNECT_TIMEOUT_MS = 5000;

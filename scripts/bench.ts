@@ -6,15 +6,15 @@ import os from 'os';
 import path from 'path';
 import { Client, escapeIdentifier } from 'pg';
 import type { CommandModule } from 'yargs';
-import { createDatabase, dropDatabase } from './lib/admin';
+import { dropDatabase } from './lib/admin';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/benchData';
 import { BenchResults, latency, Latency, median, renderChart, renderMarkdown, SweepPoint, targetChecks } from './lib/benchReport';
 import { runCli } from './lib/cli';
-import { connect, withClient, withMaintenanceClient } from './lib/connection';
+import { connect, withMaintenanceClient } from './lib/connection';
 import { PROJECT_ROOT } from './lib/devServer';
-import { DEFAULT_PG_BIN } from './lib/localCluster';
+import { DEFAULT_PG_BIN, localTool } from './lib/localCluster';
 import { log } from './lib/log';
-import { migrateLatest } from './lib/migrate';
+import { withMigratedScratch } from './lib/scratch';
 import { loadSettings, Settings, urlForDatabase } from './lib/settings';
 import { describeServer, pickTestServer, stopOnSignal } from './lib/testServer';
 
@@ -56,34 +56,26 @@ function timedSync(work: () => void): number {
   return nowMs() - started;
 }
 
-function pgTool(name: string): string {
-  const local = path.join(process.env.PG_BIN || DEFAULT_PG_BIN, name);
-  return fs.existsSync(local) ? local : name;
-}
-
-/** The DDL the migrations send, collected from a scratch database: the psql floor replays it. */
-async function migrationDdl(serverUrl: string): Promise<string> {
-  const name = 'kapman_bench_ddl';
-  await withMaintenanceClient(serverUrl, async (c) => { await dropDatabase(c, name); await createDatabase(c, name); });
+/** The DDL the migrations send, collected on a scratch database: the psql floor replays it. */
+async function migrationDdl(settings: Settings): Promise<string> {
   const statements: string[] = [];
-  await migrateLatest(loadSettings({ env: 'test', databaseUrl: urlForDatabase(serverUrl, name) }), {
+  await withMigratedScratch(settings, async () => undefined, {
     onQuery: (sql, bindings) => {
       if (bindings.length === 0 && /^\s*(create|alter|select create_hypertable)/i.test(sql) && !/"knex"|\bknex\./.test(sql)) statements.push(`${sql};`);
     },
   });
-  await withMaintenanceClient(serverUrl, (c) => dropDatabase(c, name));
   return `${statements.join('\n')}\n`;
 }
 
 async function benchReset(settings: Settings, maintenanceUrl: string, runs: number) {
   const ddlFile = path.join(os.tmpdir(), `kapman-bench-ddl-${process.pid}.sql`);
-  fs.writeFileSync(ddlFile, await migrationDdl(maintenanceUrl));
+  fs.writeFileSync(ddlFile, await migrationDdl(settings));
   const env = { ...process.env, DATABASE_URL: settings.url, NODE_ENV: undefined };
   const run = (cmd: string, args: string[]) => () => {
     const r = spawnSync(cmd, args, { cwd: PROJECT_ROOT, env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   };
-  const psql = (url: string, ...args: string[]) => run(pgTool('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...args]);
+  const psql = (url: string, ...args: string[]) => run(localTool(process.env.PG_BIN || DEFAULT_PG_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...args]);
   const db = escapeIdentifier(settings.database);
   const floor = () => {
     psql(maintenanceUrl, '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, '-c', `CREATE DATABASE ${db} TEMPLATE template0`)();

@@ -6,8 +6,8 @@ import type { CommandModule } from 'yargs';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { PROJECT_ROOT } from './lib/devServer';
 import { SchemaDriftError } from './lib/errors';
+import { syncGenerated } from './lib/generated';
 import { readSchema } from './lib/introspect';
-import { log } from './lib/log';
 import { renderErd, renderSchemaDoc } from './lib/render';
 import { withMigratedScratch } from './lib/scratch';
 import { Settings } from './lib/settings';
@@ -32,19 +32,7 @@ export async function erdFiles(settings: Settings): Promise<Record<string, strin
 }
 
 export async function erd(settings: Settings, o: { check?: boolean } = {}): Promise<string[]> {
-  const stale: string[] = [];
-  for (const [file, text] of Object.entries(await erdFiles(settings))) {
-    const name = path.relative(PROJECT_ROOT, file);
-    const current = fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
-    if (!current) stale.push(name);
-    if (!o.check && !current) {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.writeFileSync(file, text);
-    }
-    log(`${name} ${current ? 'is current' : o.check ? 'is out of date' : 'written'}`);
-  }
-  if (o.check && stale.length) throw new SchemaDriftError(`${stale.join(' and ')} out of date`, 'run `npm run db:erd` and commit the result');
-  return stale;
+  return syncGenerated(await erdFiles(settings), { check: o.check, command: 'npm run db:erd' });
 }
 
 export const command: CommandModule<object, { env: string; check?: boolean }> = {

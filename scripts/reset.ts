@@ -6,11 +6,12 @@ import { createDatabase, currentUser, databaseInfo, dropDatabase, ServerFacts, s
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { waitForServer, withMaintenanceClient } from './lib/connection';
 import {
-  INSTALL_HINT, KapmanError, PermissionDeniedError, ProductionGuardError, RefusedTargetError, TimescaleMissingError,
+  INSTALL_HINT, KapmanError, PermissionDeniedError, RefusedTargetError, TimescaleMissingError,
 } from './lib/errors';
 import { log, step } from './lib/log';
-import { migrateLatest, migrationFiles, printingReporter } from './lib/migrate';
-import { Settings } from './lib/settings';
+import { MigrationFiles } from '../db/migrationSource';
+import { migrateLatest, printingReporter } from './lib/migrate';
+import { refuseProduction, Settings } from './lib/settings';
 import { reportVerification, verify, VerifyReport } from './verify';
 
 export interface ResetOptions {
@@ -35,10 +36,7 @@ export function assertResettable(settings: Settings, o: ResetOptions): void {
     throw new RefusedTargetError(`refusing to reset the system database "${settings.database}"`,
       'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
   }
-  if (settings.env === 'production' && !o.force) {
-    throw new ProductionGuardError(`refusing to reset database "${settings.database}" in the production environment`,
-      'this deletes every row in it; if you mean it, rerun with --force');
-  }
+  refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
 }
 
 /** Why a reset would fail half-way, found before anything is dropped (as Flyway validates first). */
@@ -75,7 +73,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     const problem = preflightProblem(await serverFacts(c, ownerName), target, ownerName, Boolean(info));
     if (problem) throw problem;
     if (o.dryRun) {
-      const files = await migrationFiles();
+      const files = await new MigrationFiles().getMigrations();
       log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);
       log(`database ${target} ${info ? `exists, owner ${ownerName}` : `does not exist; would be created, owner ${ownerName}`}`);
       log(`would drop ${target} (ending its sessions), recreate it owned by ${ownerName}, apply ${files.length} migrations:`);

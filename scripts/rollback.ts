@@ -1,16 +1,12 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
 import type { CommandModule } from 'yargs';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { ProductionGuardError } from './lib/errors';
 import { log, step } from './lib/log';
 import { printingReporter, rollback } from './lib/migrate';
-import { Settings } from './lib/settings';
+import { refuseProduction, Settings } from './lib/settings';
 
 export async function rollBack(settings: Settings, o: { all?: boolean; force?: boolean } = {}): Promise<string[]> {
-  if (settings.env === 'production' && !o.force) {
-    throw new ProductionGuardError('refusing to roll back migrations in the production environment',
-      'rolling back drops tables and their data; if you mean it, rerun with --force');
-  }
+  refuseProduction(settings, o.force, 'roll back migrations', 'rolling back drops tables and their data');
   const reverted = await step((files: string[]) => `${files.length} migrations reverted in ${settings.database}`,
     () => rollback(settings, Boolean(o.all), { reporter: printingReporter }));
   if (reverted.length === 0) log('nothing to roll back');

@@ -1,13 +1,11 @@
 // `npm run db:schema:dump`: write db/schema.sql, the migrations' schema as SQL, so every
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
-import fs from 'fs';
 import path from 'path';
 import type { CommandModule } from 'yargs';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { PROJECT_ROOT } from './lib/devServer';
-import { SchemaDriftError } from './lib/errors';
+import { syncGenerated } from './lib/generated';
 import { readAppliedMigrations, readSchema } from './lib/introspect';
-import { log } from './lib/log';
 import { identQuoter, renderSchemaSql } from './lib/render';
 import { withMigratedScratch } from './lib/scratch';
 import { Settings } from './lib/settings';
@@ -22,19 +20,9 @@ export async function schemaSql(settings: Settings): Promise<string> {
   });
 }
 
-/** Writes the file, or with `check` only compares; returns whether it was current. */
-export async function schemaDump(settings: Settings, o: { check?: boolean; file?: string } = {}): Promise<boolean> {
-  const file = o.file ?? SCHEMA_SQL;
-  const text = await schemaSql(settings);
-  const current = fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text;
-  if (o.check) {
-    if (!current) throw new SchemaDriftError(`${path.relative(PROJECT_ROOT, file)} is not what the migrations build`, 'run `npm run db:schema:dump` and commit the result');
-    log(`${path.relative(PROJECT_ROOT, file)} is current`);
-  } else {
-    fs.writeFileSync(file, text);
-    log(`${path.relative(PROJECT_ROOT, file)} ${current ? 'unchanged' : 'written'}`);
-  }
-  return current;
+/** Writes db/schema.sql, or with `check` only compares; returns it when it was stale. */
+export async function schemaDump(settings: Settings, o: { check?: boolean } = {}): Promise<string[]> {
+  return syncGenerated({ [SCHEMA_SQL]: await schemaSql(settings) }, { check: o.check, command: 'npm run db:schema:dump' });
 }
 
 export const command: CommandModule<object, { env: string; check?: boolean }> = {

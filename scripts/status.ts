@@ -4,30 +4,20 @@ import type { CommandModule } from 'yargs';
 import { MigrationFiles } from '../db/migrationSource';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { withClient } from './lib/connection';
+import { MigrationState, migrationStates } from './lib/drift';
 import { readAppliedMigrations } from './lib/introspect';
 import { log } from './lib/log';
 import { Settings } from './lib/settings';
 
-export interface MigrationState {
-  name: string;
-  state: 'applied' | 'pending' | 'edited since applied' | 'applied, file missing';
-}
-
 export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
   const files = await new MigrationFiles(o.migrationsDirectory).checksums();
   const applied = await withClient(settings.url, readAppliedMigrations);
-  const recorded = new Map(applied.map((a) => [a.name, a.sha256]));
-  const states: MigrationState[] = files.map((f) => {
-    if (!recorded.has(f.name)) return { name: f.name, state: 'pending' };
-    const sha = recorded.get(f.name);
-    return { name: f.name, state: sha && sha !== f.sha256 ? 'edited since applied' : 'applied' };
-  });
-  for (const a of applied) if (!files.some((f) => f.name === a.name)) states.push({ name: a.name, state: 'applied, file missing' });
-  return states;
+  // A migration applied before checksums were kept counts as applied here; db:verify flags it.
+  return migrationStates(files, applied).map(({ name, state }) => ({ name, state: state === 'applied, no checksum recorded' ? 'applied' : state }));
 }
 
 const MARK: Record<MigrationState['state'], string> = {
-  applied: '[X]', pending: '[ ]', 'edited since applied': '[!]', 'applied, file missing': '[?]',
+  applied: '[X]', pending: '[ ]', 'edited since applied': '[!]', 'applied, file missing': '[?]', 'applied, no checksum recorded': '[X]',
 };
 
 export const command: CommandModule<object, { env: string; 'exit-code'?: boolean }> = {

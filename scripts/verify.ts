@@ -1,9 +1,9 @@
 // `npm run db:verify`: compare a live database with the schema contract (db/contract.ts).
 import type { CommandModule } from 'yargs';
 import { CONTRACT, TABLE_NAMES } from '../db/contract';
+import { MigrationFiles } from '../db/migrationSource';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { withClient } from './lib/connection';
-import { MigrationFiles } from '../db/migrationSource';
 import { Difference, diffMigrations, diffSchema } from './lib/drift';
 import { SchemaDriftError } from './lib/errors';
 import { readAppliedMigrations, readSchema, rowCounts } from './lib/introspect';

@@ -62,20 +62,41 @@ export interface MigrationFile {
   sha256: string;
 }
 
+export interface MigrationState {
+  name: string;
+  state: 'applied' | 'pending' | 'edited since applied' | 'applied, file missing' | 'applied, no checksum recorded';
+  /** The file's hash now, and the one recorded when it was applied. */
+  current?: string;
+  recorded?: string | null;
+}
+
+/** Every migration file and every applied migration, with where it stands. */
+export function migrationStates(files: MigrationFile[], applied: AppliedMigration[]): MigrationState[] {
+  const recorded = new Map(applied.map((a) => [a.name, a.sha256]));
+  const states: MigrationState[] = files.map((f): MigrationState => {
+    if (!recorded.has(f.name)) return { name: f.name, state: 'pending', current: f.sha256 };
+    const sha = recorded.get(f.name) ?? null;
+    const state = sha === null ? 'applied, no checksum recorded' : sha === f.sha256 ? 'applied' : 'edited since applied';
+    return { name: f.name, state, current: f.sha256, recorded: sha };
+  });
+  for (const a of applied) {
+    if (!files.some((f) => f.name === a.name)) states.push({ name: a.name, state: 'applied, file missing', recorded: a.sha256 });
+  }
+  return states;
+}
+
 /** Applied migrations against the files: edited since applied, gone, or not applied yet. */
 export function diffMigrations(files: MigrationFile[], applied: AppliedMigration[]): Difference[] {
   const group = 'migrations';
-  const out: Difference[] = [];
-  const byName = new Map(files.map((f) => [f.name, f]));
-  const appliedNames = new Set(applied.map((a) => a.name));
-  for (const a of applied) {
-    const file = byName.get(a.name);
-    if (!file) out.push({ group, kind: 'unexpected', item: `migration ${a.name}`, actual: 'applied, but its file no longer exists' });
-    else if (a.sha256 === null) out.push({ group, kind: 'missing', item: `checksum of ${a.name}`, expected: `sha256 ${file.sha256.slice(0, 12)}`, actual: 'none recorded' });
-    else if (a.sha256 !== file.sha256) {
-      out.push({ group, kind: 'changed', item: `migration ${a.name}`, expected: `sha256 ${a.sha256.slice(0, 12)} (as applied)`, actual: `sha256 ${file.sha256.slice(0, 12)} (file now)` });
+  const short = (sha?: string | null) => (sha ?? '').slice(0, 12);
+  return migrationStates(files, applied).flatMap((m): Difference[] => {
+    switch (m.state) {
+      case 'applied': return [];
+      case 'pending': return [{ group, kind: 'missing', item: `migration ${m.name}`, expected: 'applied' }];
+      case 'applied, file missing': return [{ group, kind: 'unexpected', item: `migration ${m.name}`, actual: 'applied, but its file no longer exists' }];
+      case 'applied, no checksum recorded': return [{ group, kind: 'missing', item: `checksum of ${m.name}`, expected: `sha256 ${short(m.current)}`, actual: 'none recorded' }];
+      case 'edited since applied':
+        return [{ group, kind: 'changed', item: `migration ${m.name}`, expected: `sha256 ${short(m.recorded)} (as applied)`, actual: `sha256 ${short(m.current)} (file now)` }];
     }
-  }
-  for (const f of files) if (!appliedNames.has(f.name)) out.push({ group, kind: 'missing', item: `migration ${f.name}`, expected: 'applied' });
-  return out;
+  });
 }

@@ -39,6 +39,12 @@ function run(binDir: string, tool: string, args: string[]): string {
   }
 }
 
+/** A PostgreSQL client tool (psql, pg_dump) from `binDir`, else whichever is on PATH. */
+export function localTool(binDir: string, name: string): string {
+  const local = path.join(binDir, name);
+  return fs.existsSync(local) ? local : name;
+}
+
 /** Says why the local binaries cannot host the schema, or undefined when they can. */
 export function localBinariesProblem(binDir: string): string | undefined {
   if (!fs.existsSync(path.join(binDir, 'initdb'))) return `no PostgreSQL binaries in ${binDir}`;

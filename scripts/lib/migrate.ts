@@ -72,23 +72,3 @@ export async function rollback(settings: Settings, all: boolean, o: MigrateOptio
     return reverted as string[];
   }));
 }
-
-export interface MigrationStatus {
-  applied: string[];
-  pending: string[];
-}
-
-export async function migrationStatus(settings: Settings, o: MigrateOptions = {}): Promise<MigrationStatus> {
-  return withKnex(settings, o, async (knex) => {
-    const [completed, pending] = await knex.migrate.list();
-    return {
-      applied: (completed as Array<{ name: string }>).map((m) => m.name),
-      pending: (pending as Array<string | { file: string }>).map((m) => (typeof m === 'string' ? m : m.file)),
-    };
-  });
-}
-
-/** The migration files, in the order they run. */
-export function migrationFiles(directory?: string): Promise<string[]> {
-  return new MigrationFiles(directory).getMigrations();
-}

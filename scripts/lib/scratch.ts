@@ -4,15 +4,15 @@ import crypto from 'crypto';
 import { Client } from 'pg';
 import { createDatabase, dropDatabase } from './admin';
 import { withClient, withMaintenanceClient } from './connection';
-import { migrateLatest } from './migrate';
+import { migrateLatest, MigrateOptions } from './migrate';
 import { loadSettings, Settings, urlForDatabase } from './settings';
 
-export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>): Promise<T> {
+export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>, migrate: MigrateOptions = {}): Promise<T> {
   const name = `kapman_scratch_${crypto.randomBytes(4).toString('hex')}`;
   await withMaintenanceClient(settings.url, (c) => createDatabase(c, name));
   try {
     const scratch = loadSettings({ env: settings.env, databaseUrl: urlForDatabase(settings.url, name) });
-    await migrateLatest(scratch);
+    await migrateLatest(scratch, migrate);
     return await withClient(scratch.url, work);
   } finally {
     await withMaintenanceClient(settings.url, (c) => dropDatabase(c, name));

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import { parse } from 'pg-connection-string';
 import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexfile';
-import { InvalidSettingsError } from './errors';
+import { InvalidSettingsError, ProductionGuardError } from './errors';
 import { addSecret } from './log';
 
 // NAMEDATALEN - 1: PostgreSQL silently cuts longer names, so a reset would make another database.
@@ -18,8 +18,6 @@ export interface Settings {
   displayUrl: string;
   /** The target database's name, unquoted. */
   database: string;
-  /** The role the URL connects as. */
-  user: string;
   /** Knex settings for migrating the target (the knexfile's, for this URL). */
   knex: Knex.Config;
 }
@@ -48,9 +46,15 @@ export function loadSettings(input: SettingsInput): Settings {
     url,
     displayUrl: maskUrl(url),
     database: parsed.database,
-    user: parsed.user,
     knex: knexConfig(environment, url),
   };
+}
+
+/** Destructive commands refuse the production environment unless forced. */
+export function refuseProduction(settings: Settings, force: boolean | undefined, doing: string, loses: string): void {
+  if (settings.env === 'production' && !force) {
+    throw new ProductionGuardError(`refusing to ${doing} in the production environment`, `${loses}; if you mean it, rerun with --force`);
+  }
 }
 
 /** Checks a postgres URL strictly; the driver alone would accept nonsense and fail later. */

@@ -1,6 +1,7 @@
 // The migrations alone build the MVP schema: exactly, repeatably, reversibly.
 import { CONTRACT, TABLE_NAMES } from '../../db/contract';
-import { migrateLatest, migrationStatus, rollback } from '../../scripts/lib/migrate';
+import { migrateLatest, rollback } from '../../scripts/lib/migrate';
+import { status } from '../../scripts/status';
 import { Settings } from '../../scripts/lib/settings';
 import { verify } from '../../scripts/verify';
 import { publicTables, publicTypes, schemaDump } from '../support/schema';
@@ -91,7 +92,7 @@ test('check constraints reject out-of-range scores and phases', async () => {
 
 test('migrate:latest a second time applies nothing', async () => {
   expect(await migrateLatest(db)).toEqual([]);
-  expect((await migrationStatus(db)).pending).toEqual([]);
+  expect((await status(db)).filter((m) => m.state !== 'applied')).toEqual([]);
 });
 
 test('rolling everything back leaves public without tables or types; migrating again gives the same schema', async () => {

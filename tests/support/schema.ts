@@ -1,21 +1,14 @@
 // Looking at a database from outside the code under test: pg_dump and plain catalog queries.
 import { execFileSync } from 'child_process';
-import fs from 'fs';
-import path from 'path';
 import { Client } from 'pg';
-import { DEFAULT_PG_BIN } from '../../scripts/lib/localCluster';
+import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/localCluster';
 import { Settings } from '../../scripts/lib/settings';
 import { runPrefix } from './testDatabase';
-
-function pgDumpPath(): string {
-  const local = path.join(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump');
-  return fs.existsSync(local) ? local : 'pg_dump';
-}
 
 /** `pg_dump --schema-only`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
 export function schemaDump(settings: Settings): string {
   // stderr is piped away: pg_dump warns about circular keys in timescaledb's own catalog.
-  const out = execFileSync(pgDumpPath(), ['--schema-only', '--dbname', settings.url],
+  const out = execFileSync(localTool(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump'), ['--schema-only', '--dbname', settings.url],
     { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   return out.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
 }
