@@ -18,13 +18,43 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
 
 // An unreachable server fails within this, not after a TCP hang.
 export const CONNECT_TIMEOUT_MS = 5000;
+// How long any statement of the tools may wait for a lock (`--lock-timeout`).
+export const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
+// Every session the tools open says who it is, so a lock report can name it.
+export const APPLICATION_NAME = 'kapman-db';
 
-export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL): Knex.Config {
+export interface SessionOptions {
+  /** lock_timeout for the session, in milliseconds. */
+  lockTimeoutMs?: number;
+  /** SET ROLE to the database's owner when allowed, so what the session builds belongs to the owner. */
+  asOwner?: boolean;
+}
+
+interface Queryable {
+  query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+/**
+ * The one session setup of every connection the tools open: whatever the role, database or
+ * server defaults say (statement_timeout, search_path, ...), the tools' statements run the same.
+ */
+export async function prepareSession(conn: Queryable, o: SessionOptions = {}): Promise<void> {
+  const lockTimeout = Math.max(1, Math.round(o.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS));
+  await conn.query(`SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;
+    SET lock_timeout = ${lockTimeout}; SET search_path = public`);
+  if (!o.asOwner) return;
+  const { rows: [db] } = await conn.query(`SELECT pg_get_userbyid(datdba) AS owner,
+      pg_get_userbyid(datdba) <> current_user AND pg_has_role(current_user, datdba, 'MEMBER') AS become
+    FROM pg_database WHERE datname = current_database()`);
+  if (db?.become) await conn.query(`SET ROLE ${escapeIdentifier(String(db.owner))}`);
+}
+
+export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL, session: SessionOptions = {}): Knex.Config {
   const connectionString = databaseUrl || DEFAULT_URLS[env];
   return {
     client: 'pg',
     connection: connectionString
-      ? { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }
+      ? { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: APPLICATION_NAME }
       : () => {
         // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
         throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);
@@ -32,13 +62,13 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
     pool: {
       min: 0,
       max: 4,
+      // Migrations run as the database's owner, so the owner owns what they build.
       // Knex does not create its migrations schema itself; every pooled connection
       // makes sure it exists (a no-op once it does). A concurrent twin may win the race.
-      afterCreate(conn: { query: (sql: string, cb: (err?: Error & { code?: string }) => void) => void }, done: (err?: Error) => void) {
-        conn.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(MIGRATIONS_SCHEMA)}`, (err) => {
-          const raced = err && (err.code === '23505' || err.code === '42P06');
-          done(raced ? undefined : err);
-        });
+      afterCreate(conn: Queryable, done: (err?: Error) => void) {
+        prepareSession(conn, { asOwner: true, ...session })
+          .then(() => conn.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(MIGRATIONS_SCHEMA)}`))
+          .then(() => done(), (err: Error & { code?: string }) => done(err.code === '23505' || err.code === '42P06' ? undefined : err));
       },
     },
     migrations: {

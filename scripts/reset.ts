@@ -1,16 +1,15 @@
-// `npm run db:reset`: drop the target database, recreate it with the same owner, apply
-// every migration, and verify the result is the empty baseline. It touches that one
-// database only: never roles, passwords, other databases or server settings.
+// `npm run db:reset`: replace the target database with the empty baseline. The new database
+// is built beside the target under a temporary name, migrated and verified; only then is it
+// swapped into the target's place (scripts/lib/replace). A failure or a signal before the
+// swap leaves the target exactly as it was. It touches that one database only: never roles,
+// passwords, other databases or server settings.
 import type { CommandModule } from 'yargs';
-import { createDatabase, currentUser, databaseInfo, dropDatabase, ServerFacts, serverFacts, SYSTEM_DATABASES } from './lib/admin';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { waitForServer, withMaintenanceClient } from './lib/connection';
-import {
-  INSTALL_HINT, KapmanError, PermissionDeniedError, RefusedTargetError, TimescaleMissingError,
-} from './lib/errors';
-import { log, step } from './lib/log';
 import { MigrationFiles } from '../db/migrationSource';
-import { migrateLatest, printingReporter } from './lib/migrate';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
+import { waitForServer } from './lib/connection';
+import { log, step } from './lib/log';
+import { applyMigrations, printingReporter } from './lib/migrate';
+import { replaceDatabase } from './lib/replace/replace';
 import { refuseProduction, Settings } from './lib/settings';
 import { reportVerification, verify, VerifyReport } from './verify';
 
@@ -31,72 +30,30 @@ export interface ResetResult {
   verification?: VerifyReport;
 }
 
-export function assertResettable(settings: Settings, o: ResetOptions): void {
-  if (SYSTEM_DATABASES.includes(settings.database)) {
-    throw new RefusedTargetError(`refusing to reset the system database "${settings.database}"`,
-      'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
-  }
-  refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
-}
-
-/** Why a reset would fail half-way, found before anything is dropped (as Flyway validates first). */
-export function preflightProblem(facts: ServerFacts, target: string, owner: string, exists: boolean): KapmanError | undefined {
-  if (!facts.timescaleAvailable) {
-    return new TimescaleMissingError('TimescaleDB is not installed on the server', INSTALL_HINT);
-  }
-  if (facts.timescalePreloaded === false) {
-    return new TimescaleMissingError("TimescaleDB is installed but not preloaded: shared_preload_libraries does not name 'timescaledb'",
-      "add shared_preload_libraries = 'timescaledb' to postgresql.conf and restart the server (scripts/install-timescaledb.sh installs it; npm run db:up configures it)");
-  }
-  if (!facts.canCreateDatabase) {
-    return new PermissionDeniedError(`the connecting role may not create databases, so "${target}" could not be recreated`,
-      'connect as a role with CREATEDB (ALTER ROLE … CREATEDB) or a superuser; nothing was dropped');
-  }
-  if (!facts.canActAsOwner) {
-    return new PermissionDeniedError(`the connecting role may not act as "${owner}", the ${exists ? 'owner' : 'intended owner'} of "${target}"`,
-      `connect as ${owner}, a member of it, or a superuser; nothing was dropped`);
-  }
-  return undefined;
-}
-
 export async function reset(settings: Settings, o: ResetOptions = {}): Promise<ResetResult> {
-  assertResettable(settings, o);
+  refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
   if (o.waitMs) await waitForServer(settings.url, o.waitMs);
-  const target = settings.database;
-
-  const owner = await withMaintenanceClient(settings.url, async (c) => {
-    const info = await databaseInfo(c, target);
-    if (info?.isTemplate) {
-      throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
-    }
-    const ownerName = info?.owner ?? (await currentUser(c));
-    const problem = preflightProblem(await serverFacts(c, ownerName), target, ownerName, Boolean(info));
-    if (problem) throw problem;
-    if (o.dryRun) {
-      const files = await new MigrationFiles().getMigrations();
-      log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);
-      log(`database ${target} ${info ? `exists, owner ${ownerName}` : `does not exist; would be created, owner ${ownerName}`}`);
-      log(`would drop ${target} (ending its sessions), recreate it owned by ${ownerName}, apply ${files.length} migrations:`);
-      for (const f of files) log(`  ${f}`);
-      return ownerName;
-    }
-    if (info) await step(`database ${target} dropped`, () => dropDatabase(c, target));
-    await step(`database ${target} created, owner ${ownerName}`, () => createDatabase(c, target, ownerName));
-    return ownerName;
+  const files = await new MigrationFiles().getMigrations();
+  let applied: string[] = [];
+  let verification: VerifyReport | undefined;
+  const { owner } = await replaceDatabase(settings, {
+    dryRun: o.dryRun,
+    plan: [`apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
+    build: async (beside) => {
+      applied = await step((done: string[]) => `${done.length} migrations applied`,
+        () => applyMigrations(beside, { reporter: o.verbose ? printingReporter : undefined }));
+      // Reported under the target's name: the build becomes it.
+      verification = { ...(await step('verified', () => verify(beside, { empty: true }))), database: settings.database };
+      reportVerification(verification);
+    },
   });
-  if (o.dryRun) return { owner, applied: [] };
-
-  const applied = await step((files: string[]) => `${files.length} migrations applied`,
-    () => migrateLatest(settings, { reporter: o.verbose ? printingReporter : undefined }));
-  const verification = await step('verified', () => verify(settings, { empty: true }));
-  reportVerification(verification);
   return { owner, applied, verification };
 }
 
-export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; wait?: boolean; 'wait-timeout': number; quiet?: boolean }> = {
+export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; wait?: boolean; 'wait-timeout': number; 'lock-timeout': number; quiet?: boolean }> = {
   command: 'db:reset',
-  describe: 'DELETES EVERYTHING in the target database: drops it, recreates it with the same owner, applies every migration, verifies',
-  builder: (y) => withEnvironment(y)
+  describe: 'DELETES EVERYTHING in the target database: builds the empty baseline beside it from the migrations, verifies it, then swaps it in',
+  builder: (y) => withLockTimeout(withEnvironment(y))
     .option('force', { type: 'boolean', default: false, describe: 'allow a reset in the production environment (deletes all its data)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be done and change nothing' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' })

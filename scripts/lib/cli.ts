@@ -1,7 +1,9 @@
 // The thin top of every command: parse with yargs, run, and print an error once, here.
 import yargs, { Argv, CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../../knexfile';
 import { KapmanError } from './errors';
+import { handleSignals } from './interrupt';
 import { redact } from './log';
 import { loadSettings, Settings } from './settings';
 
@@ -17,8 +19,26 @@ export function withEnvironment<T>(y: Argv<T>) {
   });
 }
 
-export function settingsFromArgs(args: { env?: string }): Settings {
-  return loadSettings({ env: args.env, databaseUrl: process.env.DATABASE_URL });
+/** --lock-timeout, for the commands that take locks (migrate, rollback, reset). */
+export function withLockTimeout<T>(y: Argv<T>) {
+  return y.option('lock-timeout', {
+    type: 'number',
+    default: DEFAULT_LOCK_TIMEOUT_MS / 1000,
+    describe: 'seconds to wait for a lock (held by another session or another run) before giving up',
+  });
+}
+
+export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }): Settings {
+  const lockTimeout = args['lock-timeout'];
+  if (lockTimeout !== undefined && !(lockTimeout > 0)) {
+    throw new UsageError(`--lock-timeout must be a positive number of seconds, not ${lockTimeout}`);
+  }
+  return loadSettings({ env: args.env, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
+}
+
+/** A command line that cannot be what the user meant (yargs' own checks say the same). */
+export class UsageError extends KapmanError {
+  readonly exitCode = USAGE_EXIT_CODE;
 }
 
 /** Prints one line (and a hint) for any error and exits with its class's code. */
@@ -38,6 +58,7 @@ export function reportAndExit(err: unknown): never {
 /** Runs one command module as the whole program (`ts-node scripts/reset.ts --help`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
 export function runCli(command: CommandModule<object, any>, scriptName: string): void {
+  handleSignals();
   void yargs(hideBin(process.argv))
     .scriptName(scriptName)
     .command({ ...command, command: '$0' })

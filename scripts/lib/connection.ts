@@ -1,16 +1,17 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { CONNECT_TIMEOUT_MS } from '../../knexfile';
+import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, prepareSession, SessionOptions } from '../../knexfile';
 import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from './errors';
 import { progress } from './log';
 import { maskUrl, urlForDatabase } from './settings';
 
-/** Opens a client on `url`; any failure comes back as a named error. */
-export async function connect(url: string): Promise<Client> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+/** Opens a client on `url`, with the tools' session setup; any failure comes back as a named error. */
+export async function connect(url: string, session: SessionOptions = {}): Promise<Client> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: APPLICATION_NAME });
   client.on('error', () => undefined); // a server-side termination must not crash the process
   try {
     await client.connect();
+    await prepareSession(client, session);
     return client;
   } catch (err) {
     await client.end().catch(() => undefined);

@@ -44,6 +44,30 @@ export class LocalClusterError extends KapmanError {
 export class DatabaseMissingError extends KapmanError {
   readonly exitCode = 13;
 }
+/** A lock stayed taken past --lock-timeout: by another session, or another kapman-db run. */
+export class LockTimeoutError extends KapmanError {
+  readonly exitCode = 14;
+}
+/** The target is read-only: a hot standby, or default_transaction_read_only on the database or role. */
+export class ReadOnlyTargetError extends KapmanError {
+  readonly exitCode = 15;
+}
+/** Replication or prepared transactions depend on the target: replacing it would break them. */
+export class TargetInUseError extends KapmanError {
+  readonly exitCode = 16;
+}
+/** The role's connection limit or the server's free slots are too few for the command. */
+export class ConnectionSlotsError extends KapmanError {
+  readonly exitCode = 17;
+}
+/** The swap dropped the target but could not rename the build into its place (never seen; said plainly if it happens). */
+export class SwapFailedError extends KapmanError {
+  readonly exitCode = 19;
+}
+/** The connection broke in the middle of the work (a crash, a restart, a terminated session). */
+export class ConnectionLostError extends KapmanError {
+  readonly exitCode = 4;
+}
 
 export const INSTALL_HINT =
   'run `sudo bash scripts/install-timescaledb.sh` (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
@@ -71,6 +95,18 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   if (code === '3D000') {
     return new DatabaseMissingError(`${message} (server ${server})`,
       'create it and build the schema with `npm run db:reset`, or check the database name in DATABASE_URL', { cause: err });
+  }
+  if (code === '55P03') {
+    return new LockTimeoutError(`a lock was not granted within --lock-timeout at ${server}: ${message}`,
+      'another session holds it (see pg_stat_activity); end that session or rerun with a larger --lock-timeout', { cause: err });
+  }
+  if (code === '25006') {
+    return new ReadOnlyTargetError(`the server or database is read-only at ${server}: ${message}`,
+      'point DATABASE_URL at the primary, or unset default_transaction_read_only for this database and role', { cause: err });
+  }
+  if (code === '53300') {
+    return new ConnectionSlotsError(`no connection slot free at ${server}: ${message}`,
+      "close other sessions, or raise the role's CONNECTION LIMIT or the server's max_connections", { cause: err });
   }
   if (code === '42501') {
     return new PermissionDeniedError(`permission denied at ${server}: ${message}`,

@@ -21,6 +21,9 @@ export function redact(text: string): string {
 
 let quiet = false;
 
+// A reader that goes away (`| head -1`) must not abort the work: output errors are dropped from then on.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 /** Mutes log() (tests call the commands' functions and want only jest's output). */
 export function setQuiet(on: boolean): void {
   quiet = on;

@@ -2,8 +2,11 @@
 // silenced (errors are reported once, at the top), each file reported as it runs.
 import knexFactory, { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../db/migrationSource';
-import { connect } from './connection';
-import { explainDatabaseError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from './errors';
+import type { Client } from 'pg';
+import {
+  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError,
+} from './errors';
+import { blockersOf, describeBlocker, REPORT_WAIT_AFTER_MS, withLock } from './lock';
 import { log } from './log';
 import { Settings } from './settings';
 
@@ -23,51 +26,104 @@ export interface MigrateOptions {
   onQuery?: (sql: string, bindings: readonly unknown[]) => void;
 }
 
-export async function withKnex<T>(settings: Settings, o: MigrateOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
+/** The migration runner's own sessions, so a lock report can say who keeps them waiting. */
+function trackingSessions(settings: Settings, pids: Set<number>): Knex.Config {
+  const pool = settings.knex.pool!;
+  return {
+    ...settings.knex,
+    log: quiet,
+    // One session does it all (knex runs a batch in one transaction), so a reset needs few slots.
+    pool: {
+      ...pool,
+      max: 1,
+      afterCreate(conn: { processID: number }, done: (err?: Error) => void) {
+        pids.add(conn.processID);
+        pool.afterCreate!(conn, done);
+      },
+    },
+  };
+}
+
+// A broken connection says nothing about the migration file: it is not "fix X".
+const CONNECTION_LOST = /Connection terminated|terminating connection|server closed the connection|ECONNRESET|the database system is (shutting down|in recovery mode)/i;
+
+function explainMigrationFailure(err: MigrationFileError, settings: Settings): Error {
+  const explained = explainDatabaseError(err.cause, settings.displayUrl);
+  const cause = err.cause as { code?: string; message?: string };
+  if (CONNECTION_LOST.test(String(cause?.message)) || /^57P0[1-3]$|^08/.test(cause?.code ?? '')) {
+    return new ConnectionLostError(`the connection to the server was lost while ${err.direction === 'up' ? 'applying' : 'reverting'} ${err.migration}: ${cause?.message}`,
+      `the database ${settings.database} is at its previous version (the batch is one transaction); rerun when the server is back`, { cause: err });
+  }
+  if (explained instanceof TimescaleMissingError || explained instanceof PermissionDeniedError || explained instanceof LockTimeoutError) return explained;
+  return new MigrationFailedError(`migration ${err.migration} (${err.direction}) failed: ${cause?.message ?? err.cause}`,
+    `fix ${err.migration}; the batch ran in one transaction, so the database is still at its previous version`, { cause: err });
+}
+
+export interface WithKnexOptions extends MigrateOptions {
+  /** A session that reports, after a while, who keeps the migration waiting for a lock. */
+  watcher?: Client;
+}
+
+export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
   const source = new MigrationFiles(o.directory, o.reporter);
-  const knex = knexFactory({ ...settings.knex, log: quiet, migrations: { ...settings.knex.migrations, migrationSource: source } });
+  const pids = new Set<number>();
+  const knex = knexFactory({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
   if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
+  const watch = o.watcher ? reportLockWaits(o.watcher, pids) : undefined;
   try {
     return await work(knex);
   } catch (caught) {
     const err = source.lastFailure ?? caught;
-    if (err instanceof MigrationFileError) {
-      const explained = explainDatabaseError(err.cause, settings.displayUrl);
-      if (explained instanceof TimescaleMissingError || explained instanceof PermissionDeniedError) throw explained;
-      throw new MigrationFailedError(`migration ${err.migration} (${err.direction}) failed: ${(err.cause as Error)?.message ?? err.cause}`,
-        `fix ${err.migration}; the batch ran in one transaction, so the database is still at its previous version`, { cause: err });
-    }
+    if (err instanceof MigrationFileError) throw explainMigrationFailure(err, settings);
     throw explainDatabaseError(err, settings.displayUrl);
   } finally {
+    if (watch) clearInterval(watch);
     await knex.destroy();
   }
 }
 
-// Knex's own lock makes a concurrent twin fail ("Migration table is already locked");
-// this session-level advisory lock makes it wait instead, then find nothing pending.
-const MIGRATION_LOCK = "hashtext('kapman migrations')";
+/** Every couple of seconds, names the sessions that keep `pids` waiting for a lock (once each). */
+function reportLockWaits(watcher: Client, pids: Set<number>): NodeJS.Timeout {
+  const told = new Set<number>();
+  let busy = false;
+  return setInterval(() => {
+    if (busy) return;
+    busy = true;
+    blockersOf(watcher, [...pids])
+      .then((blockers) => {
+        for (const b of blockers.filter((x) => !told.has(x.pid))) {
+          told.add(b.pid);
+          log(`waiting for a lock held by ${describeBlocker(b)}`);
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => { busy = false; });
+  }, REPORT_WAIT_AFTER_MS);
+}
 
-async function oneAtATime<T>(settings: Settings, work: () => Promise<T>): Promise<T> {
-  const client = await connect(settings.url);
-  try {
-    await client.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
-    return await work();
-  } finally {
-    await client.end().catch(() => undefined); // ending the session releases the lock
-  }
+/** Applies every pending migration in one batch, without serializing (the caller owns the database). */
+export async function applyMigrations(settings: Settings, o: WithKnexOptions = {}): Promise<string[]> {
+  return withKnex(settings, o, async (knex) => {
+    const [, applied] = await knex.migrate.latest();
+    return applied as string[];
+  });
+}
+
+// One migration run at a time per database, whatever the role's lock_timeout; the lock ends
+// with the holder's transaction. Knex's own lock makes a concurrent twin fail instead.
+async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
+  return withLock(settings.url, 'migrations', `the migration lock of ${settings.database}`, settings.lockTimeoutMs,
+    (lock) => work(lock.client));
 }
 
 /** Applies every pending migration in one batch; returns the files applied. */
 export async function migrateLatest(settings: Settings, o: MigrateOptions = {}): Promise<string[]> {
-  return oneAtATime(settings, () => withKnex(settings, o, async (knex) => {
-    const [, applied] = await knex.migrate.latest();
-    return applied as string[];
-  }));
+  return oneAtATime(settings, (watcher) => applyMigrations(settings, { ...o, watcher }));
 }
 
 /** Reverts the last batch, or every batch with `all`; returns the files reverted. */
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
-  return oneAtATime(settings, () => withKnex(settings, o, async (knex) => {
+  return oneAtATime(settings, (watcher) => withKnex(settings, { ...o, watcher }, async (knex) => {
     const [, reverted] = await knex.migrate.rollback(undefined, all);
     return reverted as string[];
   }));

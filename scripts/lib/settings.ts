@@ -2,7 +2,7 @@
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
 import { parse } from 'pg-connection-string';
-import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexfile';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexfile';
 import { InvalidSettingsError, ProductionGuardError } from './errors';
 import { addSecret } from './log';
 
@@ -20,6 +20,8 @@ export interface Settings {
   database: string;
   /** Knex settings for migrating the target (the knexfile's, for this URL). */
   knex: Knex.Config;
+  /** How long any statement may wait for a lock, and a run for another run (--lock-timeout). */
+  lockTimeoutMs: number;
 }
 
 export interface SettingsInput {
@@ -27,6 +29,8 @@ export interface SettingsInput {
   env?: string;
   /** DATABASE_URL: overrides the environment's default connection whenever set. */
   databaseUrl?: string;
+  /** --lock-timeout, in milliseconds. */
+  lockTimeoutMs?: number;
 }
 
 export function loadSettings(input: SettingsInput): Settings {
@@ -41,13 +45,21 @@ export function loadSettings(input: SettingsInput): Settings {
       'set DATABASE_URL, e.g. DATABASE_URL=postgres://user:password@host:5432/dbname');
   }
   const parsed = parseUrl(url);
+  const lockTimeoutMs = input.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   return {
     env: environment,
     url,
     displayUrl: maskUrl(url),
     database: parsed.database,
-    knex: knexConfig(environment, url),
+    knex: knexConfig(environment, url, { lockTimeoutMs }),
+    lockTimeoutMs,
   };
+}
+
+/** The same settings for another database on the same server (a build beside the target). */
+export function settingsForDatabase(settings: Settings, database: string): Settings {
+  const url = urlForDatabase(settings.url, database);
+  return { ...settings, url, displayUrl: maskUrl(url), database, knex: knexConfig(settings.env, url, { lockTimeoutMs: settings.lockTimeoutMs }) };
 }
 
 /** Destructive commands refuse the production environment unless forced. */

@@ -2,14 +2,13 @@
 // class, no stack trace, and never a password.
 import crypto from 'crypto';
 import { escapeIdentifier } from 'pg';
-import { ServerFacts, serverFacts } from '../../scripts/lib/admin';
 import { withMaintenanceClient } from '../../scripts/lib/connection';
 import { MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from '../../scripts/lib/errors';
 import { freePort } from '../../scripts/lib/localCluster';
 import { migrateLatest } from '../../scripts/lib/migrate';
 import { redact } from '../../scripts/lib/log';
 import { urlForDatabase } from '../../scripts/lib/settings';
-import { preflightProblem } from '../../scripts/reset';
+import { preflightProblem, ServerFacts, serverFacts } from '../../scripts/lib/replace/preflight';
 import { CliResult, runScript } from '../support/cli';
 import { failingMigrations } from '../support/migrations';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl, withDatabase } from '../support/testDatabase';
@@ -95,7 +94,7 @@ test('KAPMAN_DEBUG=1 adds the stack trace, still without the password', () => {
 });
 
 describe('TimescaleDB missing or not preloaded is found before anything is dropped', () => {
-  const ok: ServerFacts = { timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true };
+  const ok: ServerFacts = { timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true, inRecovery: false, freeSessions: null };
   test('a server that can host the schema passes', () => {
     expect(preflightProblem(ok, 'db', 'kapman', true)).toBeUndefined();
   });
@@ -120,7 +119,7 @@ describe('TimescaleDB missing or not preloaded is found before anything is dropp
 
 test('the real server passes the preflight: TimescaleDB installed and preloaded', async () => {
   const facts = await withMaintenanceClient(serverUrl(), (c) => serverFacts(c, new URL(serverUrl()).username));
-  expect(facts).toEqual({ timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true });
+  expect(facts).toEqual({ timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true, inRecovery: false, freeSessions: expect.any(Number) });
 });
 
 test('redact hides passwords in URLs and key/value strings, even with @ inside', () => {
