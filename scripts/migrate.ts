@@ -1,6 +1,6 @@
 // `npm run db:migrate`: apply every pending migration to the target database, in one batch.
 import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
 import { waitForServer } from './lib/connection';
 import { log, step } from './lib/log';
 import { migrateLatest, printingReporter } from './lib/migrate';
@@ -14,10 +14,10 @@ export async function migrate(settings: Settings, o: { waitMs?: number } = {}): 
   return applied;
 }
 
-export const command: CommandModule<object, { env: string; wait?: boolean; 'wait-timeout': number }> = {
+export const command: CommandModule<object, { env: string; 'lock-timeout': number; wait?: boolean; 'wait-timeout': number }> = {
   command: 'db:migrate',
   describe: 'Apply every pending migration (like `knex migrate:latest`)',
-  builder: (y) => withEnvironment(y)
+  builder: (y) => withLockTimeout(withEnvironment(y))
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' })
     .option('wait-timeout', { type: 'number', default: 30, describe: 'seconds --wait waits at most' }),
   handler: async (args) => {

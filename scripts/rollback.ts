@@ -1,6 +1,6 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
 import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
 import { log, step } from './lib/log';
 import { printingReporter, rollback } from './lib/migrate';
 import { refuseProduction, Settings } from './lib/settings';
@@ -13,10 +13,10 @@ export async function rollBack(settings: Settings, o: { all?: boolean; force?: b
   return reverted;
 }
 
-export const command: CommandModule<object, { env: string; all?: boolean; force?: boolean }> = {
+export const command: CommandModule<object, { env: string; 'lock-timeout': number; all?: boolean; force?: boolean }> = {
   command: 'db:rollback',
   describe: 'Revert the last batch of migrations; DROPS the tables it created, with their data',
-  builder: (y) => withEnvironment(y)
+  builder: (y) => withLockTimeout(withEnvironment(y))
     .option('all', { type: 'boolean', default: false, describe: 'revert every batch, leaving no KapMan table' })
     .option('force', { type: 'boolean', default: false, describe: 'allow it in the production environment' }),
   handler: async (args) => {

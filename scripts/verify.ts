@@ -6,7 +6,7 @@ import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { withClient } from './lib/connection';
 import { Difference, diffMigrations, diffSchema } from './lib/drift';
 import { SchemaDriftError } from './lib/errors';
-import { readAppliedMigrations, readSchema, rowCounts } from './lib/introspect';
+import { misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './lib/introspect';
 import { log } from './lib/log';
 import { Settings } from './lib/settings';
 
@@ -31,7 +31,10 @@ export async function verify(settings: Settings, o: VerifyOptions = {}): Promise
   return withClient(settings.url, async (client) => {
     const live = await readSchema(client);
     const files = await new MigrationFiles(o.migrationsDirectory).checksums();
-    const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client))];
+    const misowned = (await misownedObjects(client)).map((m): Difference => ({
+      group: 'ownership', kind: 'changed', item: `owner of ${m.item}`, expected: m.expected, actual: m.owner,
+    }));
+    const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client)), ...misowned];
     const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
     const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
     return { database: settings.database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };

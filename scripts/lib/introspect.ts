@@ -106,3 +106,38 @@ export async function readAppliedMigrations(client: Client): Promise<AppliedMigr
     `SELECT m.name, c.sha256 FROM ${schema}.${client.escapeIdentifier(MIGRATIONS_TABLE)} m ${checksums} ORDER BY m.id`);
   return rows;
 }
+
+export interface MisownedObject {
+  /** e.g. `table public.tickers`, `schema knex`. */
+  item: string;
+  owner: string;
+  /** The database's owner, who should own it. */
+  expected: string;
+}
+
+/**
+ * What the migrations build (in `public` and knex's schema, and that schema itself) but the
+ * database's owner does not own: the owner could not use or migrate it.
+ */
+export async function misownedObjects(client: Client): Promise<MisownedObject[]> {
+  const { rows } = await client.query(`WITH db AS (SELECT datdba FROM pg_database WHERE datname = current_database()),
+      ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname IN ('public', $1)),
+      objects AS (
+        SELECT 'schema ' || nspname AS item, nspowner AS owner FROM pg_namespace WHERE nspname = $1
+        UNION ALL
+        SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' ELSE 'table' END
+               || ' ' || ns.nspname || '.' || c.relname, c.relowner
+          FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${notFromExtension('pg_class', 'c.oid')}
+        UNION ALL
+        SELECT 'type ' || ns.nspname || '.' || t.typname, t.typowner
+          FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
+         WHERE t.typtype IN ('e', 'd', 'c', 'r') AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+           AND ${notFromExtension('pg_type', 't.oid')}
+        UNION ALL
+        SELECT 'function ' || p.oid::regprocedure::text, p.proowner
+          FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace WHERE ${notFromExtension('pg_proc', 'p.oid')})
+    SELECT item, pg_get_userbyid(owner) AS owner, pg_get_userbyid(db.datdba) AS expected
+      FROM objects, db WHERE owner <> db.datdba ORDER BY item`, [MIGRATIONS_SCHEMA]);
+  return rows;
+}

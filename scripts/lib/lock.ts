@@ -7,7 +7,7 @@ import { connect } from './connection';
 import { LockTimeoutError } from './errors';
 import { log } from './log';
 
-// After this long a wait is reported, naming who holds the lock.
+// After this long a wait for a lock held by some other session is reported, naming it.
 export const REPORT_WAIT_AFTER_MS = 2000;
 const POLL_MS = 100;
 const NAMESPACE = 'kapman-db';
@@ -73,7 +73,7 @@ export async function acquireLock(url: string, name: string, what: string, timeo
         throw new LockTimeoutError(`${what} is held by ${holders}; gave up after ${Math.round(waited / 1000)} s (--lock-timeout)`,
           'nothing was changed; wait for that run to finish, or rerun with a larger --lock-timeout');
       }
-      if (!reported && waited >= REPORT_WAIT_AFTER_MS) {
+      if (!reported) { // another kapman-db run: say so at once
         reported = true;
         const holders = (await lockHolders(client, name)).map(describeBlocker).join(', ') || 'another session';
         log(`waiting for ${what}, held by ${holders}`);

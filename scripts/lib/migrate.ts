@@ -123,8 +123,10 @@ export async function migrateLatest(settings: Settings, o: MigrateOptions = {}):
 
 /** Reverts the last batch, or every batch with `all`; returns the files reverted. */
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
-  return oneAtATime(settings, (watcher) => withKnex(settings, { ...o, watcher }, async (knex) => {
-    const [, reverted] = await knex.migrate.rollback(undefined, all);
+  // Knex reverts each migration in a transaction of its own; one around them all makes a
+  // rollback that fails or times out half-way leave every table where it was.
+  return oneAtATime(settings, (watcher) => withKnex(settings, { ...o, watcher }, (knex) => knex.transaction(async (trx) => {
+    const [, reverted] = await trx.migrate.rollback(undefined, all);
     return reverted as string[];
-  }));
+  })));
 }

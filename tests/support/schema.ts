@@ -50,3 +50,21 @@ export async function settingsSnapshot(c: Client): Promise<unknown[]> {
   const { rows } = await c.query("SELECT name, setting FROM pg_settings WHERE source NOT IN ('session', 'client') ORDER BY name");
   return rows;
 }
+
+/** Everything that identifies a database besides its contents, read straight from the catalogs. */
+export async function databaseAttributes(c: Client, name: string): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await c.query(`SELECT pg_get_userbyid(d.datdba) AS owner, pg_encoding_to_char(d.encoding) AS encoding,
+      d.datcollate, d.datctype, d.datlocprovider, d.daticulocale, d.datconnlimit, d.datallowconn, d.datistemplate,
+      (SELECT spcname FROM pg_tablespace WHERE oid = d.dattablespace) AS tablespace, d.datacl::text AS acl,
+      shobj_description(d.oid, 'pg_database') AS comment,
+      array(SELECT coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '-') || ': ' || array_to_string(s.setconfig, '; ')
+              FROM pg_db_role_setting s WHERE s.setdatabase = d.oid ORDER BY 1) AS settings
+    FROM pg_database d WHERE d.datname = $1`, [name]);
+  return rows[0];
+}
+
+/** Databases whose name starts with `prefix` (builds left beside a target, say). */
+export async function databasesLike(c: Client, prefix: string): Promise<string[]> {
+  const { rows } = await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1', [prefix]);
+  return rows.map((r) => r.datname);
+}

@@ -1,6 +1,6 @@
 // Each test makes its own uniquely named databases and drops only those it made.
 import crypto from 'crypto';
-import { Client } from 'pg';
+import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { createDatabase, dropDatabase } from '../../scripts/lib/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/connection';
 import { migrateLatest } from '../../scripts/lib/migrate';
@@ -66,4 +66,31 @@ export async function createMigratedDatabase(label = ''): Promise<Settings> {
   const settings = await createTestDatabase(label);
   await migrateLatest(settings);
   return settings;
+}
+
+const madeRoles: string[] = [];
+
+/** A LOGIN role of this run with a random password (dropped by dropMadeRoles); `attributes` e.g. 'CREATEDB'. */
+export async function createTestRole(label: string, attributes = ''): Promise<{ name: string; password: string }> {
+  const name = `${runPrefix()}${label}_${crypto.randomBytes(3).toString('hex')}`;
+  const password = crypto.randomBytes(9).toString('hex');
+  madeRoles.push(name);
+  await withMaintenanceClient(serverUrl(), (c) =>
+    c.query(`CREATE ROLE ${escapeIdentifier(name)} LOGIN PASSWORD ${escapeLiteral(password)} ${attributes}`));
+  return { name, password };
+}
+
+/** Drops the roles this file made (after its databases: a role that owns one cannot go). */
+export async function dropMadeRoles(): Promise<void> {
+  await withMaintenanceClient(serverUrl(), async (c) => {
+    for (const r of madeRoles.splice(0)) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
+  });
+}
+
+/** The URL of `database` on the test server, connecting as `role`. */
+export function urlAs(role: { name: string; password: string }, database: string): string {
+  const u = new URL(urlForDatabase(serverUrl(), database));
+  u.username = encodeURIComponent(role.name);
+  u.password = encodeURIComponent(role.password);
+  return u.toString();
 }

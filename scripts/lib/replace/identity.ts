@@ -61,7 +61,8 @@ export async function readIdentity(client: Client, database: string): Promise<Da
 export async function createDatabaseLike(client: Client, database: string, id: Pick<DatabaseIdentity, 'owner'> | DatabaseIdentity): Promise<void> {
   const like = 'encoding' in id ? `ENCODING ${escapeLiteral(id.encoding)} LOCALE_PROVIDER ${id.localeProvider === 'i' ? 'icu' : 'libc'}
     LC_COLLATE ${escapeLiteral(id.collate)} LC_CTYPE ${escapeLiteral(id.ctype)}
-    ${id.icuLocale ? `ICU_LOCALE ${escapeLiteral(id.icuLocale)}` : ''} TABLESPACE ${escapeIdentifier(id.tablespace)}` : '';
+    ${id.icuLocale ? `ICU_LOCALE ${escapeLiteral(id.icuLocale)}` : ''}
+    ${id.tablespace === 'pg_default' ? '' : `TABLESPACE ${escapeIdentifier(id.tablespace)}`}` : ''; // naming pg_default needs a grant on it
   await client.query(`CREATE DATABASE ${escapeIdentifier(database)} WITH OWNER ${escapeIdentifier(id.owner)} TEMPLATE template0 ${like}`);
 }
 

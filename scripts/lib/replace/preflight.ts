@@ -6,7 +6,8 @@ import {
 } from '../errors';
 import type { DatabaseIdentity } from './identity';
 
-// Sessions a replacement holds at once besides the one asking: the lock and the build.
+// Sessions a replacement still opens once it holds its lock: the build, and one spare for a
+// session that is still closing when the next one opens.
 export const EXTRA_SESSIONS = 2;
 
 export interface ServerFacts {
