@@ -27,7 +27,7 @@ export async function publicTypes(c: Client): Promise<string[]> {
 // Other test files of this run create and drop their own databases and roles meanwhile:
 // those are left out of the snapshots, unless the test names them in `keep`.
 function concurrentlyMade(name: string, keep: string[]): boolean {
-  return (name.startsWith(runPrefix()) || name.startsWith('kapman_scratch_')) && !keep.includes(name);
+  return (name.startsWith(runPrefix()) || name.startsWith('kapman_scratch_') || name.startsWith('kapman_build_')) && !keep.includes(name);
 }
 
 /** Everything about roles that a reset must leave alone, passwords included. */
