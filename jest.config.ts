@@ -4,7 +4,8 @@ const config: Config = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
-  testMatch: ['**/*.test.ts'],
+  // The everyday suite; the slow end-to-end groups (signals, servers of their own) are `npm run test:e2e`.
+  testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
   globalSetup: '<rootDir>/tests/support/globalSetup.ts',
   globalTeardown: '<rootDir>/tests/support/globalTeardown.ts',
   setupFilesAfterEnv: ['<rootDir>/tests/support/quiet.ts'],

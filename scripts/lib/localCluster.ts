@@ -23,6 +23,8 @@ export interface ClusterOptions {
   throwaway?: boolean;
   /** Preload TimescaleDB (the default); false makes the server a test of that mistake. */
   preload?: boolean;
+  /** More postgresql.conf lines (a test's server with wal_level = logical, say). */
+  extraSettings?: string[];
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -102,6 +104,7 @@ export function initCluster(o: ClusterOptions): void {
     ...(o.preload === false ? [] : ["shared_preload_libraries = 'timescaledb'"]),
     'timescaledb.telemetry_level = off', // no phoning home from a closed network
     ...(o.throwaway ? ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off'] : []),
+    ...(o.extraSettings ?? []),
   ];
   fs.appendFileSync(path.join(o.dataDir, 'postgresql.conf'), `\n# kapman\n${settings.join('\n')}\n`);
 }

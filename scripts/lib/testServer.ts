@@ -60,12 +60,12 @@ export async function tryTestcontainers(reasons: string[]): Promise<TestServer |
 }
 
 /** A cluster from the local binaries in a temporary folder, deleted by stop(). */
-export async function startThrowawayCluster(binDir: string, preload = true): Promise<TestServer> {
+export async function startThrowawayCluster(binDir: string, preload = true, extraSettings: string[] = []): Promise<TestServer & { dataDir: string }> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-test-cluster-'));
   fs.chmodSync(root, 0o711); // the postgres OS user must reach the data folder inside
   const options = {
     binDir, dataDir: path.join(root, 'data'), port: await freePort(),
-    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload,
+    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload, extraSettings,
   };
   const remove = async () => {
     try {
@@ -81,7 +81,7 @@ export async function startThrowawayCluster(binDir: string, preload = true): Pro
     await remove();
     throw err;
   }
-  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), stop: remove };
+  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), stop: remove, dataDir: options.dataDir };
 }
 
 /** A run cut short (Ctrl-C, a CI timeout) still stops and deletes what was started. */

@@ -1,0 +1,8 @@
+// `npm run test:e2e`: the end-to-end groups, too slow for the everyday suite: real npm
+// processes and signals, servers of their own (a standby, a logical-replication primary, a crash).
+import type { Config } from 'jest';
+import base from './jest.config';
+
+const config: Config = { ...base, testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'], maxWorkers: 2 };
+
+export default config;

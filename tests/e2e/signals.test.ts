@@ -1,0 +1,88 @@
+// Signals and closed pipes, as supervisors, wrapper scripts and `| head` deliver them: the
+// reset either finishes and verifies, or leaves the target exactly as it was.
+import { Client, escapeIdentifier } from 'pg';
+import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { buildPrefix } from '../../scripts/lib/replace/replace';
+import { verify } from '../../scripts/verify';
+import { spawnSync } from 'child_process';
+import { startNpm } from '../support/npm';
+import { databaseAttributes, databasesLike, schemaDump } from '../support/schema';
+import { ROOT } from '../support/cli';
+import { createMigratedDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+import { Settings } from '../../scripts/lib/settings';
+
+afterAll(dropMadeDatabases);
+
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
+
+/** A migrated database holding a row, with attributes a reset must keep. */
+async function target(): Promise<Settings> {
+  const db = await createMigratedDatabase('_sig');
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  await admin(async (c) => {
+    await c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} CONNECTION LIMIT 30`);
+    await c.query(`COMMENT ON DATABASE ${escapeIdentifier(db.database)} IS 'signals'`);
+  });
+  return db;
+}
+
+async function state(db: Settings) {
+  return {
+    attributes: await admin((c) => databaseAttributes(c, db.database)),
+    rows: await withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers')).rows.map((r) => r.symbol)),
+  };
+}
+
+// Early signals must find node (npm passes them on only to a node it `exec`s) and stop it;
+// the last may land in the swap, which is then finished.
+const MOMENTS: Array<[string, RegExp, boolean]> = [
+  ['once the build database exists', /created beside/, false],
+  ['while a migration runs', /applying 0004_ohlcv\.ts/, false],
+  ['once the build is verified', /^kapman: verified/m, true],
+];
+const DELIVERIES: Array<[string, 'npm' | 'group' | 'node', NodeJS.Signals]> = [
+  ['SIGTERM to npm alone', 'npm', 'SIGTERM'],
+  ['SIGINT to the process group (Ctrl-C)', 'group', 'SIGINT'],
+  ['SIGTERM to node run directly', 'node', 'SIGTERM'],
+];
+
+describe.each(MOMENTS)('a signal %s', (_moment, line, mayFinish) => {
+  test.each(DELIVERIES)('%s: finished and verified, or unchanged', async (_how, to, signal) => {
+    const db = await target();
+    const before = { ...(await state(db)), dump: schemaDump(db) };
+    const run = startNpm('db:reset', [], { DATABASE_URL: db.url }, to === 'node' ? 'reset' : undefined);
+    await run.waitFor(line);
+    const node = run.nodePid();
+    if (to === 'group') process.kill(-run.npm.pid!, signal);
+    else process.kill(to === 'node' ? node : run.npm.pid!, signal);
+    const { code, out } = await run.done;
+
+    const finished = /swapped into place/.test(out);
+    const unchanged = new RegExp(`interrupted: ${db.database} is unchanged`).test(out);
+    expect([finished, unchanged]).toContain(true);
+    expect(finished && unchanged).toBe(false);
+    if (!mayFinish) expect(unchanged).toBe(true);
+    if (to === 'node') expect(code).toBe(finished ? 0 : 143); // npm itself always exits at once with the signal's code
+    if (finished) {
+      expect((await verify(db, { empty: true })).ok).toBe(true);
+      expect((await state(db)).attributes).toEqual(before.attributes);
+    } else {
+      expect(await state(db)).toEqual({ attributes: before.attributes, rows: before.rows });
+      expect(schemaDump(db)).toEqual(before.dump);
+    }
+    expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  });
+});
+
+test('a reader that goes away (`| head -1`) does not abort the reset: it finishes, exits 0 and verifies', async () => {
+  const db = await target();
+  for (const command of ['npm run --silent db:reset', `${process.execPath} -r sucrase/register/ts scripts/reset.ts`]) {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; ${command} | head -1`], {
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: db.url, NODE_ENV: undefined },
+    });
+    expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: '' });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect((await verify(db, { empty: true })).ok).toBe(true);
+    await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('AGAIN')"));
+  }
+});
