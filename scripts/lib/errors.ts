@@ -44,6 +44,13 @@ export class LocalClusterError extends KapmanError {
 export class DatabaseMissingError extends KapmanError {
   readonly exitCode = 13;
 }
+/** Bad command-line usage found by a command itself (yargs reports its own with the same code). */
+export class UsageError extends KapmanError {
+  readonly exitCode = 2;
+}
+export class MigrationExistsError extends KapmanError {
+  readonly exitCode = 14;
+}
 
 export const INSTALL_HINT =
   'run `sudo bash scripts/install-timescaledb.sh` (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
