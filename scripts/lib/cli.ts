@@ -40,7 +40,8 @@ export function reportAndExit(err: unknown): never {
 export function runCli(command: CommandModule<object, any>, scriptName: string): void {
   void yargs(hideBin(process.argv))
     .scriptName(scriptName)
-    .command({ ...command, command: '$0' })
+    // The program stands in for the command's name; its positionals (`db:new <name>`) stay.
+    .command({ ...command, command: `$0${String(command.command ?? '').replace(/^\S+/, '')}` })
     .strict()
     .help()
     .version(false)
