@@ -96,13 +96,14 @@ export function newMigration(o: NewMigrationOptions): NewMigration {
   return { file, path: target };
 }
 
-export const command: CommandModule<object, { name: string }> = {
-  command: 'db:new <name>',
+export const command: CommandModule<object, { name: string[] }> = {
+  // name..: `npm run db:new -- add ticker exchange` needs no quotes.
+  command: 'db:new <name..>',
   describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub',
-  builder: (y) => y.positional('name', { type: 'string', demandOption: true, describe: 'what it does, e.g. add_ticker_exchange (snake_cased)' }),
+  builder: (y) => y.positional('name', { type: 'string', array: true, demandOption: true, describe: 'what it does, e.g. add_ticker_exchange (snake_cased)' }),
   // async: an error then reaches runCli's one reporter instead of escaping yargs.
   handler: async (args) => {
-    newMigration({ name: args.name });
+    newMigration({ name: args.name.join(' ') });
     log('next:');
     for (const s of NEXT_STEPS) log(`  ${s}`);
   },

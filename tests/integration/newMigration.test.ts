@@ -75,6 +75,9 @@ test('`npm run db:new` from the command line: a taken name exits 14, a bad one 2
   expect(r.code).toBe(14);
   expect(r.err).toMatch(new RegExp(`^kapman: error: a migration named tickers exists: ${taken}$`, 'm'));
   expect(r.err).toMatch(/^kapman: hint: .*npm run db:new -- tickers_2/m);
+  const words = runScript('new', ['recommendation', 'Outcomes']); // several words, no quotes
+  expect(words.code).toBe(14);
+  expect(words.err).toMatch(/a migration named recommendation_outcomes exists/);
   expect(runScript('new', ['']).code).toBe(2);
   expect(runScript('new', []).code).toBe(2);
   expect(runScript('new', ['drop table;']).err).toMatch(/holds characters other than/);
