@@ -86,3 +86,16 @@ const config: Record<Environment, Knex.Config> = {
   production: knexConfig('production'),
 };
 export default config;
+
+// `knex migrate:make` cannot name files our way (it prefixes a timestamp) and, with a
+// migrationSource instead of a directory, writes into ./migrations, which nothing reads.
+// So under the knex CLI it stops here, before knex touches the disk, and points at db:new.
+function refuseKnexMigrateMake(argv = process.argv): void {
+  const at = argv.indexOf('migrate:make');
+  if (at < 0 || !/knex[\\/]bin[\\/]cli\.js$/.test(require.main?.filename ?? '')) return;
+  const name = argv[at + 1] && !argv[at + 1].startsWith('-') ? argv[at + 1] : '<name>';
+  const message = 'knex migrate:make is not used in this project: migrations are numbered files in db/migrations, '
+    + `written from the house stub.\nRun instead: npm run db:new -- ${name}`;
+  throw Object.assign(new Error(message), { stack: message }); // knex prints the stack: the message alone
+}
+refuseKnexMigrateMake();

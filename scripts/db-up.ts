@@ -1,5 +1,6 @@
 // `npm run db:up`: bring up the development TimescaleDB. Running it twice is harmless.
 import type { CommandModule } from 'yargs';
+import { DEFAULT_URLS } from '../knexfile';
 import { createDatabase, databaseInfo } from './lib/admin';
 import { runCli } from './lib/cli';
 import { withMaintenanceClient } from './lib/connection';
@@ -17,12 +18,13 @@ export interface DbUpOptions {
   cluster?: Partial<Pick<ClusterOptions, 'dataDir' | 'port'>>;
 }
 
-export async function dbUp(o: DbUpOptions): Promise<void> {
+/** Returns the development database's URL, on whichever server it brought up. */
+export async function dbUp(o: DbUpOptions): Promise<string> {
   if (o.docker ?? dockerEngineAnswers()) {
     log('starting the docker compose service (timescaledb)');
     compose(['up', '-d', '--wait']);
     log('docker compose service is up');
-    return;
+    return DEFAULT_URLS.development!;
   }
   const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
   if (isInitialized(cluster.dataDir)) {
@@ -43,7 +45,9 @@ export async function dbUp(o: DbUpOptions): Promise<void> {
     await createDatabase(c, cluster.database);
     log(`database ${cluster.database} created`);
   });
-  log(`ready: ${maskUrl(clusterUrl(cluster, cluster.database))}`);
+  const ready = clusterUrl(cluster, cluster.database);
+  log(`ready: ${maskUrl(ready)}`);
+  return ready;
 }
 
 export const command: CommandModule<object, { docker?: boolean; 'pg-bin': string }> = {
@@ -52,7 +56,9 @@ export const command: CommandModule<object, { docker?: boolean; 'pg-bin': string
   builder: (y) => y
     .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
     .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, describe: 'folder of the local PostgreSQL 15 binaries (PG_BIN)' }),
-  handler: (args) => dbUp({ docker: args.docker, binDir: args['pg-bin'] }),
+  handler: async (args) => {
+    await dbUp({ docker: args.docker, binDir: args['pg-bin'] });
+  },
 };
 
 if (require.main === module) runCli(command, 'npm run db:up --');

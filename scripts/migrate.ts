@@ -6,10 +6,10 @@ import { log, step } from './lib/log';
 import { migrateLatest, printingReporter } from './lib/migrate';
 import { Settings } from './lib/settings';
 
-export async function migrate(settings: Settings, o: { waitMs?: number } = {}): Promise<string[]> {
+export async function migrate(settings: Settings, o: { waitMs?: number; migrationsDirectory?: string } = {}): Promise<string[]> {
   if (o.waitMs) await waitForServer(settings.url, o.waitMs);
   const applied = await step((files: string[]) => `${files.length} migrations applied to ${settings.database}`,
-    () => migrateLatest(settings, { reporter: printingReporter }));
+    () => migrateLatest(settings, { reporter: printingReporter, directory: o.migrationsDirectory }));
   if (applied.length === 0) log('already up to date');
   return applied;
 }

@@ -5,10 +5,10 @@ import { log, step } from './lib/log';
 import { printingReporter, rollback } from './lib/migrate';
 import { refuseProduction, Settings } from './lib/settings';
 
-export async function rollBack(settings: Settings, o: { all?: boolean; force?: boolean } = {}): Promise<string[]> {
+export async function rollBack(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
   refuseProduction(settings, o.force, 'roll back migrations', 'rolling back drops tables and their data');
   const reverted = await step((files: string[]) => `${files.length} migrations reverted in ${settings.database}`,
-    () => rollback(settings, Boolean(o.all), { reporter: printingReporter }));
+    () => rollback(settings, Boolean(o.all), { reporter: printingReporter, directory: o.migrationsDirectory }));
   if (reverted.length === 0) log('nothing to roll back');
   return reverted;
 }

@@ -2,7 +2,7 @@
 import yargs, { Argv, CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../knexfile';
-import { KapmanError } from './errors';
+import { KapmanError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
 import { redact } from './log';
 import { loadSettings, Settings } from './settings';
@@ -36,11 +36,6 @@ export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }
   return loadSettings({ env: args.env, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
 }
 
-/** A command line that cannot be what the user meant (yargs' own checks say the same). */
-export class UsageError extends KapmanError {
-  readonly exitCode = USAGE_EXIT_CODE;
-}
-
 /** Prints one line (and a hint) for any error and exits with its class's code. */
 export function reportAndExit(err: unknown): never {
   const debug = Boolean(process.env.KAPMAN_DEBUG);
@@ -61,7 +56,8 @@ export function runCli(command: CommandModule<object, any>, scriptName: string):
   handleSignals();
   void yargs(hideBin(process.argv))
     .scriptName(scriptName)
-    .command({ ...command, command: '$0' })
+    // The program stands in for the command's name; its positionals (`db:new <name>`) stay.
+    .command({ ...command, command: `$0${String(command.command ?? '').replace(/^\S+/, '')}` })
     .strict()
     .help()
     .version(false)

@@ -68,6 +68,14 @@ export class SwapFailedError extends KapmanError {
 export class ConnectionLostError extends KapmanError {
   readonly exitCode = 4;
 }
+/** Bad command-line usage found by a command itself (yargs reports its own with the same code). */
+export class UsageError extends KapmanError {
+  readonly exitCode = 2;
+}
+/** `db:new` would write a migration whose name is taken. */
+export class MigrationExistsError extends KapmanError {
+  readonly exitCode = 20;
+}
 
 export const INSTALL_HINT =
   'run `sudo bash scripts/install-timescaledb.sh` (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';

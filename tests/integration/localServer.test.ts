@@ -1,6 +1,5 @@
 // The no-Docker paths: the harness's throwaway cluster and `npm run db:up` / `db:down`,
 // both from the local PostgreSQL 15 binaries with TimescaleDB.
-import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -22,16 +21,27 @@ beforeAll(() => {
   if (problem) throw new Error(`${problem}: these tests need PostgreSQL 15 in ${binDir} (or PG_BIN) and TimescaleDB (sudo bash scripts/install-timescaledb.sh)`);
 });
 
-const postmasters = () => {
+// This run's cluster, found by its port: other runs on the machine start and stop clusters
+// of their own meanwhile, so counting postgres processes or folders would race with them.
+function clusterOnPort(port: number): { folder: string; pid: number } | undefined {
+  for (const f of fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('kapman-test-cluster-'))) {
+    const pidFile = path.join(os.tmpdir(), f, 'data', 'postmaster.pid');
+    const lines = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').split('\n') : [];
+    if (Number(lines[3]) === port) return { folder: path.join(os.tmpdir(), f), pid: Number(lines[0]) };
+  }
+  return undefined;
+}
+
+const alive = (pid: number) => {
   try {
-    return execFileSync('pgrep', ['-f', 'postgres.*kapman-'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    process.kill(pid, 0);
+    return true;
   } catch {
-    return [];
+    return false;
   }
 };
 
 test('the throwaway cluster runs TimescaleDB, and stopping it leaves no process and no folder', async () => {
-  const before = postmasters();
   const server = await pickTestServer({ PG_BIN: binDir }, async () => undefined);
   expect(server.kind).toBe('local cluster');
   const version = await withClient(server.adminUrl, async (c) => {
@@ -39,12 +49,12 @@ test('the throwaway cluster runs TimescaleDB, and stopping it leaves no process 
     return (await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")).rows[0].extversion;
   });
   expect(version).toMatch(/^2\./);
-  const folders = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('kapman-test-cluster-'));
-  const during = folders();
-  expect(postmasters().length).toBeGreaterThan(before.length);
+  const cluster = clusterOnPort(Number(new URL(server.adminUrl).port));
+  expect(cluster).toBeDefined();
+  expect(alive(cluster!.pid)).toBe(true);
   await server.stop();
-  expect(postmasters()).toEqual(before);
-  expect(folders().length).toBe(during.length - 1);
+  expect(alive(cluster!.pid)).toBe(false);
+  expect(fs.existsSync(cluster!.folder)).toBe(false);
 });
 
 test('db:up twice is harmless, db:down stops the server and keeps its data', async () => {

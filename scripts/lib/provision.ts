@@ -1,0 +1,77 @@
+// TimescaleDB for the local PostgreSQL, when `db:setup` finds it missing on the no-Docker
+// path. scripts/install-timescaledb.sh needs root: it runs as root, through sudo, or not
+// at all, and then the error names the one command to run.
+import { execFileSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { PROJECT_ROOT } from './devServer';
+import { TimescaleMissingError } from './errors';
+import { assertLocalBinaries, DEFAULT_PG_BIN, localBinariesProblem } from './localCluster';
+import { log } from './log';
+
+export const INSTALL_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'install-timescaledb.sh');
+
+/** What the decision depends on; gathered by machineFacts(), given directly by tests. */
+export interface ProvisionFacts {
+  timescaleInstalled: boolean;
+  isRoot: boolean;
+  sudoOnPath: boolean;
+  /** Folder of the local PostgreSQL 15 binaries (PG_BIN). */
+  binDir: string;
+}
+
+export type ProvisionPlan =
+  | { kind: 'installed' }
+  | { kind: 'install'; command: string; args: string[] }
+  | { kind: 'refuse'; error: TimescaleMissingError };
+
+const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+export function provisionPlan(f: ProvisionFacts): ProvisionPlan {
+  if (f.timescaleInstalled) return { kind: 'installed' };
+  // sudo resets the environment, so a PG_BIN other than the script's default is passed on the command line.
+  const script = [...(f.binDir === DEFAULT_PG_BIN ? [] : ['env', `PG_BIN=${f.binDir}`]), 'bash', INSTALL_SCRIPT];
+  if (f.isRoot) return { kind: 'install', command: script[0], args: script.slice(1) };
+  if (f.sudoOnPath) return { kind: 'install', command: 'sudo', args: script };
+  const asRoot = `su -c "${script.map(shellWord).join(' ')}"`;
+  return {
+    kind: 'refuse',
+    error: new TimescaleMissingError(`TimescaleDB is not installed for the PostgreSQL in ${f.binDir}, and installing it needs root (no sudo here)`,
+      `run \`${asRoot}\` (root's password), then \`npm run db:setup\` again; or use Docker (docker-compose.yml)`),
+  };
+}
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The facts of this machine; refuses first when PostgreSQL 15 itself is missing (apt, not this script, installs it). */
+export function machineFacts(binDir: string): ProvisionFacts {
+  if (!fs.existsSync(path.join(binDir, 'initdb'))) assertLocalBinaries(binDir);
+  return { timescaleInstalled: !localBinariesProblem(binDir), isRoot: process.getuid?.() === 0, sudoOnPath: onPath('sudo'), binDir };
+}
+
+/** Installs TimescaleDB when the plan says so; throws the plan's error when it refuses. */
+export function provisionTimescale(binDir: string, facts: ProvisionFacts = machineFacts(binDir)): void {
+  const plan = provisionPlan(facts);
+  if (plan.kind === 'installed') return log(`TimescaleDB is installed for the PostgreSQL in ${binDir}`);
+  if (plan.kind === 'refuse') throw plan.error;
+  const shown = [plan.command, ...plan.args].map(shellWord).join(' ');
+  log(`TimescaleDB is missing for the PostgreSQL in ${binDir}: running ${shown}`);
+  try {
+    execFileSync(plan.command, plan.args, { stdio: 'inherit' });
+  } catch (err) {
+    throw new TimescaleMissingError(`${shown} failed: ${(err as Error).message}`,
+      `see its output above; once it succeeds, run \`npm run db:setup\` again`);
+  }
+  const problem = localBinariesProblem(binDir);
+  if (problem) throw new TimescaleMissingError(`${problem}, even after ${shown}`, 'see the install script\'s output above');
+  log('TimescaleDB installed');
+}

@@ -1,0 +1,102 @@
+// The next migration: `npm run db:new` writes it from the house stub, db:migrate applies it,
+// db:status lists it, db:rollback reverts it; `knex migrate:make` refuses and points here.
+import fs from 'fs';
+import path from 'path';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { MigrationExistsError, MigrationFailedError, UsageError } from '../../scripts/lib/errors';
+import { migrate } from '../../scripts/migrate';
+import { migrationName, newMigration, nextNumber } from '../../scripts/new';
+import { rollBack } from '../../scripts/rollback';
+import { status } from '../../scripts/status';
+import { ROOT, runKnex, runScript } from '../support/cli';
+import { migrationsFolder } from '../support/migrations';
+import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+
+afterAll(dropMadeDatabases);
+
+const released = fs.readdirSync(MIGRATIONS_DIR).sort();
+const copyOfReleased = () => migrationsFolder(Object.fromEntries(released.map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')])));
+
+test('a generated migration, once written, is applied by db:migrate, listed by db:status and reverted by db:rollback', async () => {
+  const db = await createMigratedDatabase('_new');
+  const dir = copyOfReleased();
+  const made = newMigration({ name: 'Add tickerExchange', directory: dir });
+  expect(made.file).toBe(`${nextNumber(released)}_add_ticker_exchange.ts`);
+  expect(made.file).toMatch(/^\d{4}_add_ticker_exchange\.ts$/);
+  const stub = fs.readFileSync(made.path, 'utf8');
+  expect(stub).toMatch(/^import type \{ Knex \} from 'knex';\n/);
+  expect(stub).toMatch(/\n\/\/ Why: .*\nexport async function up\(knex: Knex\): Promise<void> \{/s);
+  expect(stub).toMatch(/\nexport async function down\(knex: Knex\): Promise<void> \{/);
+
+  const listed = async () => Object.fromEntries((await status(db, { migrationsDirectory: dir })).map((s) => [s.name, s.state]));
+  expect(await listed()).toEqual({ ...Object.fromEntries(released.map((f) => [f, 'applied'])), [made.file]: 'pending' });
+
+  // Left unwritten, the stub fails loudly instead of being recorded as applied.
+  await expect(migrate(db, { migrationsDirectory: dir })).rejects.toThrow(MigrationFailedError);
+  await expect(migrate(db, { migrationsDirectory: dir })).rejects.toThrow(/up\(\) is not written yet/);
+  expect((await listed())[made.file]).toBe('pending');
+
+  fs.writeFileSync(made.path, stub
+    .replace(/throw new Error\('[^']*up\(\)[^']*'\);/, "await knex.schema.alterTable('tickers', (t) => { t.string('exchange', 10); });")
+    .replace(/throw new Error\('[^']*down\(\)[^']*'\);/, "await knex.schema.alterTable('tickers', (t) => { t.dropColumn('exchange'); });"));
+  jest.resetModules(); // a new process would read the file anew; this one has the stub cached
+  const hasExchange = () => withDatabase(db, async (c) => (await c.query(
+    "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'tickers' AND column_name = 'exchange'")).rows[0].n === 1);
+
+  expect(await migrate(db, { migrationsDirectory: dir })).toEqual([made.file]);
+  expect(await hasExchange()).toBe(true);
+  expect((await listed())[made.file]).toBe('applied');
+
+  expect(await rollBack(db, { migrationsDirectory: dir })).toEqual([made.file]);
+  expect(await hasExchange()).toBe(false);
+  expect(await listed()).toEqual({ ...Object.fromEntries(released.map((f) => [f, 'applied'])), [made.file]: 'pending' });
+});
+
+test('names: snake_cased, numbered after the highest NNNN_ file, refused when taken (any number), empty or not a name', () => {
+  expect(migrationName('add_ticker_exchange')).toBe('add_ticker_exchange');
+  expect(migrationName('  Add tickerExchange-2 ')).toBe('add_ticker_exchange_2');
+  expect(migrationName('OHLCVIndex')).toBe('ohlcv_index');
+  expect(nextNumber([])).toBe('0001');
+  expect(nextNumber(['0001_a.ts', '0041_b.ts', '20240101120000_stray.ts', 'README.md'])).toBe('0042');
+
+  const dir = migrationsFolder({ '0007_add_ticker_exchange.ts': '' });
+  expect(() => newMigration({ name: 'addTickerExchange', directory: dir })).toThrow(MigrationExistsError);
+  expect(() => newMigration({ name: 'add ticker exchange', directory: dir })).toThrow(/exists: 0007_add_ticker_exchange\.ts/);
+  for (const bad of ['', '   ', '../escape', 'name.ts', '9_lives', '___']) {
+    expect(() => newMigration({ name: bad, directory: dir })).toThrow(UsageError);
+  }
+  expect(fs.readdirSync(dir)).toEqual(['0007_add_ticker_exchange.ts']);
+  expect(newMigration({ name: 'next', directory: dir }).file).toBe('0008_next.ts');
+});
+
+test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2, and neither writes a file', () => {
+  const taken = released.find((f) => f.endsWith('_tickers.ts'))!;
+  const r = runScript('new', ['Tickers']);
+  expect(r.code).toBe(20);
+  expect(r.err).toMatch(new RegExp(`^kapman: error: a migration named tickers exists: ${taken}$`, 'm'));
+  expect(r.err).toMatch(/^kapman: hint: .*npm run db:new -- tickers_2/m);
+  const words = runScript('new', ['recommendation', 'Outcomes']); // several words, no quotes
+  expect(words.code).toBe(20);
+  expect(words.err).toMatch(/a migration named recommendation_outcomes exists/);
+  expect(runScript('new', ['']).code).toBe(2);
+  expect(runScript('new', []).code).toBe(2);
+  expect(runScript('new', ['drop table;']).err).toMatch(/holds characters other than/);
+  expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
+});
+
+test('`npx knex migrate:make` refuses, pointing at npm run db:new, and writes no file and no folder', () => {
+  const stray = path.join(ROOT, 'migrations');
+  const existed = fs.existsSync(stray);
+  try {
+    const r = runKnex(['migrate:make', 'probe_knex_make']);
+    expect(r.code).toBe(1);
+    expect(r.out + r.err).toMatch(/knex migrate:make is not used in this project/);
+    expect(r.out + r.err).toMatch(/Run instead: npm run db:new -- probe_knex_make/);
+    expect(fs.existsSync(stray)).toBe(existed);
+    expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
+  } finally {
+    // Should the refusal ever break, leave the checkout as it was.
+    if (!existed) fs.rmSync(stray, { recursive: true, force: true });
+    for (const f of fs.readdirSync(MIGRATIONS_DIR)) if (f.includes('probe_knex_make')) fs.rmSync(path.join(MIGRATIONS_DIR, f));
+  }
+});
