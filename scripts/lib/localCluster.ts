@@ -29,7 +29,8 @@ export interface ClusterOptions {
 
 const isRoot = () => process.getuid?.() === 0;
 
-function run(binDir: string, tool: string, args: string[]): string {
+/** Runs a server tool from `binDir`, as the `postgres` OS user when we are root. */
+export function run(binDir: string, tool: string, args: string[]): string {
   const file = path.join(binDir, tool);
   const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, args];
   try {

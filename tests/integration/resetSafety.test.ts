@@ -1,7 +1,13 @@
 // A reset either finishes and verifies, or leaves the target exactly as it was; what it
 // builds belongs to the owner; the database keeps its identity; lock waits are bounded.
 import { Client, escapeIdentifier } from 'pg';
+import fs from 'fs';
+import path from 'path';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { ConnectionLostError } from '../../scripts/lib/errors';
+import { migrateLatest } from '../../scripts/lib/migrate';
+import { migrationsFolder } from '../support/migrations';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/settings';
 import { reset } from '../../scripts/reset';
@@ -16,6 +22,9 @@ afterAll(async () => {
   await dropMadeDatabases();
   await dropMadeRoles();
 });
+
+const MIGRATION_FILES = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'));
+const readMigration = (f: string) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8');
 
 const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 const q = (name: string) => escapeIdentifier(name);
@@ -212,4 +221,23 @@ test('nothing but the target changes: roles, passwords and other databases are e
   const before = await admin(async (c) => ({ roles: await rolesSnapshot(c, [role.name]), dbs: await databasesSnapshot(c, db.database) }));
   expect(resetAs(db).code).toBe(0);
   expect(await admin(async (c) => ({ roles: await rolesSnapshot(c, [role.name]), dbs: await databasesSnapshot(c, db.database) }))).toEqual(before);
+});
+
+test('a connection lost in the middle of a migration is exit 4 "lost while applying", not "fix the file"; the database stays at its previous version', async () => {
+  const db = await createMigratedDatabase('_lost');
+  const dir = migrationsFolder({ ...Object.fromEntries(MIGRATION_FILES.map((f) => [f, readMigration(f)])),
+    '0009_sleeps.ts': "export async function up(knex: any) { await knex.raw('SELECT pg_sleep(30)'); }\nexport async function down() {}\n" });
+  const run = migrateLatest(db, { directory: dir }).catch((e: Error) => e);
+  await admin(async (c) => {
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await c.query("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()", [db.database]);
+      if (rows.length) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  const err = await run;
+  expect(err).toBeInstanceOf(ConnectionLostError);
+  expect((err as ConnectionLostError).exitCode).toBe(4);
+  expect((err as Error).message).toMatch(/lost while applying 0009_sleeps\.ts/);
+  expect((await verify(db, { empty: true })).ok).toBe(true);
 });

@@ -1,0 +1,107 @@
+// Servers configured the way real ones are, each its own throwaway cluster: prepared
+// transactions and logical replication slots on the target, a hot standby, a crash in the
+// middle of a reset. Each time: refused before anything changes, or unchanged after.
+import { execFileSync } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { Client } from 'pg';
+import { createDatabase } from '../../scripts/lib/admin';
+import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { ReadOnlyTargetError, TargetInUseError } from '../../scripts/lib/errors';
+import { DEFAULT_PG_BIN, freePort, run, startCluster, stopCluster } from '../../scripts/lib/localCluster';
+import { buildPrefix } from '../../scripts/lib/replace/replace';
+import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/settings';
+import { startThrowawayCluster } from '../../scripts/lib/testServer';
+import { reset } from '../../scripts/reset';
+import { verify } from '../../scripts/verify';
+import { startNpm } from '../support/npm';
+import { databaseAttributes, databasesLike } from '../support/schema';
+import { withDatabase } from '../support/testDatabase';
+
+const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
+let server: Awaited<ReturnType<typeof startThrowawayCluster>>;
+beforeAll(async () => {
+  server = await startThrowawayCluster(binDir, true,
+    ['wal_level = logical', 'max_prepared_transactions = 5', 'max_wal_senders = 5', 'max_replication_slots = 5']);
+});
+afterAll(() => server?.stop());
+
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(server.adminUrl, work);
+let counter = 0;
+
+/** A migrated database on this server holding one row. */
+async function target(): Promise<Settings> {
+  const name = `kapman_e2e_${++counter}`;
+  await admin((c) => createDatabase(c, name));
+  const db = loadSettings({ env: 'test', databaseUrl: urlForDatabase(server.adminUrl, name) });
+  await reset(db);
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  return db;
+}
+
+const rows = (db: Settings) => withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers')).rows.map((r) => r.symbol));
+
+test('a prepared transaction on the target: refused before anything changes, also in --dry-run', async () => {
+  const db = await target();
+  await withDatabase(db, async (c) => {
+    await c.query("BEGIN; INSERT INTO tickers (symbol) VALUES ('PREPARED'); PREPARE TRANSACTION 'kapman_e2e_px'");
+  });
+  try {
+    for (const dryRun of [true, false]) await expect(reset(db, { dryRun })).rejects.toBeInstanceOf(TargetInUseError);
+    expect(await rows(db)).toEqual(['KEEP']);
+  } finally {
+    await withDatabase(db, (c) => c.query("ROLLBACK PREPARED 'kapman_e2e_px'"));
+  }
+});
+
+test('an inactive logical replication slot on the target: refused, the slot kept', async () => {
+  const db = await target();
+  await withDatabase(db, (c) => c.query("SELECT pg_create_logical_replication_slot('kapman_e2e_slot', 'test_decoding')"));
+  try {
+    for (const dryRun of [true, false]) {
+      await expect(reset(db, { dryRun })).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringMatching(/kapman_e2e_slot/) });
+    }
+    expect(await rows(db)).toEqual(['KEEP']);
+    expect(await admin(async (c) => (await c.query('SELECT slot_name FROM pg_replication_slots')).rows)).toEqual([{ slot_name: 'kapman_e2e_slot' }]);
+  } finally {
+    await admin((c) => c.query("SELECT pg_drop_replication_slot('kapman_e2e_slot')"));
+  }
+});
+
+test('a hot standby made with pg_basebackup -R: refused as read-only (exit 15), also in --dry-run', async () => {
+  const db = await target();
+  const standbyDir = path.join(path.dirname(server.dataDir), 'standby');
+  fs.mkdirSync(standbyDir, { mode: 0o700 });
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', standbyDir]); // the server runs as postgres
+  run(binDir, 'pg_basebackup', ['-D', standbyDir, '-R', '-X', 'stream', '-d', server.adminUrl]);
+  const port = await freePort();
+  fs.appendFileSync(path.join(standbyDir, 'postgresql.conf'), `\nport = ${port}\n`);
+  startCluster(binDir, standbyDir);
+  try {
+    const onStandby = loadSettings({ env: 'test', databaseUrl: (() => { const u = new URL(db.url); u.port = String(port); return u.toString(); })() });
+    for (const dryRun of [true, false]) await expect(reset(onStandby, { dryRun })).rejects.toBeInstanceOf(ReadOnlyTargetError);
+    const r = startNpm('db:reset', ['--quiet'], { DATABASE_URL: onStandby.url }, 'reset');
+    expect((await r.done).code).toBe(15);
+    expect(await rows(db)).toEqual(['KEEP']);
+  } finally {
+    stopCluster(binDir, standbyDir);
+  }
+});
+
+test('the server crashes while a reset builds: exit 4, the target unchanged after restart, the leftover removed by the next reset', async () => {
+  const db = await target();
+  const before = await admin((c) => databaseAttributes(c, db.database));
+  const run1 = startNpm('db:reset', [], { DATABASE_URL: db.url }, 'reset');
+  await run1.waitFor(/applying 0004_ohlcv\.ts/);
+  run(binDir, 'pg_ctl', ['-D', server.dataDir, '-m', 'immediate', 'stop']); // a crash: no shutdown checkpoint
+  const { code, err } = await run1.done;
+  expect(code).toBe(4);
+  expect(err).toMatch(/^kapman: error: (the connection to the server was lost while applying|cannot reach the server)/);
+  startCluster(binDir, server.dataDir);
+
+  expect(await rows(db)).toEqual(['KEEP']);
+  expect(await admin((c) => databaseAttributes(c, db.database))).toEqual(before);
+  await reset(db);
+  expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  expect((await verify(db, { empty: true })).ok).toBe(true);
+});
