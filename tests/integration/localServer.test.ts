@@ -32,10 +32,10 @@ function clusterOnPort(port: number): { folder: string; pid: number } | undefine
   return undefined;
 }
 
+// A process that has exited but whose parent has not reaped it yet (a zombie) is not alive.
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
