@@ -3,6 +3,8 @@
 // the scripts call knexConfig() so that they and the CLI can never disagree.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
+import { loadDotEnv } from './scripts/lib/dotenv';
+import { CONNECT_TIMEOUT_MS, workingConfig } from './scripts/lib/ssl';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
@@ -16,15 +18,16 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
   production: undefined,
 };
 
-// An unreachable server fails within this, not after a TCP hang.
-export const CONNECT_TIMEOUT_MS = 5000;
+// An unreachable server fails within this, not after a TCP hang (defined beside the connections).
+export { CONNECT_TIMEOUT_MS };
 
 export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL): Knex.Config {
   const connectionString = databaseUrl || DEFAULT_URLS[env];
   return {
     client: 'pg',
+    // The URL read as libpq reads it, never handed to the driver as a string (scripts/lib/ssl.ts).
     connection: connectionString
-      ? { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }
+      ? () => workingConfig(connectionString) as Promise<Knex.PgConnectionConfig>
       : () => {
         // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
         throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);
@@ -50,9 +53,12 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
   };
 }
 
-const config: Record<Environment, Knex.Config> = {
-  development: knexConfig('development'),
-  test: knexConfig('test'),
-  production: knexConfig('production'),
-};
-export default config;
+// The knex CLI calls this; the scripts read .env themselves (where --env-file may name another file).
+export default function knexfile(): Record<Environment, Knex.Config> {
+  loadDotEnv(__dirname);
+  return {
+    development: knexConfig('development'),
+    test: knexConfig('test'),
+    production: knexConfig('production'),
+  };
+}

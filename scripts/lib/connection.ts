@@ -1,21 +1,19 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { CONNECT_TIMEOUT_MS } from '../../knexfile';
 import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from './errors';
 import { progress } from './log';
 import { maskUrl, urlForDatabase } from './settings';
+import { openClient } from './ssl';
 
 /** Opens a client on `url`; any failure comes back as a named error. */
 export async function connect(url: string): Promise<Client> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  client.on('error', () => undefined); // a server-side termination must not crash the process
+  let client: Client;
   try {
-    await client.connect();
-    return client;
+    client = await openClient(url); // libpq's reading of the URL, sslmode and its fallbacks (ssl.ts)
   } catch (err) {
-    await client.end().catch(() => undefined);
     throw explainDatabaseError(err, maskUrl(url));
   }
+  return client;
 }
 
 /** Runs `work` on `client`, closes it, and names any failure. */
