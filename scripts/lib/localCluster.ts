@@ -23,6 +23,10 @@ export interface ClusterOptions {
   throwaway?: boolean;
   /** Preload TimescaleDB (the default); false makes the server a test of that mistake. */
   preload?: boolean;
+  /** Folders for Unix sockets besides TCP (none by default); tests of socket URLs name some. */
+  socketDirs?: string[];
+  /** More postgresql.conf lines (tests turn ssl on with them). */
+  extraSettings?: string[];
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -98,10 +102,12 @@ export function initCluster(o: ClusterOptions): void {
   const settings = [
     "listen_addresses = '127.0.0.1'",
     `port = ${o.port}`,
-    "unix_socket_directories = ''", // TCP only: no socket path to clash or to outgrow its length limit
+    // TCP only unless asked: no socket path to clash or to outgrow its length limit.
+    `unix_socket_directories = '${(o.socketDirs ?? []).join(', ')}'`,
     ...(o.preload === false ? [] : ["shared_preload_libraries = 'timescaledb'"]),
     'timescaledb.telemetry_level = off', // no phoning home from a closed network
     ...(o.throwaway ? ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off'] : []),
+    ...(o.extraSettings ?? []),
   ];
   fs.appendFileSync(path.join(o.dataDir, 'postgresql.conf'), `\n# kapman\n${settings.join('\n')}\n`);
 }

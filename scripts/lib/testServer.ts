@@ -7,7 +7,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import {
-  clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
+  ClusterOptions, clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
 } from './localCluster';
 import { maskUrl, urlForDatabase } from './settings';
 
@@ -60,12 +60,12 @@ export async function tryTestcontainers(reasons: string[]): Promise<TestServer |
 }
 
 /** A cluster from the local binaries in a temporary folder, deleted by stop(). */
-export async function startThrowawayCluster(binDir: string, preload = true): Promise<TestServer> {
+export async function startThrowawayCluster(binDir: string, preload = true, more: Pick<ClusterOptions, 'socketDirs' | 'extraSettings'> = {}): Promise<TestServer> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-test-cluster-'));
   fs.chmodSync(root, 0o711); // the postgres OS user must reach the data folder inside
   const options = {
     binDir, dataDir: path.join(root, 'data'), port: await freePort(),
-    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload,
+    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload, ...more,
   };
   const remove = async () => {
     try {
