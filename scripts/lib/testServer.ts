@@ -19,6 +19,8 @@ export interface TestServer {
   kind: 'TEST_DATABASE_URL' | 'testcontainers' | 'local cluster';
   /** A superuser-ish URL to the server's maintenance database. */
   adminUrl: string;
+  /** A local cluster's data folder (its processes carry it in their command line). */
+  dataDir?: string;
   /** Stops and deletes what the harness started (nothing for TEST_DATABASE_URL). */
   stop(): Promise<void>;
 }
@@ -81,7 +83,7 @@ export async function startThrowawayCluster(binDir: string, preload = true, more
     await remove();
     throw err;
   }
-  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), stop: remove };
+  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), dataDir: options.dataDir, stop: remove };
 }
 
 /** A run cut short (Ctrl-C, a CI timeout) still stops and deletes what was started. */

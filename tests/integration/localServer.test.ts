@@ -22,29 +22,29 @@ beforeAll(() => {
   if (problem) throw new Error(`${problem}: these tests need PostgreSQL 15 in ${binDir} (or PG_BIN) and TimescaleDB (sudo bash scripts/install-timescaledb.sh)`);
 });
 
-const postmasters = () => {
+// The server processes of one data folder: other test files start and stop clusters meanwhile.
+const postmasters = (dataDir: string) => {
   try {
-    return execFileSync('pgrep', ['-f', 'postgres.*kapman-'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-f', `postgres -D ${dataDir}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   } catch {
     return [];
   }
 };
 
 test('the throwaway cluster runs TimescaleDB, and stopping it leaves no process and no folder', async () => {
-  const before = postmasters();
   const server = await pickTestServer({ PG_BIN: binDir }, async () => undefined);
   expect(server.kind).toBe('local cluster');
+  const dataDir = server.dataDir!;
   const version = await withClient(server.adminUrl, async (c) => {
     await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
     return (await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")).rows[0].extversion;
   });
   expect(version).toMatch(/^2\./);
-  const folders = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('kapman-test-cluster-'));
-  const during = folders();
-  expect(postmasters().length).toBeGreaterThan(before.length);
+  expect(postmasters(dataDir)).toHaveLength(1);
+  expect(fs.existsSync(dataDir)).toBe(true);
   await server.stop();
-  expect(postmasters()).toEqual(before);
-  expect(folders().length).toBe(during.length - 1);
+  expect(postmasters(dataDir)).toEqual([]);
+  expect(fs.existsSync(path.dirname(dataDir))).toBe(false);
 });
 
 test('db:up twice is harmless, db:down stops the server and keeps its data', async () => {
