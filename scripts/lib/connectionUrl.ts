@@ -67,20 +67,11 @@ interface RawUrl {
 
 /** Percent-decodes every %XX, as libpq does: bytes, read as UTF-8; a bad escape or %00 is an error. */
 export function percentDecode(text: string): string {
-  if (!text.includes('%')) return text;
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] !== '%') {
-      bytes.push(...Buffer.from(text[i]));
-      continue;
-    }
-    const hex = text.slice(i + 1, i + 3);
-    if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw bad(`holds an invalid percent-encoded token "${text.slice(i, i + 3)}"`);
-    if (hex === '00') throw bad('holds %00, which no connection parameter may contain');
-    bytes.push(parseInt(hex, 16));
-    i += 2;
-  }
-  return Buffer.from(bytes).toString('utf8');
+  const stray = /%(?![0-9a-fA-F]{2})/.exec(text);
+  if (stray) throw bad(`holds an invalid percent-encoded token "${text.slice(stray.index, stray.index + 3)}"`);
+  if (text.includes('%00')) throw bad('holds %00, which no connection parameter may contain');
+  // A run of escapes is one byte sequence: %C3%A9 is é.
+  return text.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => Buffer.from(run.slice(1).split('%').map((h) => parseInt(h, 16))).toString('utf8'));
 }
 
 /** Splits the URL as libpq's conninfo_uri_parse_options does (fe-connect.c). */

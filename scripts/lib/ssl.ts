@@ -46,8 +46,7 @@ function sslOption(p: ConnectionParams): tls.ConnectionOptions {
 }
 
 /** The connections to try, in order: two for allow and prefer (libpq's fallback), else one. */
-export function clientConfigs(url: string): ClientConfig[] {
-  const p = readConnectionUrl(url);
+export function clientConfigs(p: ConnectionParams): ClientConfig[] {
   const base: ClientConfig = {
     host: p.hostaddr ?? p.host,
     port: p.port,
@@ -75,9 +74,8 @@ const unreachable = (err: unknown) => {
 };
 
 /** A connected client, and the attempt that succeeded; a failing SSL handshake or check is an SslError. */
-async function open(url: string): Promise<{ client: Client; config: ClientConfig }> {
-  const attempts = clientConfigs(url);
-  const p = readConnectionUrl(url);
+async function open(p: ConnectionParams): Promise<{ client: Client; config: ClientConfig }> {
+  const attempts = clientConfigs(p);
   for (const [i, config] of attempts.entries()) {
     const client = new Client(config);
     client.on('error', () => undefined); // a server-side termination must not crash the process
@@ -95,7 +93,7 @@ async function open(url: string): Promise<{ client: Client; config: ClientConfig
 
 /** Opens a client on `url` as libpq would (connection.ts names any failure). */
 export async function openClient(url: string): Promise<Client> {
-  return (await open(url)).client;
+  return (await open(readConnectionUrl(url))).client;
 }
 
 /**
@@ -103,9 +101,10 @@ export async function openClient(url: string): Promise<Client> {
  * (and closed) to learn which of the two ways works; knex then reuses that answer.
  */
 export async function workingConfig(url: string): Promise<ClientConfig> {
-  const attempts = clientConfigs(url);
+  const p = readConnectionUrl(url);
+  const attempts = clientConfigs(p);
   if (attempts.length === 1) return attempts[0];
-  const { client, config } = await open(url);
+  const { client, config } = await open(p);
   await client.end().catch(() => undefined);
   return config;
 }
