@@ -2,7 +2,9 @@
 // so that this tool and psql, given one URL, always reach the same database. The driver's own
 // reader (pg-connection-string) decodes with decodeURI, which leaves %3B %2C %2F %3F %23 encoded:
 // `/a%3Bb` would name a database literally called `a%3Bb` while psql connects to `a;b`.
+import fs from 'fs';
 import os from 'os';
+import path from 'path';
 import { InvalidSettingsError } from './errors';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -183,15 +185,18 @@ export function readConnectionUrl(url: string, env: NodeJS.ProcessEnv = process.
     throw new InvalidSettingsError(`DATABASE_URL has an invalid sslmode "${sslmode}"`, `use one of ${SSL_MODES.join(', ')}`);
   }
   const user = given.user ?? os.userInfo().username;
+  const host = given.host ?? (given.hostaddr ? given.hostaddr : DEFAULT_SOCKET_DIR);
+  const port = given.port === undefined ? 5432 : integer(given.port, 'port', 1, 65535);
+  const dbname = given.dbname ?? user;
   let connectTimeout = given.connect_timeout === undefined ? undefined : integer(given.connect_timeout, 'connect_timeout', 0, 2 ** 31 - 1);
   if (connectTimeout === 1) connectTimeout = 2; // libpq's floor: one second is too short to mean anything
   return {
-    host: given.host ?? (given.hostaddr ? given.hostaddr : DEFAULT_SOCKET_DIR),
+    host,
     hostaddr: given.hostaddr,
-    port: given.port === undefined ? 5432 : integer(given.port, 'port', 1, 65535),
+    port,
     user,
-    password: given.password,
-    dbname: given.dbname ?? user,
+    password: given.password ?? passwordFromFile(env, host, port, dbname, user),
+    dbname,
     sslmode: sslmode as SslMode,
     sslrootcert: given.sslrootcert,
     sslcert: given.sslcert,
@@ -200,6 +205,42 @@ export function readConnectionUrl(url: string, env: NodeJS.ProcessEnv = process.
     connect_timeout: connectTimeout,
     options: given.options,
   };
+}
+
+/**
+ * The password for these parameters in the password file (PGPASSFILE, else ~/.pgpass), by
+ * libpq's rules: host:port:database:user:password lines, * for any, \\ escapes, the first match
+ * wins, localhost stands for the default socket folder, a file others may read is ignored.
+ * (The driver would read it too, but prints a deprecation warning when it does.)
+ */
+function passwordFromFile(env: NodeJS.ProcessEnv, host: string, port: number, dbname: string, user: string): string | undefined {
+  const file = env.PGPASSFILE || path.join(os.homedir(), '.pgpass');
+  let text: string;
+  try {
+    const stat = fs.statSync(file);
+    if (!stat.isFile() || (stat.mode & 0o077) !== 0) return undefined;
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const wanted = [host === DEFAULT_SOCKET_DIR ? 'localhost' : host, String(port), dbname, user];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.startsWith('#')) continue;
+    const fields = splitPgpassLine(line);
+    if (fields.length === 5 && wanted.every((w, i) => fields[i] === '*' || fields[i] === w)) return fields[4];
+  }
+  return undefined;
+}
+
+/** One password-file line's fields: split on the first four unescaped colons, escapes undone. */
+function splitPgpassLine(line: string): string[] {
+  const fields = [''];
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '\\' && i + 1 < line.length) fields[fields.length - 1] += line[++i];
+    else if (line[i] === ':' && fields.length < 5) fields.push('');
+    else fields[fields.length - 1] += line[i];
+  }
+  return fields;
 }
 
 /** A Unix socket folder rather than a TCP host. */

@@ -51,7 +51,9 @@ export function clientConfigs(p: ConnectionParams): ClientConfig[] {
     host: p.hostaddr ?? p.host,
     port: p.port,
     user: p.user,
-    password: p.password,
+    // Never empty: the driver would then read PGPASSWORD and ~/.pgpass itself (already done by
+    // readConnectionUrl), printing a deprecation warning; no password is an empty one.
+    password: p.password ?? (() => ''),
     database: p.dbname,
     application_name: p.application_name,
     options: p.options,

@@ -39,8 +39,10 @@ async function onDatabase<T>(database: string, work: (c: Client) => Promise<T>):
 const databases = () => onDatabase('postgres', async (c) =>
   (await c.query('SELECT datname FROM pg_database ORDER BY datname')).rows.map((r) => r.datname as string));
 
-/** [what the case shows, the URL, the database it means, the user it means] */
-function cases(): [string, string, string, string][] {
+type Env = Record<string, string>;
+
+/** [what the case shows, the URL, the database it means, the user it means, libpq's variables set beside it] */
+function cases(): [string, string, string, string, Env?][] {
   const { port: P, password: W } = admin;
   const tcp = `postgres://kapman:${W}@127.0.0.1:${P}`;
   return [
@@ -60,17 +62,24 @@ function cases(): [string, string, string, string][] {
     ['hostaddr= beside another host name', `postgres://kapman:${W}@db.invalid:${P}/url_hostaddr?hostaddr=127.0.0.1`, 'url_hostaddr', 'kapman'],
     ['more libpq parameters', `${tcp}/url_more?application_name=kapman%20test&connect_timeout=10&sslmode=disable&options=-c%20work_mem%3D8MB`, 'url_more', 'kapman'],
     ['defaults: the OS user, a database named after it, the default socket', `postgres://:${W}@:${P}`, OS_USER, OS_USER],
+    ['libpq\'s variables fill in what the URL leaves out', 'postgres://127.0.0.1', 'url_env', 'kapman',
+      { PGUSER: 'kapman', PGPASSWORD: W, PGPORT: String(P), PGDATABASE: 'url_env' }],
+    ['the password file (localhost stands for the default socket)', `postgres://kapman@:${P}/url_pgpass`, 'url_pgpass', 'kapman',
+      { PGPASSFILE: path.join(socketDir, 'pgpass') }],
   ];
 }
 
 /** What psql makes of `url`: database, user, port (a socket has no inet_server_port). */
-function psql(url: string): [string, string, number] {
+function psql(url: string, env: Env = {}): [string, string, number] {
   const out = execFileSync(localTool(BIN, 'psql'), ['-X', '-A', '-t', '-F', '\t', url, '-c',
     "SELECT current_database(), current_user, coalesce(inet_server_port(), current_setting('port')::int)"],
-  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGHOST: undefined, PGUSER: undefined, PGDATABASE: undefined, PGPORT: undefined } });
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...unsetLibpqVariables(), ...env } });
   const [db, user, port] = out.replace(/\n$/, '').split('\t');
   return [db, user, Number(port)];
 }
+
+/** libpq's variables of this environment, unset: each case sets its own. */
+const unsetLibpqVariables = () => Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('PG') && k !== 'PG_BIN').map((k) => [k, undefined]));
 
 /** Runs `work` on every item, `width` at a time. */
 async function inParallel<T, R>(items: T[], width: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -92,6 +101,7 @@ beforeAll(async () => {
   server = await startThrowawayCluster(BIN, true, { socketDirs: [DEFAULT_SOCKET_DIR, socketDir] });
   const u = new URL(server.adminUrl);
   admin = { port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  fs.writeFileSync(path.join(socketDir, 'pgpass'), `# host:port:database:user:password\nelsewhere:*:*:*:wrong\nlocalhost:${admin.port}:*:kapman:${admin.password}\n`, { mode: 0o600 });
   // Every target exists beforehand with a marker table, so that a reset shows by the marker's absence.
   await onDatabase('postgres', async (c) => {
     if (OS_USER !== admin.user) await c.query(`CREATE ROLE ${escapeIdentifier(OS_USER)} LOGIN SUPERUSER PASSWORD '${admin.password}'`);
@@ -108,16 +118,16 @@ beforeAll(async () => {
 test('every URL means to this tool what it means to psql, and db:reset rebuilds exactly that database', async () => {
   const table = cases();
   expect(table.length).toBeGreaterThanOrEqual(15);
-  for (const [label, url, db, user] of table) {
-    const p = readConnectionUrl(url, {});
-    const reported = psql(url);
+  for (const [label, url, db, user, env] of table) {
+    const p = readConnectionUrl(url, env ?? {});
+    const reported = psql(url, env);
     expect({ label, tool: [p.dbname, p.user, p.port] }).toEqual({ label, tool: [db, user, admin.port] });
     expect({ label, psql: reported }).toEqual({ label, psql: [db, user, admin.port] });
   }
 
   const before = await databases();
-  const runs = await inParallel(table, 4, ([label, url]) =>
-    startScript('reset', ['--quiet'], { DATABASE_URL: url }).then((r) => ({ label, code: r.code, err: r.err })));
+  const runs = await inParallel(table, 4, ([label, url, , , env]) =>
+    startScript('reset', ['--quiet'], { ...unsetLibpqVariables(), DATABASE_URL: url, ...env }).then((r) => ({ label, code: r.code, err: r.err })));
   for (const r of runs) expect(r).toEqual({ label: r.label, code: 0, err: '' });
   expect(await databases()).toEqual(before); // none made, none lost
 
