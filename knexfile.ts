@@ -3,6 +3,8 @@
 // the scripts call knexConfig() so that they and the CLI can never disagree.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
+import { loadDotEnv } from './scripts/lib/dotenv';
+import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, workingConfig } from './scripts/lib/ssl';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
@@ -16,12 +18,11 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
   production: undefined,
 };
 
-// An unreachable server fails within this, not after a TCP hang.
-export const CONNECT_TIMEOUT_MS = 5000;
+// An unreachable server fails within this, not after a TCP hang (defined beside the connections).
+export { CONNECT_TIMEOUT_MS };
 // How long any statement of the tools may wait for a lock (`--lock-timeout`).
 export const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
-// Every session the tools open says who it is, so a lock report can name it.
-export const APPLICATION_NAME = 'kapman-db';
+export { APPLICATION_NAME };
 
 export interface SessionOptions {
   /** lock_timeout for the session, in milliseconds. */
@@ -53,8 +54,9 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
   const connectionString = databaseUrl || DEFAULT_URLS[env];
   return {
     client: 'pg',
+    // The URL read as libpq reads it, never handed to the driver as a string (scripts/lib/ssl.ts).
     connection: connectionString
-      ? { connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: APPLICATION_NAME }
+      ? () => workingConfig(connectionString) as Promise<Knex.PgConnectionConfig>
       : () => {
         // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
         throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);
@@ -80,12 +82,15 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
   };
 }
 
-const config: Record<Environment, Knex.Config> = {
-  development: knexConfig('development'),
-  test: knexConfig('test'),
-  production: knexConfig('production'),
-};
-export default config;
+// The knex CLI calls this; the scripts read .env themselves (where --env-file may name another file).
+export default function knexfile(): Record<Environment, Knex.Config> {
+  loadDotEnv(__dirname);
+  return {
+    development: knexConfig('development'),
+    test: knexConfig('test'),
+    production: knexConfig('production'),
+  };
+}
 
 // `knex migrate:make` cannot name files our way (it prefixes a timestamp) and, with a
 // migrationSource instead of a directory, writes into ./migrations, which nothing reads.

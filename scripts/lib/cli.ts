@@ -1,7 +1,9 @@
 // The thin top of every command: parse with yargs, run, and print an error once, here.
 import yargs, { Argv, CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import { hideBin, Parser } from 'yargs/helpers';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../knexfile';
+import { PROJECT_ROOT } from './devServer';
+import { loadDotEnv } from './dotenv';
 import { KapmanError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
 import { redact } from './log';
@@ -50,12 +52,58 @@ export function reportAndExit(err: unknown): never {
   process.exit(err instanceof KapmanError ? err.exitCode : 1);
 }
 
+// Options every command has, defined here once.
+const ENV_FILE = 'env-file';
+
+/** The command's own option names (from its yargs builder), each with whether it is a boolean. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
+export function ownOptions(command: CommandModule<object, any>): Map<string, boolean> {
+  const probe = yargs([]).option(ENV_FILE, { type: 'string' });
+  if (typeof command.builder === 'function') command.builder(probe);
+  else if (command.builder) probe.options(command.builder);
+  // getOptions() is yargs' own record of what the builder declared (not in its typings).
+  const declared = (probe as unknown as { getOptions(): { key: Record<string, unknown>; boolean: string[] } }).getOptions();
+  const names = Object.keys(declared.key).filter((k) => k !== 'help' && k !== 'version');
+  return new Map(names.map((k) => [k, declared.boolean.includes(k)]));
+}
+
+/**
+ * `npm run db:reset --dry-run`, without `--`: npm takes the flag for itself and the command
+ * never sees it, only npm_config_dry_run in the environment. Running as if it were not given
+ * would do what the user said not to; say so instead. undefined when nothing was swallowed.
+ */
+export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.ProcessEnv): string[] | undefined {
+  if (!env.npm_lifecycle_event && !env.npm_command) return undefined; // not run by npm
+  const flags: string[] = [];
+  for (const [name, isBoolean] of options) {
+    const value = env[`npm_config_${name.replace(/-/g, '_')}`];
+    if (value === undefined) continue;
+    if (isBoolean) flags.push(value === '' || value === 'false' ? `--no-${name}` : `--${name}`);
+    else flags.push(value === 'true' ? `--${name} <value>` : `--${name} ${value}`); // `--env test`: npm keeps only "true"
+  }
+  return flags.length ? flags : undefined;
+}
+
 /** Runs one command module as the whole program (`ts-node scripts/reset.ts --help`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
 export function runCli(command: CommandModule<object, any>, scriptName: string): void {
   handleSignals();
-  void yargs(hideBin(process.argv))
+  const argv = hideBin(process.argv);
+  const swallowed = swallowedFlags(ownOptions(command), process.env);
+  if (swallowed) {
+    process.stderr.write(`kapman: error: npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${scriptName} ${swallowed.join(' ')}\n`);
+    process.exit(USAGE_EXIT_CODE);
+  }
+  try {
+    // Before the command's options are built: their defaults read the environment (NODE_ENV, PG_BIN).
+    const envFile = Parser(argv, { string: [ENV_FILE] })[ENV_FILE] as string | undefined;
+    loadDotEnv(PROJECT_ROOT, envFile);
+  } catch (err) {
+    reportAndExit(err);
+  }
+  void yargs(argv)
     .scriptName(scriptName)
+    .option(ENV_FILE, { type: 'string', global: true, describe: 'read variables from this file instead of .env in the project root (the environment wins)' })
     // The program stands in for the command's name; its positionals (`db:new <name>`) stay.
     .command({ ...command, command: `$0${String(command.command ?? '').replace(/^\S+/, '')}` })
     .strict()

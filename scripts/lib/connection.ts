@@ -1,16 +1,20 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, prepareSession, SessionOptions } from '../../knexfile';
+import { prepareSession, SessionOptions } from '../../knexfile';
 import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from './errors';
 import { progress } from './log';
 import { maskUrl, urlForDatabase } from './settings';
+import { openClient } from './ssl';
 
 /** Opens a client on `url`, with the tools' session setup; any failure comes back as a named error. */
 export async function connect(url: string, session: SessionOptions = {}): Promise<Client> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: APPLICATION_NAME });
-  client.on('error', () => undefined); // a server-side termination must not crash the process
+  let client: Client;
   try {
-    await client.connect();
+    client = await openClient(url); // libpq's reading of the URL, sslmode and its fallbacks (ssl.ts)
+  } catch (err) {
+    throw explainDatabaseError(err, maskUrl(url));
+  }
+  try {
     await prepareSession(client, session);
     return client;
   } catch (err) {

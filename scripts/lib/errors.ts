@@ -127,3 +127,28 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   }
   return new KapmanError(message, undefined, { cause: err });
 }
+
+// SSL, as libpq's sslmode means it (scripts/lib/ssl.ts): kept apart from the classes above.
+export class SslError extends KapmanError {
+  readonly exitCode = 18;
+}
+
+/** A failure of SSL itself (no SSL on the server, a certificate that fails verification) as an SslError. */
+export function explainSslError(err: unknown, where: string, sslmode: string): SslError | undefined {
+  if (err instanceof SslError) return err;
+  const e = (err ?? {}) as PgLikeError;
+  const message = String(e.message ?? err);
+  if (/server does not support SSL/i.test(message)) {
+    return new SslError(`the server at ${where} does not accept SSL connections, and sslmode=${sslmode} requires SSL`,
+      'turn ssl on in the server\'s postgresql.conf, or set sslmode=prefer (SSL when offered) or sslmode=disable in DATABASE_URL', { cause: err });
+  }
+  if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new SslError(`the server at ${where} has a certificate for another host name (sslmode=${sslmode}): ${message}`,
+      'connect by a name the certificate holds (host=…, with hostaddr= for the address), or use sslmode=verify-ca to check only the CA', { cause: err });
+  }
+  if (/CERT|SIGNATURE|ISSUER|UNABLE_TO_VERIFY/.test(e.code ?? '')) {
+    return new SslError(`the server at ${where} has a certificate that fails verification (sslmode=${sslmode}): ${message}`,
+      'set sslrootcert to the CA certificate that signed the server\'s (default ~/.postgresql/root.crt), or sslmode=require to encrypt without verifying', { cause: err });
+  }
+  return undefined;
+}

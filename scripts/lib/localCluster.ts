@@ -23,7 +23,9 @@ export interface ClusterOptions {
   throwaway?: boolean;
   /** Preload TimescaleDB (the default); false makes the server a test of that mistake. */
   preload?: boolean;
-  /** More postgresql.conf lines (a test's server with wal_level = logical, say). */
+  /** Folders for Unix sockets besides TCP (none by default); tests of socket URLs name some. */
+  socketDirs?: string[];
+  /** More postgresql.conf lines (a test's server with ssl on, or wal_level = logical). */
   extraSettings?: string[];
 }
 
@@ -101,7 +103,8 @@ export function initCluster(o: ClusterOptions): void {
   const settings = [
     "listen_addresses = '127.0.0.1'",
     `port = ${o.port}`,
-    "unix_socket_directories = ''", // TCP only: no socket path to clash or to outgrow its length limit
+    // TCP only unless asked: no socket path to clash or to outgrow its length limit.
+    `unix_socket_directories = '${(o.socketDirs ?? []).join(', ')}'`,
     ...(o.preload === false ? [] : ["shared_preload_libraries = 'timescaledb'"]),
     'timescaledb.telemetry_level = off', // no phoning home from a closed network
     ...(o.throwaway ? ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off'] : []),

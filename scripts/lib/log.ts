@@ -47,3 +47,8 @@ export async function step<T>(done: string | ((result: T) => string), work: () =
   log(`${text} (${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`})`);
   return result;
 }
+
+/** A line about the run itself, to stderr (which .env file was read), so stdout stays the command's. */
+export function notice(message: string): void {
+  if (!quiet) process.stderr.write(`kapman: ${redact(message)}\n`);
+}

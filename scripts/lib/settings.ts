@@ -1,8 +1,8 @@
 // Settings are parsed once, here, into a typed object that is passed down;
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
-import { parse } from 'pg-connection-string';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexfile';
+import { maskPassword, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from './errors';
 import { addSecret } from './log';
 
@@ -69,58 +69,29 @@ export function refuseProduction(settings: Settings, force: boolean | undefined,
   }
 }
 
-/** Checks a postgres URL strictly; the driver alone would accept nonsense and fail later. */
-export function parseUrl(url: string): { database: string; user: string; password?: string } {
-  const hint = 'DATABASE_URL must look like postgres://user:password@host:5432/dbname (percent-encode special characters); is DATABASE_URL or the knexfile default set as you meant?';
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new InvalidSettingsError('DATABASE_URL is not a valid URL', hint);
-  }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new InvalidSettingsError(`DATABASE_URL has scheme "${u.protocol.replace(/:$/, '')}", not postgres`, hint);
-  }
-  let config: ReturnType<typeof parse>;
-  try {
-    config = parse(url);
-  } catch (err) {
-    throw new InvalidSettingsError(`DATABASE_URL cannot be read: ${(err as Error).message}`, hint);
-  }
+/** Reads a postgres URL as libpq does (connectionUrl.ts) and checks what this tool needs of it. */
+export function parseUrl(url: string): { database: string; user: string; password?: string; host: string; port: number } {
+  const p = readConnectionUrl(url);
   // A password that is also the user or database name ('kapman') cannot be hidden from
   // output that names them; URLs still mask it (maskUrl, redact).
-  const pw = config.password;
-  if (pw && pw !== config.user && !(config.database ?? '').includes(pw) && !(config.host ?? '').includes(pw)) addSecret(pw);
-  if (!u.hostname && !config.host) throw new InvalidSettingsError('DATABASE_URL names no host', hint);
-  if (!config.database) throw new InvalidSettingsError('DATABASE_URL names no database', hint);
-  if (Buffer.byteLength(config.database) > MAX_NAME_BYTES) {
-    throw new InvalidSettingsError(`database name "${config.database}" is ${Buffer.byteLength(config.database)} bytes long`,
+  const pw = p.password;
+  if (pw && pw !== p.user && !p.dbname.includes(pw) && !p.host.includes(pw)) addSecret(pw);
+  if (Buffer.byteLength(p.dbname) > MAX_NAME_BYTES) {
+    throw new InvalidSettingsError(`database name "${p.dbname}" is ${Buffer.byteLength(p.dbname)} bytes long`,
       `PostgreSQL keeps only the first ${MAX_NAME_BYTES} bytes of a name; choose a shorter one`);
   }
-  return { database: config.database, user: config.user || '', password: config.password };
+  return { database: p.dbname, user: p.user, password: p.password, host: p.host, port: p.port };
 }
 
 export function maskUrl(url: string): string {
   try {
-    const u = new URL(url);
-    if (u.password) u.password = '*****';
-    return u.toString();
+    return maskPassword(url);
   } catch {
     return '(unreadable URL)';
   }
 }
 
-// The driver reads the database name with decodeURI, which leaves these escapes as they
-// are; they are legal in a URL path, so they go in raw.
-const RAW_IN_PATH = /%(3B|2C|3A|40|26|3D|2B|24)/g;
-
-/** The same server and credentials, another database (the URL keeps its other parameters). */
+/** The same server, credentials and parameters, another database. */
 export function urlForDatabase(url: string, database: string): string {
-  if (/[/?#]/.test(database)) {
-    throw new InvalidSettingsError(`database name "${database}" holds / ? or #, which a connection URL cannot carry`,
-      'rename the database');
-  }
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database).replace(RAW_IN_PATH, (escape) => decodeURIComponent(escape))}`;
-  return u.toString();
+  return withDatabase(url, database);
 }

@@ -7,7 +7,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import {
-  clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
+  ClusterOptions, clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
 } from './localCluster';
 import { maskUrl, urlForDatabase } from './settings';
 
@@ -19,6 +19,8 @@ export interface TestServer {
   kind: 'TEST_DATABASE_URL' | 'testcontainers' | 'local cluster';
   /** A superuser-ish URL to the server's maintenance database. */
   adminUrl: string;
+  /** A local cluster's data folder (its processes carry it in their command line). */
+  dataDir?: string;
   /** Stops and deletes what the harness started (nothing for TEST_DATABASE_URL). */
   stop(): Promise<void>;
 }
@@ -60,12 +62,12 @@ export async function tryTestcontainers(reasons: string[]): Promise<TestServer |
 }
 
 /** A cluster from the local binaries in a temporary folder, deleted by stop(). */
-export async function startThrowawayCluster(binDir: string, preload = true, extraSettings: string[] = []): Promise<TestServer & { dataDir: string }> {
+export async function startThrowawayCluster(binDir: string, preload = true, more: Pick<ClusterOptions, 'socketDirs' | 'extraSettings'> = {}): Promise<TestServer> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-test-cluster-'));
   fs.chmodSync(root, 0o711); // the postgres OS user must reach the data folder inside
   const options = {
     binDir, dataDir: path.join(root, 'data'), port: await freePort(),
-    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload, extraSettings,
+    user: 'kapman', password: crypto.randomBytes(12).toString('hex'), throwaway: true, preload, ...more,
   };
   const remove = async () => {
     try {
@@ -81,7 +83,7 @@ export async function startThrowawayCluster(binDir: string, preload = true, extr
     await remove();
     throw err;
   }
-  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), stop: remove, dataDir: options.dataDir };
+  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), dataDir: options.dataDir, stop: remove };
 }
 
 /** A run cut short (Ctrl-C, a CI timeout) still stops and deletes what was started. */

@@ -20,9 +20,10 @@ import { withDatabase } from '../support/testDatabase';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 let server: Awaited<ReturnType<typeof startThrowawayCluster>>;
+const dataDir = () => server.dataDir!;
 beforeAll(async () => {
   server = await startThrowawayCluster(binDir, true,
-    ['wal_level = logical', 'max_prepared_transactions = 5', 'max_wal_senders = 5', 'max_replication_slots = 5']);
+    { extraSettings: ['wal_level = logical', 'max_prepared_transactions = 5', 'max_wal_senders = 5', 'max_replication_slots = 5'] });
 });
 afterAll(() => server?.stop());
 
@@ -70,7 +71,7 @@ test('an inactive logical replication slot on the target: refused, the slot kept
 
 test('a hot standby made with pg_basebackup -R: refused as read-only (exit 15), also in --dry-run', async () => {
   const db = await target();
-  const standbyDir = path.join(path.dirname(server.dataDir), 'standby');
+  const standbyDir = path.join(path.dirname(dataDir()), 'standby');
   fs.mkdirSync(standbyDir, { mode: 0o700 });
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', standbyDir]); // the server runs as postgres
   run(binDir, 'pg_basebackup', ['-D', standbyDir, '-R', '-X', 'stream', '-d', server.adminUrl]);
@@ -93,11 +94,11 @@ test('the server crashes while a reset builds: exit 4, the target unchanged afte
   const before = await admin((c) => databaseAttributes(c, db.database));
   const run1 = startNpm('db:reset', [], { DATABASE_URL: db.url }, 'reset');
   await run1.waitFor(/applying 0004_ohlcv\.ts/);
-  run(binDir, 'pg_ctl', ['-D', server.dataDir, '-m', 'immediate', 'stop']); // a crash: no shutdown checkpoint
+  run(binDir, 'pg_ctl', ['-D', dataDir(), '-m', 'immediate', 'stop']); // a crash: no shutdown checkpoint
   const { code, err } = await run1.done;
   expect(code).toBe(4);
   expect(err).toMatch(/^kapman: error: (the connection to the server was lost while applying|cannot reach the server)/);
-  startCluster(binDir, server.dataDir);
+  startCluster(binDir, dataDir());
 
   expect(await rows(db)).toEqual(['KEEP']);
   expect(await admin((c) => databaseAttributes(c, db.database))).toEqual(before);

@@ -44,7 +44,8 @@ test.each([
   ['not a URL', 'not a url'],
   ['another scheme', `mysql://kapman:${SECRET}@localhost:3306/kapman_dev`],
   ['a bad port', `postgres://kapman:${SECRET}@localhost:notaport/kapman_dev`],
-  ['no database', `postgres://kapman:${SECRET}@localhost:5432/`],
+  ['an unknown query parameter', `postgres://kapman:${SECRET}@localhost:5432/kapman_dev?sslmod=require`],
+  ['a bad percent-encoding', `postgres://kapman:${SECRET}@localhost:5432/kapman%zzdev`],
   ['a name over 63 bytes', `postgres://kapman:${SECRET}@localhost:5432/${'x'.repeat(64)}`],
 ])('malformed DATABASE_URL (%s): exit 3, names DATABASE_URL', (_label, url) => {
   expectOneLineError(reset(url), 3, /DATABASE_URL|database name/);

@@ -1,5 +1,6 @@
 // The no-Docker paths: the harness's throwaway cluster and `npm run db:up` / `db:down`,
 // both from the local PostgreSQL 15 binaries with TimescaleDB.
+import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -21,40 +22,29 @@ beforeAll(() => {
   if (problem) throw new Error(`${problem}: these tests need PostgreSQL 15 in ${binDir} (or PG_BIN) and TimescaleDB (sudo bash scripts/install-timescaledb.sh)`);
 });
 
-// This run's cluster, found by its port: other runs on the machine start and stop clusters
-// of their own meanwhile, so counting postgres processes or folders would race with them.
-function clusterOnPort(port: number): { folder: string; pid: number } | undefined {
-  for (const f of fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('kapman-test-cluster-'))) {
-    const pidFile = path.join(os.tmpdir(), f, 'data', 'postmaster.pid');
-    const lines = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').split('\n') : [];
-    if (Number(lines[3]) === port) return { folder: path.join(os.tmpdir(), f), pid: Number(lines[0]) };
-  }
-  return undefined;
-}
-
-// A process that has exited but whose parent has not reaped it yet (a zombie) is not alive.
-const alive = (pid: number) => {
+// The server processes of one data folder: other test files start and stop clusters meanwhile.
+const postmasters = (dataDir: string) => {
   try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return execFileSync('pgrep', ['-f', `postgres -D ${dataDir}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
   } catch {
-    return false;
+    return [];
   }
 };
 
 test('the throwaway cluster runs TimescaleDB, and stopping it leaves no process and no folder', async () => {
   const server = await pickTestServer({ PG_BIN: binDir }, async () => undefined);
   expect(server.kind).toBe('local cluster');
+  const dataDir = server.dataDir!;
   const version = await withClient(server.adminUrl, async (c) => {
     await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
     return (await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")).rows[0].extversion;
   });
   expect(version).toMatch(/^2\./);
-  const cluster = clusterOnPort(Number(new URL(server.adminUrl).port));
-  expect(cluster).toBeDefined();
-  expect(alive(cluster!.pid)).toBe(true);
+  expect(postmasters(dataDir)).toHaveLength(1);
+  expect(fs.existsSync(dataDir)).toBe(true);
   await server.stop();
-  expect(alive(cluster!.pid)).toBe(false);
-  expect(fs.existsSync(cluster!.folder)).toBe(false);
+  expect(postmasters(dataDir)).toEqual([]);
+  expect(fs.existsSync(path.dirname(dataDir))).toBe(false);
 });
 
 test('db:up twice is harmless, db:down stops the server and keeps its data', async () => {
