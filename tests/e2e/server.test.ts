@@ -69,6 +69,21 @@ test('an inactive logical replication slot on the target: refused, the slot kept
   }
 });
 
+test('a subscription on the target: refused, the subscription kept', async () => {
+  const db = await target();
+  // Never connected and disabled: a subscription only has to exist to be lost by a reset.
+  await withDatabase(db, (c) => c.query(`CREATE SUBSCRIPTION kapman_e2e_sub CONNECTION 'host=127.0.0.1 dbname=none'
+    PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`));
+  try {
+    for (const dryRun of [true, false]) {
+      await expect(reset(db, { dryRun })).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringMatching(/kapman_e2e_sub/) });
+    }
+    expect(await rows(db)).toEqual(['KEEP']);
+  } finally {
+    await withDatabase(db, (c) => c.query('DROP SUBSCRIPTION kapman_e2e_sub'));
+  }
+});
+
 test('a hot standby made with pg_basebackup -R: refused as read-only (exit 15), also in --dry-run', async () => {
   const db = await target();
   const standbyDir = path.join(path.dirname(dataDir()), 'standby');
