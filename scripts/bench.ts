@@ -145,6 +145,19 @@ async function createTwin(c: Client, table: string, partitionBy = ''): Promise<v
   for (const fk of rows) await c.query(`ALTER TABLE ${table} ADD ${fk.def}`);
 }
 
+/** What makes a table's design, names aside: columns (type, nullability, default), constraints, indexes. */
+async function design(c: Client, table: string): Promise<string> {
+  const { rows } = await c.query(`
+    SELECT format('%s %s not null: %s default: %s', attname, format_type(atttypid, atttypmod), attnotnull, pg_get_expr(adbin, adrelid)) AS d
+      FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+    UNION ALL SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass
+    UNION ALL SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', CASE WHEN indisunique THEN 'unique ' ELSE '' END)
+      FROM pg_index WHERE indrelid = $1::regclass
+    ORDER BY 1`, [table]);
+  return rows.map((r) => r.d).join('\n');
+}
+
 /**
  * The hypertable's 365-day chunks covering `dates`, as [from, to) dates. TimescaleDB starts a chunk at a
  * multiple of its interval from the Unix epoch; the partitioned twin uses the same boundaries, one partition
@@ -230,6 +243,11 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       await createTwin(c, TABLE.partitioned, 'PARTITION BY RANGE (date)');
       const partition = (from: string) => `${TABLE.partitioned}_${from.replace(/-/g, '')}`;
       for (const [from, to] of years) await c.query(`CREATE TABLE ${partition(from)} PARTITION OF ${TABLE.partitioned} FOR VALUES FROM ('${from}') TO ('${to}')`);
+      const ohlcvDesign = await design(c, TABLE.hyper);
+      for (const t of ['plain', 'partitioned'] as const) {
+        if (await design(c, TABLE[t]) !== ohlcvDesign) throw new Error(`the ${t} twin differs from ohlcv:\n${await design(c, TABLE[t])}\nagainst\n${ohlcvDesign}`);
+      }
+      log(`twins: plain and partitioned (${years.length} partitions), each with ohlcv's ${ohlcvDesign.split('\n').length} columns, constraints and indexes`);
 
       // COPY in month-long slices, the tables taking turns: each grows alike, and a burst of load falls on all three.
       const copyMs = perKey(TABLES, () => 0);
