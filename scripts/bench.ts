@@ -212,16 +212,19 @@ async function benchSweep(c: Client, intervals: number[], ids: string[], dates: 
   return points;
 }
 
-function machine(c: { server: string; pg: string; tsdb: string }): string[] {
+function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
     `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory`,
+    // Shared machines vary: the load says how much other work the twins' turns had to share the cores with.
+    `load average (1 min): ${c.loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
     `${fs.existsSync('/etc/debian_version') ? `Debian ${fs.readFileSync('/etc/debian_version', 'utf8').trim()}, ` : ''}Node ${process.version}`,
     `PostgreSQL ${c.pg}, TimescaleDB ${c.tsdb} (server: ${c.server})`,
   ];
 }
 
 export async function bench(o: BenchOptions): Promise<BenchResults> {
+  const loadAtStart = os.loadavg()[0];
   const server = await pickTestServer();
   stopOnSignal(server);
   log(`benchmark (${o.preset}): ${o.tickers} tickers × ${o.days} days, on ${describeServer(server)}`);
@@ -308,7 +311,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       }
       return {
         preset: o.preset, tickers: o.tickers, days: o.days,
-        machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb }),
+        machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb, loadAtStart }),
         command: `npm run bench${o.preset === 'full' ? ' -- --preset full' : ''}`,
         reset,
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
