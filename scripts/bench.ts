@@ -8,7 +8,7 @@ import { Client, escapeIdentifier } from 'pg';
 import type { CommandModule } from 'yargs';
 import { dropDatabase } from './lib/admin';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/benchData';
-import { BenchResults, latency, Latency, median, renderChart, renderMarkdown, SweepPoint, targetChecks } from './lib/benchReport';
+import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/benchReport';
 import { runCli } from './lib/cli';
 import { connect, withMaintenanceClient } from './lib/connection';
 import { PROJECT_ROOT } from './lib/devServer';
@@ -24,6 +24,8 @@ export interface BenchOptions {
   days: number;
   /** Resets timed, each way; the median is reported. */
   resetRuns: number;
+  /** New days upserted into each table; the median is reported. */
+  upsertDays: number;
   /** Timed reads of each kind and table. */
   readSamples: number;
   /** Chunk intervals, in days, of the sweep. */
@@ -35,13 +37,14 @@ export interface BenchOptions {
 }
 
 export const PRESETS: Record<BenchOptions['preset'], Omit<BenchOptions, 'write'>> = {
-  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, readSamples: 200, sweep: [7, 30, 90, 180, 365], suite: false },
-  // A plain table's cross-section scans all 7.5 M rows (~0.4 s): fewer samples keep the run near 20 minutes.
-  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, readSamples: 100, sweep: [7, 30, 90, 180, 365], suite: true },
+  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, sweep: [7, 30, 90, 180, 365], suite: false },
+  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, sweep: [7, 30, 90, 180, 365], suite: true },
 };
 
 const BENCH_SCHEMA = 'bench';
-const PLAIN = `${BENCH_SCHEMA}.ohlcv_plain`;
+const TABLE: PerTable<string> = { hyper: 'public.ohlcv', plain: `${BENCH_SCHEMA}.ohlcv_plain`, partitioned: `${BENCH_SCHEMA}.ohlcv_partitioned` };
+// About a month of trading days.
+const COPY_SLICE_DAYS = 21;
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
@@ -84,7 +87,7 @@ async function benchReset(settings: Settings, maintenanceUrl: string, runs: numb
   const times = { npmRun: [] as number[], node: [] as number[], floor: [] as number[] };
   for (let i = 0; i < runs; i++) {
     times.floor.push(timedSync(floor));
-    times.node.push(timedSync(run(process.execPath, ['-r', 'ts-node/register', 'scripts/reset.ts', '--quiet'])));
+    times.node.push(timedSync(run(process.execPath, ['-r', 'sucrase/register/ts', 'scripts/reset.ts', '--quiet'])));
     times.npmRun.push(timedSync(run('npm', ['run', '-s', 'db:reset', '--', '--quiet'])));
     log(`reset run ${i + 1}/${runs}: npm run ${Math.round(times.npmRun[i])} ms, node ${Math.round(times.node[i])} ms, psql floor ${Math.round(times.floor[i])} ms`);
   }
@@ -92,64 +95,136 @@ async function benchReset(settings: Settings, maintenanceUrl: string, runs: numb
   return { npmRunMs: median(times.npmRun), nodeMs: median(times.node), floorMs: median(times.floor), runs };
 }
 
-export interface ReadLatency {
-  /** Planning plus execution inside the server (EXPLAIN ANALYZE): what the table's shape costs. */
-  server: Latency;
-  /** The round trip as a client sees it, prepared statement and row parsing included. */
-  client: Latency;
+/** `xs` from position `i` on, wrapping: whoever went first last time goes last now, so load from other processes falls on all alike. */
+function rotate<T>(xs: readonly T[], i: number): T[] {
+  const k = i % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
 }
 
-async function sample(c: Client, name: string, sql: string, params: () => unknown[], count: number): Promise<ReadLatency> {
-  for (let i = 0; i < 20; i++) await c.query({ name, text: sql, values: params() }); // warm-up, plans cached
-  const client: number[] = [];
-  const server: number[] = [];
+function perKey<K extends string, T>(keys: readonly K[], value: (k: K) => T): Record<K, T> {
+  return Object.fromEntries(keys.map((k) => [k, value(k)])) as Record<K, T>;
+}
+
+/** Each sample runs `sql` on every table with the same parameters, the tables taking turns to go first. */
+async function sample<K extends string>(c: Client, tables: Record<K, string>, kind: string, sql: (table: string) => string, params: () => unknown[], count: number): Promise<Record<K, Reads>> {
+  const keys = Object.keys(tables) as K[];
+  const name = (k: K) => `${kind}_${tables[k].replace(/\W/g, '_')}`;
+  const first = params();
+  for (const k of keys) for (let i = 0; i < 20; i++) await c.query({ name: name(k), text: sql(tables[k]), values: first }); // warm-up, plans cached
+  const times = perKey(keys, () => ({ client: [] as number[], server: [] as number[], planning: [] as number[] }));
   for (let i = 0; i < count; i++) {
     const values = params();
-    const started = nowMs();
-    await c.query({ name, text: sql, values });
-    client.push(nowMs() - started);
-    const { rows: [plan] } = await c.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${sql}`, values);
-    const p = plan['QUERY PLAN'][0];
-    server.push(p['Planning Time'] + p['Execution Time']);
+    for (const k of rotate(keys, i)) {
+      const started = nowMs();
+      await c.query({ name: name(k), text: sql(tables[k]), values });
+      times[k].client.push(nowMs() - started);
+      const { rows: [plan] } = await c.query(`EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) ${sql(tables[k])}`, values);
+      const p = plan['QUERY PLAN'][0];
+      times[k].server.push(p['Planning Time'] + p['Execution Time']);
+      times[k].planning.push(p['Planning Time']);
+    }
   }
-  return { server: latency(server), client: latency(client) };
+  return perKey(keys, (k) => ({ server: latency(times[k].server), planning: latency(times[k].planning), client: latency(times[k].client) }));
 }
 
 const tickerSql = (table: string) => `SELECT date, open, high, low, close, volume FROM ${table} WHERE ticker_id = $1 AND date >= $2 AND date <= $3 ORDER BY date`;
 const crossSql = (table: string) => `SELECT ticker_id, close, volume FROM ${table} WHERE date = $1`;
 
-async function readLatencies(c: Client, table: string, ids: string[], days: string[], samples: number) {
+async function readLatencies<K extends string>(c: Client, tables: Record<K, string>, ids: string[], days: string[], samples: number) {
   const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
-  const key = table.replace(/\W/g, '_');
   return {
-    ticker: await sample(c, `t_${key}`, tickerSql(table), () => [pick(ids), days[0], days[days.length - 1]], samples),
-    cross: await sample(c, `x_${key}`, crossSql(table), () => [pick(days)], samples),
+    ticker: await sample(c, tables, 't', tickerSql, () => [pick(ids), days[0], days[days.length - 1]], samples),
+    cross: await sample(c, tables, 'x', crossSql, () => [pick(days)], samples),
   };
 }
 
-async function sweepPoint(c: Client, days: number, ids: string[], dates: string[], samples: number): Promise<SweepPoint> {
-  const table = `${BENCH_SCHEMA}.ohlcv_${days}d`;
-  await c.query(`CREATE TABLE ${table} (LIKE public.ohlcv INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
-  await c.query(`ALTER TABLE ${table} ADD PRIMARY KEY (ticker_id, date)`);
-  await c.query(`SELECT create_hypertable('${table}', by_range('date', INTERVAL '${days} days'))`);
-  await c.query(`INSERT INTO ${table} SELECT * FROM public.ohlcv`);
-  await c.query(`VACUUM ANALYZE ${table}`);
-  const { rows: [n] } = await c.query(`SELECT count(*)::int AS n FROM show_chunks('${table}')`);
-  const reads = await readLatencies(c, table, ids, dates, samples);
-  await c.query(`DROP TABLE ${table}`);
-  return { days, chunks: n.n, tickerRead: reads.ticker.server, crossSection: reads.cross.server };
+/** `ohlcv`'s columns, defaults, key and indexes (LIKE … INCLUDING ALL) and its foreign keys (LIKE copies none), on a table of its own. */
+async function createTwin(c: Client, table: string, partitionBy = ''): Promise<void> {
+  await c.query(`CREATE TABLE ${table} (LIKE ${TABLE.hyper} INCLUDING ALL) ${partitionBy}`);
+  const { rows } = await c.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '${TABLE.hyper}'::regclass AND contype = 'f'`);
+  for (const fk of rows) await c.query(`ALTER TABLE ${table} ADD ${fk.def}`);
 }
 
-function machine(c: { server: string; pg: string; tsdb: string }): string[] {
+/** What makes a table's design, names aside: columns (type, nullability, default), constraints, indexes. */
+async function design(c: Client, table: string): Promise<string> {
+  const { rows } = await c.query(`
+    SELECT format('%s %s not null: %s default: %s', attname, format_type(atttypid, atttypmod), attnotnull, pg_get_expr(adbin, adrelid)) AS d
+      FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+     WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+    UNION ALL SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass
+    UNION ALL SELECT regexp_replace(pg_get_indexdef(indexrelid), '^.* USING ', CASE WHEN indisunique THEN 'unique ' ELSE '' END)
+      FROM pg_index WHERE indrelid = $1::regclass
+    ORDER BY 1`, [table]);
+  return rows.map((r) => r.d).join('\n');
+}
+
+/**
+ * The hypertable's 365-day chunks covering `dates`, as [from, to) dates. TimescaleDB starts a chunk at a
+ * multiple of its interval from the Unix epoch; the partitioned twin uses the same boundaries, one partition
+ * a year, so that dropping the oldest of each removes the same rows.
+ */
+function yearRanges(dates: string[], days = 365): [string, string][] {
+  const DAY = 86_400_000;
+  const asDate = (n: number) => new Date(n * DAY).toISOString().slice(0, 10);
+  const last = Date.parse(dates[dates.length - 1]) / DAY;
+  const out: [string, string][] = [];
+  for (let n = Math.floor(Date.parse(dates[0]) / DAY / days) * days; n <= last; n += days) out.push([asDate(n), asDate(n + days)]);
+  return out;
+}
+
+/** The oldest calendar month by DELETE on all three, then the rest of the oldest chunk as each can best remove it. */
+async function benchRemoval(c: Client, history: string[], oldestEnd: string, oldestPartition: string): Promise<BenchResults['removal']> {
+  const first = new Date(`${history[0]}T00:00:00Z`);
+  const monthEnd = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+  const count = async (t: Table, before: string) => (await c.query(`SELECT count(*)::int AS n FROM ${TABLE[t]} WHERE date < $1`, [before])).rows[0].n as number;
+  const month = { before: monthEnd, rows: {} as PerTable<number>, ms: {} as PerTable<number> };
+  for (const t of TABLES) {
+    month.rows[t] = await count(t, monthEnd);
+    month.ms[t] = (await timed(() => c.query(`DELETE FROM ${TABLE[t]} WHERE date < $1`, [monthEnd])))[1];
+  }
+  const oldest = { before: oldestEnd, rows: {} as PerTable<number>, ms: {} as PerTable<number>, plainVacuumMs: 0 };
+  for (const t of TABLES) oldest.rows[t] = await count(t, oldestEnd);
+  oldest.ms.hyper = (await timed(() => c.query(`SELECT drop_chunks('${TABLE.hyper}', older_than => $1::date)`, [oldestEnd])))[1];
+  oldest.ms.plain = (await timed(() => c.query(`DELETE FROM ${TABLE.plain} WHERE date < $1`, [oldestEnd])))[1];
+  oldest.plainVacuumMs = (await timed(() => c.query(`VACUUM ${TABLE.plain}`)))[1]; // what makes the deleted rows' space reusable
+  oldest.ms.partitioned = (await timed(() => c.query(`DROP TABLE ${oldestPartition}`)))[1];
+  for (const t of TABLES) if (await count(t, oldestEnd) !== 0) throw new Error(`${TABLE[t]} still holds rows before ${oldestEnd}`);
+  return { month, oldest };
+}
+
+async function benchSweep(c: Client, intervals: number[], ids: string[], dates: string[], samples: number): Promise<SweepPoint[]> {
+  const tables = perKey(intervals.map(String), (days) => `${BENCH_SCHEMA}.ohlcv_${days}d`);
+  for (const days of intervals) {
+    const table = tables[days];
+    await c.query(`CREATE TABLE ${table} (LIKE ${TABLE.hyper} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+    await c.query(`ALTER TABLE ${table} ADD PRIMARY KEY (ticker_id, date)`);
+    await c.query(`SELECT create_hypertable('${table}', by_range('date', INTERVAL '${days} days'))`);
+    await c.query(`INSERT INTO ${table} SELECT * FROM ${TABLE.hyper}`);
+    await c.query(`VACUUM ANALYZE ${table}`);
+  }
+  const reads = await readLatencies(c, tables, ids, dates, samples);
+  const points: SweepPoint[] = [];
+  for (const days of intervals) {
+    const { rows: [n] } = await c.query(`SELECT count(*)::int AS n FROM show_chunks('${tables[days]}')`);
+    points.push({ days, chunks: n.n, tickerRead: reads.ticker[days].server, crossSection: reads.cross[days].server });
+    await c.query(`DROP TABLE ${tables[days]}`);
+  }
+  return points;
+}
+
+function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
     `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory`,
+    // Shared machines vary: the load says how much other work the twins' turns had to share the cores with.
+    `load average (1 min): ${c.loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
     `${fs.existsSync('/etc/debian_version') ? `Debian ${fs.readFileSync('/etc/debian_version', 'utf8').trim()}, ` : ''}Node ${process.version}`,
     `PostgreSQL ${c.pg}, TimescaleDB ${c.tsdb} (server: ${c.server})`,
   ];
 }
 
 export async function bench(o: BenchOptions): Promise<BenchResults> {
+  const loadAtStart = os.loadavg()[0];
   const server = await pickTestServer();
   stopOnSignal(server);
   log(`benchmark (${o.preset}): ${o.tickers} tickers × ${o.days} days, on ${describeServer(server)}`);
@@ -163,39 +238,69 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       const versions = (await c.query(`SELECT current_setting('server_version') AS pg,
         (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS tsdb`)).rows[0];
       const ids = await makeTickers(c, o.tickers);
-      const dates = weekdays(o.days + 1);
+      const dates = weekdays(o.days + o.upsertDays);
       const history = dates.slice(0, o.days);
-      const newDay = dates[o.days];
+      const years = yearRanges(dates);
       await c.query(`CREATE SCHEMA ${BENCH_SCHEMA}`);
-      await c.query(`CREATE TABLE ${PLAIN} (LIKE public.ohlcv INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
-      await c.query(`ALTER TABLE ${PLAIN} ADD PRIMARY KEY (ticker_id, date)`);
-
-      const [rows, hyperMs] = await timed(() => copyBars(c, 'public.ohlcv', ids, history));
-      log(`backfill: ${rows} rows into ohlcv in ${Math.round(hyperMs)} ms`);
-      const [, plainMs] = await timed(() => copyBars(c, PLAIN, ids, history));
-      log(`backfill: ${rows} rows into the plain table in ${Math.round(plainMs)} ms`);
-      for (const t of ['public.ohlcv', PLAIN]) await c.query(`VACUUM ANALYZE ${t}`); // one statement each: VACUUM takes no transaction
-
-      const bars = dayBars(ids, newDay);
-      const [, hyperFirstMs] = await timed(() => upsertDay(c, 'public.ohlcv', bars));
-      const [hyperRerunWritten, hyperRerunMs] = await timed(() => upsertDay(c, 'public.ohlcv', bars));
-      const [, plainFirstMs] = await timed(() => upsertDay(c, PLAIN, bars));
-      const [plainRerunWritten, plainRerunMs] = await timed(() => upsertDay(c, PLAIN, bars));
-      const [, statementFloorMs] = await timed(() => valuesFloor(c, bars));
-      log(`daily upsert of ${bars.length} rows: ${Math.round(hyperFirstMs)} ms, re-run ${Math.round(hyperRerunMs)} ms writing ${hyperRerunWritten} rows`);
-      for (const t of ['public.ohlcv', PLAIN]) await c.query(`VACUUM ANALYZE ${t}`); // one statement each: VACUUM takes no transaction
-
-      const all = dates;
-      const hyper = await readLatencies(c, 'public.ohlcv', ids, all, o.readSamples);
-      const plain = await readLatencies(c, PLAIN, ids, all, o.readSamples);
-      log(`reads, server p50: ticker ${hyper.ticker.server.p50.toFixed(2)} ms (plain ${plain.ticker.server.p50.toFixed(2)}), cross-section ${hyper.cross.server.p50.toFixed(2)} ms (plain ${plain.cross.server.p50.toFixed(2)})`);
-
-      const sweep: SweepPoint[] = [];
-      for (const days of o.sweep) {
-        sweep.push(await sweepPoint(c, days, ids, all, Math.max(50, Math.round(o.readSamples / 2))));
-        const s = sweep[sweep.length - 1];
-        log(`sweep ${days} days: ${s.chunks} chunks, ticker p50 ${s.tickerRead.p50.toFixed(2)} ms, cross-section p50 ${s.crossSection.p50.toFixed(2)} ms`);
+      await createTwin(c, TABLE.plain);
+      await createTwin(c, TABLE.partitioned, 'PARTITION BY RANGE (date)');
+      const partition = (from: string) => `${TABLE.partitioned}_${from.replace(/-/g, '')}`;
+      for (const [from, to] of years) await c.query(`CREATE TABLE ${partition(from)} PARTITION OF ${TABLE.partitioned} FOR VALUES FROM ('${from}') TO ('${to}')`);
+      const ohlcvDesign = await design(c, TABLE.hyper);
+      for (const t of ['plain', 'partitioned'] as const) {
+        if (await design(c, TABLE[t]) !== ohlcvDesign) throw new Error(`the ${t} twin differs from ohlcv:\n${await design(c, TABLE[t])}\nagainst\n${ohlcvDesign}`);
       }
+      log(`twins: plain and partitioned (${years.length} partitions), each with ohlcv's ${ohlcvDesign.split('\n').length} columns, constraints and indexes`);
+
+      // COPY in month-long slices, the tables taking turns: each grows alike, and a burst of load falls on all three.
+      const copyMs = perKey(TABLES, () => 0);
+      let rows = 0;
+      for (let i = 0; i * COPY_SLICE_DAYS < history.length; i++) {
+        const slice = history.slice(i * COPY_SLICE_DAYS, (i + 1) * COPY_SLICE_DAYS);
+        for (const t of rotate(TABLES, i)) {
+          const [n, ms] = await timed(() => copyBars(c, TABLE[t], ids, slice));
+          copyMs[t] += ms;
+          if (t === 'hyper') rows += n;
+        }
+      }
+      const rowsPerSec = perKey(TABLES, (t) => rows / (copyMs[t] / 1000));
+      log(`backfill: ${rows} rows, COPY rows/s: ${TABLES.map((t) => `${t} ${Math.round(rowsPerSec[t])}`).join(', ')}`);
+      for (const t of TABLES) await c.query(`VACUUM ANALYZE ${TABLE[t]}`); // one statement each: VACUUM takes no transaction
+
+      // Each new day: first load, then the idempotent re-run, the tables taking turns; medians over the days.
+      const upserts = perKey(TABLES, () => ({ first: [] as number[], rerun: [] as number[], written: 0 }));
+      const floors: number[] = [];
+      const newDays = dates.slice(o.days);
+      for (const [i, day] of newDays.entries()) {
+        const bars = dayBars(ids, day);
+        for (const t of rotate(TABLES, i)) upserts[t].first.push((await timed(() => upsertDay(c, TABLE[t], bars)))[1]);
+        for (const t of rotate(TABLES, i)) {
+          const [written, ms] = await timed(() => upsertDay(c, TABLE[t], bars));
+          upserts[t].rerun.push(ms);
+          upserts[t].written += written;
+        }
+        floors.push((await timed(() => valuesFloor(c, bars)))[1]);
+      }
+      const upsert: BenchResults['upsert'] = {
+        rows: ids.length, days: newDays.length, statementFloorMs: median(floors),
+        firstMs: perKey(TABLES, (t) => median(upserts[t].first)),
+        rerunMs: perKey(TABLES, (t) => median(upserts[t].rerun)),
+        rerunWritten: perKey(TABLES, (t) => upserts[t].written),
+      };
+      log(`daily upsert of ${ids.length} rows, median of ${newDays.length} days: ${TABLES.map((t) => `${t} ${Math.round(upsert.firstMs[t])} ms (re-run ${Math.round(upsert.rerunMs[t])} ms, ${upsert.rerunWritten[t]} rows written)`).join(', ')}`);
+      for (const t of TABLES) await c.query(`VACUUM ANALYZE ${TABLE[t]}`);
+
+      const reads = await readLatencies(c, TABLE, ids, dates, o.readSamples);
+      for (const kind of ['ticker', 'cross'] as const) {
+        log(`reads, ${kind}, server p50: ${TABLES.map((t) => `${t} ${reads[kind][t].server.p50.toFixed(2)} ms (planning ${reads[kind][t].planning.p50.toFixed(2)})`).join(', ')}`);
+      }
+
+      const sweep = await benchSweep(c, o.sweep, ids, dates, Math.max(50, Math.round(o.readSamples / 2)));
+      for (const s of sweep) log(`sweep ${s.days} days: ${s.chunks} chunks, ticker p50 ${s.tickerRead.p50.toFixed(2)} ms, cross-section p50 ${s.crossSection.p50.toFixed(2)} ms`);
+
+      const removal = await benchRemoval(c, history, years[0][1], partition(years[0][0]));
+      log(`remove the month before ${removal.month.before} by DELETE: ${TABLES.map((t) => `${t} ${Math.round(removal.month.ms[t])} ms (${removal.month.rows[t]} rows)`).join(', ')}`);
+      log(`remove the rest before ${removal.oldest.before}: drop_chunks ${Math.round(removal.oldest.ms.hyper)} ms, plain DELETE ${Math.round(removal.oldest.ms.plain)} ms + VACUUM ${Math.round(removal.oldest.plainVacuumMs)} ms, DROP partition ${Math.round(removal.oldest.ms.partitioned)} ms (${removal.oldest.rows.hyper} rows)`);
 
       let suite: BenchResults['suite'];
       if (o.suite) {
@@ -206,13 +311,13 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       }
       return {
         preset: o.preset, tickers: o.tickers, days: o.days,
-        machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb }),
+        machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb, loadAtStart }),
         command: `npm run bench${o.preset === 'full' ? ' -- --preset full' : ''}`,
         reset,
-        backfill: { rows, hyperRowsPerSec: rows / (hyperMs / 1000), plainRowsPerSec: rows / (plainMs / 1000) },
-        upsert: { rows: bars.length, hyperFirstMs, hyperRerunMs, hyperRerunWritten, plainFirstMs, plainRerunMs, plainRerunWritten, statementFloorMs },
-        reads: { samples: o.readSamples, hyperTicker: hyper.ticker, plainTicker: plain.ticker, hyperCross: hyper.cross, plainCross: plain.cross },
-        sweep, suite,
+        backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
+        upsert,
+        reads: { samples: o.readSamples, ...reads },
+        removal, sweep, suite,
       };
     } finally {
       await c.end();
