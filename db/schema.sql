@@ -143,7 +143,7 @@ SELECT create_hypertable('public.ohlcv', by_range('date', INTERVAL '365 days'));
 -- 0001_timescaledb.ts 6cec8ad6eb0b2902ebd2ad5ff46c7a20cbfc2e6a5086330904323fd6b50fc073
 -- 0002_enum_types.ts db501c53bd46d2c289279b3cb52ecb29dfa7a0afdeafa1cb069ed4d9c745b4c7
 -- 0003_tickers.ts ac8b24bbda2dd32b6f3509f474b44ef820106fad8e11f2e09a5bd39cdb9582f1
--- 0004_ohlcv.ts 489eb6167e199b0dc081813bec8d87e8fa362d064988d4acc349d4bdcec1b0a8
+-- 0004_ohlcv.ts 2f84daeb982317562e861201483e90a7a79b8902070ba094df13596ae75c0fb4
 -- 0005_options_chains.ts 002eec4a454c25a93a508af21991953c46542d63373cd2bfab972c233dc3a804
 -- 0006_daily_snapshots.ts e63dd14ff33e0d651b6eda3c190f64b738673d99e902d198dd6bbb83938a4eb3
 -- 0007_recommendations.ts e26129ed671c5642979cb174a90940cb6af89621230f0119de0c81ec860c7d3b
