@@ -2,6 +2,7 @@
 // its URL to the test workers through the environment. Never skip: no server, no run.
 import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/testServer';
+import { createTemplate } from './testDatabase';
 
 declare global {
   // Shared with globalTeardown, which jest runs in this same process.
@@ -24,4 +25,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.KAPMAN_TEST_SERVER_URL = server.adminUrl;
   process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
+  const started = Date.now();
+  await createTemplate();
+  process.stdout.write(`kapman tests: migrated template database ready (${Date.now() - started} ms)\n`);
 }

@@ -2,12 +2,13 @@
 // and delete what global setup started, even when tests failed.
 import { dropDatabase } from '../../scripts/lib/admin';
 import { withMaintenanceClient } from '../../scripts/lib/connection';
-import { runPrefix } from './testDatabase';
+import { dropTemplate, runPrefix } from './testDatabase';
 
 export default async function globalTeardown(): Promise<void> {
   const server = globalThis.kapmanTestServer;
   globalThis.kapmanTestServer = undefined;
   try {
+    if (server) await dropTemplate();
     if (server?.kind === 'TEST_DATABASE_URL') await dropLeftovers(server.adminUrl);
   } finally {
     await server?.stop();

@@ -61,11 +61,41 @@ export async function withDatabase<T>(settings: Settings, work: (c: Client) => P
   }
 }
 
-/** A fresh database with every migration applied (quietly). */
-export async function createMigratedDatabase(label = ''): Promise<Settings> {
-  const settings = await createTestDatabase(label);
+/** The run's migrated template: migrated once by global setup, copied by every test that needs the baseline (as pgtestdb and integresql do). */
+export function templateName(): string {
+  return `${runPrefix()}template`;
+}
+
+export async function createTemplate(): Promise<void> {
+  const settings = testSettings(templateName());
+  await withMaintenanceClient(serverUrl(), (c) => createDatabase(c, settings.database));
   await migrateLatest(settings);
-  return settings;
+  // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
+  await withMaintenanceClient(serverUrl(), async (c) => {
+    await c.query(`ALTER DATABASE ${escapeIdentifier(settings.database)} ALLOW_CONNECTIONS false`);
+    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [settings.database]);
+  });
+}
+
+export async function dropTemplate(): Promise<void> {
+  await withMaintenanceClient(serverUrl(), (c) => dropDatabase(c, templateName()));
+}
+
+/** A fresh database at the current schema, empty: a copy of the run's migrated template. */
+export async function createMigratedDatabase(label = ''): Promise<Settings> {
+  const name = remember(uniqueName(label));
+  await withMaintenanceClient(serverUrl(), async (c) => {
+    // A session the scheduler had just started may take a moment to leave.
+    for (let tries = 0; ; tries++) {
+      try {
+        return await c.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(templateName())}`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55006' || tries >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+  return testSettings(name);
 }
 
 const madeRoles: string[] = [];
