@@ -11,12 +11,15 @@ import { loadDotEnv } from '../../scripts/lib/dotenv';
 import { InvalidSettingsError } from '../../scripts/lib/errors';
 import { urlForDatabase } from '../../scripts/lib/settings';
 import { ROOT, runScript } from '../support/cli';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl } from '../support/testDatabase';
+import {
+  createMigratedDatabase, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, runPrefix, serverUrl, urlAs,
+} from '../support/testDatabase';
 
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   await dropMadeDatabases();
+  await dropMadeRoles();
 });
 
 function tempDir(): string {
@@ -34,7 +37,10 @@ function envFile(lines: string[]): string {
 const passwordOf = (url: string) => decodeURIComponent(new URL(url).password);
 
 test('--env-file: DATABASE_URL and NODE_ENV come from the file, one line names them, no value is printed', async () => {
-  const db = await createMigratedDatabase('_envfile');
+  // A role of its own, so the password is a random one that no other output could hold.
+  const role = await createTestRole('envf', 'SUPERUSER');
+  const migrated = await createMigratedDatabase('_envfile');
+  const db = { ...migrated, url: urlAs(role, migrated.database) };
   const file = envFile(['# a comment', `DATABASE_URL="${db.url}"`, 'NODE_ENV=test']);
   const r = runScript('verify', ['--env-file', file]);
   expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.stringMatching(/matches the contract/) });
