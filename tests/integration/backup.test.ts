@@ -220,3 +220,26 @@ test('pg_dump and pg_restore get the password in their environment, never in the
   expect(conninfo).toBe("host='db.example' port='6543' user='kapman' dbname='kap man' sslmode='require' application_name='kapman-db'");
   expect(env).toEqual({ HOME: '/nonexistent', PGPASSWORD: "s3cr'et" });
 });
+
+test("db:backup reports progress by table and chunk, hides TimescaleDB's catalog warnings, and shows a real pg_dump error (exit 24, no file)", async () => {
+  const { src } = await oneBackup();
+  const out = path.join(dir, 'cli.dump');
+  const ok = runScript('backup', ['--out', out], { DATABASE_URL: src.url });
+  expect({ code: ok.code, err: ok.err }).toEqual({ code: 0, err: '' });
+  expect(ok.out).toMatch(/dumping ohlcv: chunk 1 of 4\n[^]*dumping ohlcv: chunk 4 of 4/);
+  expect(ok.out).toMatch(/dumping tickers \(20 rows\)/);
+  expect(ok.out).toMatch(/backup written: .*cli\.dump \([\d.]+ kB, \d+ rows in 6 tables, [\d.]+ s\)/);
+  expect(ok.out).not.toMatch(/circular|hypertable data are in the chunks/);
+  expect(ok.out).not.toContain(password);
+  expect(fs.existsSync(`${out}.json`)).toBe(true);
+
+  // A table its owner may not read, in a schema of its own: pg_dump must fail and say why.
+  const role = await createTestRole('dumper');
+  const name = remember(uniqueName('_unreadable'));
+  await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)}`));
+  await withDatabase(testSettings(name), (c) => c.query('CREATE SCHEMA hidden; CREATE TABLE hidden.secret (x int)'));
+  const failed = runScript('backup', ['--out', path.join(dir, 'failed.dump')], { DATABASE_URL: urlAs(role, name) });
+  expect(failed.code).toBe(24);
+  expect(failed.err).toMatch(/pg_dump of .* failed \(exit 1\): .*permission denied for (schema hidden|table secret)/);
+  expect(fs.readdirSync(dir).filter((f) => f.startsWith('failed.dump'))).toEqual([]);
+});
