@@ -9,6 +9,7 @@ import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './li
 import { waitForServer } from './lib/connection';
 import { log, step } from './lib/log';
 import { applyMigrations, printingReporter } from './lib/migrate';
+import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
 import { replaceDatabase } from './lib/replace/replace';
 import { refuseProduction, Settings } from './lib/settings';
 import { reportVerification, verify, VerifyReport } from './verify';
@@ -22,12 +23,16 @@ export interface ResetOptions {
   waitMs?: number;
   /** Print each migration file as it runs. */
   verbose?: boolean;
+  /** In production, skip the backup taken before anything is dropped (--no-backup). */
+  noBackup?: boolean;
 }
 
 export interface ResetResult {
   owner: string;
   applied: string[];
   verification?: VerifyReport;
+  /** The production backup written before the reset. */
+  backup?: string;
 }
 
 export async function reset(settings: Settings, o: ResetOptions = {}): Promise<ResetResult> {
@@ -36,9 +41,18 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   const files = await new MigrationFiles().getMigrations();
   let applied: string[] = [];
   let verification: VerifyReport | undefined;
+  let backup: string | undefined;
+  // Production's data is kept before the reset drops it: nothing is dropped unless the backup is written.
+  const backsUp = settings.env === 'production' && !o.noBackup;
   const { owner } = await replaceDatabase(settings, {
     dryRun: o.dryRun,
-    plan: [`apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
+    beforeBuild: backsUp ? async (exists) => {
+      if (!exists) return log(`${settings.database} does not exist yet: nothing to back up`);
+      backup = (await backupDatabase(settings)).file;
+      log(`backup of ${settings.database} written before the reset: ${backup}; to restore it: ${restoreCommand(backup, settings.env)}`);
+    } : undefined,
+    plan: [...(backsUp ? [`first back up ${settings.database} to ${defaultBackupFile(settings.database)} (--no-backup skips it)`] : []),
+      `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
     build: async (beside) => {
       applied = await step((done: string[]) => `${done.length} migrations applied`,
         () => applyMigrations(beside, { reporter: o.verbose ? printingReporter : undefined }));
@@ -47,10 +61,10 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       reportVerification(verification);
     },
   });
-  return { owner, applied, verification };
+  return { owner, applied, verification, backup };
 }
 
-export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; wait?: boolean; 'wait-timeout': number; 'lock-timeout': number; quiet?: boolean }> = {
+export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; wait?: boolean; 'wait-timeout': number; 'lock-timeout': number; quiet?: boolean; backup: boolean }> = {
   command: 'db:reset',
   describe: 'DELETES EVERYTHING in the target database: builds the empty baseline beside it from the migrations, verifies it, then swaps it in',
   builder: (y) => withLockTimeout(withEnvironment(y))
@@ -58,12 +72,13 @@ export const command: CommandModule<object, { env: string; force?: boolean; 'dry
     .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be done and change nothing' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' })
     .option('wait-timeout', { type: 'number', default: 30, describe: 'seconds --wait waits at most' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'do not list each migration file' }),
+    .option('quiet', { type: 'boolean', default: false, describe: 'do not list each migration file' })
+    .option('backup', { type: 'boolean', default: true, describe: 'in production, back up the target before anything is dropped (--no-backup: do not)' }),
   handler: async (args) => {
     const settings = settingsFromArgs(args);
     log(`resetting ${settings.displayUrl} (environment ${settings.env})`);
     await reset(settings, {
-      force: args.force, dryRun: args['dry-run'], waitMs: args.wait ? args['wait-timeout'] * 1000 : undefined, verbose: !args.quiet,
+      force: args.force, dryRun: args['dry-run'], waitMs: args.wait ? args['wait-timeout'] * 1000 : undefined, verbose: !args.quiet, noBackup: !args.backup,
     });
   },
 };

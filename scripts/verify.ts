@@ -6,6 +6,7 @@ import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
 import { withClient } from './lib/connection';
 import { Difference, diffMigrations, diffSchema } from './lib/drift';
 import { SchemaDriftError } from './lib/errors';
+import { reconcileExpressions } from './lib/expressions';
 import { misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './lib/introspect';
 import { log } from './lib/log';
 import { Settings } from './lib/settings';
@@ -29,7 +30,8 @@ export interface VerifyReport {
 
 export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
   return withClient(settings.url, async (client) => {
-    const live = await readSchema(client);
+    // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
+    const live = await reconcileExpressions(client, CONTRACT, await readSchema(client));
     const files = await new MigrationFiles(o.migrationsDirectory).checksums();
     const misowned = (await misownedObjects(client)).map((m): Difference => ({
       group: 'ownership', kind: 'changed', item: `owner of ${m.item}`, expected: m.expected, actual: m.owner,

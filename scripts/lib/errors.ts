@@ -152,3 +152,25 @@ export function explainSslError(err: unknown, where: string, sslmode: string): S
   }
   return undefined;
 }
+
+// Backups (scripts/backup.ts, scripts/restore.ts).
+/** No pg_dump / pg_restore whose major version is at least the server's. */
+export class ClientToolsError extends KapmanError {
+  readonly exitCode = 21;
+}
+/** The backup file is missing, truncated, changed, or has no metadata beside it. */
+export class BackupInvalidError extends KapmanError {
+  readonly exitCode = 22;
+}
+/** The backup's TimescaleDB version cannot be created on this server. */
+export class BackupVersionError extends KapmanError {
+  readonly exitCode = 23;
+}
+/** pg_dump failed; no backup file was written. */
+export class BackupFailedError extends KapmanError {
+  readonly exitCode = 24;
+}
+/** pg_restore failed, or what it restored does not match the backup's metadata; the target is unchanged. */
+export class RestoreFailedError extends KapmanError {
+  readonly exitCode = 25;
+}

@@ -48,6 +48,8 @@ test('every npm script refuses its own flag given without --, changes nothing, e
     ['db:up', '--pg-bin=/nonexistent/bin', 'db:up', '--pg-bin /nonexistent/bin', emptyDb.url],
     ['db:down', '--no-docker', 'db:down', '--no-docker', emptyDb.url],
     ['db:setup', '--pg-bin=/nonexistent/bin', 'db:setup', '--pg-bin /nonexistent/bin', emptyDb.url],
+    ['db:backup', '--out=/nonexistent/x.dump', 'db:backup', '--out /nonexistent/x.dump', resetDb.url],
+    ['db:restore', '--dry-run', 'db:restore', '--dry-run', resetDb.url],
     ['bench', '--render-only', 'bench', '--render-only', emptyDb.url],
   ];
   // PG_BIN leads nowhere: a bench or db:up that ran anyway would fail at once instead of starting servers.

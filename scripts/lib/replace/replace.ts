@@ -23,6 +23,8 @@ export interface ReplaceOptions {
   plan: string[];
   /** Fills the database built beside the target; it must leave it complete and checked. */
   build(beside: Settings): Promise<void>;
+  /** Runs once the checks pass, before anything is created or dropped (a production reset's backup). */
+  beforeBuild?(targetExists: boolean): Promise<void>;
 }
 
 export interface ReplaceResult {
@@ -131,6 +133,7 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
         return { owner };
       }
 
+      if (o.beforeBuild) await o.beforeBuild(Boolean(identity));
       await dropLeftovers(admin, target);
       const build = `${buildPrefix(target)}${crypto.randomBytes(3).toString('hex')}`;
       const removeBuild = async () => {

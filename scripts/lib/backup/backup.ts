@@ -1,0 +1,185 @@
+// A backup of one database: pg_dump's custom format, and beside it the metadata (metadata.ts).
+// The counts in the metadata and the dump see the same moment: the counts are read in a
+// transaction whose snapshot pg_dump is given (--snapshot), held open until pg_dump is done.
+import { spawn } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import readline from 'readline';
+import type { Client } from 'pg';
+import { withClient } from '../connection';
+import { PROJECT_ROOT } from '../devServer';
+import { BackupFailedError } from '../errors';
+import { readAppliedMigrations, rowCounts } from '../introspect';
+import { log } from '../log';
+import { Settings } from '../settings';
+import { BackupMetadata, METADATA_FORMAT, sha256OfFile, writeMetadata } from './metadata';
+import { clientConnection, findTool } from './tools';
+
+export interface BackupOptions {
+  /** Where to write the archive; default backups/<database>-<UTC timestamp>.dump in the project. */
+  out?: string;
+}
+
+export interface BackupResult {
+  file: string;
+  metadata: BackupMetadata;
+  bytes: number;
+  ms: number;
+}
+
+/** backups/<database>-<UTC timestamp>.dump, the name made safe for any file system. */
+export function defaultBackupFile(database: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return path.join(PROJECT_ROOT, 'backups', `${database.replace(/[^A-Za-z0-9_.-]/g, '_')}-${stamp}.dump`);
+}
+
+export const restoreCommand = (file: string, env: string) =>
+  `npm run db:restore -- ${JSON.stringify(file)}${env === 'development' ? '' : ` --env ${env}`}${env === 'production' ? ' --force' : ''}`;
+
+interface Snapshot {
+  id: string;
+  metadata: Omit<BackupMetadata, 'pgDump' | 'archive'>;
+  /** Chunk table (schema.name) -> its hypertable, to report progress by hypertable. */
+  chunkOf: Map<string, string>;
+  /** TimescaleDB's catalog tables, whose circular keys pg_dump warns about for nothing. */
+  catalogTables: Set<string>;
+}
+
+async function readSnapshot(client: Client, database: string): Promise<Snapshot> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  const { rows: [s] } = await client.query(`SELECT pg_export_snapshot() AS id, current_setting('server_version') AS version,
+      current_setting('server_version_num')::int AS num,
+      (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb`);
+  const { rows: tables } = await client.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') ORDER BY 1");
+  const names = tables.map((t) => t.relname as string);
+  const chunks: Record<string, number> = {};
+  const chunkOf = new Map<string, string>();
+  const catalogTables = new Set<string>();
+  if (s.timescaledb) {
+    const { rows } = await client.query(`SELECT hypertable_name, chunk_schema || '.' || chunk_name AS chunk
+      FROM timescaledb_information.chunks WHERE hypertable_schema = 'public' ORDER BY 1, 2`);
+    for (const r of rows) {
+      chunks[r.hypertable_name] = (chunks[r.hypertable_name] ?? 0) + 1;
+      chunkOf.set(r.chunk, r.hypertable_name);
+    }
+    const { rows: cat } = await client.query("SELECT relname FROM pg_class WHERE relnamespace = '_timescaledb_catalog'::regnamespace AND relkind = 'r'");
+    for (const r of cat) catalogTables.add(r.relname);
+  }
+  return {
+    id: s.id,
+    chunkOf,
+    catalogTables,
+    metadata: {
+      format: METADATA_FORMAT, database, createdAt: new Date().toISOString(),
+      server: { version: s.version, versionNum: s.num }, timescaledb: s.timescaledb,
+      migrations: await readAppliedMigrations(client), rowCounts: await rowCounts(client, names, names), chunks,
+    },
+  };
+}
+
+/**
+ * pg_dump's stderr, sorted: table lines become progress, TimescaleDB's harmless noise is
+ * dropped (circular keys within its own catalog; "hypertable data are in the chunks"), and
+ * anything else is kept, to be printed and, on failure, reported.
+ */
+export class DumpOutput {
+  readonly kept: string[] = [];
+  private block: 'circular' | 'notice' | undefined;
+  private circular: string[] = [];
+  private chunksDone = new Map<string, number>();
+
+  constructor(private snapshot: Pick<Snapshot, 'chunkOf' | 'catalogTables' | 'metadata'>, private say: (line: string) => void) {}
+
+  line(text: string): void {
+    const body = text.replace(/^pg_dump: /, '');
+    if (this.block === 'circular') {
+      const detail = /^detail: (.*)$/.exec(body);
+      if (detail) return void this.circular.push(detail[1]);
+      if (/^hint: /.test(body)) return;
+      this.endCircular();
+    }
+    if (this.block === 'notice') {
+      if (/^(DETAIL|HINT): /.test(text)) return;
+      this.block = undefined;
+    }
+    if (/^warning: there are circular foreign-key constraints/.test(body)) {
+      this.block = 'circular';
+      this.circular = [body];
+      return;
+    }
+    if (/^NOTICE: +hypertable data are in the chunks/.test(body)) return void (this.block = 'notice');
+    const table = /^dumping contents of table "([^"]+)\.([^"]+)"$/.exec(body);
+    if (table) return this.progress(table[1], table[2]);
+    if (/^(reading|identifying|finding|flagging|saving|last built-in|processing|creating|setting|dumping|executing)\b/.test(body)) return;
+    this.kept.push(text);
+    this.say(text);
+  }
+
+  end(): void {
+    if (this.block === 'circular') this.endCircular();
+    this.block = undefined;
+  }
+
+  private endCircular(): void {
+    const [warning, ...tables] = this.circular;
+    this.block = undefined;
+    if (tables.length && tables.every((t) => this.snapshot.catalogTables.has(t))) return;
+    for (const line of [warning, ...tables.map((t) => `detail: ${t}`)]) {
+      this.kept.push(`pg_dump: ${line}`);
+      this.say(`pg_dump: ${line}`);
+    }
+  }
+
+  private progress(schema: string, table: string): void {
+    const hypertable = this.snapshot.chunkOf.get(`${schema}.${table}`);
+    if (hypertable) {
+      const done = (this.chunksDone.get(hypertable) ?? 0) + 1;
+      this.chunksDone.set(hypertable, done);
+      return this.say(`dumping ${hypertable}: chunk ${done} of ${this.snapshot.metadata.chunks[hypertable]}`);
+    }
+    if (schema !== 'public') return; // TimescaleDB's catalog and knex's bookkeeping: small, and not the user's
+    const rows = this.snapshot.metadata.rowCounts[table];
+    if (this.snapshot.metadata.chunks[table] === undefined) this.say(`dumping ${table} (${rows ?? '?'} rows)`);
+  }
+}
+
+const human = (bytes: number) => (bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / (1 << 20)).toFixed(1)} MB`);
+
+/** pg_dump -Fc of the target into `out` (written as out.partial, renamed once complete), with its metadata beside it. */
+export async function backupDatabase(settings: Settings, o: BackupOptions = {}): Promise<BackupResult> {
+  const file = path.resolve(o.out ?? defaultBackupFile(settings.database));
+  const partial = `${file}.partial`;
+  const started = process.hrtime.bigint();
+  return withClient(settings.url, async (client) => {
+    const snapshot = await readSnapshot(client, settings.database);
+    const tool = findTool('pg_dump', Math.floor(snapshot.metadata.server.versionNum / 10000));
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const { conninfo, env } = clientConnection(settings.url);
+    log(`backing up ${settings.database} with ${tool.file} (${tool.version}) to ${file}`);
+    const output = new DumpOutput(snapshot, log);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(tool.file, ['--format=custom', '--verbose', `--snapshot=${snapshot.id}`, `--file=${partial}`, `--dbname=${conninfo}`],
+        { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      readline.createInterface({ input: child.stderr! }).on('line', (l) => output.line(l));
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    output.end();
+    await client.query('COMMIT');
+    if (code !== 0) {
+      fs.rmSync(partial, { force: true });
+      throw new BackupFailedError(`pg_dump of ${settings.database} failed (exit ${code}): ${output.kept.join(' | ') || 'no message'}`,
+        'nothing was written; fix the cause above and run the backup again');
+    }
+    const bytes = fs.statSync(partial).size;
+    const metadata: BackupMetadata = {
+      ...snapshot.metadata, pgDump: tool.version, archive: { file: path.basename(file), bytes, sha256: await sha256OfFile(partial) },
+    };
+    writeMetadata(file, metadata);
+    fs.renameSync(partial, file);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const rows = Object.values(metadata.rowCounts).reduce((a, b) => a + b, 0);
+    log(`backup written: ${file} (${human(bytes)}, ${rows} rows in ${Object.keys(metadata.rowCounts).length} tables, ${(ms / 1000).toFixed(2)} s)`);
+    return { file, metadata, bytes, ms };
+  });
+}

@@ -1,0 +1,89 @@
+// The parts of a restore that are not the pipeline's: what the server must offer before a
+// backup is restored there, pg_restore itself, and giving the restored objects to the owner.
+import { spawn } from 'child_process';
+import readline from 'readline';
+import type { Client } from 'pg';
+import { escapeIdentifier } from 'pg';
+import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
+import { BackupVersionError, PermissionDeniedError, RestoreFailedError } from '../errors';
+import type { BackupMetadata } from './metadata';
+import { clientConnection, findTool, FoundTool } from './tools';
+
+/**
+ * Refuses, before anything is touched, a backup this server cannot take: a TimescaleDB
+ * version it does not have, or a role that cannot run timescaledb_pre_restore() (it sets
+ * timescaledb.restoring, which only a superuser may). Returns the pg_restore to use.
+ */
+export async function restoreProblems(admin: Client, file: string, meta: BackupMetadata): Promise<FoundTool> {
+  const { rows: [s] } = await admin.query(`SELECT current_setting('server_version_num')::int AS num,
+      (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super,
+      (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS default_version,
+      (SELECT coalesce(array_agg(version ORDER BY version), '{}') FROM pg_available_extension_versions WHERE name = 'timescaledb') AS versions`);
+  if (meta.timescaledb && !s.versions.includes(meta.timescaledb)) {
+    const here = s.default_version ? `TimescaleDB ${s.default_version}` : 'no TimescaleDB';
+    throw new BackupVersionError(`backup ${file} was made with TimescaleDB ${meta.timescaledb}, and this server has ${here}${s.versions.length > 1 ? ` (versions available: ${s.versions.join(', ')})` : ''}`,
+      `restore it on a server with TimescaleDB ${meta.timescaledb} (a hypertable restores only into the version it was dumped from); nothing was changed`);
+  }
+  if (meta.timescaledb && !s.super) {
+    throw new PermissionDeniedError('restoring a TimescaleDB backup needs a superuser: timescaledb_pre_restore() sets timescaledb.restoring, which only a superuser may',
+      'connect as a superuser (DATABASE_URL); nothing was changed');
+  }
+  return findTool('pg_restore', Math.floor(s.num / 10000));
+}
+
+/** pg_restore of `file` into the database `url` names; objects are created by the connecting role (--no-owner), the first error stops it. */
+export async function runPgRestore(tool: FoundTool, url: string, file: string): Promise<void> {
+  const { conninfo, env } = clientConnection(url);
+  const lines: string[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(tool.file, ['--exit-on-error', '--no-owner', `--dbname=${conninfo}`, file], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    readline.createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) {
+    throw new RestoreFailedError(`pg_restore failed (exit ${code}): ${lines.filter((l) => l.trim()).slice(0, 6).join(' | ') || 'no message'}`,
+      'the target is unchanged; the backup may be damaged or from another schema');
+  }
+}
+
+/**
+ * What the restore created in public and knex's schema (and that schema) belongs to the
+ * database's owner, as a reset builds it. A table's chunks, indexes and sequences follow it.
+ */
+export async function giveToOwner(client: Client): Promise<void> {
+  const { rows } = await client.query(`WITH db AS (SELECT datdba FROM pg_database WHERE datname = current_database()),
+      ns AS (SELECT oid FROM pg_namespace WHERE nspname IN ('public', $1)),
+      ext(classid, objid) AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+    SELECT 'SCHEMA ' || quote_ident(nspname) AS object FROM pg_namespace, db WHERE nspname = $1 AND nspowner <> db.datdba
+    UNION ALL
+    SELECT CASE WHEN c.relkind IN ('v', 'm') THEN CASE c.relkind WHEN 'v' THEN 'VIEW ' ELSE 'MATERIALIZED VIEW ' END
+                WHEN c.relkind = 'S' THEN 'SEQUENCE ' ELSE 'TABLE ' END || c.oid::regclass::text
+      FROM pg_class c, db WHERE c.relnamespace IN (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND c.relowner <> db.datdba
+       AND (c.oid NOT IN (SELECT objid FROM ext WHERE classid = 'pg_class'::regclass))
+       AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+    UNION ALL
+    SELECT 'TYPE ' || t.oid::regtype::text FROM pg_type t, db
+     WHERE t.typnamespace IN (SELECT oid FROM ns) AND t.typtype IN ('e', 'd', 'r', 'm', 'c') AND t.typowner <> db.datdba
+       AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+       AND t.oid NOT IN (SELECT objid FROM ext WHERE classid = 'pg_type'::regclass)
+    UNION ALL
+    SELECT 'FUNCTION ' || p.oid::regprocedure::text FROM pg_proc p, db
+     WHERE p.pronamespace IN (SELECT oid FROM ns) AND p.proowner <> db.datdba AND p.prokind IN ('f', 'p')
+       AND p.oid NOT IN (SELECT objid FROM ext WHERE classid = 'pg_proc'::regclass)`, [MIGRATIONS_SCHEMA]);
+  if (rows.length === 0) return;
+  const { rows: [db] } = await client.query('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()');
+  for (const r of rows) await client.query(`ALTER ${r.object} OWNER TO ${escapeIdentifier(db.owner)}`);
+}
+
+/** Rows and chunks of the restored database against the backup's record; one line per difference. */
+export function countDifferences(meta: BackupMetadata, rowCounts: Record<string, number>, chunks: Record<string, number>): string[] {
+  const out: string[] = [];
+  for (const t of new Set([...Object.keys(meta.rowCounts), ...Object.keys(rowCounts)])) {
+    if (meta.rowCounts[t] !== rowCounts[t]) out.push(`${t}: ${rowCounts[t] ?? 'no table'} rows, the backup had ${meta.rowCounts[t] ?? 'no table'}`);
+  }
+  for (const h of new Set([...Object.keys(meta.chunks), ...Object.keys(chunks)])) {
+    if (meta.chunks[h] !== chunks[h]) out.push(`${h}: ${chunks[h] ?? 0} chunks, the backup had ${meta.chunks[h] ?? 0}`);
+  }
+  return out;
+}

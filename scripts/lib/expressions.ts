@@ -1,0 +1,139 @@
+// Expressions compared by meaning, not by text. PostgreSQL's deparsed text of an expression
+// is not stable across a dump and restore: a CHECK written as `x IN ('A', 'B')` on a varchar
+// deparses as `(ARRAY['A'::character varying, …])::text[]`, and that text, parsed again,
+// deparses as `ARRAY[('A'::character varying)::text, …]`. Both mean the same. So where the
+// contract and the live database disagree on a CHECK, a default or an index, both texts are
+// brought to a fixed point of PostgreSQL's own parse-and-deparse, on a temporary copy of the
+// table's columns in a transaction that is rolled back, and compared then.
+import type { Client } from 'pg';
+import { escapeIdentifier } from 'pg';
+import type { SchemaContract, TableContract } from '../../db/contract';
+import type { LiveSchema } from './introspect';
+
+type Kind = 'check' | 'default' | 'index';
+
+interface Candidate {
+  table: string;
+  kind: Kind;
+  /** The constraint or index name, or the column of a default. */
+  name: string;
+  expected: string;
+  actual: string;
+}
+
+const PROBE = 'kapman_probe';
+const SCRATCH = 'kapman_expression_scratch';
+
+/** Items whose text differs where a difference of text may not be one of meaning. */
+function candidates(expected: SchemaContract, live: LiveSchema): Candidate[] {
+  const out: Candidate[] = [];
+  for (const want of expected.tables) {
+    const have = live.tables.find((t) => t.name === want.name);
+    if (!have) continue;
+    for (const c of want.columns) {
+      const h = have.columns.find((x) => x.name === c.name);
+      if (c.default !== undefined && h?.default !== undefined && h.default !== c.default) {
+        out.push({ table: want.name, kind: 'default', name: c.name, expected: c.default, actual: h.default });
+      }
+    }
+    for (const [name, def] of Object.entries(want.constraints)) {
+      const h = have.constraints[name];
+      if (h !== undefined && h !== def && def.startsWith('CHECK ') && h.startsWith('CHECK ')) {
+        out.push({ table: want.name, kind: 'check', name, expected: def, actual: h });
+      }
+    }
+    for (const [name, def] of Object.entries(want.indexes)) {
+      const h = have.indexes[name];
+      if (h !== undefined && h !== def) out.push({ table: want.name, kind: 'index', name, expected: def, actual: h });
+    }
+  }
+  return out;
+}
+
+/** The text PostgreSQL makes of `text` once it has parsed it, on the scratch table. */
+async function deparse(client: Client, kind: Kind, column: string, text: string): Promise<string> {
+  const scratch = escapeIdentifier(SCRATCH);
+  if (kind === 'check') {
+    await client.query(`ALTER TABLE ${scratch} ADD CONSTRAINT ${PROBE} ${text}`);
+    const { rows: [r] } = await client.query(
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '${SCRATCH}'::regclass AND conname = '${PROBE}'`);
+    await client.query(`ALTER TABLE ${scratch} DROP CONSTRAINT ${PROBE}`);
+    return r.def;
+  }
+  if (kind === 'default') {
+    await client.query(`ALTER TABLE ${scratch} ALTER COLUMN ${escapeIdentifier(column)} SET DEFAULT ${text}`);
+    const { rows: [r] } = await client.query(`SELECT pg_get_expr(d.adbin, d.adrelid) AS def FROM pg_attrdef d
+      JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+      WHERE d.adrelid = '${SCRATCH}'::regclass AND a.attname = $1`, [column]);
+    await client.query(`ALTER TABLE ${scratch} ALTER COLUMN ${escapeIdentifier(column)} DROP DEFAULT`);
+    return r.def;
+  }
+  // The contract writes an index as `[UNIQUE ]method (columns…)`: the tail of CREATE INDEX.
+  const unique = text.startsWith('UNIQUE ');
+  await client.query(`CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${PROBE} ON ${scratch} USING ${unique ? text.slice(7) : text}`);
+  const { rows: [r] } = await client.query(`SELECT x.indisunique, substring(pg_get_indexdef(x.indexrelid) from ' USING (.*)$') AS def
+    FROM pg_index x WHERE x.indexrelid = '${PROBE}'::regclass`);
+  await client.query(`DROP INDEX ${PROBE}`);
+  return `${r.indisunique ? 'UNIQUE ' : ''}${r.def}`;
+}
+
+/** Parses and deparses until the text no longer changes (twice is enough in practice). */
+async function fixedPoint(client: Client, c: Candidate, text: string): Promise<string> {
+  let current = text;
+  for (let round = 0; round < 5; round++) {
+    const next = await deparse(client, c.kind, c.name, current);
+    if (next === current) return current;
+    current = next;
+  }
+  return current;
+}
+
+/**
+ * `live`, with each CHECK, default and index that means what the contract's does given the
+ * contract's text, so a plain text comparison then finds only real differences. Where no
+ * scratch table can be made (no TEMP privilege, a standby), the texts are left as they are.
+ */
+export async function reconcileExpressions(client: Client, expected: SchemaContract, live: LiveSchema): Promise<LiveSchema> {
+  const todo = candidates(expected, live);
+  if (todo.length === 0) return live;
+  const same = new Set<Candidate>();
+  try {
+    await client.query('BEGIN');
+    for (const table of new Set(todo.map((c) => c.table))) {
+      await client.query('SAVEPOINT kapman_table');
+      try {
+        await client.query(`CREATE TEMP TABLE ${escapeIdentifier(SCRATCH)} (LIKE public.${escapeIdentifier(table)})`);
+      } catch {
+        await client.query('ROLLBACK TO SAVEPOINT kapman_table');
+        continue;
+      }
+      for (const c of todo.filter((x) => x.table === table)) {
+        await client.query('SAVEPOINT kapman_probe');
+        try {
+          if (await fixedPoint(client, c, c.expected) === await fixedPoint(client, c, c.actual)) same.add(c);
+        } catch {
+          // One side does not parse here (a column it names is gone): a real difference.
+        }
+        await client.query('ROLLBACK TO SAVEPOINT kapman_probe');
+      }
+      await client.query(`DROP TABLE ${escapeIdentifier(SCRATCH)}`);
+    }
+  } catch {
+    // No scratch table here: compare the texts.
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+  if (same.size === 0) return live;
+  const tables = live.tables.map((t): TableContract => {
+    const mine = [...same].filter((c) => c.table === t.name);
+    if (mine.length === 0) return t;
+    const pick = (kind: Kind, name: string) => mine.find((c) => c.kind === kind && c.name === name)?.expected;
+    return {
+      ...t,
+      columns: t.columns.map((col) => (pick('default', col.name) === undefined ? col : { ...col, default: pick('default', col.name) })),
+      constraints: Object.fromEntries(Object.entries(t.constraints).map(([n, d]) => [n, pick('check', n) ?? d])),
+      indexes: Object.fromEntries(Object.entries(t.indexes).map(([n, d]) => [n, pick('index', n) ?? d])),
+    };
+  });
+  return { ...live, tables };
+}

@@ -1,0 +1,245 @@
+// db:backup and db:restore: a round trip gives back every row; a restore that cannot finish
+// leaves the target as it was; a production reset backs up first; a restored database
+// verifies, and a real change to it is still reported.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { Client, escapeIdentifier } from 'pg';
+import { CONTRACT } from '../../db/contract';
+import { backupDatabase } from '../../scripts/lib/backup/backup';
+import { readBackup } from '../../scripts/lib/backup/metadata';
+import { clientConnection } from '../../scripts/lib/backup/tools';
+import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { buildPrefix } from '../../scripts/lib/replace/replace';
+import { loadSettings, Settings } from '../../scripts/lib/settings';
+import { restore } from '../../scripts/restore';
+import { verify } from '../../scripts/verify';
+import { runScript } from '../support/cli';
+import { databaseAttributes, databasesLike } from '../support/schema';
+import { fillEveryTable, fingerprint } from '../support/tradingData';
+import {
+  createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
+} from '../support/testDatabase';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-backups-'));
+const written: string[] = [];
+afterAll(async () => {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const f of written) for (const x of [f, `${f}.json`]) fs.rmSync(x, { force: true });
+  await dropMadeDatabases();
+  await dropMadeRoles();
+});
+
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
+const print = (db: Settings) => withDatabase(db, fingerprint);
+const password = decodeURIComponent(new URL(serverUrl()).password);
+
+/** A migrated database with rows in every table, and a backup of it. */
+async function sourceAndBackup(label: string): Promise<{ src: Settings; file: string; before: Record<string, string | number> }> {
+  const src = await createMigratedDatabase(label);
+  await withDatabase(src, (c) => fillEveryTable(c));
+  const before = await print(src);
+  const file = path.join(dir, `${src.database}.dump`);
+  await backupDatabase(src, { out: file });
+  return { src, file, before };
+}
+
+let shared: Promise<{ src: Settings; file: string; before: Record<string, string | number> }> | undefined;
+const oneBackup = () => (shared ??= sourceAndBackup('_src'));
+
+test('a round trip gives back every row of every table, ohlcv in the same chunks; the source is untouched', async () => {
+  const { src, file, before } = await oneBackup();
+  expect(before.ohlcvChunks).toBeGreaterThanOrEqual(3);
+  expect(before.ohlcv).toMatch(/^3120 rows/);
+  for (const t of CONTRACT.tables) expect(before[t.name]).not.toMatch(/^0 rows/);
+
+  const meta = await readBackup(file);
+  expect(meta.rowCounts.ohlcv).toBe(3120);
+  expect(meta.chunks.ohlcv).toBe(before.ohlcvChunks);
+  expect(meta.migrations).toHaveLength(8);
+  expect(meta.migrations.every((m) => /^[0-9a-f]{64}$/.test(m.sha256 ?? ''))).toBe(true);
+  expect(meta.timescaledb).toMatch(/^2\./);
+
+  const dst = testSettings(remember(uniqueName('_dst'))); // does not exist yet: the restore creates it
+  const result = await restore(dst, file);
+  expect(result.rowCounts).toEqual(meta.rowCounts);
+  expect(await print(dst)).toEqual(before);
+  expect(await print(src)).toEqual(before);
+  expect((await verify(dst)).differences).toEqual([]);
+});
+
+test('a restored database verifies although its CHECK deparses differently, and a real change to it is still reported', async () => {
+  const { file } = await oneBackup();
+  const dst = testSettings(remember(uniqueName('_mean')));
+  await restore(dst, file);
+  const wyckoff = 'daily_snapshots_wyckoff_phase_check';
+  const text = await withDatabase(dst, async (c) => (await c.query('SELECT pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE conname = $1', [wyckoff])).rows[0].d);
+  const contract = CONTRACT.tables.find((t) => t.name === 'daily_snapshots')!.constraints[wyckoff];
+  expect(text).not.toBe(contract); // the dump and restore changed the text: the case the comparison is for
+  expect((await verify(dst)).ok).toBe(true);
+
+  await withDatabase(dst, async (c) => {
+    await c.query(`ALTER TABLE daily_snapshots DROP CONSTRAINT ${wyckoff}`);
+    await c.query(`ALTER TABLE daily_snapshots ADD CONSTRAINT ${wyckoff} CHECK (wyckoff_phase IN ('A', 'B', 'C', 'D')) NOT VALID`);
+    await c.query('ALTER TABLE tickers ALTER COLUMN is_active SET DEFAULT false');
+    await c.query('DROP INDEX ohlcv_date_idx');
+    await c.query('CREATE INDEX ohlcv_date_idx ON ohlcv (date)');
+  });
+  const report = await verify(dst);
+  expect(report.ok).toBe(false);
+  expect(report.differences.map((d) => [d.group, d.kind, d.item])).toEqual([
+    ['tickers', 'changed', 'column is_active'],
+    ['ohlcv', 'changed', 'index ohlcv_date_idx'],
+    ['daily_snapshots', 'changed', `constraint ${wyckoff}`],
+  ]);
+  expect(report.differences[0]).toMatchObject({ expected: 'boolean NOT NULL DEFAULT true', actual: 'boolean NOT NULL DEFAULT false' });
+  expect(report.differences[1]).toMatchObject({ expected: 'btree (date DESC)', actual: 'btree (date)' });
+});
+
+test('a restore into an existing database with other data replaces it, keeps its identity and gives everything to its owner', async () => {
+  const { file, before } = await oneBackup();
+  const role = await createTestRole('rowner', 'CREATEDB');
+  const name = remember(uniqueName('_existing'));
+  await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)} CONNECTION LIMIT 30`));
+  const asOwner = loadSettings({ env: 'test', databaseUrl: urlAs(role, name) });
+  expect(runScript('migrate', [], { DATABASE_URL: asOwner.url }).code).toBe(0);
+  await withDatabase(asOwner, (c) => fillEveryTable(c, 'OTHER'));
+  const identity = await admin((c) => databaseAttributes(c, name));
+
+  const r = runScript('restore', [file], { DATABASE_URL: testSettings(name).url });
+  expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+  expect(`${r.out}${r.err}`).not.toContain(password);
+  expect(r.out).toMatch(/row counts match the backup: .*ohlcv 3120/);
+  expect(await print(asOwner)).toEqual(before);
+  expect(await admin((c) => databaseAttributes(c, name))).toEqual(identity);
+  expect((await verify(asOwner)).differences).toEqual([]); // the ownership check included
+  expect(runScript('migrate', [], { DATABASE_URL: asOwner.url }).code).toBe(0);
+});
+
+test('a truncated backup is refused before anything is touched (exit 22); one that pg_restore cannot read leaves the target as it was (exit 25)', async () => {
+  const { file } = await oneBackup();
+  const target = await createMigratedDatabase('_keep');
+  await withDatabase(target, (c) => fillEveryTable(c, 'KEEP'));
+  const before = await print(target);
+
+  const truncated = path.join(dir, 'truncated.dump');
+  fs.writeFileSync(truncated, fs.readFileSync(file).subarray(0, Math.floor(fs.statSync(file).size / 2)));
+  fs.copyFileSync(`${file}.json`, `${truncated}.json`);
+  const refused = runScript('restore', [truncated], { DATABASE_URL: target.url });
+  expect(refused.code).toBe(22);
+  expect(refused.err).toMatch(/truncated or changed/);
+
+  // The same archive with metadata that claims it: pg_restore itself fails, in the build.
+  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
+  const crypto = await import('crypto');
+  meta.archive = { ...meta.archive, bytes: fs.statSync(truncated).size, sha256: crypto.createHash('sha256').update(fs.readFileSync(truncated)).digest('hex') };
+  fs.writeFileSync(`${truncated}.json`, JSON.stringify(meta));
+  const failed = runScript('restore', [truncated], { DATABASE_URL: target.url });
+  expect(failed.code).toBe(25);
+  expect(failed.out).toMatch(/nothing changed: .* is as it was/);
+  expect(await print(target)).toEqual(before);
+  expect(await admin((c) => databasesLike(c, buildPrefix(target.database)))).toEqual([]);
+});
+
+test('a backup of another TimescaleDB version is refused naming both versions, before anything is touched (exit 23)', async () => {
+  const { file } = await oneBackup();
+  const target = await createMigratedDatabase('_ver');
+  await withDatabase(target, (c) => fillEveryTable(c, 'VER'));
+  const before = await print(target);
+  const other = path.join(dir, 'other-version.dump');
+  fs.copyFileSync(file, other);
+  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
+  fs.writeFileSync(`${other}.json`, JSON.stringify({ ...meta, timescaledb: '2.1.0' }));
+  const r = runScript('restore', [other], { DATABASE_URL: target.url });
+  expect(r.code).toBe(23);
+  expect(r.err).toContain('TimescaleDB 2.1.0');
+  expect(r.err).toContain(`TimescaleDB ${meta.timescaledb}`);
+  expect(await print(target)).toEqual(before);
+});
+
+test('db:restore refuses production without --force (exit 7) and a system database (exit 6); --dry-run prints the plan and changes nothing', async () => {
+  const { file } = await oneBackup();
+  const target = await createMigratedDatabase('_guard');
+  await withDatabase(target, (c) => fillEveryTable(c, 'G'));
+  const before = await print(target);
+  const prod = runScript('restore', [file, '--env', 'production'], { DATABASE_URL: target.url });
+  expect(prod.code).toBe(7);
+  const system = runScript('restore', [file], { DATABASE_URL: testSettings('postgres').url });
+  expect(system.code).toBe(6);
+  const dry = runScript('restore', [file, '--dry-run', '--env', 'production', '--force'], { DATABASE_URL: target.url });
+  expect(dry.code).toBe(0);
+  expect(dry.out).toMatch(/plan \(dry run, nothing changed\)/);
+  expect(dry.out).toMatch(/timescaledb_pre_restore\(\), .*pg_restore/);
+  expect(await print(target)).toEqual(before);
+});
+
+test('a production reset writes a backup first, names it and the command that restores it; that command gives the rows back', async () => {
+  const target = await createMigratedDatabase('_prod');
+  await withDatabase(target, (c) => fillEveryTable(c, 'P'));
+  const before = await print(target);
+  const env = { DATABASE_URL: target.url };
+  const r = runScript('reset', ['--env', 'production', '--force', '--quiet'], env);
+  expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+  const [, file, command] = /written before the reset: (\S+); to restore it: (npm run db:restore -- .*)$/m.exec(r.out) ?? [];
+  expect(file).toMatch(new RegExp(`backups/${target.database}-\\d{8}T\\d{6}Z\\.dump$`));
+  written.push(file);
+  expect(command).toBe(`npm run db:restore -- ${JSON.stringify(file)} --env production --force`);
+  expect(r.out).not.toContain(password);
+  expect((await verify(target, { empty: true })).ok).toBe(true);
+
+  const args = command.replace('npm run db:restore -- ', '').split(' ').map((a) => (a.startsWith('"') ? JSON.parse(a) : a));
+  const restored = runScript('restore', args, env);
+  expect({ code: restored.code, err: restored.err }).toEqual({ code: 0, err: '' });
+  expect(await print(target)).toEqual(before);
+
+  const noBackup = runScript('reset', ['--env', 'production', '--force', '--quiet', '--no-backup'], env);
+  expect(noBackup.code).toBe(0);
+  expect(noBackup.out).not.toMatch(/backup/);
+});
+
+test('no pg_dump of the server\'s version: a named error naming the package (exit 21), and a production reset drops nothing', async () => {
+  const target = await createMigratedDatabase('_tools');
+  await withDatabase(target, (c) => fillEveryTable(c, 'K'));
+  const before = await print(target);
+  const bin = fs.mkdtempSync(path.join(dir, 'bin-'));
+  fs.writeFileSync(path.join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 13.9"\n', { mode: 0o755 });
+  const env = { DATABASE_URL: target.url, PG_BIN: bin, PATH: bin };
+  const backup = runScript('backup', ['--out', path.join(dir, 'never.dump')], env);
+  expect(backup.code).toBe(21);
+  expect(backup.err).toMatch(/pg_dump is too old for a PostgreSQL 15 server: found .*\(13\.9\)/);
+  expect(backup.err).toMatch(/apt-get install postgresql-client-15/);
+  expect(fs.existsSync(path.join(dir, 'never.dump'))).toBe(false);
+  const reset = runScript('reset', ['--env', 'production', '--force', '--quiet'], env);
+  expect(reset.code).toBe(21);
+  expect(await print(target)).toEqual(before);
+});
+
+test('pg_dump and pg_restore get the password in their environment, never in the conninfo', () => {
+  const url = 'postgres://kapman:s3cr%27et@db.example:6543/kap%20man?sslmode=require';
+  const { conninfo, env } = clientConnection(url, { PGPASSWORD: 'inherited', PGHOST: 'elsewhere', HOME: '/nonexistent' });
+  expect(conninfo).toBe("host='db.example' port='6543' user='kapman' dbname='kap man' sslmode='require' application_name='kapman-db'");
+  expect(env).toEqual({ HOME: '/nonexistent', PGPASSWORD: "s3cr'et" });
+});
+
+test("db:backup reports progress by table and chunk, hides TimescaleDB's catalog warnings, and shows a real pg_dump error (exit 24, no file)", async () => {
+  const { src } = await oneBackup();
+  const out = path.join(dir, 'cli.dump');
+  const ok = runScript('backup', ['--out', out], { DATABASE_URL: src.url });
+  expect({ code: ok.code, err: ok.err }).toEqual({ code: 0, err: '' });
+  expect(ok.out).toMatch(/dumping ohlcv: chunk 1 of 4\n[^]*dumping ohlcv: chunk 4 of 4/);
+  expect(ok.out).toMatch(/dumping tickers \(20 rows\)/);
+  expect(ok.out).toMatch(/backup written: .*cli\.dump \([\d.]+ kB, \d+ rows in 6 tables, [\d.]+ s\)/);
+  expect(ok.out).not.toMatch(/circular|hypertable data are in the chunks/);
+  expect(ok.out).not.toContain(password);
+  expect(fs.existsSync(`${out}.json`)).toBe(true);
+
+  // A table its owner may not read, in a schema of its own: pg_dump must fail and say why.
+  const role = await createTestRole('dumper');
+  const name = remember(uniqueName('_unreadable'));
+  await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)}`));
+  await withDatabase(testSettings(name), (c) => c.query('CREATE SCHEMA hidden; CREATE TABLE hidden.secret (x int)'));
+  const failed = runScript('backup', ['--out', path.join(dir, 'failed.dump')], { DATABASE_URL: urlAs(role, name) });
+  expect(failed.code).toBe(24);
+  expect(failed.err).toMatch(/pg_dump of .* failed \(exit 1\): .*permission denied for (schema hidden|table secret)/);
+  expect(fs.readdirSync(dir).filter((f) => f.startsWith('failed.dump'))).toEqual([]);
+});
