@@ -14,11 +14,11 @@ import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/settings';
 import { restore } from '../../scripts/restore';
 import { verify } from '../../scripts/verify';
-import { runScript } from '../support/cli';
+import { ROOT, runScript } from '../support/cli';
 import { databaseAttributes, databasesLike } from '../support/schema';
 import { fillEveryTable, fingerprint } from '../support/tradingData';
 import {
-  createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
+  createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, runPrefix, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
 } from '../support/testDatabase';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-backups-'));
@@ -26,6 +26,11 @@ const written: string[] = [];
 afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
   for (const f of written) for (const x of [f, `${f}.json`]) fs.rmSync(x, { force: true });
+  // Whatever a production command of this run wrote into the project's backups/ (a failed test included).
+  const projectBackups = path.join(ROOT, 'backups');
+  for (const f of fs.existsSync(projectBackups) ? fs.readdirSync(projectBackups) : []) {
+    if (f.startsWith(runPrefix())) fs.rmSync(path.join(projectBackups, f), { force: true });
+  }
   await dropMadeDatabases();
   await dropMadeRoles();
 });

@@ -7,6 +7,7 @@ import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/erro
 import { loadSettings, urlForDatabase } from '../../scripts/lib/settings';
 import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/verify';
+import { migrateLatest } from '../../scripts/lib/migrate';
 import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
 import {
   createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, uniqueName, withDatabase,
@@ -33,7 +34,9 @@ test('a database full of data, with sessions attached, comes back empty and exac
   const ownerRole = `${runPrefix()}owner_${crypto.randomBytes(3).toString('hex')}`;
   roles.push(ownerRole);
   await admin((c) => c.query(`CREATE ROLE ${escapeIdentifier(ownerRole)} NOLOGIN`));
-  const db = await createMigratedDatabase();
+  // Migrated, not copied from the run's template: TimescaleDB starts its scheduler for a database on CREATE EXTENSION only.
+  const db = await createTestDatabase();
+  await migrateLatest(db);
   await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} OWNER TO ${escapeIdentifier(ownerRole)}`));
   await withDatabase(db, fillWithData);
 

@@ -2,7 +2,29 @@
 // its URL to the test workers through the environment. Never skip: no server, no run.
 import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/testServer';
-import { createTemplate } from './testDatabase';
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { createTemplate, runPrefix } from './testDatabase';
+
+/**
+ * On a server that outlives the run, the tests act as a superuser of the run's own with a
+ * random password (dropped by teardown): the password the user gave may be a word that
+ * output holds anyway ('kapman'), and then "no password in any output" could not be tested.
+ */
+async function runAdmin(url: string): Promise<string> {
+  const name = `${runPrefix()}admin`;
+  const password = crypto.randomBytes(12).toString('hex');
+  const superuser = await withMaintenanceClient(url, async (c) => {
+    if (!(await c.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0].rolsuper) return false;
+    await c.query(`CREATE ROLE ${escapeIdentifier(name)} SUPERUSER LOGIN PASSWORD ${escapeLiteral(password)}`);
+    return true;
+  });
+  if (!superuser) return url;
+  const u = new URL(url);
+  u.username = encodeURIComponent(name);
+  u.password = password;
+  return u.toString();
+}
 
 declare global {
   // Shared with globalTeardown, which jest runs in this same process.
@@ -22,8 +44,8 @@ export default async function globalSetup(): Promise<void> {
   }
   globalThis.kapmanTestServer = server;
   stopOnSignal(server);
-  process.env.KAPMAN_TEST_SERVER_URL = server.adminUrl;
   process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
+  process.env.KAPMAN_TEST_SERVER_URL = server.kind === 'TEST_DATABASE_URL' ? await runAdmin(server.adminUrl) : server.adminUrl;
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
   const started = Date.now();
   await createTemplate();

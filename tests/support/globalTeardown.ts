@@ -1,5 +1,6 @@
 // Jest global teardown: check that the run left no database of its own behind, then stop
 // and delete what global setup started, even when tests failed.
+import { escapeIdentifier } from 'pg';
 import { dropDatabase } from '../../scripts/lib/admin';
 import { withMaintenanceClient } from '../../scripts/lib/connection';
 import { dropTemplate, runPrefix } from './testDatabase';
@@ -23,5 +24,7 @@ async function dropLeftovers(url: string): Promise<void> {
     for (const r of rows) await dropDatabase(c, r.datname);
     return rows.map((r) => r.datname);
   });
+  // The run's own superuser (global setup), once nothing it made is left.
+  await withMaintenanceClient(url, (c) => c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(`${runPrefix()}admin`)}`));
   if (left.length) throw new Error(`the test run left databases behind (now dropped): ${left.join(', ')}`);
 }
