@@ -5,8 +5,9 @@ import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { withMaintenanceClient } from '../../scripts/lib/connection';
-import { ConnectionLostError } from '../../scripts/lib/errors';
-import { migrateLatest } from '../../scripts/lib/migrate';
+import { ConnectionLostError, UsageError } from '../../scripts/lib/errors';
+import { migrateLatest, rollback } from '../../scripts/lib/migrate';
+import { settingsFromArgs } from '../../scripts/lib/cli';
 import { migrationsFolder } from '../support/migrations';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/settings';
@@ -60,8 +61,7 @@ test.each([
 ])("a role's %s = %s changes nothing: the reset finishes, verifies, and builds in public", async (setting, value) => {
   const { db, role } = await ownedDatabase('rs');
   await admin((c) => c.query(`ALTER ROLE ${q(role.name)} SET ${setting} = ${value}`));
-  const r = resetAs(db);
-  expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+  await reset(db); // the setting is the server's: in-process is the same as through npm
   expect(await symbols(db)).toEqual([]);
   await withDatabase(db, async (c) => {
     expect(await publicTables(c)).toHaveLength(6);
@@ -73,13 +73,13 @@ test("a role's connection limit too small for a reset is refused before anything
   const { db, role } = await ownedDatabase('cl');
   for (const limit of [1, 3]) {
     await admin((c) => c.query(`ALTER ROLE ${q(role.name)} CONNECTION LIMIT ${limit}`));
-    const refused = resetAs(db);
-    expect(refused.code).toBe(17);
-    expect(refused.err).toMatch(limit === 1 ? /too many connections for role/ : /^kapman: error: a reset needs 2 more sessions/);
+    await expect(reset(db)).rejects.toMatchObject({
+      exitCode: 17, message: limit === 1 ? expect.stringMatching(/too many connections for role/) : expect.stringMatching(/^a reset needs 2 more sessions/),
+    });
   }
   expect(await symbols(db)).toEqual(['KEEP']);
   await admin((c) => c.query(`ALTER ROLE ${q(role.name)} CONNECTION LIMIT 4`));
-  expect(resetAs(db).code).toBe(0);
+  await reset(db);
   expect(await symbols(db)).toEqual([]);
 });
 
@@ -94,10 +94,9 @@ test('a superuser reset builds everything as the owner: the owner can read, writ
     expect((await c.query("SELECT pg_get_userbyid(nspowner) AS o FROM pg_namespace WHERE nspname = 'knex'")).rows[0].o).toBe(role.name);
     await c.query("INSERT INTO tickers (symbol) VALUES ('OWNER')");
   });
-  const verified = runScript('verify', [], { DATABASE_URL: db.url });
-  expect(verified.code).toBe(0);
-  expect(runScript('migrate', [], { DATABASE_URL: db.url }).code).toBe(0);
-  expect(runScript('rollback', ['--all'], { DATABASE_URL: db.url }).code).toBe(0);
+  expect((await verify(db)).differences).toEqual([]);
+  expect(await migrateLatest(db)).toEqual([]);
+  expect(await rollback(db, true)).toHaveLength(8);
 });
 
 test('db:verify reports a table the database owner does not own', async () => {
@@ -132,11 +131,8 @@ test('the database keeps its identity: encoding, locale, connection limit, grant
 test('a target marked read-only is refused before anything changes (exit 15), also in --dry-run', async () => {
   const { db } = await ownedDatabase('ro');
   await admin((c) => c.query(`ALTER DATABASE ${q(db.database)} SET default_transaction_read_only = on`));
-  for (const args of [[], ['--dry-run']]) {
-    const r = resetAs(db, ...args);
-    expect(r.code).toBe(15);
-    expect(r.err).toMatch(/read-only/);
-    expect(r.out).not.toMatch(/would/);
+  for (const dryRun of [false, true]) {
+    await expect(reset(db, { dryRun })).rejects.toMatchObject({ exitCode: 15, message: expect.stringMatching(/read-only/) });
   }
   await admin((c) => c.query(`ALTER DATABASE ${q(db.database)} RESET default_transaction_read_only`));
   expect(await symbols(db)).toEqual(['KEEP']);
@@ -210,16 +206,18 @@ test('db:rollback behind an open transaction reports the holder after 2 s and gi
 });
 
 test('a bad --lock-timeout is a usage error (exit 2)', () => {
-  for (const value of ['-5', 'abc', '0']) {
-    const r = runScript('migrate', ['--lock-timeout', value], { DATABASE_URL: testSettings('kapman_none').url });
-    expect(r.code).toBe(2);
+  for (const value of [-5, Number('abc'), 0]) {
+    expect(() => settingsFromArgs({ env: 'test', 'lock-timeout': value })).toThrow(UsageError);
   }
+  const r = runScript('migrate', ['--lock-timeout', 'abc'], { DATABASE_URL: testSettings('kapman_none').url });
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/^kapman: error: --lock-timeout must be a positive number of seconds/);
 });
 
 test('nothing but the target changes: roles, passwords and other databases are equal before and after', async () => {
   const { db, role } = await ownedDatabase('only');
   const before = await admin(async (c) => ({ roles: await rolesSnapshot(c, [role.name]), dbs: await databasesSnapshot(c, db.database) }));
-  expect(resetAs(db).code).toBe(0);
+  await reset(db);
   expect(await admin(async (c) => ({ roles: await rolesSnapshot(c, [role.name]), dbs: await databasesSnapshot(c, db.database) }))).toEqual(before);
 });
 
