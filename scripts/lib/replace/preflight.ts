@@ -70,7 +70,8 @@ export function preflightProblem(facts: ServerFacts, target: string, owner: stri
   }
   if (!facts.canCreateDatabase) {
     return new PermissionDeniedError(`the connecting role may not create databases, so "${target}" could not be rebuilt`,
-      'connect as a role with CREATEDB (ALTER ROLE … CREATEDB) or a superuser; nothing was changed');
+      'on a managed server (one database, no CREATEDB), empty and rebuild it where it stands: npm run db:reset -- --in-place; '
+      + 'else connect as a role with CREATEDB (ALTER ROLE … CREATEDB) or a superuser; nothing was changed');
   }
   if (!facts.canActAsOwner) {
     return new PermissionDeniedError(`the connecting role may not act as "${owner}", the ${exists ? 'owner' : 'intended owner'} of "${target}"`,
