@@ -52,6 +52,15 @@ async function recordChecksum(knex: Knex, file: string, sha256: string | undefin
   else await rows.where({ name: file }).delete();
 }
 
+/**
+ * Hashes a released migration had before an edit that was essential and changes nothing its up
+ * builds (the reason is beside the edit): a database that applied the earlier file still counts
+ * as applied as written.
+ */
+export const FORMER_CHECKSUMS: Record<string, string[]> = {
+  '0001_timescaledb.ts': ['6cec8ad6eb0b2902ebd2ad5ff46c7a20cbfc2e6a5086330904323fd6b50fc073'], // its down keeps the extension now
+};
+
 export class MigrationFiles implements Knex.MigrationSource<string> {
   /** The last migration that failed: when the failure also broke the connection, knex reports only its ROLLBACK's error. */
   lastFailure?: MigrationFileError;
@@ -63,8 +72,9 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
   }
 
   /** Every file with the hash of its content now. */
-  async checksums(): Promise<Array<{ name: string; sha256: string }>> {
-    return (await this.getMigrations()).map((name) => ({ name, sha256: fileChecksum(this.directory, name) }));
+  async checksums(): Promise<Array<{ name: string; sha256: string; former: string[] }>> {
+    const former = (name: string) => (this.directory === MIGRATIONS_DIR ? FORMER_CHECKSUMS[name] ?? [] : []);
+    return (await this.getMigrations()).map((name) => ({ name, sha256: fileChecksum(this.directory, name), former: former(name) }));
   }
 
   getMigrationName(file: string): string {

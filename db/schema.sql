@@ -140,7 +140,7 @@ ALTER TABLE ONLY public.recommendations ADD CONSTRAINT recommendations_ticker_id
 SELECT create_hypertable('public.ohlcv', by_range('date', INTERVAL '365 days'));
 
 -- Migrations applied, with the sha256 of each file:
--- 0001_timescaledb.ts 6cec8ad6eb0b2902ebd2ad5ff46c7a20cbfc2e6a5086330904323fd6b50fc073
+-- 0001_timescaledb.ts 76d2007c68bab8396bb6bbf62146bc78844da6a504cdbcef4aab7c63aca2ad75
 -- 0002_enum_types.ts db501c53bd46d2c289279b3cb52ecb29dfa7a0afdeafa1cb069ed4d9c745b4c7
 -- 0003_tickers.ts ac8b24bbda2dd32b6f3509f474b44ef820106fad8e11f2e09a5bd39cdb9582f1
 -- 0004_ohlcv.ts 2f84daeb982317562e861201483e90a7a79b8902070ba094df13596ae75c0fb4

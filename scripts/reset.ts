@@ -10,9 +10,10 @@ import { waitForServer } from './lib/connection';
 import { log, step } from './lib/log';
 import { applyMigrations, printingReporter } from './lib/migrate';
 import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
+import { resetInPlace } from './lib/replace/inPlace';
 import { replaceDatabase } from './lib/replace/replace';
 import { refuseProduction, Settings } from './lib/settings';
-import { reportVerification, verify, VerifyReport } from './verify';
+import { reportVerification, verify, verifyOn, VerifyReport } from './verify';
 
 export interface ResetOptions {
   /** Allow a reset in the production environment. */
@@ -25,6 +26,8 @@ export interface ResetOptions {
   verbose?: boolean;
   /** In production, skip the backup taken before anything is dropped (--no-backup). */
   noBackup?: boolean;
+  /** Empty and rebuild the database where it stands, in one transaction (no CREATEDB needed). */
+  inPlace?: boolean;
 }
 
 export interface ResetResult {
@@ -41,21 +44,39 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   const files = await new MigrationFiles().getMigrations();
   let applied: string[] = [];
   let verification: VerifyReport | undefined;
+  const reporter = o.verbose ? printingReporter : undefined;
   let backup: string | undefined;
   // Production's data is kept before the reset drops it: nothing is dropped unless the backup is written.
   const backsUp = settings.env === 'production' && !o.noBackup;
+  const backUp = async (exists: boolean) => {
+    if (!exists) return log(`${settings.database} does not exist yet: nothing to back up`);
+    backup = (await backupDatabase(settings)).file;
+    log(`backup of ${settings.database} written before the reset: ${backup}; to restore it: ${restoreCommand(backup, settings.env)}`);
+  };
+  const backupPlan = backsUp ? [`first back up ${settings.database} to ${defaultBackupFile(settings.database)} (--no-backup skips it)`] : [];
+  if (o.inPlace) {
+    if (backsUp && !o.dryRun) await backUp(true); // in place, the database exists by definition
+    const { owner } = await resetInPlace(settings, {
+      dryRun: o.dryRun,
+      reporter,
+      plan: [...backupPlan, `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
+      build: async (trx, client) => {
+        applied = await step((done: string[]) => `${done.length} migrations applied (not committed yet)`,
+          async () => (await trx.migrate.latest())[1] as string[]);
+        verification = await step('verified (not committed yet)', () => verifyOn(client, settings.database, { empty: true }));
+        reportVerification(verification); // a difference rolls everything back
+      },
+    });
+    return { owner, applied, verification, backup };
+  }
   const { owner } = await replaceDatabase(settings, {
     dryRun: o.dryRun,
-    beforeBuild: backsUp ? async (exists) => {
-      if (!exists) return log(`${settings.database} does not exist yet: nothing to back up`);
-      backup = (await backupDatabase(settings)).file;
-      log(`backup of ${settings.database} written before the reset: ${backup}; to restore it: ${restoreCommand(backup, settings.env)}`);
-    } : undefined,
-    plan: [...(backsUp ? [`first back up ${settings.database} to ${defaultBackupFile(settings.database)} (--no-backup skips it)`] : []),
+    beforeBuild: backsUp ? backUp : undefined,
+    plan: [...backupPlan,
       `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
     build: async (beside) => {
       applied = await step((done: string[]) => `${done.length} migrations applied`,
-        () => applyMigrations(beside, { reporter: o.verbose ? printingReporter : undefined }));
+        () => applyMigrations(beside, { reporter }));
       // Reported under the target's name: the build becomes it.
       verification = { ...(await step('verified', () => verify(beside, { empty: true }))), database: settings.database };
       reportVerification(verification);
@@ -64,12 +85,13 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   return { owner, applied, verification, backup };
 }
 
-export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; wait?: boolean; 'wait-timeout': number; 'lock-timeout': number; quiet?: boolean; backup: boolean }> = {
+export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; 'in-place'?: boolean; wait?: boolean; 'wait-timeout': number; 'lock-timeout': number; quiet?: boolean; backup: boolean }> = {
   command: 'db:reset',
   describe: 'DELETES EVERYTHING in the target database: builds the empty baseline beside it from the migrations, verifies it, then swaps it in',
   builder: (y) => withLockTimeout(withEnvironment(y))
     .option('force', { type: 'boolean', default: false, describe: 'allow a reset in the production environment (deletes all its data)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be done and change nothing' })
+    .option('in-place', { type: 'boolean', default: false, describe: 'keep the database: drop everything in public and knex\'s schema, migrate and verify in one transaction (for a role that may not create databases, e.g. on Timescale Cloud)' })
     .option('wait', { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' })
     .option('wait-timeout', { type: 'number', default: 30, describe: 'seconds --wait waits at most' })
     .option('quiet', { type: 'boolean', default: false, describe: 'do not list each migration file' })
@@ -78,7 +100,7 @@ export const command: CommandModule<object, { env: string; force?: boolean; 'dry
     const settings = settingsFromArgs(args);
     log(`resetting ${settings.displayUrl} (environment ${settings.env})`);
     await reset(settings, {
-      force: args.force, dryRun: args['dry-run'], waitMs: args.wait ? args['wait-timeout'] * 1000 : undefined, verbose: !args.quiet, noBackup: !args.backup,
+      force: args.force, dryRun: args['dry-run'], inPlace: args['in-place'], waitMs: args.wait ? args['wait-timeout'] * 1000 : undefined, verbose: !args.quiet, noBackup: !args.backup,
     });
   },
 };

@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { MigrationFiles } from '../db/migrationSource';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { withClient } from './lib/connection';
+import { withTransaction } from './lib/connection';
 import { MigrationState, migrationStates } from './lib/drift';
 import { readAppliedMigrations } from './lib/introspect';
 import { log } from './lib/log';
@@ -11,7 +11,7 @@ import { Settings } from './lib/settings';
 
 export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
   const files = await new MigrationFiles(o.migrationsDirectory).checksums();
-  const applied = await withClient(settings.url, readAppliedMigrations);
+  const applied = await withTransaction(settings.url, readAppliedMigrations);
   // A migration applied before checksums were kept counts as applied here; db:verify flags it.
   return migrationStates(files, applied).map(({ name, state }) => ({ name, state: state === 'applied, no checksum recorded' ? 'applied' : state }));
 }

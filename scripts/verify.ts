@@ -3,7 +3,8 @@ import type { CommandModule } from 'yargs';
 import { CONTRACT, TABLE_NAMES } from '../db/contract';
 import { MigrationFiles } from '../db/migrationSource';
 import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { withClient } from './lib/connection';
+import type { Client } from 'pg';
+import { withTransaction } from './lib/connection';
 import { Difference, diffMigrations, diffSchema } from './lib/drift';
 import { SchemaDriftError } from './lib/errors';
 import { reconcileExpressions } from './lib/expressions';
@@ -29,18 +30,21 @@ export interface VerifyReport {
 }
 
 export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
-  return withClient(settings.url, async (client) => {
-    // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
-    const live = await reconcileExpressions(client, CONTRACT, await readSchema(client));
-    const files = await new MigrationFiles(o.migrationsDirectory).checksums();
-    const misowned = (await misownedObjects(client)).map((m): Difference => ({
-      group: 'ownership', kind: 'changed', item: `owner of ${m.item}`, expected: m.expected, actual: m.owner,
-    }));
-    const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client)), ...misowned];
-    const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
-    const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
-    return { database: settings.database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };
-  });
+  return withTransaction(settings.url, (client) => verifyOn(client, settings.database, o));
+}
+
+/** The same on an open session, inside its transaction (an in-place reset verifies before it commits). */
+export async function verifyOn(client: Client, database: string, o: VerifyOptions = {}): Promise<VerifyReport> {
+  // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
+  const live = await reconcileExpressions(client, CONTRACT, await readSchema(client));
+  const files = await new MigrationFiles(o.migrationsDirectory).checksums();
+  const misowned = (await misownedObjects(client)).map((m): Difference => ({
+    group: 'ownership', kind: 'changed', item: `owner of ${m.item}`, expected: m.expected, actual: m.owner,
+  }));
+  const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client)), ...misowned];
+  const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
+  const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
+  return { database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };
 }
 
 /** The report for a person: one line per difference, grouped by table. */

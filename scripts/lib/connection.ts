@@ -1,6 +1,6 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { prepareSession, SessionOptions } from '../../knexfile';
+import { prepareSession, prepareTransaction, SessionOptions } from '../../knexfile';
 import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from './errors';
 import { progress } from './log';
 import { maskUrl, urlForDatabase } from './settings';
@@ -36,6 +36,25 @@ async function runAndClose<T>(client: Client, url: string, work: (client: Client
 
 export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   return runAndClose(await connect(url), url, work);
+}
+
+/**
+ * Runs `work` in one transaction that starts with the session setup (SET LOCAL), then closes
+ * the client: the way to ask questions that also holds behind a transaction pooler.
+ */
+export async function withTransaction<T>(url: string, work: (client: Client) => Promise<T>, session: SessionOptions = {}): Promise<T> {
+  return withClient(url, async (client) => {
+    await client.query('BEGIN');
+    try {
+      await prepareTransaction(client, session);
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 // Where to stand while dropping the target: `postgres`, else `template1`.

@@ -36,7 +36,9 @@ function flatten(schema: SchemaContract & { others?: string[] }): { tables: Set<
 
 export function diffSchema(expected: SchemaContract, actual: LiveSchema): Difference[] {
   const want = flatten(expected);
-  const have = flatten(actual);
+  // Extensions the contract does not name are the server's or the platform's (pg_stat_statements
+  // on a managed service), not the schema's; an in-place reset keeps them.
+  const have = flatten({ ...actual, extensions: actual.extensions.filter((e) => expected.extensions.includes(e)) });
   const out: Difference[] = [];
   // A whole table missing or unexpected is one difference, not one per column.
   for (const t of want.tables) if (!have.tables.has(t)) out.push({ group: t, kind: 'missing', item: 'table' });
@@ -60,6 +62,8 @@ export function diffSchema(expected: SchemaContract, actual: LiveSchema): Differ
 export interface MigrationFile {
   name: string;
   sha256: string;
+  /** Hashes of a known, harmless earlier edit of the file (FORMER_CHECKSUMS): applied as written too. */
+  former?: string[];
 }
 
 export interface MigrationState {
@@ -76,7 +80,7 @@ export function migrationStates(files: MigrationFile[], applied: AppliedMigratio
   const states: MigrationState[] = files.map((f): MigrationState => {
     if (!recorded.has(f.name)) return { name: f.name, state: 'pending', current: f.sha256 };
     const sha = recorded.get(f.name) ?? null;
-    const state = sha === null ? 'applied, no checksum recorded' : sha === f.sha256 ? 'applied' : 'edited since applied';
+    const state = sha === null ? 'applied, no checksum recorded' : sha === f.sha256 || f.former?.includes(sha) ? 'applied' : 'edited since applied';
     return { name: f.name, state, current: f.sha256, recorded: sha };
   });
   for (const a of applied) {

@@ -77,6 +77,12 @@ export class MigrationExistsError extends KapmanError {
   readonly exitCode = 20;
 }
 
+// 21-30: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
+/** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
+export class PoolerError extends KapmanError {
+  readonly exitCode = 31;
+}
+
 export const INSTALL_HINT =
   'run `sudo bash scripts/install-timescaledb.sh` (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
 

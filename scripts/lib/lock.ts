@@ -3,6 +3,7 @@
 // visible whatever the role's lock_timeout says, and the lock ends with its transaction or
 // session, so neither a pooler nor a killed run can leave it behind.
 import type { Client } from 'pg';
+import { prepareTransaction } from '../../knexfile';
 import { connect } from './connection';
 import { LockTimeoutError } from './errors';
 import { log } from './log';
@@ -59,9 +60,12 @@ export async function blockersOf(client: Client, pids: number[]): Promise<Blocke
  */
 export async function acquireLock(url: string, name: string, what: string, timeoutMs: number): Promise<HeldLock> {
   const client = await connect(url);
-  const release = () => client.end().catch(() => undefined); // ending the session ends the transaction and the lock
+  // The lock ends with the transaction; ending it before closing hands a pooler a clean server connection.
+  const release = () => client.query('ROLLBACK').catch(() => undefined).then(() => client.end()).catch(() => undefined);
   try {
     await client.query('BEGIN');
+    // This session sits idle in its transaction while the command works: no timeout may end it.
+    await prepareTransaction(client, { lockTimeoutMs: timeoutMs });
     const started = Date.now();
     let reported = false;
     for (;;) {

@@ -3,6 +3,7 @@
 import knexFactory, { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../db/migrationSource';
 import type { Client } from 'pg';
+import { knexQueryable, prepareTransaction } from '../../knexfile';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError,
 } from './errors';
@@ -103,9 +104,21 @@ function reportLockWaits(watcher: Client, pids: Set<number>): NodeJS.Timeout {
 
 /** Applies every pending migration in one batch, without serializing (the caller owns the database). */
 export async function applyMigrations(settings: Settings, o: WithKnexOptions = {}): Promise<string[]> {
-  return withKnex(settings, o, async (knex) => {
-    const [, applied] = await knex.migrate.latest();
+  return withKnex(settings, o, (knex) => inTransaction(settings, knex, async (trx) => {
+    const [, applied] = await trx.migrate.latest();
     return applied as string[];
+  }));
+}
+
+/**
+ * `work` in one transaction that starts with the session setup (SET LOCAL), so that knex's
+ * bookkeeping, the batch and all run as the owner with the tools' timeouts, behind a
+ * transaction pooler too.
+ */
+export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return knex.transaction(async (trx) => {
+    await prepareTransaction(knexQueryable(trx), { asOwner: true, lockTimeoutMs: settings.lockTimeoutMs });
+    return work(trx);
   });
 }
 
@@ -125,7 +138,7 @@ export async function migrateLatest(settings: Settings, o: MigrateOptions = {}):
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
   // Knex reverts each migration in a transaction of its own; one around them all makes a
   // rollback that fails or times out half-way leave every table where it was.
-  return oneAtATime(settings, (watcher) => withKnex(settings, { ...o, watcher }, (knex) => knex.transaction(async (trx) => {
+  return oneAtATime(settings, (watcher) => withKnex(settings, { ...o, watcher }, (knex) => inTransaction(settings, knex, async (trx) => {
     const [, reverted] = await trx.migrate.rollback(undefined, all);
     return reverted as string[];
   })));

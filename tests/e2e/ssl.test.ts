@@ -1,6 +1,5 @@
 // sslmode as libpq means it, against a real server with ssl = on and certificates made here
 // with openssl (a cluster of its own: the shared one stays plain, which the require case uses).
-import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -11,6 +10,7 @@ import { urlForDatabase } from '../../scripts/lib/settings';
 import { startThrowawayCluster, TestServer } from '../../scripts/lib/testServer';
 import { runScript } from '../support/cli';
 import { serverUrl } from '../support/testDatabase';
+import { makeCa, makeServerCertificate } from '../support/tls';
 
 let server: TestServer | undefined;
 let dir = '';
@@ -21,27 +21,12 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-const newKey = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', name);
-
-/** A CA (name.crt, name.key) of its own. */
-function makeCa(name: string): void {
-  newKey(`${name}.key`);
-  openssl('req', '-x509', '-new', '-key', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`);
-}
-
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-ssl-'));
-  makeCa('ca');
-  makeCa('other-ca');
+  makeCa(dir, 'ca');
+  makeCa(dir, 'other-ca');
   // The server's certificate, signed by ca, for the name localhost only (not 127.0.0.1).
-  newKey('server.key');
-  openssl('req', '-new', '-key', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  fs.writeFileSync(file('san.ext'), 'subjectAltName=DNS:localhost\n');
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext');
-  fs.chmodSync(dir, 0o711);
-  fs.chmodSync(file('server.key'), 0o600);
-  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', file('server.key'), file('server.crt')]); // the server runs as postgres
+  makeServerCertificate(dir, 'ca', 'localhost');
   server = await startThrowawayCluster(process.env.PG_BIN || DEFAULT_PG_BIN, true, {
     extraSettings: ['ssl = on', `ssl_cert_file = '${file('server.crt')}'`, `ssl_key_file = '${file('server.key')}'`],
   });

@@ -1,5 +1,6 @@
 // The migrations alone build the MVP schema: exactly, repeatably, reversibly.
 import { CONTRACT, TABLE_NAMES } from '../../db/contract';
+import { FORMER_CHECKSUMS } from '../../db/migrationSource';
 import { migrateLatest, rollback } from '../../scripts/lib/migrate';
 import { status } from '../../scripts/status';
 import { Settings } from '../../scripts/lib/settings';
@@ -95,7 +96,7 @@ test('migrate:latest a second time applies nothing', async () => {
   expect((await status(db)).filter((m) => m.state !== 'applied')).toEqual([]);
 });
 
-test('rolling everything back leaves public without tables or types; migrating again gives the same schema', async () => {
+test('rolling everything back leaves public without tables or types, and TimescaleDB installed; migrating again gives the same schema', async () => {
   const fresh = await createMigratedDatabase('_rb');
   const before = schemaDump(fresh);
   const reverted = await rollback(fresh, true);
@@ -103,11 +104,24 @@ test('rolling everything back leaves public without tables or types; migrating a
   await withDatabase(fresh, async (c) => {
     expect(await publicTables(c)).toEqual([]);
     expect(await publicTypes(c)).toEqual([]);
+    // 0001's down keeps the extension (the reason is in the file).
     const { rows } = await c.query("SELECT extname FROM pg_extension WHERE extname = 'timescaledb'");
-    expect(rows).toEqual([]);
+    expect(rows).toEqual([{ extname: 'timescaledb' }]);
   });
   expect(await migrateLatest(fresh)).toHaveLength(8);
   expect(schemaDump(fresh)).toEqual(before);
+});
+
+test('a database that applied 0001 before its down was edited still verifies and shows it applied; any other hash is an edit', async () => {
+  const older = await createMigratedDatabase('_former');
+  const [former] = FORMER_CHECKSUMS['0001_timescaledb.ts'];
+  const record = (sha: string) => withDatabase(older, (c) => c.query("UPDATE knex.migration_checksums SET sha256 = $1 WHERE name = '0001_timescaledb.ts'", [sha]));
+  await record(former);
+  expect((await verify(older)).ok).toBe(true);
+  expect((await status(older)).find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('applied');
+  await record('0'.repeat(64));
+  expect((await verify(older)).differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'changed', item: 'migration 0001_timescaledb.ts' })]);
+  expect((await status(older)).find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('edited since applied');
 });
 
 test('two fresh databases get identical schemas (pg_dump --schema-only)', async () => {

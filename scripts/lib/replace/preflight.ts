@@ -56,7 +56,7 @@ export async function serverFacts(client: Client, owner: string): Promise<Server
 }
 
 /** Why a replacement would fail half-way, found before anything is changed. */
-export function preflightProblem(facts: ServerFacts, target: string, owner: string, exists: boolean): KapmanError | undefined {
+export function preflightProblem(facts: ServerFacts, target: string, owner: string, exists: boolean, inPlace = false): KapmanError | undefined {
   if (facts.inRecovery) {
     return new ReadOnlyTargetError('the server is a hot standby (read-only): nothing can be replaced there',
       'point DATABASE_URL at the primary server; nothing was changed');
@@ -68,9 +68,10 @@ export function preflightProblem(facts: ServerFacts, target: string, owner: stri
     return new TimescaleMissingError("TimescaleDB is installed but not preloaded: shared_preload_libraries does not name 'timescaledb'",
       "add shared_preload_libraries = 'timescaledb' to postgresql.conf and restart the server (scripts/install-timescaledb.sh installs it; npm run db:up configures it)");
   }
-  if (!facts.canCreateDatabase) {
+  if (!facts.canCreateDatabase && !inPlace) { // in place, nothing is created
     return new PermissionDeniedError(`the connecting role may not create databases, so "${target}" could not be rebuilt`,
-      'connect as a role with CREATEDB (ALTER ROLE … CREATEDB) or a superuser; nothing was changed');
+      'on a managed server (one database, no CREATEDB), empty and rebuild it where it stands: npm run db:reset -- --in-place; '
+      + 'else connect as a role with CREATEDB (ALTER ROLE … CREATEDB) or a superuser; nothing was changed');
   }
   if (!facts.canActAsOwner) {
     return new PermissionDeniedError(`the connecting role may not act as "${owner}", the ${exists ? 'owner' : 'intended owner'} of "${target}"`,

@@ -8,7 +8,8 @@ import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import { currentUser, dropDatabase, SYSTEM_DATABASES } from '../admin';
 import { connect, withMaintenanceClient } from '../connection';
-import { KapmanError, RefusedTargetError, SwapFailedError } from '../errors';
+import { isPooled } from '../../../knexfile';
+import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../errors';
 import { interrupted, isStopping, onInterrupt, uninterruptible } from '../interrupt';
 import { withLock } from '../lock';
 import { log, step } from '../log';
@@ -118,8 +119,14 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
   if (SYSTEM_DATABASES.includes(target)) {
     throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
   }
-  return withMaintenanceClient(settings.url, (admin) => withLock(urlForDatabase(settings.url, admin.database!), `reset ${target}`,
-    `the reset lock of ${target}`, settings.lockTimeoutMs, async () => {
+  return withMaintenanceClient(settings.url, (admin) => {
+    // The swap needs a session of its own (CREATE/DROP DATABASE, ALTER DATABASE, the lock).
+    if (isPooled(admin)) {
+      throw new PoolerError(`${settings.displayUrl} goes through a connection pooler: a reset creates and drops databases, which needs a direct connection`,
+        "use the server's direct address and port in DATABASE_URL (e.g. 5432, not the pooler's 6432), or npm run db:reset -- --in-place; nothing was changed");
+    }
+    return withLock(urlForDatabase(settings.url, admin.database!), `reset ${target}`,
+      `the reset lock of ${target}`, settings.lockTimeoutMs, async () => {
       const identity = await readIdentity(admin, target);
       if (identity?.isTemplate) {
         throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
@@ -162,5 +169,6 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
       }
       await restartTimescaleWorkers(settings);
       return { owner };
-    }));
+    });
+  });
 }

@@ -1,0 +1,181 @@
+// `db:reset --in-place`: the empty baseline without dropping the database, for a role that
+// owns it but may not create databases (a managed TimescaleDB: one database, an admin role).
+// One transaction drops what the migrations made (every object in `public` that no extension
+// owns, and knex's schema), applies the migrations and verifies; it commits only when the
+// result is the contract with every table empty, so it is all or nothing. The database (its
+// oid), owner, grants, settings and every extension stay: the platform's timescaledb and
+// pg_stat_statements, and timescaledb even where 0001 made it (dropped, it could not be made
+// again in the same session: its library stays loaded there).
+import type { Client } from 'pg';
+import { escapeIdentifier } from 'pg';
+import { knexQueryable, prepareTransaction } from '../../../knexfile';
+import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
+import { SYSTEM_DATABASES } from '../admin';
+import { connect } from '../connection';
+import { PermissionDeniedError, RefusedTargetError } from '../errors';
+import { onInterrupt } from '../interrupt';
+import { blockersOf, describeBlocker, withLock } from '../lock';
+import { log, step } from '../log';
+import { withKnex, WithKnexOptions } from '../migrate';
+import { Settings } from '../settings';
+import { readIdentity } from './identity';
+import { preflightProblem, serverFacts, targetProblem } from './preflight';
+
+export interface InPlaceOptions {
+  /** Print the plan and change nothing. */
+  dryRun?: boolean;
+  /** What the dry run says is done after the drops, one line each. */
+  plan: string[];
+  /** Reports each migration file. */
+  reporter?: WithKnexOptions['reporter'];
+  /** Inside the transaction, after the drops: apply the migrations and check the result (throw to roll it all back). */
+  build(trx: import('knex').Knex.Transaction, client: Client): Promise<void>;
+}
+
+interface Droppable {
+  /** DROP <kind> …: TABLE, VIEW, MATERIALIZED VIEW, FOREIGN TABLE, SEQUENCE, ROUTINE, TYPE, DOMAIN, SCHEMA. */
+  kind: string;
+  /** The object's name as SQL, qualified and quoted (routines with their argument types). */
+  sql: string;
+  owner: string;
+  /** The connecting role may drop it (owns it, through membership, or is a superuser). */
+  mayDrop: boolean;
+}
+
+// In the order they are dropped; CASCADE takes what depends on them (indexes, a column's sequence, chunks).
+const KINDS = ['SCHEMA', 'MATERIALIZED VIEW', 'VIEW', 'FOREIGN TABLE', 'TABLE', 'SEQUENCE', 'ROUTINE', 'DOMAIN', 'TYPE'];
+const NOT_FROM_EXTENSION = (catalog: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+
+/** What an in-place reset drops: every object in public that no extension owns, and knex's schema. */
+export async function objectsToDrop(c: Client): Promise<Droppable[]> {
+  const { rows } = await c.query(`SELECT kind, sql, pg_get_userbyid(owner) AS owner, pg_has_role(session_user, owner, 'USAGE') AS "mayDrop" FROM (
+      SELECT 'SCHEMA' AS kind, quote_ident(nspname) AS sql, nspowner AS owner FROM pg_namespace WHERE nspname = $1
+      UNION ALL
+      SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
+             'public.' || quote_ident(c.relname), c.relowner
+        FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+         AND NOT c.relispartition -- goes with its parent
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                           AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')) -- a column's sequence goes with its table
+         AND ${NOT_FROM_EXTENSION('pg_class', 'c.oid')}
+      UNION ALL
+      SELECT 'ROUTINE', 'public.' || quote_ident(p.proname) || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.proowner
+        FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND ${NOT_FROM_EXTENSION('pg_proc', 'p.oid')}
+      UNION ALL
+      SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, 'public.' || quote_ident(t.typname), t.typowner
+        FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('b', 'c', 'd', 'e', 'r') AND t.typcategory <> 'A'
+         AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') -- not a table's row type
+         AND ${NOT_FROM_EXTENSION('pg_type', 't.oid')}) o
+    ORDER BY kind, sql`, [MIGRATIONS_SCHEMA]);
+  return rows;
+}
+
+/**
+ * The DROP statements for `objects`, in an order that needs no dependency sorting; one object
+ * each, as TimescaleDB refuses to drop a hypertable along with other objects.
+ */
+export function dropStatements(objects: Droppable[]): string[] {
+  return KINDS.flatMap((kind) => objects.filter((o) => o.kind === kind).map((o) => `DROP ${kind} IF EXISTS ${o.sql} CASCADE`));
+}
+
+const label = (o: Droppable) => `${o.kind.toLowerCase()} ${o.sql}`;
+
+/**
+ * While the transaction runs, ends the sessions that hold (or queue ahead for) a lock it waits
+ * for, as a normal reset ends every session on the target; one it may not end (another role's,
+ * a prepared transaction) keeps it waiting at most --lock-timeout.
+ */
+function endBlockers(watcher: Client, pid: number): () => void {
+  const told = new Set<number>();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    (async () => {
+      for (const b of await blockersOf(watcher, [pid])) {
+        // Only what this role may end: a failed pg_terminate_backend would abort the lock's transaction.
+        const { rows } = await watcher.query(`SELECT pg_terminate_backend(a.pid) AS ended FROM pg_stat_activity a, pg_roles me, pg_roles r
+            WHERE a.pid = $1 AND me.rolname = current_user AND r.oid = a.usesysid
+              AND (me.rolsuper OR (NOT r.rolsuper AND (pg_has_role(me.oid, r.oid, 'MEMBER') OR pg_has_role(me.oid, 'pg_signal_backend', 'MEMBER'))))`, [b.pid]);
+        if (told.has(b.pid)) continue;
+        told.add(b.pid);
+        log(rows[0]?.ended ? `ended ${describeBlocker(b)}: it held a lock on what is dropped`
+          : `waiting for ${describeBlocker(b)}, which this role may not end (at most --lock-timeout)`);
+      }
+    })().catch(() => undefined).finally(() => { busy = false; });
+  }, 100);
+  return () => clearInterval(timer);
+}
+
+function printPlan(settings: Settings, oid: number, owner: string, objects: Droppable[], extensions: string[], plan: string[]): void {
+  log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);
+  log(`database ${settings.database} (oid ${oid}, owner ${owner}) is kept; in one transaction, committed only if it verifies:`);
+  log(objects.length ? `  drop ${objects.length} objects:` : '  drop nothing (public and knex are empty)');
+  for (const o of objects) log(`    ${label(o)} (owner ${o.owner})`);
+  for (const line of plan) log(`  ${line}`);
+  log(`kept: the database, its owner, grants and settings, and the extensions ${extensions.join(', ') || '(none)'}`);
+}
+
+export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promise<{ owner: string; dropped: number }> {
+  const target = settings.database;
+  if (SYSTEM_DATABASES.includes(target)) {
+    throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
+  }
+  // The migration lock: a db:migrate or another in-place reset of this database waits for this one.
+  return withLock(settings.url, 'migrations', `the migration lock of ${target}`, settings.lockTimeoutMs, async (lock) => {
+    const c = lock.client;
+    const identity = (await readIdentity(c, target))!;
+    if (identity.isTemplate) {
+      throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
+    }
+    const owner = identity.owner;
+    const problem = preflightProblem(await serverFacts(c, owner), target, owner, true, true) ?? (await targetProblem(c, target, identity));
+    if (problem) throw problem;
+    const objects = await objectsToDrop(c);
+    const refused = objects.filter((x) => !x.mayDrop);
+    if (refused.length) {
+      throw new PermissionDeniedError(`the connecting role may not drop ${refused.map((x) => `${label(x)} (owner ${x.owner})`).join(', ')}`,
+        `connect as its owner, or have it dropped or given to ${owner} (ALTER … OWNER TO); nothing was changed`);
+    }
+    const extensions = (await c.query("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")).rows.map((r) => r.extname);
+    if (o.dryRun) {
+      printPlan(settings, identity.oid, owner, objects, extensions, o.plan);
+      return { owner, dropped: 0 };
+    }
+
+    const client = await connect(settings.url);
+    const forget = onInterrupt(async () => {
+      await client.end().catch(() => undefined); // before COMMIT: the server rolls it all back
+      log(`interrupted: ${target} is unchanged`);
+    });
+    try {
+      await withKnex(settings, { reporter: o.reporter, watcher: c }, (knex) => knex.transaction(async (trx) => {
+        const q = knexQueryable(trx);
+        await prepareTransaction(q, { lockTimeoutMs: settings.lockTimeoutMs });
+        await trx.raw('SET LOCAL ROLE NONE'); // drop as the connecting role, whose rights the preflight checked
+        const { rows: [me] } = await client.query('SELECT pg_backend_pid() AS pid');
+        const stopEnding = endBlockers(c, me.pid);
+        try {
+          await step(`${objects.length} objects in public and knex's schema dropped (not committed yet)`, async () => {
+            for (const sql of dropStatements(objects)) await trx.raw(sql);
+          });
+        } finally {
+          stopEnding();
+        }
+        // From here as the owner, as a normal reset builds.
+        await prepareTransaction(q, { asOwner: true, lockTimeoutMs: settings.lockTimeoutMs });
+        await trx.raw(`CREATE SCHEMA ${escapeIdentifier(MIGRATIONS_SCHEMA)}`);
+        await o.build(trx, client);
+      }, { connection: client }));
+      log(`committed: ${target} is the empty baseline (oid ${identity.oid}, owner ${owner}, extensions kept)`);
+    } catch (err) {
+      log(`nothing changed: ${target} is as it was (the transaction was rolled back)`);
+      throw err;
+    } finally {
+      forget();
+      await client.end().catch(() => undefined);
+    }
+    return { owner, dropped: objects.length };
+  });
+}
