@@ -3,8 +3,8 @@
 // the scripts call knexConfig() so that they and the CLI can never disagree.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
-import { loadDotEnv } from './scripts/lib/dotenv';
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, workingConfig } from './scripts/lib/ssl';
+import { loadDotEnv } from './scripts/lib/cli/dotenv';
+import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, workingConfig } from './scripts/lib/server/ssl';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
@@ -102,7 +102,7 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
   const connectionString = databaseUrl || DEFAULT_URLS[env];
   return {
     client: 'pg',
-    // The URL read as libpq reads it, never handed to the driver as a string (scripts/lib/ssl.ts).
+    // The URL read as libpq reads it, never handed to the driver as a string (scripts/lib/server/ssl.ts).
     connection: connectionString
       ? () => workingConfig(connectionString) as Promise<Knex.PgConnectionConfig>
       : () => {

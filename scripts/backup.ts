@@ -3,9 +3,9 @@
 // A pure read of the database: nothing in it is changed.
 import type { CommandModule } from 'yargs';
 import { backupDatabase, BackupOptions, BackupResult, restoreCommand } from './lib/backup/backup';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { log } from './lib/log';
-import { Settings } from './lib/settings';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import { log } from './lib/cli/log';
+import { Settings } from './lib/server/settings';
 
 export async function backup(settings: Settings, o: BackupOptions = {}): Promise<BackupResult> {
   return backupDatabase(settings, o);

@@ -6,17 +6,17 @@ import os from 'os';
 import path from 'path';
 import { Client, escapeIdentifier } from 'pg';
 import type { CommandModule } from 'yargs';
-import { dropDatabase } from './lib/admin';
-import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/benchData';
-import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/benchReport';
-import { runCli } from './lib/cli';
-import { connect, withMaintenanceClient } from './lib/connection';
-import { PROJECT_ROOT } from './lib/devServer';
-import { DEFAULT_PG_BIN, localTool } from './lib/localCluster';
-import { log } from './lib/log';
-import { withMigratedScratch } from './lib/scratch';
-import { loadSettings, Settings, urlForDatabase } from './lib/settings';
-import { describeServer, pickTestServer, stopOnSignal } from './lib/testServer';
+import { dropDatabase } from './lib/server/admin';
+import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
+import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
+import { runCli } from './lib/cli/cli';
+import { connect, withMaintenanceClient } from './lib/server/connection';
+import { PROJECT_ROOT } from './lib/server/devServer';
+import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
+import { log } from './lib/cli/log';
+import { withMigratedScratch } from './lib/server/scratch';
+import { loadSettings, Settings, urlForDatabase } from './lib/server/settings';
+import { describeServer, pickTestServer, stopOnSignal } from './lib/server/testServer';
 
 export interface BenchOptions {
   preset: 'quick' | 'full';

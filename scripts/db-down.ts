@@ -1,9 +1,9 @@
 // `npm run db:down`: stop the development TimescaleDB. Its data is kept: no volume or folder is deleted.
 import type { CommandModule } from 'yargs';
-import { runCli } from './lib/cli';
-import { compose, devClusterOptions, dockerEngineAnswers } from './lib/devServer';
-import { DEFAULT_PG_BIN, isInitialized, isRunning, stopCluster } from './lib/localCluster';
-import { log } from './lib/log';
+import { runCli } from './lib/cli/cli';
+import { compose, devClusterOptions, dockerEngineAnswers } from './lib/server/devServer';
+import { DEFAULT_PG_BIN, isInitialized, isRunning, stopCluster } from './lib/server/localCluster';
+import { log } from './lib/cli/log';
 
 export async function dbDown(o: { docker?: boolean; binDir: string; dataDir?: string }): Promise<void> {
   if (o.docker ?? dockerEngineAnswers()) {

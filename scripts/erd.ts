@@ -3,14 +3,14 @@
 import fs from 'fs';
 import path from 'path';
 import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { PROJECT_ROOT } from './lib/devServer';
-import { SchemaDriftError } from './lib/errors';
-import { syncGenerated } from './lib/generated';
-import { readSchema } from './lib/introspect';
-import { renderErd, renderSchemaDoc } from './lib/render';
-import { withMigratedScratch } from './lib/scratch';
-import { Settings } from './lib/settings';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import { PROJECT_ROOT } from './lib/server/devServer';
+import { SchemaDriftError } from './lib/cli/errors';
+import { syncGenerated } from './lib/schema/generated';
+import { readSchema } from './lib/schema/introspect';
+import { renderErd, renderSchemaDoc } from './lib/schema/render';
+import { withMigratedScratch } from './lib/server/scratch';
+import { Settings } from './lib/server/settings';
 
 export const SCHEMA_DOC = path.join(PROJECT_ROOT, 'docs', 'schema.md');
 export const README = path.join(PROJECT_ROOT, 'README.md');

@@ -1,18 +1,8 @@
 // `npm run db:migrate`: apply every pending migration to the target database, in one batch.
 import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
-import { waitForServer } from './lib/connection';
-import { log, step } from './lib/log';
-import { migrateLatest, printingReporter } from './lib/migrate';
-import { Settings } from './lib/settings';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli/cli';
+import { migrate } from './lib/migrations/migrate';
 
-export async function migrate(settings: Settings, o: { waitMs?: number; migrationsDirectory?: string } = {}): Promise<string[]> {
-  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
-  const applied = await step((files: string[]) => `${files.length} migrations applied to ${settings.database}`,
-    () => migrateLatest(settings, { reporter: printingReporter, directory: o.migrationsDirectory }));
-  if (applied.length === 0) log('already up to date');
-  return applied;
-}
 
 export const command: CommandModule<object, { env: string; 'lock-timeout': number; wait?: boolean; 'wait-timeout': number }> = {
   command: 'db:migrate',

@@ -5,9 +5,9 @@ import fs from 'fs';
 import path from 'path';
 import type { CommandModule } from 'yargs';
 import { MIGRATIONS_DIR } from '../db/migrationSource';
-import { runCli } from './lib/cli';
-import { KapmanError, MigrationExistsError, UsageError } from './lib/errors';
-import { log } from './lib/log';
+import { runCli } from './lib/cli/cli';
+import { KapmanError, MigrationExistsError, UsageError } from './lib/cli/errors';
+import { log } from './lib/cli/log';
 
 export interface NewMigrationOptions {
   /** What the migration does, in words: `add ticker exchange`, `addTickerExchange` or `add_ticker_exchange`. */

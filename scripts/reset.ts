@@ -5,15 +5,15 @@
 // passwords, other databases or server settings.
 import type { CommandModule } from 'yargs';
 import { MigrationFiles } from '../db/migrationSource';
-import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
-import { waitForServer } from './lib/connection';
-import { log, step } from './lib/log';
-import { applyMigrations, printingReporter } from './lib/migrate';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli/cli';
+import { waitForServer } from './lib/server/connection';
+import { log, step } from './lib/cli/log';
+import { applyMigrations, printingReporter } from './lib/migrations/migrate';
 import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
 import { resetInPlace } from './lib/replace/inPlace';
 import { replaceDatabase } from './lib/replace/replace';
-import { refuseProduction, Settings } from './lib/settings';
-import { reportVerification, verify, verifyOn, VerifyReport } from './verify';
+import { refuseProduction, Settings } from './lib/server/settings';
+import { reportVerification, verify, verifyOn, VerifyReport } from './lib/schema/verify';
 
 export interface ResetOptions {
   /** Allow a reset in the production environment. */

@@ -9,14 +9,14 @@ import { escapeLiteral } from 'pg';
 import type { CommandModule } from 'yargs';
 import { readBackup } from './lib/backup/metadata';
 import { countDifferences, giveToOwner, restoreProblems, runPgRestore } from './lib/backup/restore';
-import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
-import { withClient, withMaintenanceClient } from './lib/connection';
-import { RestoreFailedError } from './lib/errors';
-import { rowCounts } from './lib/introspect';
-import { log, step } from './lib/log';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli/cli';
+import { withClient, withMaintenanceClient } from './lib/server/connection';
+import { RestoreFailedError } from './lib/cli/errors';
+import { rowCounts } from './lib/schema/introspect';
+import { log, step } from './lib/cli/log';
 import { replaceDatabase } from './lib/replace/replace';
-import { refuseProduction, Settings } from './lib/settings';
-import { reportVerification, verify } from './verify';
+import { refuseProduction, Settings } from './lib/server/settings';
+import { reportVerification, verify } from './lib/schema/verify';
 
 export interface RestoreOptions {
   /** Allow a restore in the production environment. */

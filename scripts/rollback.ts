@@ -1,9 +1,9 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
 import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli';
-import { log, step } from './lib/log';
-import { printingReporter, rollback } from './lib/migrate';
-import { refuseProduction, Settings } from './lib/settings';
+import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli/cli';
+import { log, step } from './lib/cli/log';
+import { printingReporter, rollback } from './lib/migrations/migrate';
+import { refuseProduction, Settings } from './lib/server/settings';
 
 export async function rollBack(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
   refuseProduction(settings, o.force, 'roll back migrations', 'rolling back drops tables and their data');

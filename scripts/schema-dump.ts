@@ -2,13 +2,13 @@
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
 import path from 'path';
 import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { PROJECT_ROOT } from './lib/devServer';
-import { syncGenerated } from './lib/generated';
-import { readAppliedMigrations, readSchema } from './lib/introspect';
-import { identQuoter, renderSchemaSql } from './lib/render';
-import { withMigratedScratch } from './lib/scratch';
-import { Settings } from './lib/settings';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import { PROJECT_ROOT } from './lib/server/devServer';
+import { syncGenerated } from './lib/schema/generated';
+import { readAppliedMigrations, readSchema } from './lib/schema/introspect';
+import { identQuoter, renderSchemaSql } from './lib/schema/render';
+import { withMigratedScratch } from './lib/server/scratch';
+import { Settings } from './lib/server/settings';
 
 export const SCHEMA_SQL = path.join(PROJECT_ROOT, 'db', 'schema.sql');
 

@@ -2,14 +2,13 @@
 // command. Without Docker it first makes sure the local PostgreSQL has TimescaleDB
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
 import type { CommandModule } from 'yargs';
-import { dbUp, DbUpOptions } from './db-up';
-import { runCli } from './lib/cli';
-import { dockerEngineAnswers } from './lib/devServer';
-import { DEFAULT_PG_BIN } from './lib/localCluster';
-import { log } from './lib/log';
-import { provisionTimescale } from './lib/provision';
-import { loadSettings, maskUrl } from './lib/settings';
-import { migrate } from './migrate';
+import { dbUp, DbUpOptions, dockerEngineAnswers } from './lib/server/devServer';
+import { runCli } from './lib/cli/cli';
+import { DEFAULT_PG_BIN } from './lib/server/localCluster';
+import { log } from './lib/cli/log';
+import { provisionTimescale } from './lib/server/provision';
+import { loadSettings, maskUrl } from './lib/server/settings';
+import { migrate } from './lib/migrations/migrate';
 
 export interface SetupOptions extends DbUpOptions {
   /** How long to wait for the server to accept connections before migrating. */

@@ -2,12 +2,12 @@
 // Read-only: unlike `knex migrate:status`, it creates no bookkeeping table.
 import type { CommandModule } from 'yargs';
 import { MigrationFiles } from '../db/migrationSource';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import { withTransaction } from './lib/connection';
-import { MigrationState, migrationStates } from './lib/drift';
-import { readAppliedMigrations } from './lib/introspect';
-import { log } from './lib/log';
-import { Settings } from './lib/settings';
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import { withTransaction } from './lib/server/connection';
+import { MigrationState, migrationStates } from './lib/schema/drift';
+import { readAppliedMigrations } from './lib/schema/introspect';
+import { log } from './lib/cli/log';
+import { Settings } from './lib/server/settings';
 
 export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
   const files = await new MigrationFiles(o.migrationsDirectory).checksums();

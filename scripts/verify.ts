@@ -1,80 +1,8 @@
 // `npm run db:verify`: compare a live database with the schema contract (db/contract.ts).
 import type { CommandModule } from 'yargs';
-import { CONTRACT, TABLE_NAMES } from '../db/contract';
-import { MigrationFiles } from '../db/migrationSource';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli';
-import type { Client } from 'pg';
-import { withTransaction } from './lib/connection';
-import { Difference, diffMigrations, diffSchema } from './lib/drift';
-import { SchemaDriftError } from './lib/errors';
-import { reconcileExpressions } from './lib/expressions';
-import { misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './lib/introspect';
-import { log } from './lib/log';
-import { Settings } from './lib/settings';
-
-export interface VerifyOptions {
-  /** Also require every contract table to be empty. */
-  empty?: boolean;
-  /** The migrations folder whose files the applied migrations are checked against. */
-  migrationsDirectory?: string;
-}
-
-export interface VerifyReport {
-  database: string;
-  ok: boolean;
-  differences: Difference[];
-  /** Rows per contract table, when --empty asked for them. */
-  rowCounts?: Record<string, number>;
-  /** Contract tables that hold rows, when --empty asked. */
-  notEmpty: string[];
-}
-
-export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
-  return withTransaction(settings.url, (client) => verifyOn(client, settings.database, o));
-}
-
-/** The same on an open session, inside its transaction (an in-place reset verifies before it commits). */
-export async function verifyOn(client: Client, database: string, o: VerifyOptions = {}): Promise<VerifyReport> {
-  // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
-  const live = await reconcileExpressions(client, CONTRACT, await readSchema(client));
-  const files = await new MigrationFiles(o.migrationsDirectory).checksums();
-  const misowned = (await misownedObjects(client)).map((m): Difference => ({
-    group: 'ownership', kind: 'changed', item: `owner of ${m.item}`, expected: m.expected, actual: m.owner,
-  }));
-  const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client)), ...misowned];
-  const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
-  const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
-  return { database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };
-}
-
-/** The report for a person: one line per difference, grouped by table. */
-export function formatReport(r: VerifyReport): string {
-  if (r.ok) {
-    const emptiness = r.rowCounts ? ', every table empty' : '';
-    return `database ${r.database} matches the contract: ${TABLE_NAMES.length} tables, ${CONTRACT.hypertables.length} hypertable, every migration applied as written${emptiness}`;
-  }
-  const lines = [`database ${r.database} differs from the contract (${r.differences.length} difference${r.differences.length === 1 ? '' : 's'}${r.notEmpty.length ? `, ${r.notEmpty.length} table(s) not empty` : ''}):`];
-  let group = '';
-  for (const d of r.differences) {
-    if (d.group !== group) lines.push(`  ${(group = d.group)}:`);
-    const detail = d.kind === 'changed' ? `: expected ${d.expected}, found ${d.actual}`
-      : d.kind === 'missing' && d.expected ? `: expected ${d.expected}`
-      : d.kind === 'unexpected' && d.actual && d.actual !== 'present' ? `: ${d.actual}` : '';
-    lines.push(`    ${d.kind} ${d.item}${detail}`);
-  }
-  for (const t of r.notEmpty) lines.push(`  ${t}: not empty (${r.rowCounts![t]} rows)`);
-  return lines.join('\n');
-}
-
-/** Prints the report; a database that differs is a SchemaDriftError. */
-export function reportVerification(r: VerifyReport, json = false): void {
-  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-  else for (const line of formatReport(r).split('\n')) log(line);
-  if (!r.ok) {
-    throw new SchemaDriftError(`database ${r.database} does not match the contract`,
-      'rebuild it with `npm run db:reset`, or add a migration and update db/contract.ts if the change is meant');
-  }
-}
+import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import { SchemaDriftError } from './lib/cli/errors';
+import { reportVerification, verify } from './lib/schema/verify';
 
 export const command: CommandModule<object, { env: string; empty?: boolean; json?: boolean }> = {
   command: 'db:verify',

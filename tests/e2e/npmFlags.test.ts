@@ -5,7 +5,7 @@ import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Settings } from '../../scripts/lib/settings';
+import { Settings } from '../../scripts/lib/server/settings';
 import { CliResult, ROOT } from '../support/cli';
 import { publicTables, schemaDump } from '../support/schema';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';

@@ -4,15 +4,15 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { dbDown } from '../../scripts/db-down';
-import { withClient } from '../../scripts/lib/connection';
-import { devClusterOptions } from '../../scripts/lib/devServer';
-import { LocalClusterError, TimescaleMissingError } from '../../scripts/lib/errors';
-import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/localCluster';
-import { INSTALL_SCRIPT, machineFacts, provisionPlan, provisionTimescale } from '../../scripts/lib/provision';
-import { loadSettings } from '../../scripts/lib/settings';
+import { withClient } from '../../scripts/lib/server/connection';
+import { devClusterOptions } from '../../scripts/lib/server/devServer';
+import { LocalClusterError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
+import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/server/localCluster';
+import { INSTALL_SCRIPT, machineFacts, provisionPlan, provisionTimescale } from '../../scripts/lib/server/provision';
+import { loadSettings } from '../../scripts/lib/server/settings';
 import { setup } from '../../scripts/setup';
 import { status } from '../../scripts/status';
-import { verify } from '../../scripts/verify';
+import { verify } from '../../scripts/lib/schema/verify';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 

@@ -1,15 +1,15 @@
 // Signals and closed pipes, as supervisors, wrapper scripts and `| head` deliver them: the
 // reset either finishes and verifies, or leaves the target exactly as it was.
 import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
-import { verify } from '../../scripts/verify';
+import { verify } from '../../scripts/lib/schema/verify';
 import { spawnSync } from 'child_process';
 import { startNpm } from '../support/npm';
 import { databaseAttributes, databasesLike, schemaDump } from '../support/schema';
 import { ROOT } from '../support/cli';
 import { createMigratedDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
-import { Settings } from '../../scripts/lib/settings';
+import { Settings } from '../../scripts/lib/server/settings';
 
 afterAll(dropMadeDatabases);
 

@@ -3,11 +3,11 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { connect } from '../../scripts/lib/connection';
-import { SslError } from '../../scripts/lib/errors';
-import { DEFAULT_PG_BIN } from '../../scripts/lib/localCluster';
-import { urlForDatabase } from '../../scripts/lib/settings';
-import { startThrowawayCluster, TestServer } from '../../scripts/lib/testServer';
+import { connect } from '../../scripts/lib/server/connection';
+import { SslError } from '../../scripts/lib/cli/errors';
+import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
+import { urlForDatabase } from '../../scripts/lib/server/settings';
+import { startThrowawayCluster, TestServer } from '../../scripts/lib/server/testServer';
 import { runScript } from '../support/cli';
 import { serverUrl } from '../support/testDatabase';
 import { makeCa, makeServerCertificate } from '../support/tls';

@@ -1,5 +1,5 @@
 // The commands as users run them: exit codes, one-line errors, and the knex CLI.
-import { Settings } from '../../scripts/lib/settings';
+import { Settings } from '../../scripts/lib/server/settings';
 import { runKnex, runScript } from '../support/cli';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 

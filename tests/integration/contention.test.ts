@@ -1,8 +1,8 @@
 // Migrations under contention and faults: concurrent runs apply once, a failed batch
 // leaves the previous version and releases knex's lock.
-import { MigrationFailedError } from '../../scripts/lib/errors';
-import { migrateLatest } from '../../scripts/lib/migrate';
-import { Settings } from '../../scripts/lib/settings';
+import { MigrationFailedError } from '../../scripts/lib/cli/errors';
+import { migrateLatest } from '../../scripts/lib/migrations/migrate';
+import { Settings } from '../../scripts/lib/server/settings';
 import { runKnex, runScript, startKnex, startScript } from '../support/cli';
 import { CREATES_TABLE_A, FAILS_HALF_WAY, migrationsFolder } from '../support/migrations';
 import { publicTables } from '../support/schema';

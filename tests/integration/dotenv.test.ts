@@ -7,9 +7,9 @@ import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { loadDotEnv } from '../../scripts/lib/dotenv';
-import { InvalidSettingsError } from '../../scripts/lib/errors';
-import { urlForDatabase } from '../../scripts/lib/settings';
+import { loadDotEnv } from '../../scripts/lib/cli/dotenv';
+import { InvalidSettingsError } from '../../scripts/lib/cli/errors';
+import { urlForDatabase } from '../../scripts/lib/server/settings';
 import { ROOT, runScript } from '../support/cli';
 import {
   createMigratedDatabase, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, runPrefix, serverUrl, urlAs,

@@ -3,8 +3,8 @@ import fs from 'fs';
 import path from 'path';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
-import { Difference } from '../../scripts/lib/drift';
-import { verify } from '../../scripts/verify';
+import { Difference } from '../../scripts/lib/schema/drift';
+import { verify } from '../../scripts/lib/schema/verify';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 

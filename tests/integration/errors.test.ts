@@ -2,12 +2,12 @@
 // class, no stack trace, and never a password.
 import crypto from 'crypto';
 import { escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/connection';
-import { MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from '../../scripts/lib/errors';
-import { freePort } from '../../scripts/lib/localCluster';
-import { migrateLatest } from '../../scripts/lib/migrate';
-import { redact } from '../../scripts/lib/log';
-import { urlForDatabase } from '../../scripts/lib/settings';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
+import { freePort } from '../../scripts/lib/server/localCluster';
+import { migrateLatest } from '../../scripts/lib/migrations/migrate';
+import { redact } from '../../scripts/lib/cli/log';
+import { urlForDatabase } from '../../scripts/lib/server/settings';
 import { preflightProblem, ServerFacts, serverFacts } from '../../scripts/lib/replace/preflight';
 import { CliResult, runScript } from '../support/cli';
 import { failingMigrations } from '../support/migrations';

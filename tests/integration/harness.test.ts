@@ -1,7 +1,7 @@
 // The harness's choice of server: its first choice wins, and with none it names all three ways.
 import fs from 'fs';
 import path from 'path';
-import { NoTestServerError, pickTestServer, TestServer, TIMESCALE_IMAGE } from '../../scripts/lib/testServer';
+import { NoTestServerError, pickTestServer, TestServer, TIMESCALE_IMAGE } from '../../scripts/lib/server/testServer';
 
 const noRuntime = async (reasons: string[]): Promise<TestServer | undefined> => {
   reasons.push('no container runtime answers (stubbed)');

@@ -2,10 +2,10 @@
 // database where the platform's superuser created timescaledb and pg_stat_statements): the
 // empty baseline in one transaction, the database and the platform's extensions kept.
 import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/connection';
-import { loadSettings, Settings } from '../../scripts/lib/settings';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
-import { verify } from '../../scripts/verify';
+import { verify } from '../../scripts/lib/schema/verify';
 import { runScript } from '../support/cli';
 import { createPlatformDatabase, fillWithData, keptIdentity } from '../support/managed';
 import { databasesSnapshot, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';

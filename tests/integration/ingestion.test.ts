@@ -1,5 +1,5 @@
 // The downstream OHLCV ingestion job's statements, verbatim, against a migrated database.
-import { Settings } from '../../scripts/lib/settings';
+import { Settings } from '../../scripts/lib/server/settings';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 const UPSERT_TICKER = 'INSERT INTO tickers (symbol, name, is_active) VALUES ($1,$2,$3) ON CONFLICT (symbol) DO UPDATE SET name = EXCLUDED.name, is_active = EXCLUDED.is_active';

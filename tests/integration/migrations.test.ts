@@ -1,10 +1,10 @@
 // The migrations alone build the MVP schema: exactly, repeatably, reversibly.
 import { CONTRACT, TABLE_NAMES } from '../../db/contract';
 import { FORMER_CHECKSUMS } from '../../db/migrationSource';
-import { migrateLatest, rollback } from '../../scripts/lib/migrate';
+import { migrateLatest, rollback } from '../../scripts/lib/migrations/migrate';
 import { status } from '../../scripts/status';
-import { Settings } from '../../scripts/lib/settings';
-import { verify } from '../../scripts/verify';
+import { Settings } from '../../scripts/lib/server/settings';
+import { verify } from '../../scripts/lib/schema/verify';
 import { publicTables, publicTypes, schemaDump } from '../support/schema';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 

@@ -2,12 +2,12 @@
 import crypto from 'crypto';
 import { TABLE_NAMES } from '../../db/contract';
 import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient, connect } from '../../scripts/lib/connection';
-import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/errors';
-import { loadSettings, urlForDatabase } from '../../scripts/lib/settings';
+import { withMaintenanceClient, connect } from '../../scripts/lib/server/connection';
+import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/cli/errors';
+import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
-import { verify } from '../../scripts/verify';
-import { migrateLatest } from '../../scripts/lib/migrate';
+import { verify } from '../../scripts/lib/schema/verify';
+import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
 import {
   createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, uniqueName, withDatabase,

@@ -5,7 +5,7 @@ import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { erdFiles } from '../../scripts/erd';
 import { SCHEMA_SQL, schemaSql } from '../../scripts/schema-dump';
 import { status } from '../../scripts/status';
-import { migrateLatest } from '../../scripts/lib/migrate';
+import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { migrationsFolder } from '../support/migrations';
 import { createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
 

@@ -1,10 +1,10 @@
 // --wait waits for a server that is starting; without it, an unreachable or silent
 // server is a ServerUnreachableError, not a hang.
-import { ServerUnreachableError } from '../../scripts/lib/errors';
-import { freePort } from '../../scripts/lib/localCluster';
-import { urlForDatabase } from '../../scripts/lib/settings';
+import { ServerUnreachableError } from '../../scripts/lib/cli/errors';
+import { freePort } from '../../scripts/lib/server/localCluster';
+import { urlForDatabase } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
-import { verify } from '../../scripts/verify';
+import { verify } from '../../scripts/lib/schema/verify';
 import { lateProxy, silentServer } from '../support/proxy';
 import { dropMadeDatabases, remember, serverUrl, testSettings, uniqueName } from '../support/testDatabase';
 

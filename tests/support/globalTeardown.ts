@@ -1,8 +1,8 @@
 // Jest global teardown: check that the run left no database of its own behind, then stop
 // and delete what global setup started, even when tests failed.
 import { escapeIdentifier } from 'pg';
-import { dropDatabase } from '../../scripts/lib/admin';
-import { withMaintenanceClient } from '../../scripts/lib/connection';
+import { dropDatabase } from '../../scripts/lib/server/admin';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { dropTemplate, runPrefix } from './testDatabase';
 
 export default async function globalTeardown(): Promise<void> {

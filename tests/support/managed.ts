@@ -3,8 +3,8 @@
 // created in it by the platform's superuser. (pg_stat_statements needs
 // shared_preload_libraries only to collect; CREATE EXTENSION works without.)
 import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/connection';
-import { urlForDatabase } from '../../scripts/lib/settings';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { urlForDatabase } from '../../scripts/lib/server/settings';
 
 export const PLATFORM_EXTENSIONS = ['pg_stat_statements', 'timescaledb'];
 

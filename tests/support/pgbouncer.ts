@@ -6,7 +6,7 @@ import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
-import { freePort } from '../../scripts/lib/localCluster';
+import { freePort } from '../../scripts/lib/server/localCluster';
 
 export const PGBOUNCER = process.env.PGBOUNCER || '/usr/sbin/pgbouncer';
 

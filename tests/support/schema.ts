@@ -1,8 +1,8 @@
 // Looking at a database from outside the code under test: pg_dump and plain catalog queries.
 import { execFileSync } from 'child_process';
 import { Client } from 'pg';
-import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/localCluster';
-import { Settings } from '../../scripts/lib/settings';
+import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/server/localCluster';
+import { Settings } from '../../scripts/lib/server/settings';
 import { runPrefix } from './testDatabase';
 
 /** `pg_dump --schema-only`, without the \restrict lines whose key is random since PostgreSQL 15.14. */

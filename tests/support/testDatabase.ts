@@ -1,10 +1,10 @@
 // Each test makes its own uniquely named databases and drops only those it made.
 import crypto from 'crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { createDatabase, dropDatabase } from '../../scripts/lib/admin';
-import { connect, withMaintenanceClient } from '../../scripts/lib/connection';
-import { migrateLatest } from '../../scripts/lib/migrate';
-import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/settings';
+import { createDatabase, dropDatabase } from '../../scripts/lib/server/admin';
+import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { migrateLatest } from '../../scripts/lib/migrations/migrate';
+import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 
 /** The URL global setup chose; a test file run without it has no server. */
 export function serverUrl(): string {

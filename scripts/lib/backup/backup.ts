@@ -6,12 +6,12 @@ import fs from 'fs';
 import path from 'path';
 import readline from 'readline';
 import type { Client } from 'pg';
-import { withClient } from '../connection';
-import { PROJECT_ROOT } from '../devServer';
-import { BackupFailedError } from '../errors';
-import { readAppliedMigrations, rowCounts } from '../introspect';
-import { log } from '../log';
-import { Settings } from '../settings';
+import { withClient } from '../server/connection';
+import { PROJECT_ROOT } from '../server/devServer';
+import { BackupFailedError } from '../cli/errors';
+import { readAppliedMigrations, rowCounts } from '../schema/introspect';
+import { log } from '../cli/log';
+import { Settings } from '../server/settings';
 import { BackupMetadata, METADATA_FORMAT, sha256OfFile, writeMetadata } from './metadata';
 import { clientConnection, findTool } from './tools';
 

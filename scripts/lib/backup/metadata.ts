@@ -4,8 +4,8 @@
 // so a truncated or swapped archive is refused before anything is touched.
 import crypto from 'crypto';
 import fs from 'fs';
-import { BackupInvalidError } from '../errors';
-import type { AppliedMigration } from '../introspect';
+import { BackupInvalidError } from '../cli/errors';
+import type { AppliedMigration } from '../schema/introspect';
 
 export const METADATA_FORMAT = 'kapman-db backup 1';
 

@@ -5,7 +5,7 @@ import readline from 'readline';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
-import { BackupVersionError, PermissionDeniedError, RestoreFailedError } from '../errors';
+import { BackupVersionError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
 import type { BackupMetadata } from './metadata';
 import { clientConnection, findTool, FoundTool } from './tools';
 

@@ -5,10 +5,10 @@
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { ConnectionParams, readConnectionUrl } from '../connectionUrl';
-import { ClientToolsError } from '../errors';
-import { DEFAULT_PG_BIN } from '../localCluster';
-import { APPLICATION_NAME } from '../ssl';
+import { ConnectionParams, readConnectionUrl } from '../server/connectionUrl';
+import { ClientToolsError } from '../cli/errors';
+import { DEFAULT_PG_BIN } from '../server/localCluster';
+import { APPLICATION_NAME } from '../server/ssl';
 
 export type Tool = 'pg_dump' | 'pg_restore';
 

@@ -3,7 +3,7 @@
 import type { Client } from 'pg';
 import {
   ConnectionSlotsError, INSTALL_HINT, KapmanError, PermissionDeniedError, ReadOnlyTargetError, TargetInUseError, TimescaleMissingError,
-} from '../errors';
+} from '../cli/errors';
 import type { DatabaseIdentity } from './identity';
 
 // Sessions a replacement still opens once it holds its lock: the build, and one spare for a

@@ -6,14 +6,14 @@
 import crypto from 'crypto';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { currentUser, dropDatabase, SYSTEM_DATABASES } from '../admin';
-import { connect, withMaintenanceClient } from '../connection';
+import { currentUser, dropDatabase, SYSTEM_DATABASES } from '../server/admin';
+import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../../../knexfile';
-import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../errors';
-import { interrupted, isStopping, onInterrupt, uninterruptible } from '../interrupt';
-import { withLock } from '../lock';
-import { log, step } from '../log';
-import { Settings, settingsForDatabase, urlForDatabase } from '../settings';
+import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
+import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/interrupt';
+import { withLock } from '../server/lock';
+import { log, step } from '../cli/log';
+import { Settings, settingsForDatabase, urlForDatabase } from '../server/settings';
 import { applyIdentity, createDatabaseLike, DatabaseIdentity, readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
 

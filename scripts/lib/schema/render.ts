@@ -1,7 +1,7 @@
 // Renders a live schema for people: as SQL (db/schema.sql) and as a Mermaid ER diagram
 // (docs/schema.md). Both are deterministic: the same schema gives the same bytes.
 import type { Client } from 'pg';
-import type { TableContract } from '../../db/contract';
+import type { TableContract } from '../../../db/contract';
 import type { AppliedMigration, LiveSchema } from './introspect';
 
 /** PostgreSQL's own quote_ident for every name, so the text quotes exactly as pg_dump would. */

@@ -1,15 +1,16 @@
 // Running the migrations from the scripts: the knexfile's settings, knex's own logger
 // silenced (errors are reported once, at the top), each file reported as it runs.
 import knexFactory, { Knex } from 'knex';
-import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../db/migrationSource';
+import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../db/migrationSource';
 import type { Client } from 'pg';
-import { knexQueryable, prepareTransaction } from '../../knexfile';
+import { knexQueryable, prepareTransaction } from '../../../knexfile';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError,
-} from './errors';
-import { blockersOf, describeBlocker, REPORT_WAIT_AFTER_MS, withLock } from './lock';
-import { log } from './log';
-import { Settings } from './settings';
+} from '../cli/errors';
+import { blockersOf, describeBlocker, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
+import { log, step } from '../cli/log';
+import { waitForServer } from '../server/connection';
+import { Settings } from '../server/settings';
 
 const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
 
@@ -142,4 +143,13 @@ export async function rollback(settings: Settings, all: boolean, o: MigrateOptio
     const [, reverted] = await trx.migrate.rollback(undefined, all);
     return reverted as string[];
   })));
+}
+
+/** db:migrate's work: wait for the server when asked, apply what is pending, say what was done. */
+export async function migrate(settings: Settings, o: { waitMs?: number; migrationsDirectory?: string } = {}): Promise<string[]> {
+  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
+  const applied = await step((files: string[]) => `${files.length} migrations applied to ${settings.database}`,
+    () => migrateLatest(settings, { reporter: printingReporter, directory: o.migrationsDirectory }));
+  if (applied.length === 0) log('already up to date');
+  return applied;
 }

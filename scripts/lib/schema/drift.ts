@@ -1,6 +1,6 @@
 // Compares two schemas item by item: what is missing, unexpected or changed, grouped
 // by table (or `database` for extensions, enums, hypertables and stray objects).
-import type { SchemaContract, TableContract } from '../../db/contract';
+import type { SchemaContract, TableContract } from '../../../db/contract';
 import type { AppliedMigration, LiveSchema } from './introspect';
 
 export interface Difference {

@@ -5,9 +5,9 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { PROJECT_ROOT } from './devServer';
-import { TimescaleMissingError } from './errors';
+import { TimescaleMissingError } from '../cli/errors';
 import { assertLocalBinaries, DEFAULT_PG_BIN, localBinariesProblem } from './localCluster';
-import { log } from './log';
+import { log } from '../cli/log';
 
 export const INSTALL_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'install-timescaledb.sh');
 

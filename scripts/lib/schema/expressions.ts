@@ -7,7 +7,7 @@
 // table's columns in a transaction that is rolled back, and compared then.
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import type { SchemaContract, TableContract } from '../../db/contract';
+import type { SchemaContract, TableContract } from '../../../db/contract';
 import type { LiveSchema } from './introspect';
 
 type Kind = 'check' | 'default' | 'index';

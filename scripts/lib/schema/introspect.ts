@@ -1,8 +1,8 @@
 // Reads a live database's `public` schema into the contract's shape (db/contract.ts),
 // so the two can be compared item by item. Knex's bookkeeping schema is not read.
 import { Client } from 'pg';
-import type { SchemaContract, TableContract } from '../../db/contract';
-import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../db/migrationSource';
+import type { SchemaContract, TableContract } from '../../../db/contract';
+import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../../db/migrationSource';
 
 export interface LiveSchema extends SchemaContract {
   /** Anything else in `public` that the contract has no place for: views, sequences, functions, triggers, types. */

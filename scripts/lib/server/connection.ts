@@ -1,8 +1,8 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { prepareSession, prepareTransaction, SessionOptions } from '../../knexfile';
-import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from './errors';
-import { progress } from './log';
+import { prepareSession, prepareTransaction, SessionOptions } from '../../../knexfile';
+import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from '../cli/errors';
+import { progress } from '../cli/log';
 import { maskUrl, urlForDatabase } from './settings';
 import { openClient } from './ssl';
 

@@ -2,9 +2,9 @@
 // diagram): written when stale, or with `check` only compared.
 import fs from 'fs';
 import path from 'path';
-import { PROJECT_ROOT } from './devServer';
-import { SchemaDriftError } from './errors';
-import { log } from './log';
+import { PROJECT_ROOT } from '../server/devServer';
+import { SchemaDriftError } from '../cli/errors';
+import { log } from '../cli/log';
 
 /** Brings each file (path -> text) up to date, or checks it is; returns the stale ones. */
 export function syncGenerated(files: Record<string, string>, o: { check?: boolean; command: string }): string[] {

@@ -6,7 +6,7 @@ import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
-import { LocalClusterError, TimescaleMissingError } from './errors';
+import { LocalClusterError, TimescaleMissingError } from '../cli/errors';
 
 export const DEFAULT_PG_BIN = '/usr/lib/postgresql/15/bin';
 

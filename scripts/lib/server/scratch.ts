@@ -4,7 +4,7 @@ import crypto from 'crypto';
 import { Client } from 'pg';
 import { createDatabase, dropDatabase } from './admin';
 import { withClient, withMaintenanceClient } from './connection';
-import { migrateLatest, MigrateOptions } from './migrate';
+import { migrateLatest, MigrateOptions } from '../migrations/migrate';
 import { loadSettings, Settings, urlForDatabase } from './settings';
 
 export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>, migrate: MigrateOptions = {}): Promise<T> {

@@ -7,7 +7,7 @@ import path from 'path';
 import tls from 'tls';
 import { Client, ClientConfig } from 'pg';
 import { ConnectionParams, isSocket, readConnectionUrl } from './connectionUrl';
-import { explainSslError, SslError } from './errors';
+import { explainSslError, SslError } from '../cli/errors';
 
 // An unreachable server fails within this, not after a TCP hang (connect_timeout= overrides it).
 export const CONNECT_TIMEOUT_MS = 5000;

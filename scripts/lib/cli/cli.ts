@@ -1,13 +1,13 @@
 // The thin top of every command: parse with yargs, run, and print an error once, here.
 import yargs, { Argv, CommandModule } from 'yargs';
 import { hideBin, Parser } from 'yargs/helpers';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../../knexfile';
-import { PROJECT_ROOT } from './devServer';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../../../knexfile';
+import { PROJECT_ROOT } from '../server/devServer';
 import { loadDotEnv } from './dotenv';
 import { KapmanError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
 import { redact } from './log';
-import { loadSettings, Settings } from './settings';
+import { loadSettings, Settings } from '../server/settings';
 
 export const USAGE_EXIT_CODE = 2;
 

@@ -3,10 +3,10 @@
 // visible whatever the role's lock_timeout says, and the lock ends with its transaction or
 // session, so neither a pooler nor a killed run can leave it behind.
 import type { Client } from 'pg';
-import { prepareTransaction } from '../../knexfile';
+import { prepareTransaction } from '../../../knexfile';
 import { connect } from './connection';
-import { LockTimeoutError } from './errors';
-import { log } from './log';
+import { LockTimeoutError } from '../cli/errors';
+import { log } from '../cli/log';
 
 // After this long a wait for a lock held by some other session is reported, naming it.
 export const REPORT_WAIT_AFTER_MS = 2000;

@@ -1,10 +1,10 @@
 // Settings are parsed once, here, into a typed object that is passed down;
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../knexfile';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../../knexfile';
 import { maskPassword, readConnectionUrl, withDatabase } from './connectionUrl';
-import { InvalidSettingsError, ProductionGuardError } from './errors';
-import { addSecret } from './log';
+import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
+import { addSecret } from '../cli/log';
 
 // NAMEDATALEN - 1: PostgreSQL silently cuts longer names, so a reset would make another database.
 const MAX_NAME_BYTES = 63;
