@@ -2,6 +2,7 @@
 // its whole process group, as Ctrl-C does) at a chosen moment of the output.
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { ROOT } from './cli';
+import { alive } from './process';
 
 export interface NpmRun {
   /** npm's process; node runs as its child. */
@@ -12,15 +13,6 @@ export interface NpmRun {
   done: Promise<{ code: number | null; out: string; err: string }>;
   /** node's pid (npm's child, which `exec` made node itself). */
   nodePid(): number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** `npm run <script> -- args`, or with `direct`, node running the command's file itself. */

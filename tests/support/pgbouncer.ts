@@ -7,6 +7,7 @@ import net from 'net';
 import os from 'os';
 import path from 'path';
 import { freePort } from '../../scripts/lib/server/localCluster';
+import { alive } from './process';
 
 export const PGBOUNCER = process.env.PGBOUNCER || '/usr/sbin/pgbouncer';
 
@@ -34,15 +35,6 @@ function accepts(port: number): Promise<boolean> {
     const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
     s.on('error', () => resolve(false));
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function startPgBouncer(o: PgBouncerOptions): Promise<PgBouncer> {
