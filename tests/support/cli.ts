@@ -13,7 +13,7 @@ export interface CliResult {
 type Env = Record<string, string | undefined>;
 
 const childEnv = (env: Env) => ({ ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, ...env });
-const scriptArgs = (name: string, args: string[]) => ['-r', 'sucrase/register/ts', path.join('scripts', `${name}.ts`), ...args];
+const scriptArgs = (name: string, args: string[]) => ['-r', './scripts/register.js', path.join('scripts', `${name}.ts`), ...args];
 const knexArgs = (args: string[]) => [path.join('node_modules', 'knex', 'bin', 'cli.js'), ...args];
 
 function run(args: string[], env: Env): CliResult {

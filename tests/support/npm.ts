@@ -18,7 +18,7 @@ export interface NpmRun {
 /** `npm run <script> -- args`, or with `direct`, node running the command's file itself. */
 export function startNpm(script: string, args: string[], env: Record<string, string | undefined>, direct?: string): NpmRun {
   const [command, argv] = direct
-    ? [process.execPath, ['-r', 'sucrase/register/ts', `scripts/${direct}.ts`, ...args]]
+    ? [process.execPath, ['-r', './scripts/register.js', `scripts/${direct}.ts`, ...args]]
     : ['npm', ['run', '--silent', script, '--', ...args]];
   const npm = spawn(command, argv, {
     cwd: ROOT, detached: true, env: { ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, ...env },
