@@ -237,10 +237,11 @@ async function benchBackup(settings: Settings, adminUrl: string, preset: string,
   });
   const { server, timescaledb } = await withClient(settings.url, async (c) => (await c.query(`SELECT current_setting('server_version_num')::int AS server,
     (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb`)).rows[0]);
-  const major = Math.floor(server / 10000);
-  const run = (tool: 'pg_dump' | 'pg_restore', url: string, args: string[]) => {
+  // Found once, outside the timings: the floor is the binary alone.
+  const binary = { pg_dump: findTool('pg_dump', Math.floor(server / 10000)).file, pg_restore: findTool('pg_restore', Math.floor(server / 10000)).file };
+  const run = (tool: keyof typeof binary, url: string, args: string[]) => {
     const { conninfo, env } = clientConnection(url);
-    const r = spawnSync(findTool(tool, major).file, [...args, `--dbname=${conninfo}`], { env, encoding: 'utf8' });
+    const r = spawnSync(binary[tool], [...args, `--dbname=${conninfo}`], { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${r.stderr}`);
   };
   const times = { backup: [] as number[], backupFloor: [] as number[], restore: [] as number[], restoreFloor: [] as number[] };
