@@ -4,16 +4,21 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Client, escapeIdentifier } from 'pg';
+import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import type { CommandModule } from 'yargs';
-import { dropDatabase } from './lib/server/admin';
+import { backupDatabase } from './lib/backup/backup';
+import { sha256OfFile } from './lib/backup/metadata';
+import { restore } from './lib/backup/restore';
+import { clientConnection, findTool } from './lib/backup/tools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
 import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
 import { runCli } from './lib/cli/cli';
-import { connect, withMaintenanceClient } from './lib/server/connection';
+import { log } from './lib/cli/log';
+import { rowCounts } from './lib/schema/introspect';
+import { createDatabase, dropDatabase } from './lib/server/admin';
+import { connect, withClient, withMaintenanceClient } from './lib/server/connection';
 import { PROJECT_ROOT } from './lib/server/devServer';
 import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
-import { log } from './lib/cli/log';
 import { withMigratedScratch } from './lib/server/scratch';
 import { loadSettings, Settings, urlForDatabase } from './lib/server/settings';
 import { describeServer, pickTestServer, stopOnSignal } from './lib/server/testServer';
@@ -28,6 +33,8 @@ export interface BenchOptions {
   upsertDays: number;
   /** Timed reads of each kind and table. */
   readSamples: number;
+  /** Backups and restores timed, each way (tool and floor taking turns); the median is reported. */
+  backupRuns: number;
   /** Chunk intervals, in days, of the sweep. */
   sweep: number[];
   /** Also time `npm test`. */
@@ -37,8 +44,8 @@ export interface BenchOptions {
 }
 
 export const PRESETS: Record<BenchOptions['preset'], Omit<BenchOptions, 'write'>> = {
-  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, sweep: [7, 30, 90, 180, 365], suite: false },
-  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, sweep: [7, 30, 90, 180, 365], suite: true },
+  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, backupRuns: 3, sweep: [7, 30, 90, 180, 365], suite: false },
+  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, backupRuns: 2, sweep: [7, 30, 90, 180, 365], suite: true },
 };
 
 const BENCH_SCHEMA = 'bench';
@@ -87,7 +94,7 @@ async function benchReset(settings: Settings, maintenanceUrl: string, runs: numb
   const times = { npmRun: [] as number[], node: [] as number[], floor: [] as number[] };
   for (let i = 0; i < runs; i++) {
     times.floor.push(timedSync(floor));
-    times.node.push(timedSync(run(process.execPath, ['-r', 'sucrase/register/ts', 'scripts/reset.ts', '--quiet'])));
+    times.node.push(timedSync(run(process.execPath, ['-r', './scripts/register.js', 'scripts/reset.ts', '--quiet'])));
     times.npmRun.push(timedSync(run('npm', ['run', '-s', 'db:reset', '--', '--quiet'])));
     log(`reset run ${i + 1}/${runs}: npm run ${Math.round(times.npmRun[i])} ms, node ${Math.round(times.node[i])} ms, psql floor ${Math.round(times.floor[i])} ms`);
   }
@@ -212,6 +219,81 @@ async function benchSweep(c: Client, intervals: number[], ids: string[], dates: 
   return points;
 }
 
+/**
+ * db:backup's and db:restore's workers on the bench database, each beside its floor: pg_dump and
+ * pg_restore by hand with the same binary and format flags, and TimescaleDB's documented restore
+ * procedure. Tool and floor take turns going first; every file and database made is removed.
+ */
+async function benchBackup(settings: Settings, adminUrl: string, preset: string, runs: number): Promise<NonNullable<BenchResults['backup']>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-bench-backup-'));
+  const archive = path.join(dir, 'tool.dump');
+  const floorArchive = path.join(dir, 'floor.dump');
+  const target = loadSettings({ env: 'test', databaseUrl: urlForDatabase(adminUrl, `${settings.database}_restored`) });
+  const floorDb = `${settings.database}_restored_floor`;
+  const admin = (work: (c: Client) => Promise<unknown>) => withMaintenanceClient(adminUrl, work);
+  const dropRestored = () => admin(async (m) => {
+    await dropDatabase(m, target.database);
+    await dropDatabase(m, floorDb);
+  });
+  const { server, timescaledb } = await withClient(settings.url, async (c) => (await c.query(`SELECT current_setting('server_version_num')::int AS server,
+    (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb`)).rows[0]);
+  // Found once, outside the timings: the floor is the binary alone.
+  const binary = { pg_dump: findTool('pg_dump', Math.floor(server / 10000)).file, pg_restore: findTool('pg_restore', Math.floor(server / 10000)).file };
+  const run = (tool: keyof typeof binary, url: string, args: string[]) => {
+    const { conninfo, env } = clientConnection(url);
+    const r = spawnSync(binary[tool], [...args, `--dbname=${conninfo}`], { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${r.stderr}`);
+  };
+  const times = { backup: [] as number[], backupFloor: [] as number[], restore: [] as number[], restoreFloor: [] as number[] };
+  try {
+    await dropRestored(); // a killed run's leftovers
+    for (let i = 0; i < runs; i++) {
+      for (const turn of rotate(['tool', 'floor'] as const, i)) {
+        if (turn === 'tool') times.backup.push((await timed(() => backupDatabase(settings, { out: archive })))[1]);
+        // The same format flags as backupDatabase; --verbose (its progress) and --snapshot (its counts' moment) are its own.
+        else times.backupFloor.push(timedSync(() => run('pg_dump', settings.url, ['--format=custom', `--file=${floorArchive}`])));
+      }
+      log(`backup run ${i + 1}/${runs}: db:backup ${Math.round(times.backup[i])} ms, pg_dump floor ${Math.round(times.backupFloor[i])} ms`);
+    }
+    // Both restore the tool's archive; each into a database of its own, dropped after every run.
+    for (let i = 0; i < runs; i++) {
+      for (const turn of rotate(['tool', 'floor'] as const, i)) {
+        if (turn === 'tool') times.restore.push((await timed(() => restore(target, archive)))[1]);
+        else {
+          times.restoreFloor.push((await timed(async () => {
+            await admin((m) => createDatabase(m, floorDb));
+            const floorUrl = urlForDatabase(adminUrl, floorDb);
+            await withClient(floorUrl, async (c) => {
+              if (timescaledb) await c.query(`CREATE EXTENSION timescaledb VERSION ${escapeLiteral(timescaledb)}`);
+              if (timescaledb) await c.query('SELECT timescaledb_pre_restore()');
+              run('pg_restore', floorUrl, ['--exit-on-error', '--no-owner', archive]);
+              if (timescaledb) await c.query('SELECT timescaledb_post_restore()');
+            });
+          }))[1]);
+        }
+      }
+      await dropRestored();
+      log(`restore run ${i + 1}/${runs}: db:restore ${Math.round(times.restore[i])} ms, pg_restore floor ${Math.round(times.restoreFloor[i])} ms`);
+    }
+    // Two parts of the tool's extra work, timed once: the archive's sha256 (written by the backup, checked by the restore) and the row counts (each side).
+    const sha256Ms = (await timed(() => sha256OfFile(archive)))[1];
+    const [counts, rowCountsMs] = await timed(() => withClient(settings.url, async (c) => {
+      const names = (await c.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')")).rows.map((r) => r.relname as string);
+      return rowCounts(c, names, names);
+    }));
+    return {
+      preset, runs, rows: Object.values(counts).reduce((a, b) => a + b, 0),
+      archiveBytes: fs.statSync(archive).size, floorArchiveBytes: fs.statSync(floorArchive).size,
+      backupMs: median(times.backup), backupFloorMs: median(times.backupFloor),
+      restoreMs: median(times.restore), restoreFloorMs: median(times.restoreFloor),
+      sha256Ms, rowCountsMs,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    await dropRestored();
+  }
+}
+
 function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
@@ -302,6 +384,15 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`remove the month before ${removal.month.before} by DELETE: ${TABLES.map((t) => `${t} ${Math.round(removal.month.ms[t])} ms (${removal.month.rows[t]} rows)`).join(', ')}`);
       log(`remove the rest before ${removal.oldest.before}: drop_chunks ${Math.round(removal.oldest.ms.hyper)} ms, plain DELETE ${Math.round(removal.oldest.ms.plain)} ms + VACUUM ${Math.round(removal.oldest.plainVacuumMs)} ms, DROP partition ${Math.round(removal.oldest.ms.partitioned)} ms (${removal.oldest.rows.hyper} rows)`);
 
+      // The backup sees what a user's database holds: ohlcv with every row of the preset again, and no twins.
+      await c.query(`DROP SCHEMA ${BENCH_SCHEMA} CASCADE`);
+      await copyBars(c, TABLE.hyper, ids, history.filter((d) => d < removal.oldest.before));
+      await c.query(`VACUUM ANALYZE ${TABLE.hyper}`);
+      const backup = await benchBackup(settings, server.adminUrl, o.preset, o.backupRuns);
+      const mbps = (ms: number) => (backup.archiveBytes / 2 ** 20 / (ms / 1000)).toFixed(1);
+      log(`backup of ${backup.rows} rows, ${(backup.archiveBytes / 2 ** 20).toFixed(1)} MB: db:backup ${Math.round(backup.backupMs)} ms (${mbps(backup.backupMs)} MB/s), pg_dump floor ${Math.round(backup.backupFloorMs)} ms (${mbps(backup.backupFloorMs)} MB/s) (medians)`);
+      log(`restore: db:restore ${Math.round(backup.restoreMs)} ms (${mbps(backup.restoreMs)} MB/s), pg_restore floor ${Math.round(backup.restoreFloorMs)} ms (${mbps(backup.restoreFloorMs)} MB/s) (medians)`);
+
       let suite: BenchResults['suite'];
       if (o.suite) {
         const started = nowMs();
@@ -317,7 +408,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,
         reads: { samples: o.readSamples, ...reads },
-        removal, sweep, suite,
+        removal, sweep, backup, suite,
       };
     } finally {
       await c.end();
@@ -342,7 +433,7 @@ export function writeReport(r: BenchResults): void {
 
 export const command: CommandModule<object, { preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }> = {
   command: 'bench',
-  describe: 'Benchmark reset, backfill, daily upsert, reads and chunk intervals on a throwaway TimescaleDB',
+  describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB',
   builder: (y) => y
     .option('preset', { choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick (~2 min) or full (15,000 tickers × 2 years)' })
     .option('write', { type: 'boolean', default: true, describe: 'write docs/benchmarks.md, .svg and .json' })

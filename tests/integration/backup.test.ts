@@ -12,7 +12,7 @@ import { clientConnection } from '../../scripts/lib/backup/tools';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
-import { restore } from '../../scripts/restore';
+import { restore } from '../../scripts/lib/backup/restore';
 import { verify } from '../../scripts/lib/schema/verify';
 import { ROOT, runScript } from '../support/cli';
 import { databaseAttributes, databasesLike } from '../support/schema';

@@ -1,12 +1,20 @@
-// The parts of a restore that are not the pipeline's: what the server must offer before a
-// backup is restored there, pg_restore itself, and giving the restored objects to the owner.
+// db:restore's work: what the server must offer before a backup is restored there, pg_restore
+// itself, giving the restored objects to the owner, and restore(), the replace pipeline with
+// all of that as its build.
 import { spawn } from 'child_process';
+import path from 'path';
 import readline from 'readline';
 import type { Client } from 'pg';
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
 import { BackupVersionError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
-import type { BackupMetadata } from './metadata';
+import { log, step } from '../cli/log';
+import { replaceDatabase } from '../replace/replace';
+import { rowCounts } from '../schema/introspect';
+import { reportVerification, verify } from '../schema/verify';
+import { withClient, withMaintenanceClient } from '../server/connection';
+import { refuseProduction, Settings } from '../server/settings';
+import { BackupMetadata, readBackup } from './metadata';
 import { clientConnection, findTool, FoundTool } from './tools';
 
 /**
@@ -86,4 +94,69 @@ export function countDifferences(meta: BackupMetadata, rowCounts: Record<string,
     if (meta.chunks[h] !== chunks[h]) out.push(`${h}: ${chunks[h] ?? 0} chunks, the backup had ${meta.chunks[h] ?? 0}`);
   }
   return out;
+}
+
+export interface RestoreOptions {
+  /** Allow a restore in the production environment. */
+  force?: boolean;
+  /** Print the plan and change nothing. */
+  dryRun?: boolean;
+}
+
+export interface RestoreResult {
+  owner: string;
+  rowCounts: Record<string, number>;
+}
+
+async function liveCounts(settings: Settings): Promise<{ rows: Record<string, number>; chunks: Record<string, number> }> {
+  return withClient(settings.url, async (c) => {
+    const { rows: tables } = await c.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')");
+    const names = tables.map((t) => t.relname as string);
+    const { rows } = await c.query(`SELECT hypertable_name AS h, count(*)::int AS n FROM timescaledb_information.chunks
+      WHERE hypertable_schema = 'public' GROUP BY 1`).catch(() => ({ rows: [] as Array<{ h: string; n: number }> }));
+    return { rows: await rowCounts(c, names, names), chunks: Object.fromEntries(rows.map((r) => [r.h, r.n])) };
+  });
+}
+
+export async function restore(settings: Settings, file: string, o: RestoreOptions = {}): Promise<RestoreResult> {
+  refuseProduction(settings, o.force, `restore into database "${settings.database}"`, 'this replaces every row in it with the backup\'s');
+  const archive = path.resolve(file);
+  const meta = await readBackup(archive);
+  const tool = await withMaintenanceClient(settings.url, (admin) => restoreProblems(admin, archive, meta));
+  const total = Object.values(meta.rowCounts).reduce((a, b) => a + b, 0);
+  let counts: Record<string, number> = {};
+  const { owner } = await replaceDatabase(settings, {
+    dryRun: o.dryRun,
+    plan: [
+      `restore ${archive}: a backup of ${meta.database} taken ${meta.createdAt} (PostgreSQL ${meta.server.version}, TimescaleDB ${meta.timescaledb ?? 'none'}, ${meta.migrations.length} migrations)`,
+      meta.timescaledb
+        ? `create extension timescaledb ${meta.timescaledb}, timescaledb_pre_restore(), ${tool.file} (${tool.version}), timescaledb_post_restore()`
+        : `${tool.file} (${tool.version})`,
+      `verify it is the contract and holds the backup's ${total} rows in ${Object.keys(meta.rowCounts).length} tables`,
+    ],
+    build: async (beside) => {
+      if (meta.timescaledb) {
+        await step(`timescaledb ${meta.timescaledb} created, ready for the restore`, () => withClient(beside.url, async (c) => {
+          await c.query(`CREATE EXTENSION timescaledb VERSION ${escapeLiteral(meta.timescaledb!)}`);
+          await c.query('SELECT timescaledb_pre_restore()');
+        }));
+      }
+      await step(`${path.basename(archive)} restored`, () => runPgRestore(tool, beside.url, archive));
+      await withClient(beside.url, async (c) => {
+        if (meta.timescaledb) await c.query('SELECT timescaledb_post_restore()');
+        await giveToOwner(c);
+      });
+      // Reported under the target's name: the build becomes it.
+      reportVerification({ ...(await step('verified', () => verify(beside))), database: settings.database });
+      const live = await liveCounts(beside);
+      const differences = countDifferences(meta, live.rows, live.chunks);
+      if (differences.length) {
+        throw new RestoreFailedError(`the restored database does not hold what the backup recorded: ${differences.join('; ')}`,
+          'the target is unchanged; the backup may be damaged');
+      }
+      counts = live.rows;
+      log(`row counts match the backup: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+    },
+  });
+  return { owner, rowCounts: counts };
 }
