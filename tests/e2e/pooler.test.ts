@@ -7,7 +7,7 @@ import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { Client, escapeLiteral } from 'pg';
 import { isPooled } from '../../knexfile';
 import { connect, withClient, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
