@@ -102,6 +102,11 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
     return new ServerUnreachableError(`cannot reach the server at ${server}: ${message}`,
       'start it (`npm run db:up`), check host and port in DATABASE_URL, or pass --wait to wait for it', { cause: err });
   }
+  // The server ended the session in the middle of the work: shut down, crashed, or a terminated backend.
+  if (['57P01', '57P02'].includes(code) || code.startsWith('08') || /terminating connection|server closed the connection/i.test(message)) {
+    return new ConnectionLostError(`the connection to the server at ${server} was lost: ${message}`,
+      'the server went away or ended the session; nothing was left half-done (each step is one transaction or not yet started); rerun when it is back', { cause: err });
+  }
   if (code === '28P01' || code === '28000') {
     return new AuthenticationFailedError(`authentication failed at ${server}: ${message}`,
       'check the user name and password in DATABASE_URL', { cause: err });
