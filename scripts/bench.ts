@@ -5,14 +5,13 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import type { CommandModule } from 'yargs';
 import { backupDatabase } from './lib/backup/backup';
 import { sha256OfFile } from './lib/backup/metadata';
 import { restore } from './lib/backup/restore';
 import { clientConnection, findTool } from './lib/backup/tools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
 import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
-import { runCli } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
 import { log } from './lib/cli/log';
 import { rowCounts } from './lib/schema/introspect';
 import { createDatabase, dropDatabase } from './lib/server/admin';
@@ -431,14 +430,13 @@ export function writeReport(r: BenchResults): void {
   log('docs/benchmarks.md, .svg and .json written');
 }
 
-export const command: CommandModule<object, { preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }> = {
-  command: 'bench',
-  describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB',
-  builder: (y) => y
-    .option('preset', { choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick (~2 min) or full (15,000 tickers × 2 years)' })
+export const command: KapmanCommand<{ preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }> = {
+  database: false,
+  options: (y) => y
+    .option('preset', { choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick or full (15,000 tickers × 2 years); docs/benchmarks.md gives how long each took' })
     .option('write', { type: 'boolean', default: true, describe: 'write docs/benchmarks.md, .svg and .json' })
     .option('render-only', { type: 'boolean', default: false, describe: 'measure nothing: rewrite the page and chart from docs/benchmarks.json' }),
-  handler: async (args) => {
+  run: async (args) => {
     const results: BenchResults = args['render-only']
       ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8'))
       : await bench({ ...PRESETS[args.preset], write: args.write });
@@ -446,5 +444,3 @@ export const command: CommandModule<object, { preset: 'quick' | 'full'; write: b
     if (args.write) writeReport(results);
   },
 };
-
-if (require.main === module) runCli(command, 'npm run bench --');

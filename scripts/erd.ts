@@ -2,10 +2,9 @@
 // and in the README, where GitHub renders it.
 import fs from 'fs';
 import path from 'path';
-import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
 import { PROJECT_ROOT } from './lib/server/devServer';
-import { SchemaDriftError } from './lib/cli/errors';
+import { StaleFileError } from './lib/cli/errors';
 import { syncGenerated } from './lib/schema/generated';
 import { readSchema } from './lib/schema/introspect';
 import { renderErd, renderSchemaDoc } from './lib/schema/render';
@@ -21,7 +20,7 @@ const END = '<!-- schema-diagram:end -->';
 export function readmeWithDiagram(readme: string, erd: string): string {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new SchemaDriftError('README.md has no schema diagram markers', `put ${START} and ${END} where the diagram goes`);
+  if (start < 0 || end < start) throw new StaleFileError('README.md has no schema diagram markers', `put ${START} and ${END} where the diagram goes`);
   return `${readme.slice(0, start + START.length)}\n\`\`\`mermaid\n${erd}\n\`\`\`\n${readme.slice(end)}`;
 }
 
@@ -35,14 +34,9 @@ export async function erd(settings: Settings, o: { check?: boolean } = {}): Prom
   return syncGenerated(await erdFiles(settings), { check: o.check, command: 'npm run db:erd' });
 }
 
-export const command: CommandModule<object, { env: string; check?: boolean }> = {
-  command: 'db:erd',
-  describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md',
-  builder: (y) => withEnvironment(y)
-    .option('check', { type: 'boolean', default: false, describe: 'only compare; exit non-zero when a file is out of date' }),
-  handler: async (args) => {
-    await erd(settingsFromArgs(args), { check: args.check });
-  },
+export const command: KapmanCommand<{ check: boolean }> = {
+  database: true,
+  options: (y) => y
+    .option('check', { type: 'boolean', default: false, describe: 'only compare with the committed files; print a diff and fail (exit 28) when one differs' }),
+  run: async (args, settings) => ({ stale: await erd(settings, { check: args.check }) }),
 };
-
-if (require.main === module) runCli(command, 'npm run db:erd --');

@@ -3,9 +3,8 @@
 // refused (knexfile.ts): it would name the file by timestamp.
 import fs from 'fs';
 import path from 'path';
-import type { CommandModule } from 'yargs';
 import { MIGRATIONS_DIR } from '../db/migrationSource';
-import { runCli } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
 import { KapmanError, MigrationExistsError, UsageError } from './lib/cli/errors';
 import { log } from './lib/cli/log';
 
@@ -96,17 +95,14 @@ export function newMigration(o: NewMigrationOptions): NewMigration {
   return { file, path: target };
 }
 
-export const command: CommandModule<object, { name: string[] }> = {
+export const command: KapmanCommand<{ name: string[] }> = {
+  database: false,
   // name..: `npm run db:new -- add ticker exchange` needs no quotes.
-  command: 'db:new <name..>',
-  describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub',
-  builder: (y) => y.positional('name', { type: 'string', array: true, demandOption: true, describe: 'what it does, e.g. add_ticker_exchange (snake_cased)' }),
-  // async: an error then reaches runCli's one reporter instead of escaping yargs.
-  handler: async (args) => {
-    newMigration({ name: args.name.join(' ') });
+  options: (y) => y.positional('name', { type: 'string', array: true, demandOption: true, describe: 'what it does, e.g. add_ticker_exchange (snake_cased)' }),
+  run: async (args) => {
+    const created = newMigration({ name: args.name.join(' ') });
     log('next:');
     for (const s of NEXT_STEPS) log(`  ${s}`);
+    return created;
   },
 };
-
-if (require.main === module) runCli(command, 'npm run db:new --');

@@ -3,17 +3,16 @@
 // swapped into the target's place (scripts/lib/replace). A failure or a signal before the
 // swap leaves the target exactly as it was. It touches that one database only: never roles,
 // passwords, other databases or server settings.
-import type { CommandModule } from 'yargs';
 import { MigrationFiles } from '../db/migrationSource';
-import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
 import { waitForServer } from './lib/server/connection';
-import { log, step } from './lib/cli/log';
+import { count, log, step } from './lib/cli/log';
 import { applyMigrations, printingReporter } from './lib/migrations/migrate';
 import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
 import { resetInPlace } from './lib/replace/inPlace';
 import { replaceDatabase } from './lib/replace/replace';
 import { refuseProduction, Settings } from './lib/server/settings';
-import { reportVerification, verify, verifyOn, VerifyReport } from './lib/schema/verify';
+import { contractMismatch, reportVerification, verify, verifyOn, VerifyReport } from './lib/schema/verify';
 
 export interface ResetOptions {
   /** Allow a reset in the production environment. */
@@ -61,10 +60,10 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       reporter,
       plan: [...backupPlan, `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
       build: async (trx, client) => {
-        applied = await step((done: string[]) => `${done.length} migrations applied (not committed yet)`,
+        applied = await step((done: string[]) => `${count(done.length, 'migration')} applied (not committed yet)`,
           async () => (await trx.migrate.latest())[1] as string[]);
         verification = await step('verified (not committed yet)', () => verifyOn(client, settings.database, { empty: true }));
-        reportVerification(verification); // a difference rolls everything back
+        reportVerification(verification, contractMismatch(settings.database)); // a difference rolls everything back
       },
     });
     return { owner, applied, verification, backup };
@@ -75,34 +74,25 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     plan: [...backupPlan,
       `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
     build: async (beside) => {
-      applied = await step((done: string[]) => `${done.length} migrations applied`,
+      applied = await step((done: string[]) => `${count(done.length, 'migration')} applied`,
         () => applyMigrations(beside, { reporter }));
       // Reported under the target's name: the build becomes it.
       verification = { ...(await step('verified', () => verify(beside, { empty: true }))), database: settings.database };
-      reportVerification(verification);
+      reportVerification(verification, contractMismatch(settings.database));
     },
   });
   return { owner, applied, verification, backup };
 }
 
-export const command: CommandModule<object, { env: string; force?: boolean; 'dry-run'?: boolean; 'in-place'?: boolean; wait?: boolean; 'wait-timeout': number; 'lock-timeout': number; quiet?: boolean; backup: boolean }> = {
-  command: 'db:reset',
-  describe: 'DELETES EVERYTHING in the target database: builds the empty baseline beside it from the migrations, verifies it, then swaps it in',
-  builder: (y) => withLockTimeout(withEnvironment(y))
+export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-place': boolean; backup: boolean }> = {
+  database: true,
+  options: (y) => y
     .option('force', { type: 'boolean', default: false, describe: 'allow a reset in the production environment (deletes all its data)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be done and change nothing' })
     .option('in-place', { type: 'boolean', default: false, describe: 'keep the database: drop everything in public and knex\'s schema, migrate and verify in one transaction (for a role that may not create databases, e.g. on Timescale Cloud)' })
-    .option('wait', { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' })
-    .option('wait-timeout', { type: 'number', default: 30, describe: 'seconds --wait waits at most' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'do not list each migration file' })
     .option('backup', { type: 'boolean', default: true, describe: 'in production, back up the target before anything is dropped (--no-backup: do not)' }),
-  handler: async (args) => {
-    const settings = settingsFromArgs(args);
+  run: async (args, settings) => {
     log(`resetting ${settings.displayUrl} (environment ${settings.env})`);
-    await reset(settings, {
-      force: args.force, dryRun: args['dry-run'], inPlace: args['in-place'], waitMs: args.wait ? args['wait-timeout'] * 1000 : undefined, verbose: !args.quiet, noBackup: !args.backup,
-    });
+    return reset(settings, { force: args.force, dryRun: args['dry-run'], inPlace: args['in-place'], verbose: true, noBackup: !args.backup });
   },
 };
-
-if (require.main === module) runCli(command, 'npm run db:reset --');

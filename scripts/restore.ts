@@ -4,23 +4,18 @@
 // timescaledb_pre_restore(), pg_restore, timescaledb_post_restore()), verified against the
 // contract and the backup's row counts, and only then swapped in. A backup that fails to
 // restore leaves the target exactly as it was.
-import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment, withLockTimeout } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
 import { restore } from './lib/backup/restore';
 import { log } from './lib/cli/log';
 
-export const command: CommandModule<object, { file: string; env: string; force?: boolean; 'dry-run'?: boolean; 'lock-timeout': number }> = {
-  command: 'db:restore <file>',
-  describe: 'REPLACES EVERYTHING in the target database with a backup (npm run db:backup): restored beside it, verified, then swapped in',
-  builder: (y) => withLockTimeout(withEnvironment(y))
+export const command: KapmanCommand<{ file: string; force: boolean; 'dry-run': boolean }> = {
+  database: true,
+  options: (y) => y
     .positional('file', { type: 'string', demandOption: true, describe: 'the backup archive (its metadata, FILE.json, beside it)' })
     .option('force', { type: 'boolean', default: false, describe: 'allow a restore in the production environment (replaces all its data)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be done and change nothing' }),
-  handler: async (args) => {
-    const settings = settingsFromArgs(args);
+  run: async (args, settings) => {
     log(`restoring ${args.file} into ${settings.displayUrl} (environment ${settings.env})`);
-    await restore(settings, args.file, { force: args.force, dryRun: args['dry-run'] });
+    return restore(settings, args.file, { force: args.force, dryRun: args['dry-run'] });
   },
 };
-
-if (require.main === module) runCli(command, 'npm run db:restore --');

@@ -1,8 +1,7 @@
 // `npm run db:schema:dump`: write db/schema.sql, the migrations' schema as SQL, so every
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
 import path from 'path';
-import type { CommandModule } from 'yargs';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
 import { PROJECT_ROOT } from './lib/server/devServer';
 import { syncGenerated } from './lib/schema/generated';
 import { readAppliedMigrations, readSchema } from './lib/schema/introspect';
@@ -25,14 +24,9 @@ export async function schemaDump(settings: Settings, o: { check?: boolean } = {}
   return syncGenerated({ [SCHEMA_SQL]: await schemaSql(settings) }, { check: o.check, command: 'npm run db:schema:dump' });
 }
 
-export const command: CommandModule<object, { env: string; check?: boolean }> = {
-  command: 'db:schema:dump',
-  describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)',
-  builder: (y) => withEnvironment(y)
-    .option('check', { type: 'boolean', default: false, describe: 'only compare with the committed file; exit non-zero when it differs' }),
-  handler: async (args) => {
-    await schemaDump(settingsFromArgs(args), { check: args.check });
-  },
+export const command: KapmanCommand<{ check: boolean }> = {
+  database: true,
+  options: (y) => y
+    .option('check', { type: 'boolean', default: false, describe: 'only compare with the committed file; print a diff and fail (exit 28) when it differs' }),
+  run: async (args, settings) => ({ stale: await schemaDump(settings, { check: args.check }) }),
 };
-
-if (require.main === module) runCli(command, 'npm run db:schema:dump --');

@@ -1,10 +1,8 @@
 // `npm run db:setup`: from a fresh checkout to a migrated development database in one
 // command. Without Docker it first makes sure the local PostgreSQL has TimescaleDB
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
-import type { CommandModule } from 'yargs';
-import { dbUp, DbUpOptions, dockerEngineAnswers } from './lib/server/devServer';
-import { runCli } from './lib/cli/cli';
-import { DEFAULT_PG_BIN } from './lib/server/localCluster';
+import { dbUp, DbUpOptions, devServerOptions, dockerEngineAnswers } from './lib/server/devServer';
+import type { KapmanCommand } from './lib/cli/cli';
 import { log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
 import { loadSettings, maskUrl } from './lib/server/settings';
@@ -13,6 +11,8 @@ import { migrate } from './lib/migrations/migrate';
 export interface SetupOptions extends DbUpOptions {
   /** How long to wait for the server to accept connections before migrating. */
   waitMs: number;
+  /** --lock-timeout of the migration, in milliseconds. */
+  lockTimeoutMs?: number;
   /** Installs TimescaleDB for the local binaries when missing (tests pass their own). */
   provision?: (binDir: string) => void;
 }
@@ -30,21 +30,19 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   if (!docker) (o.provision ?? provisionTimescale)(o.binDir);
   // db:up's database, not DATABASE_URL's: setup is about the server it just started.
   const url = await dbUp({ ...o, docker });
-  const applied = await migrate(loadSettings({ env: 'development', databaseUrl: url }), { waitMs: o.waitMs });
+  const applied = await migrate(loadSettings({ env: 'development', databaseUrl: url, lockTimeoutMs: o.lockTimeoutMs }), { waitMs: o.waitMs });
   log(`set up: ${maskUrl(url)} (stop it with \`npm run db:down\`)`);
   return { url, applied };
 }
 
-export const command: CommandModule<object, { docker?: boolean; 'pg-bin': string; 'wait-timeout': number }> = {
-  command: 'db:setup',
-  describe: 'Start the development TimescaleDB and migrate it; without Docker, install TimescaleDB first when missing (needs root or sudo)',
-  builder: (y) => y
-    .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
-    .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, describe: 'folder of the local PostgreSQL 15 binaries (PG_BIN)' })
-    .option('wait-timeout', { type: 'number', default: 60, describe: 'seconds to wait for the server before migrating' }),
-  handler: async (args) => {
-    await setup({ docker: args.docker, binDir: args['pg-bin'], waitMs: args['wait-timeout'] * 1000 });
+export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: number; 'wait-timeout': number; 'lock-timeout': number }> = {
+  database: false,
+  shared: ['wait-timeout', 'lock-timeout', 'json'],
+  options: (y) => devServerOptions(y, { port: true }),
+  run: async (args) => {
+    const { url, applied } = await setup({
+      docker: args.docker, binDir: args['pg-bin'], cluster: { port: args.port }, waitMs: args['wait-timeout'] * 1000, lockTimeoutMs: args['lock-timeout'] * 1000,
+    });
+    return { url: maskUrl(url), applied };
   },
 };
-
-if (require.main === module) runCli(command, 'npm run db:setup --');

@@ -1,8 +1,8 @@
 // `npm run db:status`: which migrations are applied and which are pending, like `dbmate status`.
 // Read-only: unlike `knex migrate:status`, it creates no bookkeeping table.
-import type { CommandModule } from 'yargs';
 import { MigrationFiles } from '../db/migrationSource';
-import { runCli, settingsFromArgs, withEnvironment } from './lib/cli/cli';
+import type { KapmanCommand } from './lib/cli/cli';
+import { MigrationsNotAppliedError } from './lib/cli/errors';
 import { withTransaction } from './lib/server/connection';
 import { MigrationState, migrationStates } from './lib/schema/drift';
 import { readAppliedMigrations } from './lib/schema/introspect';
@@ -20,20 +20,25 @@ const MARK: Record<MigrationState['state'], string> = {
   applied: '[X]', pending: '[ ]', 'edited since applied': '[!]', 'applied, file missing': '[?]', 'applied, no checksum recorded': '[X]',
 };
 
-export const command: CommandModule<object, { env: string; 'exit-code'?: boolean }> = {
-  command: 'db:status',
-  describe: 'List applied and pending migrations',
-  builder: (y) => withEnvironment(y)
-    .option('exit-code', { type: 'boolean', default: false, describe: 'exit 1 when any migration is pending, edited or missing' }),
-  handler: async (args) => {
-    const settings = settingsFromArgs(args);
+export const command: KapmanCommand<{ check: boolean }> = {
+  database: true,
+  options: (y) => y
+    .option('check', { type: 'boolean', default: false, describe: 'fail (exit 29) unless every migration is applied as written: none pending, edited or missing' }),
+  run: async (args, settings) => {
     const states = await status(settings);
     log(`migrations of ${settings.displayUrl}:`);
     for (const s of states) log(`${MARK[s.state]} ${s.name}${s.state === 'applied' || s.state === 'pending' ? '' : ` (${s.state})`}`);
-    const count = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
-    log(`applied: ${count('applied')}, pending: ${count('pending')}${states.length - count('applied') - count('pending') ? `, other: ${states.length - count('applied') - count('pending')}` : ''}`);
-    if (args['exit-code'] && states.some((s) => s.state !== 'applied')) process.exitCode = 1;
+    const n = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
+    const other = states.length - n('applied') - n('pending');
+    log(`applied: ${n('applied')}, pending: ${n('pending')}${other ? `, edited or missing: ${other}` : ''}`);
+    const result = { database: settings.database, migrations: states };
+    if (args.check && other + n('pending') > 0) {
+      const err = new MigrationsNotAppliedError(`${settings.database}: ${n('pending')} pending, ${other} edited or missing`,
+        other ? 'an edited [!] or missing [?] file: bring back the file as it was applied (git), or rebuild the database with `npm run db:reset`'
+          : 'apply them with `npm run db:migrate`');
+      err.result = result;
+      throw err;
+    }
+    return result;
   },
 };
-
-if (require.main === module) runCli(command, 'npm run db:status --');

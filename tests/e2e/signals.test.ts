@@ -76,7 +76,7 @@ describe.each(MOMENTS)('a signal %s', (_moment, line, mayFinish) => {
 
 test('a reader that goes away (`| head -1`) does not abort the reset: it finishes, exits 0 and verifies', async () => {
   const db = await target();
-  for (const command of ['npm run --silent db:reset', `${process.execPath} -r ./scripts/register.js scripts/reset.ts`]) {
+  for (const command of ['npm run --silent db:reset', `${process.execPath} scripts/kapman-db.js reset`]) {
     const r = spawnSync('bash', ['-c', `set -o pipefail; ${command} | head -1`], {
       cwd: ROOT, encoding: 'utf8', env: { ...process.env, DATABASE_URL: db.url, NODE_ENV: undefined },
     });

@@ -42,7 +42,8 @@ test('db:verify --empty fails on a table that holds rows', async () => {
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('X')"));
   const r = script('verify', ['--empty'], db.url);
   expect(r.code).toBe(11);
-  expect(r.out).toMatch(/tickers: not empty \(1 rows\)/);
+  expect(r.out).toMatch(/differs from the contract \(0 differences, 1 table not empty\)/);
+  expect(r.out).toMatch(/tickers: not empty \(1 row\)/);
 });
 
 test('the knex CLI in production without DATABASE_URL names what is missing instead of trying libpq defaults', () => {

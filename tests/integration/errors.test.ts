@@ -150,6 +150,6 @@ test('an unknown option: exit 2, one line pointing at --help', () => {
   expect(r.code).toBe(2);
   expect(r.err.trim().split('\n')).toEqual([
     expect.stringMatching(/^kapman: error: Unknown argument: frobnicate$/),
-    expect.stringMatching(/^kapman: hint: see `npm run db:reset -- --help`$/),
+    expect.stringMatching(/^kapman: hint: see `kapman-db reset --help`$/),
   ]);
 });

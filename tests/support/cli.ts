@@ -13,7 +13,10 @@ export interface CliResult {
 type Env = Record<string, string | undefined>;
 
 const childEnv = (env: Env) => ({ ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, ...env });
-const scriptArgs = (name: string, args: string[]) => ['-r', './scripts/register.js', path.join('scripts', `${name}.ts`), ...args];
+// A command by its file's name (`db-up`) or its own (`up`): `kapman-db <command> …args`.
+const COMMAND_OF_FILE: Record<string, string> = { 'db-up': 'up', 'db-down': 'down', 'schema-dump': 'schema:dump' };
+export const commandArgs = (name: string, args: string[]) => [path.join('scripts', 'kapman-db.js'), COMMAND_OF_FILE[name] ?? name, ...args];
+const scriptArgs = commandArgs;
 const knexArgs = (args: string[]) => [path.join('node_modules', 'knex', 'bin', 'cli.js'), ...args];
 
 function run(args: string[], env: Env): CliResult {
@@ -33,7 +36,7 @@ function start(args: string[], env: Env): Promise<CliResult> {
   });
 }
 
-/** `ts-node scripts/<name>.ts …args`, as the npm scripts run it. */
+/** `kapman-db <name> …args`, as the npm scripts run it. */
 export const runScript = (name: string, args: string[], env: Env = {}) => run(scriptArgs(name, args), env);
 export const startScript = (name: string, args: string[], env: Env = {}) => start(scriptArgs(name, args), env);
 

@@ -1,7 +1,7 @@
 // The commands as users start them: through `npm run`, with signals sent to npm (or to
 // its whole process group, as Ctrl-C does) at a chosen moment of the output.
 import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { ROOT } from './cli';
+import { commandArgs, ROOT } from './cli';
 import { alive } from './process';
 
 export interface NpmRun {
@@ -18,7 +18,7 @@ export interface NpmRun {
 /** `npm run <script> -- args`, or with `direct`, node running the command's file itself. */
 export function startNpm(script: string, args: string[], env: Record<string, string | undefined>, direct?: string): NpmRun {
   const [command, argv] = direct
-    ? [process.execPath, ['-r', './scripts/register.js', `scripts/${direct}.ts`, ...args]]
+    ? [process.execPath, commandArgs(direct, args)]
     : ['npm', ['run', '--silent', script, '--', ...args]];
   const npm = spawn(command, argv, {
     cwd: ROOT, detached: true, env: { ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, ...env },

@@ -147,7 +147,9 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
         await giveToOwner(c);
       });
       // Reported under the target's name: the build becomes it.
-      reportVerification({ ...(await step('verified', () => verify(beside))), database: settings.database });
+      reportVerification({ ...(await step('verified', () => verify(beside))), database: settings.database }, () => new RestoreFailedError(
+        `the restored backup does not match this checkout's db/contract.ts; ${settings.database} was not changed`,
+        'a backup of another schema version: restore it with the checkout of its time (its migrations are in FILE.json), then migrate'));
       const live = await liveCounts(beside);
       const differences = countDifferences(meta, live.rows, live.chunks);
       if (differences.length) {

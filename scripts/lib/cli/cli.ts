@@ -1,70 +1,130 @@
-// The thin top of every command: parse with yargs, run, and print an error once, here.
-import yargs, { Argv, CommandModule } from 'yargs';
+// The one CLI layer: `kapman-db <command>` and every `npm run db:*` script enter here. It
+// defines the shared options once, validates them, refuses flags npm swallowed, waits for the
+// server when asked, prints a --json result, and prints any error once, with its exit code.
+import fs from 'fs';
+import path from 'path';
+import yargs, { Argv, Options } from 'yargs';
 import { hideBin, Parser } from 'yargs/helpers';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../../../knexfile';
-import { PROJECT_ROOT } from '../server/devServer';
+import { PROJECT_ROOT } from '../paths';
+import { CommandEntry, COMMANDS, npmScript } from './commands';
 import { loadDotEnv } from './dotenv';
 import { KapmanError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
-import { redact } from './log';
-import { loadSettings, Settings } from '../server/settings';
+import { redact, setOutput } from './log';
+import type { Settings } from '../server/settings';
 
 export const USAGE_EXIT_CODE = 2;
+const PROGRAM = 'kapman-db';
 
-/** --env, as the knex CLI has it; DATABASE_URL is read here, at the top, and nowhere below. */
-export function withEnvironment<T>(y: Argv<T>) {
-  return y.option('env', {
-    type: 'string',
-    default: process.env.NODE_ENV || 'development',
-    defaultDescription: 'NODE_ENV, else development',
+/** What every command accepts. */
+export interface GlobalArgs {
+  'env-file'?: string;
+  quiet: boolean;
+  debug: boolean;
+}
+
+/** What every command that talks to the target database accepts, besides GlobalArgs. */
+export interface DatabaseArgs extends GlobalArgs {
+  env?: string;
+  wait: boolean;
+  'wait-timeout': number;
+  'lock-timeout': number;
+  json: boolean;
+}
+
+/**
+ * A command: its own options and the function that does the work. With `database`, it gets
+ * the shared database options and the target's Settings (read, and waited for, here); what
+ * `run` returns is the result `--json` prints.
+ */
+export type KapmanCommand<A = object> =
+  | { database: true; options?: (y: Argv) => Argv; run(args: A & DatabaseArgs, settings: Settings): Promise<unknown> }
+  | { database: false; shared?: SharedOption[]; options?: (y: Argv) => Argv; run(args: A & GlobalArgs): Promise<unknown> };
+
+// Declared without a yargs type, so that `abc` reaches this check as written, not as NaN.
+const positiveSeconds = (name: string) => (value: unknown) => {
+  const n = Number(value);
+  if (typeof value === 'boolean' || value === '' || value === undefined || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--${name} must be a positive number of seconds, not ${value === undefined || value === '' ? 'nothing' : String(value)}`);
+  }
+  return n;
+};
+
+// The shared options, defined here once; `--help` of every command shows them the same way.
+export const GLOBAL_OPTIONS: Record<string, Options> = {
+  'env-file': { type: 'string', describe: 'read variables from this file instead of .env in the project root (the environment wins)' },
+  quiet: { type: 'boolean', default: false, describe: 'print the outcome only: no line per migration file, table or chunk' },
+  debug: { type: 'boolean', default: false, describe: 'print the stack trace with an error (also KAPMAN_DEBUG=1 or true)' },
+};
+
+export const DATABASE_OPTIONS = {
+  env: {
+    // No default here: NODE_ENV may come from .env, read after this module loads.
+    type: 'string', defaultDescription: 'NODE_ENV, else development',
     describe: 'knexfile environment (development, test, production); DATABASE_URL overrides its connection',
-  });
-}
-
-/** --lock-timeout, for the commands that take locks (migrate, rollback, reset). */
-export function withLockTimeout<T>(y: Argv<T>) {
-  return y.option('lock-timeout', {
-    type: 'number',
-    default: DEFAULT_LOCK_TIMEOUT_MS / 1000,
+  },
+  wait: { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' },
+  'wait-timeout': { default: 30, requiresArg: true, coerce: positiveSeconds('wait-timeout'), describe: 'seconds --wait waits at most' },
+  'lock-timeout': {
+    default: DEFAULT_LOCK_TIMEOUT_MS / 1000, requiresArg: true, coerce: positiveSeconds('lock-timeout'),
     describe: 'seconds to wait for a lock (held by another session or another run) before giving up',
-  });
+  },
+  json: { type: 'boolean', default: false, describe: 'print the result as JSON on stdout (progress goes to stderr)' },
+} satisfies Record<string, Options>;
+export type SharedOption = keyof typeof DATABASE_OPTIONS;
+
+/** A TCP port: 1 to 65535. */
+export function positivePort(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--port must be a TCP port (1-65535), not ${JSON.stringify(value)}`);
+  return n;
 }
 
+/** The Settings of the target that --env, --lock-timeout and DATABASE_URL name. */
 export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }): Settings {
   const lockTimeout = args['lock-timeout'];
-  if (lockTimeout !== undefined && !(lockTimeout > 0)) {
-    throw new UsageError(`--lock-timeout must be a positive number of seconds, not ${lockTimeout}`);
-  }
-  return loadSettings({ env: args.env, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
+  if (lockTimeout !== undefined) positiveSeconds('lock-timeout')(lockTimeout);
+  // Loaded here, not at the top: `kapman-db new` and `--help` need no driver.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadSettings } = require('../server/settings') as typeof import('../server/settings');
+  return loadSettings({ env: args.env ?? process.env.NODE_ENV, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
 }
+
+const isTrue = (value: string | undefined) => ['1', 'true'].includes((value ?? '').toLowerCase());
+let debug = isTrue(process.env.KAPMAN_DEBUG);
 
 /** Prints one line (and a hint) for any error and exits with its class's code. */
-export function reportAndExit(err: unknown): never {
-  const debug = Boolean(process.env.KAPMAN_DEBUG);
-  if (err instanceof KapmanError) {
-    process.stderr.write(`kapman: error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`kapman: hint: ${err.hint}\n`);
-  } else {
-    process.stderr.write(`kapman: error: ${redact(String((err as Error)?.message ?? err))}\n`);
-    process.stderr.write('kapman: hint: this is unexpected; rerun with KAPMAN_DEBUG=1 for the stack trace\n');
-  }
+export function reportAndExit(err: unknown, json = false): never {
+  const known = err instanceof KapmanError;
+  const message = known ? err.message : redact(String((err as Error)?.message ?? err));
+  const hint = known ? err.hint : `this is unexpected; rerun with --debug for the stack trace`;
+  const exitCode = known ? err.exitCode : 1;
+  process.stderr.write(`kapman: error: ${message}\n`);
+  if (hint) process.stderr.write(`kapman: hint: ${hint}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
-  process.exit(err instanceof KapmanError ? err.exitCode : 1);
+  if (json) {
+    const error = { exitCode, class: known ? err.name : 'Error', message, hint };
+    process.stdout.write(`${JSON.stringify({ ...(known ? err.result as object : {}), error }, null, 2)}\n`);
+  }
+  process.exit(exitCode);
 }
 
-// Options every command has, defined here once.
-const ENV_FILE = 'env-file';
-
-/** The command's own option names (from its yargs builder), each with whether it is a boolean. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
-export function ownOptions(command: CommandModule<object, any>): Map<string, boolean> {
-  const probe = yargs([]).option(ENV_FILE, { type: 'string' });
-  if (typeof command.builder === 'function') command.builder(probe);
-  else if (command.builder) probe.options(command.builder);
-  // getOptions() is yargs' own record of what the builder declared (not in its typings).
+/** The names of the options a command accepts, each with whether it is a boolean. */
+export function commandOptions(command: KapmanCommand<unknown>): Map<string, boolean> {
+  const probe = declare(yargs([]), command);
+  // getOptions() is yargs' own record of what was declared (not in its typings).
   const declared = (probe as unknown as { getOptions(): { key: Record<string, unknown>; boolean: string[] } }).getOptions();
   const names = Object.keys(declared.key).filter((k) => k !== 'help' && k !== 'version');
   return new Map(names.map((k) => [k, declared.boolean.includes(k)]));
+}
+
+/** Declares a command's options: the global ones, the shared ones it uses, then its own. */
+function declare(y: Argv, command: KapmanCommand<unknown>): Argv {
+  y = y.options(GLOBAL_OPTIONS);
+  const shared: SharedOption[] = command.database ? (Object.keys(DATABASE_OPTIONS) as SharedOption[]) : command.shared ?? [];
+  for (const name of shared) y = y.option(name, DATABASE_OPTIONS[name] as Options);
+  return command.options ? command.options(y) : y;
 }
 
 /**
@@ -73,7 +133,7 @@ export function ownOptions(command: CommandModule<object, any>): Map<string, boo
  * would do what the user said not to; say so instead. undefined when nothing was swallowed.
  */
 export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.ProcessEnv): string[] | undefined {
-  if (!env.npm_lifecycle_event && !env.npm_command) return undefined; // not run by npm
+  if (env.npm_command !== 'run' && env.npm_command !== 'run-script') return undefined; // npx and plain node pass every flag
   const flags: string[] = [];
   for (const [name, isBoolean] of options) {
     const value = env[`npm_config_${name.replace(/-/g, '_')}`];
@@ -84,37 +144,82 @@ export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.Proces
   return flags.length ? flags : undefined;
 }
 
-/** Runs one command module as the whole program (`ts-node scripts/reset.ts --help`). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
-export function runCli(command: CommandModule<object, any>, scriptName: string): void {
+/** Runs the parsed command: settings, --wait, the work, then the --json result. */
+async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
+  debug ||= args.debug;
+  setOutput({ quiet: args.quiet, toStderr: args.json });
+  let result: unknown;
+  if (command.database) {
+    const settings = settingsFromArgs(args);
+    if (args.wait) {
+      const { waitForServer } = await import('../server/connection');
+      await waitForServer(settings.url, args['wait-timeout'] * 1000);
+    }
+    result = await command.run(args, settings);
+  } else {
+    result = await command.run(args);
+  }
+  if (args.json) process.stdout.write(`${JSON.stringify(result ?? {}, null, 2)}\n`);
+}
+
+function version(): string {
+  return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The whole program: `kapman-db <command> [options]`, or one command run by its npm script. */
+export function main(argv: string[] = hideBin(process.argv), env: NodeJS.ProcessEnv = process.env): void {
   handleSignals();
-  const argv = hideBin(process.argv);
-  const swallowed = swallowedFlags(ownOptions(command), process.env);
-  if (swallowed) {
-    process.stderr.write(`kapman: error: npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${scriptName} ${swallowed.join(' ')}\n`);
+  const entry = COMMANDS.find((c) => c.name === argv[0]);
+  // Run by its npm script (`npm run db:reset -- …`): usage and hints name that script.
+  const viaNpm = entry !== undefined && env.npm_lifecycle_event === npmScript(entry.name);
+  const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : PROGRAM;
+  const json = argv.includes('--json');
+  const fail = (msg: string, err?: Error) => {
+    if (err instanceof KapmanError || (err && err.name !== 'YError')) reportAndExit(err, json);
+    process.stderr.write(`kapman: error: ${err?.message ?? msg}\nkapman: hint: see \`${name}${entry && !viaNpm ? ` ${entry.name}` : ''} --help\`\n`);
     process.exit(USAGE_EXIT_CODE);
+  };
+  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-')) {
+    fail(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
   }
   try {
     // Before the command's options are built: their defaults read the environment (NODE_ENV, PG_BIN).
-    const envFile = Parser(argv, { string: [ENV_FILE] })[ENV_FILE] as string | undefined;
+    const envFile = Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined;
     loadDotEnv(PROJECT_ROOT, envFile);
   } catch (err) {
-    reportAndExit(err);
+    reportAndExit(err, json);
   }
-  void yargs(argv)
-    .scriptName(scriptName)
-    .option(ENV_FILE, { type: 'string', global: true, describe: 'read variables from this file instead of .env in the project root (the environment wins)' })
-    // The program stands in for the command's name; its positionals (`db:new <name>`) stay.
-    .command({ ...command, command: `$0${String(command.command ?? '').replace(/^\S+/, '')}` })
+  let program = yargs(viaNpm ? argv.slice(1) : argv)
+    .scriptName(name)
     .strict()
     .help()
-    .version(false)
-    .fail((msg, err) => {
-      if (err) reportAndExit(err);
-      process.stderr.write(`kapman: error: ${msg}\nkapman: hint: see \`${scriptName} --help\`\n`);
+    .alias('h', 'help')
+    .wrap(Math.min(120, yargs().terminalWidth()))
+    .fail(fail);
+  if (entry) {
+    const command = entry.load();
+    const swallowed = swallowedFlags(commandOptions(command), env);
+    if (swallowed) {
+      process.stderr.write(`kapman: error: npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${name} ${swallowed.join(' ')}\n`);
       process.exit(USAGE_EXIT_CODE);
-    })
-    .parseAsync()
+    }
+    const usage = [viaNpm ? '$0' : entry.name, entry.positionals].filter(Boolean).join(' ');
+    program = program.version(false).command(usage, entry.describe,
+      (y) => declare(y, command),
+      (args) => execute(command, args as unknown as DatabaseArgs));
+  } else {
+    // No command, or one that does not exist: list them all (loading none).
+    program = program.version(version()).alias('v', 'version');
+    for (const c of COMMANDS) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
+    program = program.demandCommand(1, 'name a command')
+      .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
+  }
+  program.parseAsync()
     .then(() => process.exit(process.exitCode ?? 0))
-    .catch(reportAndExit);
+    .catch((err) => reportAndExit(err, json));
+}
+
+/** The commands, for tests and the README check: each with its options. */
+export function describeCommands(): Array<CommandEntry & { options: Map<string, boolean> }> {
+  return COMMANDS.map((c) => ({ ...c, options: commandOptions(c.load()) }));
 }

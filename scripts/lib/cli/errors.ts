@@ -4,6 +4,8 @@ import { redact } from './log';
 
 export class KapmanError extends Error {
   readonly exitCode: number = 1;
+  /** What the command found before it failed (a report, a list): part of its --json output. */
+  result?: object;
   constructor(message: string, readonly hint?: string, options?: { cause?: unknown }) {
     super(redact(message), options);
     this.name = new.target.name;
@@ -77,7 +79,28 @@ export class MigrationExistsError extends KapmanError {
   readonly exitCode = 20;
 }
 
-// 21-30: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
+/** An applied migration's file is gone from db/migrations/ (knex calls the folder "corrupt"). */
+export class MigrationFileMissingError extends KapmanError {
+  readonly exitCode = 26;
+}
+/** The migrations build something other than db/contract.ts describes (found by a reset or a restore's build). */
+export class ContractMismatchError extends KapmanError {
+  readonly exitCode = 27;
+}
+/** A generated file (db/schema.sql, the ER diagram) is not what the migrations give (`--check`). */
+export class StaleFileError extends KapmanError {
+  readonly exitCode = 28;
+}
+/** `status --check`: a migration is pending, edited since applied, or applied with its file missing. */
+export class MigrationsNotAppliedError extends KapmanError {
+  readonly exitCode = 29;
+}
+/** A Docker engine answers but `docker compose` (the v2 plugin) does not. */
+export class DockerComposeMissingError extends KapmanError {
+  readonly exitCode = 30;
+}
+
+// 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
 /** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
 export class PoolerError extends KapmanError {
   readonly exitCode = 31;

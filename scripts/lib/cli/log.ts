@@ -30,7 +30,7 @@ export function setQuiet(on: boolean): void {
 }
 
 export function log(message: string): void {
-  if (!quiet) process.stdout.write(`kapman: ${redact(message)}\n`);
+  if (!quiet) (toStderr ? process.stderr : process.stdout).write(`kapman: ${redact(message)}\n`);
 }
 
 /** Progress on one line, to stderr (dots while waiting). */
@@ -52,3 +52,20 @@ export async function step<T>(done: string | ((result: T) => string), work: () =
 export function notice(message: string): void {
   if (!quiet) process.stderr.write(`kapman: ${redact(message)}\n`);
 }
+
+// The CLI's --quiet and --json: details muted; with --json, stdout holds only the result.
+let details = true;
+let toStderr = false;
+
+export function setOutput(o: { quiet: boolean; toStderr: boolean }): void {
+  details = !o.quiet;
+  toStderr = o.toStderr;
+}
+
+/** A line per item (a migration file, a table, a chunk): --quiet leaves it out. */
+export function detail(message: string): void {
+  if (details) log(message);
+}
+
+/** `1 row`, `2 rows`. */
+export const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

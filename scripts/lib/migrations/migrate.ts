@@ -5,10 +5,10 @@ import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../
 import type { Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../../../knexfile';
 import {
-  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError,
+  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';
 import { blockersOf, describeBlocker, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
-import { log, step } from '../cli/log';
+import { count, detail, log, step } from '../cli/log';
 import { waitForServer } from '../server/connection';
 import { Settings } from '../server/settings';
 
@@ -16,8 +16,8 @@ const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => 
 
 /** Prints each migration file as it starts and as it is done, with its duration. */
 export const printingReporter: MigrationReporter = {
-  started: (name, direction) => log(`${direction === 'up' ? 'applying' : 'reverting'} ${name}`),
-  finished: (name, direction, ms) => log(`${direction === 'up' ? 'applied' : 'reverted'} ${name} (${Math.round(ms)} ms)`),
+  started: (name, direction) => detail(`${direction === 'up' ? 'applying' : 'reverting'} ${name}`),
+  finished: (name, direction, ms) => detail(`${direction === 'up' ? 'applied' : 'reverted'} ${name} (${Math.round(ms)} ms)`),
 };
 
 export interface MigrateOptions {
@@ -61,6 +61,14 @@ function explainMigrationFailure(err: MigrationFileError, settings: Settings): E
     `fix ${err.migration}; the batch ran in one transaction, so the database is still at its previous version`, { cause: err });
 }
 
+// Knex refuses to migrate when an applied migration's file is gone, calling the folder corrupt.
+function explainMissingFiles(err: unknown, settings: Settings): Error | undefined {
+  const missing = /migration directory is corrupt, the following files are missing: (.*)$/.exec(String((err as Error)?.message ?? ''));
+  if (!missing) return undefined;
+  return new MigrationFileMissingError(`${settings.database} has migrations applied whose files are not in db/migrations/: ${missing[1]}`,
+    'bring the file back (`git log --all -- db/migrations/` finds it) or check out the branch that added it; `npm run db:status` lists them as [?]', { cause: err });
+}
+
 export interface WithKnexOptions extends MigrateOptions {
   /** A session that reports, after a while, who keeps the migration waiting for a lock. */
   watcher?: Client;
@@ -77,7 +85,7 @@ export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: 
   } catch (caught) {
     const err = source.lastFailure ?? caught;
     if (err instanceof MigrationFileError) throw explainMigrationFailure(err, settings);
-    throw explainDatabaseError(err, settings.displayUrl);
+    throw explainMissingFiles(err, settings) ?? explainDatabaseError(err, settings.displayUrl);
   } finally {
     if (watch) clearInterval(watch);
     await knex.destroy();
@@ -148,7 +156,7 @@ export async function rollback(settings: Settings, all: boolean, o: MigrateOptio
 /** db:migrate's work: wait for the server when asked, apply what is pending, say what was done. */
 export async function migrate(settings: Settings, o: { waitMs?: number; migrationsDirectory?: string } = {}): Promise<string[]> {
   if (o.waitMs) await waitForServer(settings.url, o.waitMs);
-  const applied = await step((files: string[]) => `${files.length} migrations applied to ${settings.database}`,
+  const applied = await step((files: string[]) => `${count(files.length, 'migration')} applied to ${settings.database}`,
     () => migrateLatest(settings, { reporter: printingReporter, directory: o.migrationsDirectory }));
   if (applied.length === 0) log('already up to date');
   return applied;

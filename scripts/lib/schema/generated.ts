@@ -1,9 +1,10 @@
 // Files the project generates and commits (db/schema.sql, docs/schema.md, the README's
 // diagram): written when stale, or with `check` only compared.
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { PROJECT_ROOT } from '../server/devServer';
-import { SchemaDriftError } from '../cli/errors';
+import { StaleFileError } from '../cli/errors';
 import { log } from '../cli/log';
 
 /** Brings each file (path -> text) up to date, or checks it is; returns the stale ones. */
@@ -17,8 +18,16 @@ export function syncGenerated(files: Record<string, string>, o: { check?: boolea
       fs.mkdirSync(path.dirname(file), { recursive: true });
       fs.writeFileSync(file, text);
     }
-    log(`${name} ${current ? 'is current' : o.check ? 'is out of date' : 'written'}`);
+    log(`${name} ${current ? 'is current' : o.check ? 'is out of date:' : 'written'}`);
+    if (!current && o.check) process.stderr.write(unifiedDiff(file, name, text));
   }
-  if (o.check && stale.length) throw new SchemaDriftError(`${stale.join(' and ')} out of date`, `run \`${o.command}\` and commit the result`);
+  if (o.check && stale.length) throw new StaleFileError(`${stale.join(' and ')} out of date`, `run \`${o.command}\` and commit the result`);
   return stale;
+}
+
+/** What would change in `file`, as `diff -u` shows it (diffutils is part of every Debian system). */
+function unifiedDiff(file: string, name: string, text: string): string {
+  const committed = fs.existsSync(file) ? file : '/dev/null';
+  const r = spawnSync('diff', ['-u', '--label', `${name} (committed)`, '--label', `${name} (from the migrations)`, committed, '-'], { input: text, encoding: 'utf8' });
+  return r.stdout || `(no diff: ${r.error?.message ?? r.stderr})\n`;
 }

@@ -5,10 +5,10 @@ import { MigrationFiles } from '../../../db/migrationSource';
 import type { Client } from 'pg';
 import { withTransaction } from '../server/connection';
 import { Difference, diffMigrations, diffSchema } from './drift';
-import { SchemaDriftError } from '../cli/errors';
+import { ContractMismatchError, KapmanError, SchemaDriftError } from '../cli/errors';
 import { reconcileExpressions } from './expressions';
 import { misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './introspect';
-import { log } from '../cli/log';
+import { count, log } from '../cli/log';
 import { Settings } from '../server/settings';
 
 export interface VerifyOptions {
@@ -52,7 +52,7 @@ export function formatReport(r: VerifyReport): string {
     const emptiness = r.rowCounts ? ', every table empty' : '';
     return `database ${r.database} matches the contract: ${TABLE_NAMES.length} tables, ${CONTRACT.hypertables.length} hypertable, every migration applied as written${emptiness}`;
   }
-  const lines = [`database ${r.database} differs from the contract (${r.differences.length} difference${r.differences.length === 1 ? '' : 's'}${r.notEmpty.length ? `, ${r.notEmpty.length} table(s) not empty` : ''}):`];
+  const lines = [`database ${r.database} differs from the contract (${count(r.differences.length, 'difference')}${r.notEmpty.length ? `, ${count(r.notEmpty.length, 'table')} not empty` : ''}):`];
   let group = '';
   for (const d of r.differences) {
     if (d.group !== group) lines.push(`  ${(group = d.group)}:`);
@@ -61,16 +61,24 @@ export function formatReport(r: VerifyReport): string {
       : d.kind === 'unexpected' && d.actual && d.actual !== 'present' ? `: ${d.actual}` : '';
     lines.push(`    ${d.kind} ${d.item}${detail}`);
   }
-  for (const t of r.notEmpty) lines.push(`  ${t}: not empty (${r.rowCounts![t]} rows)`);
+  for (const t of r.notEmpty) lines.push(`  ${t}: not empty (${count(r.rowCounts![t], 'row')})`);
   return lines.join('\n');
 }
 
-/** Prints the report; a database that differs is a SchemaDriftError. */
-export function reportVerification(r: VerifyReport, json = false): void {
-  if (json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-  else for (const line of formatReport(r).split('\n')) log(line);
-  if (!r.ok) {
-    throw new SchemaDriftError(`database ${r.database} does not match the contract`,
-      'rebuild it with `npm run db:reset`, or add a migration and update db/contract.ts if the change is meant');
-  }
+/**
+ * Prints the report; a database that differs is a SchemaDriftError, or `mismatch` when the
+ * database was just built from the migrations (then the migrations and the contract disagree).
+ */
+export function reportVerification(r: VerifyReport, mismatch?: () => KapmanError): void {
+  for (const line of formatReport(r).split('\n')) log(line);
+  if (r.ok) return;
+  const err = mismatch?.() ?? new SchemaDriftError(`database ${r.database} does not match the contract`,
+    'rebuild it with `npm run db:reset`, or add a migration and update db/contract.ts if the change is meant');
+  err.result = r;
+  throw err;
 }
+
+/** For a database built from the migrations just now: they do not build what the contract says. */
+export const contractMismatch = (target: string) => () => new ContractMismatchError(
+  `the migrations do not build what db/contract.ts describes; ${target} was not changed`,
+  'make db/contract.ts and the migration agree (the differences are listed above; db/contract.ts is the expected side)');

@@ -1,15 +1,20 @@
 // The development server that the knexfile's defaults point at: docker compose when a
 // Docker engine answers, else a project-local cluster in .pgdata/ (git-ignored).
 import { execFileSync } from 'child_process';
+import fs from 'fs';
+import type { Argv } from 'yargs';
 import path from 'path';
 import { DEFAULT_URLS } from '../../../knexfile';
 import { log } from '../cli/log';
 import { createDatabase, databaseInfo } from './admin';
 import { withMaintenanceClient } from './connection';
-import { ClusterOptions, clusterUrl, initCluster, isInitialized, isRunning, startCluster } from './localCluster';
+import { positivePort } from '../cli/cli';
+import { DockerComposeMissingError, LocalClusterError } from '../cli/errors';
+import { ClusterOptions, clusterUrl, DEFAULT_PG_BIN, initCluster, isInitialized, runningPort, startCluster } from './localCluster';
 import { maskUrl, parseUrl } from './settings';
+import { PROJECT_ROOT } from '../paths';
 
-export const PROJECT_ROOT = path.resolve(__dirname, '..', '..', '..');
+export { PROJECT_ROOT };
 
 export function dockerEngineAnswers(): boolean {
   try {
@@ -34,8 +39,14 @@ export function devClusterOptions(binDir: string): ClusterOptions & { database: 
   };
 }
 
-export function compose(args: string[]): void {
-  execFileSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+export function compose(args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  try {
+    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    throw new DockerComposeMissingError('a Docker engine answers, but `docker compose` (the Compose v2 plugin) does not',
+      'install the plugin (Debian: apt-get install docker-compose-plugin), or run without Docker: --no-docker');
+  }
+  execFileSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, stdio: 'inherit', env });
 }
 
 export interface DbUpOptions {
@@ -47,26 +58,50 @@ export interface DbUpOptions {
   cluster?: Partial<Pick<ClusterOptions, 'dataDir' | 'port'>>;
 }
 
+/** The options of up, down and setup: which path, which binaries, and (up, setup) which port. */
+export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
+  y = y
+    .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
+    .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, defaultDescription: `PG_BIN, else ${DEFAULT_PG_BIN}`, describe: 'folder of the local PostgreSQL 15 binaries' });
+  return o.port ? y.option('port', { type: 'number', default: 5432, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)' }) : y;
+}
+
 /** Returns the development database's URL, on whichever server it brought up. */
 export async function dbUp(o: DbUpOptions): Promise<string> {
+  const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
   if (o.docker ?? dockerEngineAnswers()) {
     log('starting the docker compose service (timescaledb)');
-    compose(['up', '-d', '--wait']);
+    // docker-compose.yml publishes ${KAPMAN_DB_PORT:-5432}.
+    compose(['up', '-d', '--wait'], { ...process.env, KAPMAN_DB_PORT: String(cluster.port) });
     log('docker compose service is up');
-    return DEFAULT_URLS.development!;
+    return announce(clusterUrl(cluster, cluster.database));
   }
-  const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
-  if (isInitialized(cluster.dataDir)) {
-    log(`local cluster exists in ${cluster.dataDir}`);
-  } else {
-    initCluster(cluster);
-    log(`local cluster created in ${cluster.dataDir}`);
-  }
-  if (isRunning(o.binDir, cluster.dataDir)) {
-    log('local server already running');
-  } else {
-    startCluster(o.binDir, cluster.dataDir);
-    log(`local server started on 127.0.0.1:${cluster.port}`);
+  // A folder this run creates is removed again if the server never comes up in it.
+  const creates = !fs.existsSync(cluster.dataDir);
+  try {
+    if (isInitialized(cluster.dataDir)) {
+      log(`local cluster exists in ${cluster.dataDir}`);
+    } else {
+      initCluster(cluster);
+      log(`local cluster created in ${cluster.dataDir}`);
+    }
+    const running = runningPort(cluster.dataDir);
+    if (running !== undefined && running !== cluster.port) {
+      throw new LocalClusterError(`the local server in ${cluster.dataDir} is already running, on port ${running}, not ${cluster.port}`,
+        `stop it first (\`npm run db:down\`), or leave --port out to use it on ${running}`);
+    }
+    if (running !== undefined) {
+      log('local server already running');
+    } else {
+      startCluster(o.binDir, cluster.dataDir, cluster.port);
+      log(`local server started on 127.0.0.1:${cluster.port}`);
+    }
+  } catch (err) {
+    if (creates) {
+      fs.rmSync(cluster.dataDir, { recursive: true, force: true });
+      log(`removed ${cluster.dataDir}, which this run had created`);
+    }
+    throw err;
   }
   const url = clusterUrl(cluster, 'postgres');
   await withMaintenanceClient(url, async (c) => {
@@ -74,7 +109,17 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
     await createDatabase(c, cluster.database);
     log(`database ${cluster.database} created`);
   });
-  const ready = clusterUrl(cluster, cluster.database);
+  return announce(clusterUrl(cluster, cluster.database));
+}
+
+/** Says which URL the server serves, and when the commands would not use it by default, how to make them. */
+function announce(ready: string): string {
   log(`ready: ${maskUrl(ready)}`);
+  const target = process.env.DATABASE_URL;
+  if (target && maskUrl(target) !== maskUrl(ready)) {
+    log(`note: DATABASE_URL is set to ${maskUrl(target)}, so the other commands use that database, not this one`);
+  } else if (!target && parseUrl(ready).port !== parseUrl(DEFAULT_URLS.development!).port) {
+    log(`note: the commands default to ${maskUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above to use this server`);
+  }
   return ready;
 }

@@ -126,9 +126,21 @@ export function isRunning(binDir: string, dataDir: string): boolean {
   }
 }
 
-export function startCluster(binDir: string, dataDir: string): void {
+/** The port of the server running in `dataDir` (from its postmaster.pid), or undefined when none runs. */
+export function runningPort(dataDir: string): number | undefined {
   try {
-    run(binDir, 'pg_ctl', ['-D', dataDir, '-l', path.join(dataDir, 'server.log'), '-w', '-t', '60', 'start']);
+    const lines = fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
+    process.kill(Number(lines[0]), 0); // a pid file left by a crash names a process that is gone
+    return Number(lines[3]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts the server in `dataDir`; `port` overrides the one in its postgresql.conf. */
+export function startCluster(binDir: string, dataDir: string, port?: number): void {
+  try {
+    run(binDir, 'pg_ctl', ['-D', dataDir, '-l', path.join(dataDir, 'server.log'), ...(port ? ['-o', `-p ${port}`] : []), '-w', '-t', '60', 'start']);
   } catch (err) {
     const logFile = path.join(dataDir, 'server.log');
     const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ') : '';
