@@ -93,7 +93,7 @@ async function benchReset(settings: Settings, maintenanceUrl: string, runs: numb
   const times = { npmRun: [] as number[], node: [] as number[], floor: [] as number[] };
   for (let i = 0; i < runs; i++) {
     times.floor.push(timedSync(floor));
-    times.node.push(timedSync(run(process.execPath, ['-r', './scripts/register.js', 'scripts/reset.ts', '--quiet'])));
+    times.node.push(timedSync(run(process.execPath, ['scripts/kapman-db.js', 'reset', '--quiet'])));
     times.npmRun.push(timedSync(run('npm', ['run', '-s', 'db:reset', '--', '--quiet'])));
     log(`reset run ${i + 1}/${runs}: npm run ${Math.round(times.npmRun[i])} ms, node ${Math.round(times.node[i])} ms, psql floor ${Math.round(times.floor[i])} ms`);
   }
@@ -306,6 +306,7 @@ function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: num
 
 export async function bench(o: BenchOptions): Promise<BenchResults> {
   const loadAtStart = os.loadavg()[0];
+  const benchStarted = nowMs();
   const server = await pickTestServer();
   stopOnSignal(server);
   log(`benchmark (${o.preset}): ${o.tickers} tickers × ${o.days} days, on ${describeServer(server)}`);
@@ -403,6 +404,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         preset: o.preset, tickers: o.tickers, days: o.days,
         machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb, loadAtStart }),
         command: `npm run bench${o.preset === 'full' ? ' -- --preset full' : ''}`,
+        durationMs: Math.round(nowMs() - benchStarted),
         reset,
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,

@@ -34,6 +34,8 @@ export interface BenchResults {
   days: number;
   machine: string[];
   command: string;
+  /** The whole run's wall time (runs before it was recorded lack it). */
+  durationMs?: number;
   reset: { npmRunMs: number; nodeMs: number; floorMs: number; runs: number };
   /** Summed over slices of `sliceDays` trading days, the tables taking turns. */
   backfill: { rows: number; sliceDays: number; rowsPerSec: PerTable<number> };
@@ -163,7 +165,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '# Benchmarks',
     '',
     `Written by \`${r.command}\`; rerun it to reproduce. Preset **${r.preset}**: ${count(r.tickers)} tickers × ${r.days} trading days`,
-    `(${count(r.tickers * r.days)} rows of \`ohlcv\`), on a throwaway TimescaleDB chosen as the tests choose theirs.`,
+    `(${count(r.tickers * r.days)} rows of \`ohlcv\`), on a throwaway TimescaleDB chosen as the tests choose theirs${r.durationMs ? `; the run took ${(r.durationMs / 60_000).toFixed(1)} min` : ''}.`,
     '',
     'The hypertable `ohlcv` stands beside two twins, loaded with the same rows in the same run, each with `ohlcv`\'s columns,',
     'defaults, primary key `(ticker_id, date)`, `date DESC` index and foreign key to `tickers` (`LIKE ohlcv INCLUDING ALL`,',
