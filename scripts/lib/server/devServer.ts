@@ -55,7 +55,7 @@ export type ComposeDatabase =
 export function composeDatabase(env: NodeJS.ProcessEnv = process.env): ComposeDatabase {
   const run = (args: string[]) =>
     spawnSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  const said = (r: ReturnType<typeof run>) => (r.stderr || r.stdout || '').trim().split('\n')[0] || `exit ${r.status}`;
+  const said = (r: ReturnType<typeof run>) => r.error?.message || (r.stderr || r.stdout || '').trim().split('\n')[0] || `exit ${r.status}`;
   const version = run(['version']);
   if ((version.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return { running: false, why: 'the docker CLI is not installed' };
   if (version.error) return { running: false, why: `docker compose did not answer: ${version.error.message}` };
