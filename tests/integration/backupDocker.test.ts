@@ -3,14 +3,16 @@
 // stand-in for the docker CLI (tests/support/dockerShim.ts) answers what the code asks and runs
 // the real pg_dump/pg_restore against the real test server. So this proves our side of the
 // interface (the calls, the streams, the password kept off every command line), not Docker's.
+import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import crypto from 'crypto';
 import { backupDatabase } from '../../scripts/lib/backup/backup';
 import { restore } from '../../scripts/lib/backup/restore';
 import { findTool } from '../../scripts/lib/backup/tools';
 import { BackupFailedError, ClientToolsError, RestoreFailedError } from '../../scripts/lib/cli/errors';
+import { buildPrefix } from '../../scripts/lib/replace/replace';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { runScript } from '../support/cli';
 import { installDockerShim, ShimCall } from '../support/dockerShim';
@@ -19,8 +21,6 @@ import { fillEveryTable, fingerprint } from '../support/tradingData';
 import {
   createMigratedDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase,
 } from '../support/testDatabase';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { buildPrefix } from '../../scripts/lib/replace/replace';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-docker-'));
 const shimDir = path.join(dir, 'bin');
@@ -101,15 +101,20 @@ test('without a local client, a backup and a restore go through docker compose e
   for (const c of calls) expect(JSON.stringify(c.argv)).not.toContain(password);
 });
 
-test('a local client recent enough is preferred: docker is not asked', async () => {
+test('a local client recent enough is preferred: docker is not asked; it restores an archive the container wrote', async () => {
+  const { file, before } = await oneBackup(); // written through a pipe: pg_dump could not seek to record data offsets
   const src = await createMigratedDatabase('_dlocal');
+  const dst = testSettings(remember(uniqueName('_dlocaldst')));
+  shim.clear();
   process.env.PG_BIN = DEFAULT_PG_BIN;
   try {
     await backupDatabase(src, { out: path.join(dir, `${src.database}.dump`) });
+    await restore(dst, file);
   } finally {
     process.env.PG_BIN = emptyPgBin;
   }
   expect(shim.calls()).toEqual([]);
+  expect(await print(dst)).toEqual(before);
 });
 
 test('a target that is not the compose service\'s published port is refused with exit 21, saying why, before any exec', async () => {
