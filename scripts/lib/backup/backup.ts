@@ -1,19 +1,17 @@
 // A backup of one database: pg_dump's custom format, and beside it the metadata (metadata.ts).
 // The counts in the metadata and the dump see the same moment: the counts are read in a
 // transaction whose snapshot pg_dump is given (--snapshot), held open until pg_dump is done.
-import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import readline from 'readline';
 import type { Client } from 'pg';
 import { withClient } from '../server/connection';
 import { PROJECT_ROOT } from '../server/devServer';
 import { BackupFailedError } from '../cli/errors';
 import { readAppliedMigrations, rowCounts } from '../schema/introspect';
-import { log } from '../cli/log';
+import { count, detail, log } from '../cli/log';
 import { Settings } from '../server/settings';
 import { BackupMetadata, METADATA_FORMAT, sha256OfFile, writeMetadata } from './metadata';
-import { clientConnection, findTool } from './tools';
+import { chooseTool, describeTool, runTool } from './tools';
 
 export interface BackupOptions {
   /** Where to write the archive; default backups/<database>-<UTC timestamp>.dump in the project. */
@@ -135,11 +133,11 @@ export class DumpOutput {
     if (hypertable) {
       const done = (this.chunksDone.get(hypertable) ?? 0) + 1;
       this.chunksDone.set(hypertable, done);
-      return this.say(`dumping ${hypertable}: chunk ${done} of ${this.snapshot.metadata.chunks[hypertable]}`);
+      return detail(`dumping ${hypertable}: chunk ${done} of ${this.snapshot.metadata.chunks[hypertable]}`);
     }
     if (schema !== 'public') return; // TimescaleDB's catalog and knex's bookkeeping: small, and not the user's
     const rows = this.snapshot.metadata.rowCounts[table];
-    if (this.snapshot.metadata.chunks[table] === undefined) this.say(`dumping ${table} (${rows ?? '?'} rows)`);
+    if (this.snapshot.metadata.chunks[table] === undefined) detail(`dumping ${table} (${rows === undefined ? '? rows' : count(rows, 'row')})`);
   }
 }
 
@@ -152,24 +150,18 @@ export async function backupDatabase(settings: Settings, o: BackupOptions = {}):
   const started = process.hrtime.bigint();
   return withClient(settings.url, async (client) => {
     const snapshot = await readSnapshot(client, settings.database);
-    const tool = findTool('pg_dump', Math.floor(snapshot.metadata.server.versionNum / 10000));
+    const tool = chooseTool('pg_dump', Math.floor(snapshot.metadata.server.versionNum / 10000), settings.url);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const { conninfo, env } = clientConnection(settings.url);
-    log(`backing up ${settings.database} with ${tool.file} (${tool.version}) to ${file}`);
+    log(`backing up ${settings.database} with ${describeTool(tool)} to ${file}`);
     const output = new DumpOutput(snapshot, log);
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(tool.file, ['--format=custom', '--verbose', `--snapshot=${snapshot.id}`, `--file=${partial}`, `--dbname=${conninfo}`],
-        { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      readline.createInterface({ input: child.stderr! }).on('line', (l) => output.line(l));
-      child.on('error', reject);
-      child.on('close', resolve);
-    });
+    const code = await runTool(tool, settings.url, ['--format=custom', '--verbose', `--snapshot=${snapshot.id}`],
+      { file: partial, direction: 'write' }, (l) => output.line(l));
     output.end();
     await client.query('COMMIT');
     if (code !== 0) {
       fs.rmSync(partial, { force: true });
       throw new BackupFailedError(`pg_dump of ${settings.database} failed (exit ${code}): ${output.kept.join(' | ') || 'no message'}`,
-        'nothing was written; fix the cause above and run the backup again');
+        `nothing was written; fix the cause above and run the backup again${tool.service ? ` (pg_dump ran in the docker compose service ${tool.service}: \`docker compose ps\` shows whether it is up)` : ''}`);
     }
     const bytes = fs.statSync(partial).size;
     const metadata: BackupMetadata = {

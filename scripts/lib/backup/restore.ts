@@ -1,9 +1,7 @@
 // db:restore's work: what the server must offer before a backup is restored there, pg_restore
 // itself, giving the restored objects to the owner, and restore(), the replace pipeline with
 // all of that as its build.
-import { spawn } from 'child_process';
 import path from 'path';
-import readline from 'readline';
 import type { Client } from 'pg';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
@@ -15,14 +13,14 @@ import { reportVerification, verify } from '../schema/verify';
 import { withClient, withMaintenanceClient } from '../server/connection';
 import { refuseProduction, Settings } from '../server/settings';
 import { BackupMetadata, readBackup } from './metadata';
-import { clientConnection, findTool, FoundTool } from './tools';
+import { chooseTool, describeTool, FoundTool, runTool } from './tools';
 
 /**
  * Refuses, before anything is touched, a backup this server cannot take: a TimescaleDB
  * version it does not have, or a role that cannot run timescaledb_pre_restore() (it sets
- * timescaledb.restoring, which only a superuser may). Returns the pg_restore to use.
+ * timescaledb.restoring, which only a superuser may). Returns the pg_restore to use for `url`.
  */
-export async function restoreProblems(admin: Client, file: string, meta: BackupMetadata): Promise<FoundTool> {
+export async function restoreProblems(admin: Client, file: string, meta: BackupMetadata, url: string): Promise<FoundTool> {
   const { rows: [s] } = await admin.query(`SELECT current_setting('server_version_num')::int AS num,
       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super,
       (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS default_version,
@@ -36,22 +34,16 @@ export async function restoreProblems(admin: Client, file: string, meta: BackupM
     throw new PermissionDeniedError('restoring a TimescaleDB backup needs a superuser: timescaledb_pre_restore() sets timescaledb.restoring, which only a superuser may',
       'connect as a superuser (DATABASE_URL); nothing was changed');
   }
-  return findTool('pg_restore', Math.floor(s.num / 10000));
+  return chooseTool('pg_restore', Math.floor(s.num / 10000), url);
 }
 
 /** pg_restore of `file` into the database `url` names; objects are created by the connecting role (--no-owner), the first error stops it. */
 export async function runPgRestore(tool: FoundTool, url: string, file: string): Promise<void> {
-  const { conninfo, env } = clientConnection(url);
   const lines: string[] = [];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(tool.file, ['--exit-on-error', '--no-owner', `--dbname=${conninfo}`, file], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    readline.createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
+  const code = await runTool(tool, url, ['--exit-on-error', '--no-owner'], { file, direction: 'read' }, (l) => lines.push(l));
   if (code !== 0) {
     throw new RestoreFailedError(`pg_restore failed (exit ${code}): ${lines.filter((l) => l.trim()).slice(0, 6).join(' | ') || 'no message'}`,
-      'the target is unchanged; the backup may be damaged or from another schema');
+      `the target is unchanged; the backup may be damaged or from another schema${tool.service ? ` (pg_restore ran in the docker compose service ${tool.service}: \`docker compose ps\` shows whether it is up)` : ''}`);
   }
 }
 
@@ -122,7 +114,7 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
   refuseProduction(settings, o.force, `restore into database "${settings.database}"`, 'this replaces every row in it with the backup\'s');
   const archive = path.resolve(file);
   const meta = await readBackup(archive);
-  const tool = await withMaintenanceClient(settings.url, (admin) => restoreProblems(admin, archive, meta));
+  const tool = await withMaintenanceClient(settings.url, (admin) => restoreProblems(admin, archive, meta, settings.url));
   const total = Object.values(meta.rowCounts).reduce((a, b) => a + b, 0);
   let counts: Record<string, number> = {};
   const { owner } = await replaceDatabase(settings, {
@@ -130,8 +122,8 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
     plan: [
       `restore ${archive}: a backup of ${meta.database} taken ${meta.createdAt} (PostgreSQL ${meta.server.version}, TimescaleDB ${meta.timescaledb ?? 'none'}, ${meta.migrations.length} migrations)`,
       meta.timescaledb
-        ? `create extension timescaledb ${meta.timescaledb}, timescaledb_pre_restore(), ${tool.file} (${tool.version}), timescaledb_post_restore()`
-        : `${tool.file} (${tool.version})`,
+        ? `create extension timescaledb ${meta.timescaledb}, timescaledb_pre_restore(), ${describeTool(tool)}, timescaledb_post_restore()`
+        : describeTool(tool),
       `verify it is the contract and holds the backup's ${total} rows in ${Object.keys(meta.rowCounts).length} tables`,
     ],
     build: async (beside) => {

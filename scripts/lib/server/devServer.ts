@@ -1,6 +1,6 @@
 // The development server that the knexfile's defaults point at: docker compose when a
 // Docker engine answers, else a project-local cluster in .pgdata/ (git-ignored).
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import type { Argv } from 'yargs';
 import path from 'path';
@@ -47,6 +47,40 @@ export function compose(args: string[], env: NodeJS.ProcessEnv = process.env): v
       'install the plugin (Debian: apt-get install docker-compose-plugin), or run without Docker: --no-docker');
   }
   execFileSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, stdio: 'inherit', env });
+}
+
+/** The database service of docker-compose.yml, and the port PostgreSQL listens on inside it. */
+export const COMPOSE_SERVICE = 'timescaledb';
+export const COMPOSE_PRIVATE_PORT = 5432;
+
+export type ComposeDatabase =
+  | { running: true; /** Where the host publishes the service's 5432, as `docker compose port` prints it (0.0.0.0:5432). */ published: string; port: number }
+  | { running: false; /** Why not, in words for an error message. */ why: string };
+
+/**
+ * Whether the compose service runs here and on which host port, asked through the commands
+ * Docker documents (`docker compose version`, `ps`, `port`), never its internals. Their own
+ * output is captured, so a missing Compose plugin is reported in a sentence, not as docker's
+ * usage text.
+ */
+export function composeDatabase(env: NodeJS.ProcessEnv = process.env): ComposeDatabase {
+  const run = (args: string[]) =>
+    spawnSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const said = (r: ReturnType<typeof run>) => r.error?.message || (r.stderr || r.stdout || '').trim().split('\n')[0] || `exit ${r.status}`;
+  const version = run(['version']);
+  if ((version.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return { running: false, why: 'the docker CLI is not installed' };
+  if (version.error) return { running: false, why: `docker compose did not answer: ${version.error.message}` };
+  if (version.status !== 0) return { running: false, why: 'docker compose (the Compose v2 plugin of the docker CLI) is not installed' };
+  const ps = run(['ps', '--status', 'running', '--services', COMPOSE_SERVICE]);
+  if (ps.status !== 0) return { running: false, why: `docker compose ps failed: ${said(ps)}` };
+  if (!ps.stdout.split('\n').map((l) => l.trim()).includes(COMPOSE_SERVICE)) {
+    return { running: false, why: `the docker compose service ${COMPOSE_SERVICE} is not running` };
+  }
+  const port = run(['port', COMPOSE_SERVICE, String(COMPOSE_PRIVATE_PORT)]);
+  const published = port.status === 0 ? port.stdout.trim().split('\n')[0] : '';
+  const m = /:(\d+)$/.exec(published);
+  if (!m) return { running: false, why: `the docker compose service ${COMPOSE_SERVICE} publishes no port for ${COMPOSE_PRIVATE_PORT}` };
+  return { running: true, published, port: Number(m[1]) };
 }
 
 export interface DbUpOptions {
