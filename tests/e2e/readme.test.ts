@@ -1,0 +1,62 @@
+// The README's command lines, run as a reader would run them (through bash, npx and npm), in
+// a copy of the project so that what they write (.pgdata/, backups/, a new migration) lands
+// there; the target's commands on a throwaway database of the test server. The list and what
+// each must print: tests/support/readmeRunbook.ts.
+import { execFileSync, spawnSync } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { describeCommands } from '../../scripts/lib/cli/cli';
+import { dbDown } from '../../scripts/db-down';
+import { DEFAULT_PG_BIN, freePort } from '../../scripts/lib/server/localCluster';
+import { ROOT } from '../support/cli';
+import { createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
+import { RUNBOOK, RunContext } from '../support/readmeRunbook';
+
+// What a checkout holds that the commands read; node_modules is shared, not copied.
+const PROJECT_FILES = ['package.json', 'tsconfig.json', 'knexfile.ts', 'docker-compose.yml', 'README.md', 'scripts', 'db', 'docs'];
+
+let copy: string;
+
+beforeAll(() => {
+  copy = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-readme-'));
+  fs.chmodSync(copy, 0o755); // the local cluster runs as the postgres OS user when we are root
+  for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+});
+
+afterAll(async () => {
+  // A failed run may leave the copy's server up: stop it before the folder goes.
+  await dbDown({ docker: false, binDir: process.env.PG_BIN || DEFAULT_PG_BIN, dataDir: path.join(copy, '.pgdata') }).catch(() => undefined);
+  fs.rmSync(copy, { recursive: true, force: true });
+  await dropMadeDatabases();
+});
+
+test('every README command line that runs here does what the README says, in the order of the runbook', async () => {
+  const target = await createTestDatabase('_readme');
+  const context: RunContext = { dir: copy, port: await freePort(), url: target.url };
+  const env = { ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, npm_config_yes: 'true' };
+  const ran: string[] = [];
+  for (const [line, how] of Object.entries(RUNBOOK)) {
+    if (!('run' in how)) continue;
+    const run = how.run;
+    const command = run.as ? run.as(context) : line;
+    const r = spawnSync('bash', ['-c', command], {
+      cwd: copy, encoding: 'utf8', env: { ...env, ...(run.env === 'target' ? { DATABASE_URL: target.url } : {}) },
+    });
+    const output = `${r.stdout}${r.stderr}`;
+    expect({ command, code: r.status, holds: run.output.test(output), output: run.output.test(output) ? '' : output })
+      .toEqual({ command, code: run.code, holds: true, output: '' });
+    run.then?.(context, output);
+    ran.push(line);
+  }
+  expect(ran.length).toBe(Object.values(RUNBOOK).filter((h) => 'run' in h).length);
+});
+
+test('each command\'s --help, as printed, lists exactly the options the command declares', () => {
+  for (const c of describeCommands()) {
+    const help = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'kapman-db.js'), c.name, '--help'], { encoding: 'utf8' });
+    const shown = [...help.matchAll(/^\s+(?:-\w, )?--([\w-]+)/gm)].map((m) => m[1]).filter((n) => n !== 'help').sort();
+    expect({ command: c.name, shown }).toEqual({ command: c.name, shown: [...c.options.keys()].filter((n) => n !== 'help').sort() });
+  }
+});

@@ -1,0 +1,83 @@
+// How each command line of the README is tested: run (tests/e2e/readme.test.ts, in a copy of
+// the project, in this order), or run by .ci/run. tests/integration/readme.test.ts checks that
+// this list and the README's command lines are the same set, so a new line needs an entry here.
+import fs from 'fs';
+import path from 'path';
+
+/** What a run may fill in: a free port, the throwaway target's URL, the last backup written. */
+export interface RunContext {
+  /** The project's copy the lines run in. */
+  dir: string;
+  port: number;
+  url: string;
+  backup?: string;
+}
+
+export interface Run {
+  /** The line actually run, when the README's needs a value filled in or must not meet the development server. */
+  as?: (c: RunContext) => string;
+  /** `target`: DATABASE_URL is the throwaway database; `none`: no DATABASE_URL (the development server's commands). */
+  env: 'target' | 'none';
+  code: number;
+  /** What the output (stdout and stderr) must hold. */
+  output: RegExp;
+  /** After a run that passed: what the next ones need. */
+  then?: (c: RunContext, output: string) => void;
+}
+
+export type Coverage = { ci: string } | { run: Run };
+
+const BACKUP_WRITTEN = /backup written: (\S+\.dump) \(/;
+const EXAMPLE_BACKUP = 'backups/kapman_dev-20250101T120000Z.dump';
+
+export const RUNBOOK: Record<string, Coverage> = {
+  // .ci/run runs the quick start's two lines as the README has them, then these.
+  'npm ci && npm run db:setup': { ci: 'the quick start' },
+  'npm test': { ci: 'the quick start' },
+  'npm run typecheck': { ci: 'npm run typecheck' },
+  'npm run test:e2e': { ci: 'npm run test:e2e' },
+
+  // The development server's commands, on a port of the test's own (5432 may be serving already).
+  'npx kapman-db up': {
+    run: { as: (c) => `npx kapman-db up --port ${c.port}`, env: 'none', code: 0, output: /ready: postgres:\/\/kapman:\*{5}@127\.0\.0\.1:\d+\/kapman_dev/ },
+  },
+  'npx kapman-db setup': {
+    run: { as: (c) => `npx kapman-db setup --port ${c.port}`, env: 'none', code: 0, output: /set up: postgres:\/\/kapman:\*{5}@127\.0\.0\.1:\d+\/kapman_dev/ },
+  },
+  'npx kapman-db down': { run: { env: 'none', code: 0, output: /local server on 127\.0\.0\.1:\d+ stopped \(data kept/ } },
+
+  // The target's commands, on a throwaway database of the test server.
+  'npx kapman-db reset': { run: { env: 'target', code: 0, output: /swapped into place: kapman_t_/ } },
+  'npx kapman-db migrate': { run: { env: 'target', code: 0, output: /already up to date/ } },
+  'npx knex migrate:latest': { run: { env: 'target', code: 0, output: /Already up to date/ } },
+  'npx kapman-db status': { run: { env: 'target', code: 0, output: /applied: 8, pending: 0/ } },
+  'npx kapman-db verify': { run: { env: 'target', code: 0, output: /matches the contract/ } },
+  'npx kapman-db backup': {
+    run: { env: 'target', code: 0, output: BACKUP_WRITTEN, then: (c, out) => { c.backup = BACKUP_WRITTEN.exec(out)![1]; } },
+  },
+  'npx kapman-db restore FILE': { run: { as: (c) => `npx kapman-db restore ${c.backup}`, env: 'target', code: 0, output: /swapped into place: kapman_t_/ } },
+  // Renamed to the README's example name (archive and metadata) for the line after it.
+  'npm run db:backup': {
+    run: {
+      env: 'target', code: 0, output: BACKUP_WRITTEN,
+      then: (c, out) => {
+        const written = BACKUP_WRITTEN.exec(out)![1];
+        for (const suffix of ['', '.json']) fs.renameSync(`${written}${suffix}`, path.join(c.dir, `${EXAMPLE_BACKUP}${suffix}`));
+      },
+    },
+  },
+  [`npm run db:restore -- ${EXAMPLE_BACKUP}`]: { run: { env: 'target', code: 0, output: /swapped into place: kapman_t_/ } },
+  'npx kapman-db rollback': { run: { env: 'target', code: 0, output: /8 migrations reverted/ } },
+  // A managed service's URL, filled in with the throwaway target's.
+  "DATABASE_URL='postgres://tsdbadmin:…@HOST:PORT/tsdb?sslmode=verify-full&sslrootcert=/path/to/ca.crt' npm run db:reset -- --in-place": {
+    run: { as: (c) => `DATABASE_URL='${c.url}' npm run db:reset -- --in-place`, env: 'none', code: 0, output: /committed: kapman_t_\w+ is the empty baseline/ },
+  },
+  'npx kapman-db schema:dump': { run: { env: 'target', code: 0, output: /db\/schema\.sql is current/ } },
+  'npx kapman-db erd': { run: { env: 'target', code: 0, output: /README\.md is current/ } },
+  'npm run db:new -- add ticker exchange': { run: { env: 'none', code: 0, output: /created db\/migrations\/0009_add_ticker_exchange\.ts/ } },
+  'npx kapman-db new <name>': { run: { as: () => 'npx kapman-db new add watchlists', env: 'none', code: 0, output: /created db\/migrations\/0010_add_watchlists\.ts/ } },
+  // The measuring takes many minutes: the run renders the committed results instead.
+  'npx kapman-db bench': { run: { as: () => 'npx kapman-db bench --render-only --no-write', env: 'none', code: 0, output: /(met|MISSED) +db:reset \/ psql floor/ } },
+};
+
+export { EXAMPLE_BACKUP };
