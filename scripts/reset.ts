@@ -62,7 +62,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       build: async (trx, client) => {
         applied = await step((done: string[]) => `${count(done.length, 'migration')} applied (not committed yet)`,
           async () => (await trx.migrate.latest())[1] as string[]);
-        verification = await step('verified (not committed yet)', () => verifyOn(client, settings.database, { empty: true }));
+        verification = await step('compared with the contract (not committed yet)', () => verifyOn(client, settings.database, { empty: true }));
         reportVerification(verification, contractMismatch(settings.database)); // a difference rolls everything back
       },
     });
@@ -77,7 +77,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       applied = await step((done: string[]) => `${count(done.length, 'migration')} applied`,
         () => applyMigrations(beside, { reporter }));
       // Reported under the target's name: the build becomes it.
-      verification = { ...(await step('verified', () => verify(beside, { empty: true }))), database: settings.database };
+      verification = { ...(await step('compared with the contract', () => verify(beside, { empty: true }))), database: settings.database };
       reportVerification(verification, contractMismatch(settings.database));
     },
   });

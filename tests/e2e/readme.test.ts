@@ -3,32 +3,22 @@
 // there; the target's commands on a throwaway database of the test server. The list and what
 // each must print: tests/support/readmeRunbook.ts.
 import { execFileSync, spawnSync } from 'child_process';
-import fs from 'fs';
-import os from 'os';
 import path from 'path';
 import { describeCommands } from '../../scripts/lib/cli/cli';
-import { dbDown } from '../../scripts/db-down';
-import { DEFAULT_PG_BIN, freePort } from '../../scripts/lib/server/localCluster';
+import { freePort } from '../../scripts/lib/server/localCluster';
 import { ROOT } from '../support/cli';
+import { copyProject, removeProject } from '../support/projectCopy';
 import { createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
 import { RUNBOOK, RunContext } from '../support/readmeRunbook';
-
-// What a checkout holds that the commands read; node_modules is shared, not copied.
-const PROJECT_FILES = ['package.json', 'tsconfig.json', 'knexfile.ts', 'docker-compose.yml', 'README.md', 'scripts', 'db', 'docs'];
 
 let copy: string;
 
 beforeAll(() => {
-  copy = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-readme-'));
-  fs.chmodSync(copy, 0o755); // the local cluster runs as the postgres OS user when we are root
-  for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+  copy = copyProject('readme');
 });
 
 afterAll(async () => {
-  // A failed run may leave the copy's server up: stop it before the folder goes.
-  await dbDown({ docker: false, binDir: process.env.PG_BIN || DEFAULT_PG_BIN, dataDir: path.join(copy, '.pgdata') }).catch(() => undefined);
-  fs.rmSync(copy, { recursive: true, force: true });
+  await removeProject(copy);
   await dropMadeDatabases();
 });
 

@@ -139,7 +139,7 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
         await giveToOwner(c);
       });
       // Reported under the target's name: the build becomes it.
-      reportVerification({ ...(await step('verified', () => verify(beside))), database: settings.database }, () => new RestoreFailedError(
+      reportVerification({ ...(await step('compared with the contract', () => verify(beside))), database: settings.database }, () => new RestoreFailedError(
         `the restored backup does not match this checkout's db/contract.ts; ${settings.database} was not changed`,
         'a backup of another schema version: restore it with the checkout of its time (its migrations are in FILE.json), then migrate'));
       const live = await liveCounts(beside);
