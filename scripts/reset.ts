@@ -58,7 +58,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     const { owner } = await resetInPlace(settings, {
       dryRun: o.dryRun,
       reporter,
-      plan: [...backupPlan, `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
+      plan: [...backupPlan, `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
       build: async (trx, client) => {
         applied = await step((done: string[]) => `${count(done.length, 'migration')} applied (not committed yet)`,
           async () => (await trx.migrate.latest())[1] as string[]);
@@ -72,7 +72,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     dryRun: o.dryRun,
     beforeBuild: backsUp ? backUp : undefined,
     plan: [...backupPlan,
-      `apply ${files.length} migrations as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
+      `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
     build: async (beside) => {
       applied = await step((done: string[]) => `${count(done.length, 'migration')} applied`,
         () => applyMigrations(beside, { reporter }));

@@ -18,7 +18,7 @@ const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 
 beforeAll(() => {
   const problem = localBinariesProblem(binDir);
-  if (problem) throw new Error(`${problem}: these tests need PostgreSQL 15 in ${binDir} (or PG_BIN) and TimescaleDB (sudo bash scripts/install-timescaledb.sh)`);
+  if (problem) throw new Error(`${problem}: these tests need PostgreSQL 15 in ${binDir} (or PG_BIN) and TimescaleDB (bash scripts/install-timescaledb.sh, as root or through sudo)`);
 });
 
 // The server processes of one data folder: other test files start and stop clusters meanwhile.

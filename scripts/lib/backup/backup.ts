@@ -171,7 +171,7 @@ export async function backupDatabase(settings: Settings, o: BackupOptions = {}):
     fs.renameSync(partial, file);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const rows = Object.values(metadata.rowCounts).reduce((a, b) => a + b, 0);
-    log(`backup written: ${file} (${human(bytes)}, ${rows} rows in ${Object.keys(metadata.rowCounts).length} tables, ${(ms / 1000).toFixed(2)} s)`);
+    log(`backup written: ${file} (${human(bytes)}, ${count(rows, 'row')} in ${count(Object.keys(metadata.rowCounts).length, 'table')}, ${(ms / 1000).toFixed(2)} s)`);
     return { file, metadata, bytes, ms };
   });
 }

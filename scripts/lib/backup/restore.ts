@@ -6,7 +6,7 @@ import type { Client } from 'pg';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
 import { BackupVersionError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
-import { log, step } from '../cli/log';
+import { count, log, step } from '../cli/log';
 import { replaceDatabase } from '../replace/replace';
 import { rowCounts } from '../schema/introspect';
 import { reportVerification, verify } from '../schema/verify';
@@ -120,11 +120,11 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
   const { owner } = await replaceDatabase(settings, {
     dryRun: o.dryRun,
     plan: [
-      `restore ${archive}: a backup of ${meta.database} taken ${meta.createdAt} (PostgreSQL ${meta.server.version}, TimescaleDB ${meta.timescaledb ?? 'none'}, ${meta.migrations.length} migrations)`,
+      `restore ${archive}: a backup of ${meta.database} taken ${meta.createdAt} (PostgreSQL ${meta.server.version}, TimescaleDB ${meta.timescaledb ?? 'none'}, ${count(meta.migrations.length, 'migration')})`,
       meta.timescaledb
         ? `create extension timescaledb ${meta.timescaledb}, timescaledb_pre_restore(), ${describeTool(tool)}, timescaledb_post_restore()`
         : describeTool(tool),
-      `verify it is the contract and holds the backup's ${total} rows in ${Object.keys(meta.rowCounts).length} tables`,
+      `verify it is the contract and holds the backup's ${count(total, 'row')} in ${count(Object.keys(meta.rowCounts).length, 'table')}`,
     ],
     build: async (beside) => {
       if (meta.timescaledb) {

@@ -107,7 +107,7 @@ export class PoolerError extends KapmanError {
 }
 
 export const INSTALL_HINT =
-  'run `sudo bash scripts/install-timescaledb.sh` (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
+  'run `bash scripts/install-timescaledb.sh` as root (or through sudo) (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
 
 interface PgLikeError {
   code?: string;

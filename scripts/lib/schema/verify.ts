@@ -50,7 +50,7 @@ export async function verifyOn(client: Client, database: string, o: VerifyOption
 export function formatReport(r: VerifyReport): string {
   if (r.ok) {
     const emptiness = r.rowCounts ? ', every table empty' : '';
-    return `database ${r.database} matches the contract: ${TABLE_NAMES.length} tables, ${CONTRACT.hypertables.length} hypertable, every migration applied as written${emptiness}`;
+    return `database ${r.database} matches the contract: ${count(TABLE_NAMES.length, 'table')}, ${count(CONTRACT.hypertables.length, 'hypertable')}, every migration applied as written${emptiness}`;
   }
   const lines = [`database ${r.database} differs from the contract (${count(r.differences.length, 'difference')}${r.notEmpty.length ? `, ${count(r.notEmpty.length, 'table')} not empty` : ''}):`];
   let group = '';

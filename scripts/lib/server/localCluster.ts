@@ -63,7 +63,7 @@ export function localBinariesProblem(binDir: string): string | undefined {
 export function assertLocalBinaries(binDir: string): void {
   const problem = localBinariesProblem(binDir);
   if (problem?.startsWith('TimescaleDB')) {
-    throw new TimescaleMissingError(problem, 'run `sudo bash scripts/install-timescaledb.sh`');
+    throw new TimescaleMissingError(problem, 'run `bash scripts/install-timescaledb.sh` as root (or through sudo)');
   }
   if (problem) throw new LocalClusterError(problem, 'install postgresql-15 (apt-get install postgresql-15) or set PG_BIN');
 }

@@ -42,7 +42,7 @@ export async function pickTestServer(env: NodeJS.ProcessEnv = process.env, conta
     `no TimescaleDB server for the tests (${reasons.join('; ')}). Give the suite one of:`,
     '  1. TEST_DATABASE_URL=postgres://user:password@host:5432/postgres  (a TimescaleDB server where the suite may create and drop databases)',
     '  2. a running Docker engine (Testcontainers starts ' + TIMESCALE_IMAGE + ')',
-    `  3. PostgreSQL 15 binaries in ${binDir} (or PG_BIN) with TimescaleDB: sudo bash scripts/install-timescaledb.sh`,
+    `  3. PostgreSQL 15 binaries in ${binDir} (or PG_BIN) with TimescaleDB: bash scripts/install-timescaledb.sh, as root or through sudo`,
   ].join('\n'));
 }
 
