@@ -107,7 +107,7 @@ export class PoolerError extends KapmanError {
 }
 
 export const INSTALL_HINT =
-  'run `bash scripts/install-timescaledb.sh` as root (or through sudo) (no Docker) or use the timescale/timescaledb image (docker-compose.yml)';
+  'without Docker, run `bash scripts/install-timescaledb.sh` as root (or through sudo); with Docker, use the timescale/timescaledb image (docker-compose.yml)';
 
 interface PgLikeError {
   code?: string;
