@@ -4,7 +4,10 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { escapeIdentifier } from 'pg';
+import { MIGRATIONS_SCHEMA } from '../../db/migrationSource';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
+import { connect } from '../../scripts/lib/server/connection';
 import { acquireLock, MIGRATIONS_LOCK } from '../../scripts/lib/server/lock';
 import { Settings } from '../../scripts/lib/server/settings';
 import { CliResult, ROOT, runKnex, runScript, startKnex } from '../support/cli';
@@ -34,6 +37,35 @@ function appliedBy(r: CliResult): number {
 
 /** Exit 0 and nothing on stderr: no stack trace, no knex lock error. */
 const clean = (r: CliResult) => ({ code: r.code, err: r.err });
+
+/**
+ * Runs `start` while this test holds back the creation of knex's schema, and lets go once both
+ * runs stand at the start line: both waiting for the schema, or (serialized) one waiting for it
+ * while holding the migration lock and the other waiting for that lock. Let go together, runs
+ * that do not serialize race on knex's tables; process start-up alone would mostly keep them apart.
+ */
+async function atTheSameMoment<T>(db: Settings, start: () => Promise<T>): Promise<T> {
+  const gate = await connect(db.url);
+  try {
+    await gate.query('BEGIN');
+    await gate.query(`CREATE SCHEMA ${escapeIdentifier(MIGRATIONS_SCHEMA)}`);
+    let settled = false;
+    const runs = start().finally(() => { settled = true; });
+    while (!settled) {
+      await gate.query('SELECT pg_stat_clear_snapshot()');
+      const { rows: [s] } = await gate.query(`SELECT count(*)::int AS sessions,
+          count(*) FILTER (WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)))::int AS waiting
+        FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`);
+      if (s.waiting >= 2 || (s.waiting === 1 && s.sessions >= 3)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await gate.query('ROLLBACK'); // the database is fresh again: no knex schema
+    return await runs;
+  } finally {
+    await gate.end();
+  }
+}
 
 function expectEachAppliedOnce(counts: Array<{ name: string; n: number }>): void {
   expect(counts).toHaveLength(8);
@@ -70,7 +102,7 @@ test('the knex CLI reads .env from the project root', async () => {
 
 test('two plain knex CLI runs at once on a fresh database: both exit 0 with nothing on stderr, each migration applied once', async () => {
   const db = await createTestDatabase('_race3');
-  const runs = await Promise.all([1, 2].map(() => startKnex(['migrate:latest'], { DATABASE_URL: db.url })));
+  const runs = await atTheSameMoment(db, () => Promise.all([1, 2].map(() => startKnex(['migrate:latest'], { DATABASE_URL: db.url }))));
   expect(runs.map(clean)).toEqual([{ code: 0, err: '' }, { code: 0, err: '' }]);
   // The second waited for the first, then found nothing to do.
   expect(runs.map(appliedBy).sort()).toEqual([0, 8]);
@@ -81,7 +113,7 @@ test('two plain knex CLI runs at once on a fresh database: both exit 0 with noth
 
 test('a knex CLI run and an in-process migrateLatest (db:migrate\'s) at once wait for each other: each migration applied once', async () => {
   const db = await createTestDatabase('_race4');
-  const [cli, inProcess] = await Promise.all([startKnex(['migrate:latest'], { DATABASE_URL: db.url }), migrateLatest(db)]);
+  const [cli, inProcess] = await atTheSameMoment(db, () => Promise.all([startKnex(['migrate:latest'], { DATABASE_URL: db.url }), migrateLatest(db)]));
   expect(clean(cli)).toEqual({ code: 0, err: '' });
   expect([appliedBy(cli), inProcess.length].sort()).toEqual([0, 8]);
   expectEachAppliedOnce(await appliedCounts(db));
