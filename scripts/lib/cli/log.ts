@@ -11,10 +11,10 @@ export const MASK = '*****';
 // or a key/value parameter whose key ends in "password" (conninfo, PGPASSWORD=, sslpassword=),
 // or the same key in an inspected object or JSON (`password: '…'`, `"password":"…"`).
 const SECRETS = new RegExp([
-  /([a-z][a-z0-9+.-]*:\/\/)(\S*)/.source,
+  /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/)(\S*)/.source, // from a word's start: no rescan of every suffix
   // conninfo: a 'quoted' value with \' escapes (an unclosed quote runs to the end), else up to whitespace
-  /(\w*password\s*=\s*)('(?:[^'\\]|\\[\s\S])*'?|\S*)/.source,
-  /(\w*password["']?\s*:\s*)('(?:[^'\\]|\\[\s\S])*'?|"(?:[^"\\]|\\[\s\S])*"?)/.source,
+  /(?<!\w)(\w*password\s*=\s*)('(?:[^'\\]|\\[\s\S])*'?|\S*)/.source,
+  /(?<!\w)(\w*password["']?\s*:\s*)('(?:[^'\\]|\\[\s\S])*'?|"(?:[^"\\]|\\[\s\S])*"?)/.source,
 ].join('|'), 'gi');
 
 const CLOSING: Record<string, string> = { '"': '"', "'": "'", '(': ')', '<': '>', '[': ']' };
