@@ -1,10 +1,12 @@
 // Passwords are masked where they stand as passwords (a URL's user info, password= in a
 // conninfo or query string, an inspected config), not wherever their text happens to occur:
 // output stays readable whatever the password, even one letter or a word it holds anyway.
+import { spawnSync } from 'child_process';
 import crypto from 'crypto';
 import { inspect } from 'util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MASK, redact } from '../../scripts/lib/cli/log';
+import { findTool } from '../../scripts/lib/backup/tools';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, maskUrl } from '../../scripts/lib/server/settings';
 import { runScript } from '../support/cli';
@@ -67,6 +69,27 @@ test('a raw @, : or / in a URL password, or an encoded key, is still masked', ()
   expect(redact('x postgres://u:a@b:c/d@h/db y')).toBe(`x postgres://u:${MASK}@h/db y`);
   expect(redact('postgres://h/db?pass%77ord=secret&x=1')).toBe(`postgres://h/db?pass%77ord=${MASK}&x=1`);
   expect(redact("password='it\\'s me' host=h")).toBe(`password=${MASK} host=h`);
+});
+
+test('libpq\'s own messages (pg_dump\'s) about a connection string come out the same with any password as with one that never shows', () => {
+  const pgDump = findTool('pg_dump', 15).file;
+  // Each is refused before any connection: libpq quotes the URL whole, or the piece it could not read.
+  const messages = (pw: string) => [
+    `postgres://kapman:${enc(pw)}@[::1/kapman_dev`,
+    `postgres://kapman:${enc(pw)}%zz@127.0.0.1/kapman_dev`,
+    `postgres://kapman@127.0.0.1/kapman_dev?password=${enc(pw)}%00`,
+    `host=127.0.0.1 dbname=kapman_dev ${pw}`, // the password written without its key
+  ].map((conninfo) => spawnSync(pgDump, ['--schema-only', `--dbname=${conninfo}`], { encoding: 'utf8', env: { PATH: process.env.PATH } }).stderr);
+  const control = crypto.randomBytes(12).toString('hex');
+  const expected = messages(control).map(redact);
+  expect(expected.join('')).not.toContain(control);
+  expect(expected).toEqual([
+    expect.stringMatching(/in URI: "postgres:\/\/kapman:\*{5}@\[::1\/kapman_dev"/),
+    expect.stringMatching(/invalid percent-encoded token: "\*{5}"/),
+    expect.stringMatching(/forbidden value %00 in percent-encoded value: "\*{5}"/),
+    expect.stringMatching(/missing "=" after "\*{5}" in connection info string/),
+  ]);
+  for (const pw of PASSWORDS) expect({ pw, messages: messages(pw).map(redact) }).toEqual({ pw, messages: expected });
 });
 
 describe('a real command run', () => {

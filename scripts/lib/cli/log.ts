@@ -17,6 +17,10 @@ const SECRETS = new RegExp([
   /(?<!\w)(\w*password["']?\s*:\s*)('(?:[^'\\]|\\[\s\S])*'?|"(?:[^"\\]|\\[\s\S])*"?)/.source,
 ].join('|'), 'gi');
 
+// libpq's messages that quote one piece of a connection string bare, which may be the password:
+// a percent-encoded value it cannot decode, and the text before a missing "=" in a conninfo.
+const LIBPQ_PIECES = /(invalid percent-encoded token: "|forbidden value %00 in percent-encoded value: "|missing "=" after ")[^"]*(")/g;
+
 const CLOSING: Record<string, string> = { '"': '"', "'": "'", '(': ')', '<': '>', '[': ']' };
 
 /** A key of a URL's query, decoded when it can be (libpq decodes keys too: pass%77ord=). */
@@ -53,7 +57,7 @@ function maskUrlText(url: string): string {
 
 /** `text` with every password masked where it stands as one; the rest is left exactly as it was. */
 export function redact(text: string): string {
-  return text.replace(SECRETS, (match: string, scheme?: string, rest?: string, key?: string, value?: string, jsonKey?: string, jsonValue?: string, ...more: unknown[]) => {
+  return text.replace(LIBPQ_PIECES, `$1${MASK}$2`).replace(SECRETS, (match: string, scheme?: string, rest?: string, key?: string, value?: string, jsonKey?: string, jsonValue?: string, ...more: unknown[]) => {
     if (scheme !== undefined) {
       // A URL quoted in a message keeps its closing quote: "postgres://…".
       const offset = more[more.length - 2] as number;
