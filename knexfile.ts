@@ -6,7 +6,7 @@ import { escapeIdentifier } from 'pg';
 import { loadDotEnv } from './scripts/lib/cli/dotenv';
 import { explainDatabaseError, KapmanError } from './scripts/lib/cli/errors';
 import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/advisoryLock';
-import { maskPassword, readConnectionUrl } from './scripts/lib/server/connectionUrl';
+import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
 import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, openClient, workingConfig } from './scripts/lib/server/ssl';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
@@ -147,7 +147,7 @@ function forKnexCli(err: KapmanError): KapmanError {
  * command is done, and the lock, transaction-level, ends with the session (through a pooler too).
  */
 async function holdMigrationLock(url: string): Promise<void> {
-  const client = await openClient(url).catch((err) => { throw forKnexCli(explainDatabaseError(err, maskPassword(url))); });
+  const client = await openClient(url).catch((err) => { throw forKnexCli(explainDatabaseError(err, displayUrl(url))); });
   // Losing this session later loses only the lock; the run's own sessions report their errors.
   client.on('error', () => undefined);
   try {
@@ -160,7 +160,7 @@ async function holdMigrationLock(url: string): Promise<void> {
     });
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw forKnexCli(explainDatabaseError(err, maskPassword(url)));
+    throw forKnexCli(explainDatabaseError(err, displayUrl(url)));
   }
 }
 

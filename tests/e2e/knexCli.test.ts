@@ -1,6 +1,7 @@
 // The plain knex CLI (`npx knex …`), as real processes: it works from the repo root, reads .env,
 // and takes the migration lock db:migrate takes, so runs at once wait for each other.
 import { spawnSync } from 'child_process';
+import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -11,7 +12,7 @@ import { connect } from '../../scripts/lib/server/connection';
 import { acquireLock, MIGRATIONS_LOCK } from '../../scripts/lib/server/lock';
 import { Settings } from '../../scripts/lib/server/settings';
 import { CliResult, ROOT, runKnex, runScript, startKnex } from '../support/cli';
-import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { createTestDatabase, dropMadeDatabases, serverUrl, urlAs, withDatabase } from '../support/testDatabase';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -135,4 +136,19 @@ test('a knex CLI run that waits past the bound for the migration lock: exit 1, o
     await held.release();
   }
   expect(await knexTables(db)).toBe(0);
+});
+
+test.each([
+  ['a URL of another scheme', (pw: string) => `mysql://kapman:${pw}@localhost/kapman_dev`, /DATABASE_URL has scheme "mysql"/],
+  ['a wrong password', (pw: string) => urlAs({ name: new URL(serverUrl()).username, password: pw }, 'postgres'), /authentication failed/],
+])('a knex CLI run with %s: exit 1, one error line and a hint, no stack, no password', (_label, url, what) => {
+  const pw = `Pw_${crypto.randomBytes(6).toString('hex')}`;
+  const r = runKnex(['migrate:latest'], { DATABASE_URL: url(pw) });
+  expect(r.code).toBe(1);
+  expect(r.err.trim().split('\n')).toEqual([
+    expect.stringMatching(/^kapman: error: /),
+    expect.stringMatching(/^kapman: hint: /),
+  ]);
+  expect(r.err).toMatch(what);
+  expect(r.out + r.err).not.toContain(pw);
 });

@@ -266,3 +266,12 @@ export function maskPassword(url: string): string {
   const path = raw.path === undefined ? '' : `/${raw.path}`;
   return `${raw.scheme}${userinfo}${raw.hostport}${path}${raw.query.length ? `?${query.join('&')}` : ''}`;
 }
+
+/** The URL for output: its password masked; a URL that cannot be read is never printed. */
+export function displayUrl(url: string): string {
+  try {
+    return maskPassword(url);
+  } catch {
+    return '(unreadable URL)';
+  }
+}

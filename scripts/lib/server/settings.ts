@@ -2,7 +2,7 @@
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../../knexfile';
-import { maskPassword, readConnectionUrl, withDatabase } from './connectionUrl';
+import { displayUrl, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
 
 // NAMEDATALEN - 1: PostgreSQL silently cuts longer names, so a reset would make another database.
@@ -80,11 +80,7 @@ export function parseUrl(url: string): { database: string; user: string; passwor
 
 /** The URL for output: its password masked where it stands (user info, password=), the rest as written. */
 export function maskUrl(url: string): string {
-  try {
-    return maskPassword(url);
-  } catch {
-    return '(unreadable URL)';
-  }
+  return displayUrl(url);
 }
 
 /** The same server, credentials and parameters, another database. */
