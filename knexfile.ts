@@ -168,7 +168,7 @@ async function holdMigrationLock(url: string): Promise<void> {
  * The knex CLI's settings: knexConfig's, and no connection opened before the migration lock is
  * held. Knex checks for its tables and creates them outside any transaction, then locks its lock
  * row: two runs on a fresh database both created the tables, and one failed
- * (pg_class_relname_nsp_index). Knex asks for the connection settings before its first connection,
+ * (a duplicate key in pg_class or pg_type). Knex asks for the connection settings before its first connection,
  * so waiting there holds back the whole run, those checks included, while another run (a
  * db:migrate's too) holds the lock.
  */
