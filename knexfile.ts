@@ -4,7 +4,10 @@
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
 import { loadDotEnv } from './scripts/lib/cli/dotenv';
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, workingConfig } from './scripts/lib/server/ssl';
+import { explainDatabaseError, KapmanError } from './scripts/lib/cli/errors';
+import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/advisoryLock';
+import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
+import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, openClient, workingConfig } from './scripts/lib/server/ssl';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
@@ -132,13 +135,67 @@ export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_
   };
 }
 
+// The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
+function forKnexCli(err: KapmanError): KapmanError {
+  if (!process.env.KAPMAN_DEBUG) err.stack = `kapman: error: ${err.message}${err.hint ? `\nkapman: hint: ${err.hint}` : ''}`;
+  return err;
+}
+
+/**
+ * Takes the lock db:migrate and db:rollback take (the migration lock of the database), in a
+ * session of its own, and keeps it until the process ends: the knex CLI exits as soon as its
+ * command is done, and the lock, transaction-level, ends with the session (through a pooler too).
+ */
+async function holdMigrationLock(url: string): Promise<void> {
+  const client = await openClient(url).catch((err) => { throw forKnexCli(explainDatabaseError(err, displayUrl(url))); });
+  // Losing this session later loses only the lock; the run's own sessions report their errors.
+  client.on('error', () => undefined);
+  try {
+    await prepareSession(client);
+    await client.query('BEGIN');
+    await prepareTransaction(client, { lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS });
+    await waitForLock(client, MIGRATIONS_LOCK, `the migration lock of ${readConnectionUrl(url).dbname}`, DEFAULT_LOCK_TIMEOUT_MS, {
+      bound: `the knex CLI waits ${DEFAULT_LOCK_TIMEOUT_MS / 1000} s`,
+      longer: 'use `npm run db:migrate -- --lock-timeout <seconds>`',
+    });
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw forKnexCli(explainDatabaseError(err, displayUrl(url)));
+  }
+}
+
+/**
+ * The knex CLI's settings: knexConfig's, and no connection opened before the migration lock is
+ * held. Knex checks for its tables and creates them outside any transaction, then locks its lock
+ * row: two runs on a fresh database both created the tables, and one failed
+ * (a duplicate key in pg_class or pg_type). Knex asks for the connection settings before its first connection,
+ * so waiting there holds back the whole run, those checks included, while another run (a
+ * db:migrate's too) holds the lock.
+ */
+function cliConfig(env: Environment): Knex.Config {
+  const config = knexConfig(env);
+  const url = process.env.DATABASE_URL || DEFAULT_URLS[env];
+  if (!url) return config; // the connection itself says what is missing
+  const settings = config.connection as () => Promise<Knex.PgConnectionConfig>;
+  let locked: Promise<void> | undefined;
+  return {
+    ...config,
+    connection: async () => {
+      await (locked ??= holdMigrationLock(url));
+      return settings();
+    },
+    // Knex also logs a failed connection, stack and all, before the CLI prints it: the CLI's line is enough.
+    log: { warn: (message: unknown) => { if (!/^Acquire connection error: kapman: error: /.test(String(message))) console.warn(message); } },
+  };
+}
+
 // The knex CLI calls this; the scripts read .env themselves (where --env-file may name another file).
 export default function knexfile(): Record<Environment, Knex.Config> {
   loadDotEnv(__dirname);
   return {
-    development: knexConfig('development'),
-    test: knexConfig('test'),
-    production: knexConfig('production'),
+    development: cliConfig('development'),
+    test: cliConfig('test'),
+    production: cliConfig('production'),
   };
 }
 

@@ -14,7 +14,7 @@ import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { startThrowawayCluster, TestServer } from '../../scripts/lib/server/testServer';
 import { verify } from '../../scripts/lib/schema/verify';
-import { CliResult, runScript, startScript } from '../support/cli';
+import { CliResult, runScript, startKnex, startScript } from '../support/cli';
 import { createPlatformDatabase, fillWithData, keptIdentity } from '../support/managed';
 import { PgBouncer, startPgBouncer } from '../support/pgbouncer';
 import { databasesSnapshot, rolesSnapshot, settingsSnapshot } from '../support/schema';
@@ -167,6 +167,24 @@ test('migrate, status and verify through the pooler, repeatedly and concurrently
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
   }
+});
+
+test('two plain knex CLI runs at once through the pooler: both exit 0, each migration applied once, no lock left', async () => {
+  expect(ok(run('rollback', ['--all']))).toEqual({ code: 0, err: '' });
+  const runs = await Promise.all([1, 2].map(() => startKnex(['migrate:latest'], { DATABASE_URL: pooled })));
+  for (const r of runs) expect(ok(r)).toEqual({ code: 0, err: '' });
+  expect(runs.map((r) => /Batch \d+ run: 8 migrations/.test(r.out)).sort()).toEqual([false, true]);
+  noPassword(...runs);
+  await asSuperuser(async (c) => {
+    const { rows } = await c.query('SELECT name, count(*)::int AS n FROM knex.knex_migrations GROUP BY name ORDER BY name');
+    expect(rows).toHaveLength(8);
+    expect(rows.every((r) => r.n === 1)).toBe(true);
+  });
+  // The lock ends with each run's session: the pooler closes the server connection a client left
+  // in a transaction, a moment after the process is gone.
+  await asSuperuser(async (c) => {
+    while ((await c.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")).rows[0].n > 0) await new Promise((r) => setTimeout(r, 50));
+  });
 });
 
 test('roles, other databases and server settings are unchanged', async () => {

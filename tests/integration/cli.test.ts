@@ -1,23 +1,10 @@
 // The commands as users run them: exit codes, one-line errors, and the knex CLI.
-import { Settings } from '../../scripts/lib/server/settings';
 import { runKnex, runScript } from '../support/cli';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 const script = (name: string, args: string[], databaseUrl?: string) => runScript(name, args, { DATABASE_URL: databaseUrl });
 
 afterAll(dropMadeDatabases);
-
-test('`npx knex migrate:latest` works from the repo root with DATABASE_URL set, and a second run applies nothing', async () => {
-  const db: Settings = await createTestDatabase('_cli');
-  const first = runKnex(['migrate:latest'], { DATABASE_URL: db.url });
-  expect(first.code).toBe(0);
-  expect(first.out).toMatch(/Batch 1 run: 8 migrations/);
-  const second = runKnex(['migrate:latest'], { DATABASE_URL: db.url });
-  expect(second.code).toBe(0);
-  expect(second.out).toMatch(/Already up to date/);
-  const verified = script('verify', ['--empty'], db.url);
-  expect(verified.code).toBe(0);
-});
 
 test('db:verify --empty exits 0 on the baseline and non-zero once a stray table is added to public', async () => {
   const db = await createMigratedDatabase('_stray');

@@ -3,7 +3,7 @@
 import { MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { Settings } from '../../scripts/lib/server/settings';
-import { runKnex, runScript, startKnex, startScript } from '../support/cli';
+import { startScript } from '../support/cli';
 import { CREATES_TABLE_A, FAILS_HALF_WAY, migrationsFolder } from '../support/migrations';
 import { publicTables } from '../support/schema';
 import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
@@ -53,16 +53,4 @@ test('a batch that fails part-way leaves the database exactly at the previous ve
   });
   expect(await migrateLatest(db, { directory: fixed })).toEqual(['0002_also_creates_c.ts', '0003_fails_half_way.ts']);
   await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual(['a', 'b', 'c']));
-});
-
-test('the plain knex CLI run twice at once never applies a migration twice', async () => {
-  const db = await createTestDatabase('_race3');
-  const runs = await Promise.all([1, 2].map(() => startKnex(['migrate:latest'], { DATABASE_URL: db.url })));
-  expect(runs.map((r) => r.code)).toContain(0);
-  expect(await appliedNames(db)).toHaveLength(8);
-  // Knex itself may race to insert its lock row twice; every row must be free.
-  expect((await lockState(db)).filter((locked) => locked !== 0)).toEqual([]);
-  // Whatever the loser saw, a later run finds nothing to do.
-  expect(runKnex(['migrate:latest'], { DATABASE_URL: db.url }).out).toMatch(/Already up to date/);
-  expect(runScript('verify', ['--empty'], { DATABASE_URL: db.url }).code).toBe(0);
 });

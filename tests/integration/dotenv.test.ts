@@ -1,8 +1,7 @@
 // .env and --env-file: every command reads them, the environment wins, and one line names the
 // variables taken, never their values. The project root's own .env is never written here (the
 // other test files' commands would read it): --env-file for the commands, a temporary root for the
-// default path, a temporary copy of the project for the knex CLI.
-import { spawnSync } from 'child_process';
+// default path (the knex CLI's .env: tests/e2e/knexCli.test.ts).
 import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
@@ -10,9 +9,9 @@ import path from 'path';
 import { loadDotEnv } from '../../scripts/lib/cli/dotenv';
 import { InvalidSettingsError } from '../../scripts/lib/cli/errors';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
-import { ROOT, runScript } from '../support/cli';
+import { runScript } from '../support/cli';
 import {
-  createMigratedDatabase, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, runPrefix, serverUrl, urlAs,
+  createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, runPrefix, serverUrl, urlAs,
 } from '../support/testDatabase';
 
 const dirs: string[] = [];
@@ -69,19 +68,4 @@ test('the default is .env in the project root when it exists; --env-file names a
   expect(loadDotEnv(root, undefined, env)).toEqual({ label: '.env', taken: ['A'], kept: ['B'] });
   expect(env).toEqual({ A: '1', B: 'mine' });
   expect(() => loadDotEnv(root, path.join(root, 'missing.env'), {})).toThrow(InvalidSettingsError);
-});
-
-test('the knex CLI reads .env from the project root', async () => {
-  const db = await createTestDatabase('_knexenv');
-  // A copy of what the knex CLI loads, so that the real project root keeps no .env.
-  const copy = tempDir();
-  for (const entry of ['knexfile.ts', 'tsconfig.json', 'package.json', 'db', path.join('scripts', 'lib')]) {
-    fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
-  }
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
-  fs.writeFileSync(path.join(copy, '.env'), `DATABASE_URL=${db.url}\n`);
-  const env = { ...process.env, DATABASE_URL: undefined, NODE_ENV: undefined };
-  const r = spawnSync(process.execPath, [path.join('node_modules', 'knex', 'bin', 'cli.js'), 'migrate:latest'], { cwd: copy, env, encoding: 'utf8' });
-  expect({ code: r.status, out: r.stdout }).toEqual({ code: 0, out: expect.stringMatching(/Batch 1 run: 8 migrations/) });
-  expect(r.stderr).toContain('kapman: .env: DATABASE_URL\n');
 });

@@ -1,25 +1,80 @@
 // One place for output: every line is prefixed with the tool's name, and every
 // line (and error) passes through redact(), so no password is ever printed.
 
-const secrets = new Set<string>();
+export const MASK = '*****';
 
-/** Remember a secret (a password) so that no output ever shows it. */
-export function addSecret(secret: string | undefined): void {
-  if (secret && secret.length > 0) secrets.add(secret);
+// Masking is structural: a password is hidden where it stands as a password (a URL's user info,
+// a password= parameter), never by searching for its text, which cut every word holding it
+// (with the password `e`, "resetting" came out as "r*****s*****tting").
+
+// A URL (any scheme: libpq's and pg_dump's messages quote postgres:// URLs whole, in quotes or not),
+// or a key/value parameter whose key ends in "password" (conninfo, PGPASSWORD=, sslpassword=),
+// or the same key in an inspected object or JSON (`password: '…'`, `"password":"…"`).
+const SECRETS = new RegExp([
+  /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/)(\S*)/.source, // from a word's start: no rescan of every suffix
+  // conninfo: a 'quoted' value with \' escapes (an unclosed quote runs to the end), else up to whitespace
+  /(?<!\w)(\w*password\s*=\s*)('(?:[^'\\]|\\[\s\S])*'?|\S*)/.source,
+  /(?<!\w)(\w*password["']?\s*:\s*)('(?:[^'\\]|\\[\s\S])*'?|"(?:[^"\\]|\\[\s\S])*"?)/.source,
+].join('|'), 'gi');
+
+// libpq's messages that quote one piece of a connection string bare, which may be the password:
+// a percent-encoded value it cannot decode, and the text before a missing "=" in a conninfo.
+const LIBPQ_PIECES = /(invalid percent-encoded token: "|forbidden value %00 in percent-encoded value: "|missing "=" after ")[^"]*(")/g;
+
+const CLOSING: Record<string, string> = { '"': '"', "'": "'", '(': ')', '<': '>', '[': ']' };
+
+/** A key of a URL's query, decoded when it can be (libpq decodes keys too: pass%77ord=). */
+function queryKey(key: string): string {
+  try {
+    return decodeURIComponent(key);
+  } catch {
+    return key;
+  }
 }
 
-// user:password@ in any postgres URL, greedy up to the last @ so a raw @ in a password is covered.
-const URL_PASSWORD = /(postgres(?:ql)?:\/\/[^:/@\s]*:)\S*@/gi;
-// password=... in a libpq key/value string.
-const KEYWORD_PASSWORD = /(password\s*=\s*)('[^']*'|\S+)/gi;
+/**
+ * One URL with its password masked: the user info from its first ":" to the last "@" (so a raw
+ * "@", ":" or "/" in the password is covered, as libpq would misread it anyway), and every query
+ * parameter whose key ends in "password", up to its "&".
+ */
+function maskUrlText(url: string): string {
+  const colon = url.indexOf(':');
+  const lastAt = url.lastIndexOf('@');
+  // A ":" after the first "@" is the port's: then the user info holds no password.
+  let queryFrom = 0;
+  if (colon >= 0 && colon < url.indexOf('@')) {
+    url = `${url.slice(0, colon + 1)}${MASK}${url.slice(lastAt)}`;
+    queryFrom = colon + 1 + MASK.length;
+  }
+  const q = url.indexOf('?', queryFrom);
+  if (q < 0) return url;
+  const query = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    return eq >= 0 && /password$/i.test(queryKey(pair.slice(0, eq))) ? `${pair.slice(0, eq + 1)}${MASK}` : pair;
+  });
+  return `${url.slice(0, q + 1)}${query.join('&')}`;
+}
 
+/** `text` with every password masked where it stands as one; the rest is left exactly as it was. */
 export function redact(text: string): string {
-  let out = text.replace(URL_PASSWORD, '$1*****@').replace(KEYWORD_PASSWORD, '$1*****');
-  for (const s of secrets) out = out.split(s).join('*****');
-  return out;
+  return text.replace(LIBPQ_PIECES, `$1${MASK}$2`).replace(SECRETS, (match: string, scheme?: string, rest?: string, key?: string, value?: string, jsonKey?: string, jsonValue?: string, ...more: unknown[]) => {
+    if (scheme !== undefined) {
+      // A URL quoted in a message keeps its closing quote: "postgres://…".
+      const offset = more[more.length - 2] as number;
+      const opener = (more[more.length - 1] as string)[offset - 1];
+      const closer = CLOSING[opener];
+      const body = closer && rest!.endsWith(closer) ? rest!.slice(0, -1) : rest!;
+      return `${scheme}${maskUrlText(body)}${rest!.slice(body.length)}`;
+    }
+    if (key !== undefined) return value ? `${key}${MASK}` : match;
+    return `${jsonKey}${MASK}`;
+  });
 }
 
 let quiet = false;
+// The CLI's --quiet and --json: details muted; with --json, stdout holds only the result.
+let details = true;
+let toStderr = false;
 
 // A reader that goes away (`| head -1`) must not abort the work: output errors are dropped from then on.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
@@ -52,10 +107,6 @@ export async function step<T>(done: string | ((result: T) => string), work: () =
 export function notice(message: string): void {
   if (!quiet) process.stderr.write(`kapman: ${redact(message)}\n`);
 }
-
-// The CLI's --quiet and --json: details muted; with --json, stdout holds only the result.
-let details = true;
-let toStderr = false;
 
 export function setOutput(o: { quiet: boolean; toStderr: boolean }): void {
   details = !o.quiet;

@@ -7,7 +7,7 @@ import { knexQueryable, prepareTransaction } from '../../../knexfile';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';
-import { blockersOf, describeBlocker, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
+import { blockersOf, describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
 import { count, detail, log, step } from '../cli/log';
 import { waitForServer } from '../server/connection';
 import { Settings } from '../server/settings';
@@ -132,9 +132,10 @@ export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Kne
 }
 
 // One migration run at a time per database, whatever the role's lock_timeout; the lock ends
-// with the holder's transaction. Knex's own lock makes a concurrent twin fail instead.
+// with the holder's transaction. The knex CLI takes the same lock (knexfile.ts), so a run of it
+// waits too instead of failing on knex's own lock.
 async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
-  return withLock(settings.url, 'migrations', `the migration lock of ${settings.database}`, settings.lockTimeoutMs,
+  return withLock(settings.url, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, settings.lockTimeoutMs,
     (lock) => work(lock.client));
 }
 

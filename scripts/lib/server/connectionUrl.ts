@@ -6,6 +6,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { InvalidSettingsError } from '../cli/errors';
+import { MASK } from '../cli/log';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
@@ -257,11 +258,20 @@ export function withDatabase(url: string, database: string): string {
   return `${raw.scheme}${raw.userinfo}${raw.hostport}/${encodeURIComponent(database)}${query.length ? `?${query.join('&')}` : ''}`;
 }
 
-/** The URL with its password masked, in the user info and in a password= parameter. */
+/** The URL with its password masked, in the user info and in a password= parameter, read as libpq cuts it. */
 export function maskPassword(url: string): string {
   const raw = split(url);
-  const userinfo = raw.password === undefined ? raw.userinfo : `${raw.user}:*****@`;
-  const query = raw.query.map(([k, v]) => `${k}=${percentDecode(k) === 'password' ? '*****' : v}`);
+  const userinfo = raw.password === undefined ? raw.userinfo : `${raw.user}:${MASK}@`;
+  const query = raw.query.map(([k, v]) => `${k}=${percentDecode(k) === 'password' ? MASK : v}`);
   const path = raw.path === undefined ? '' : `/${raw.path}`;
   return `${raw.scheme}${userinfo}${raw.hostport}${path}${raw.query.length ? `?${query.join('&')}` : ''}`;
+}
+
+/** The URL for output: its password masked; a URL that cannot be read is never printed. */
+export function displayUrl(url: string): string {
+  try {
+    return maskPassword(url);
+  } catch {
+    return '(unreadable URL)';
+  }
 }

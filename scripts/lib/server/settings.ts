@@ -2,9 +2,8 @@
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../../knexfile';
-import { maskPassword, readConnectionUrl, withDatabase } from './connectionUrl';
+import { displayUrl, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
-import { addSecret } from '../cli/log';
 
 // NAMEDATALEN - 1: PostgreSQL silently cuts longer names, so a reset would make another database.
 const MAX_NAME_BYTES = 63;
@@ -72,10 +71,6 @@ export function refuseProduction(settings: Settings, force: boolean | undefined,
 /** Reads a postgres URL as libpq does (connectionUrl.ts) and checks what this tool needs of it. */
 export function parseUrl(url: string): { database: string; user: string; password?: string; host: string; port: number } {
   const p = readConnectionUrl(url);
-  // A password that is also the user or database name ('kapman') cannot be hidden from
-  // output that names them; URLs still mask it (maskUrl, redact).
-  const pw = p.password;
-  if (pw && pw !== p.user && !p.dbname.includes(pw) && !p.host.includes(pw)) addSecret(pw);
   if (Buffer.byteLength(p.dbname) > MAX_NAME_BYTES) {
     throw new InvalidSettingsError(`database name "${p.dbname}" is ${Buffer.byteLength(p.dbname)} bytes long`,
       `PostgreSQL keeps only the first ${MAX_NAME_BYTES} bytes of a name; choose a shorter one`);
@@ -83,12 +78,9 @@ export function parseUrl(url: string): { database: string; user: string; passwor
   return { database: p.dbname, user: p.user, password: p.password, host: p.host, port: p.port };
 }
 
+/** The URL for output: its password masked where it stands (user info, password=), the rest as written. */
 export function maskUrl(url: string): string {
-  try {
-    return maskPassword(url);
-  } catch {
-    return '(unreadable URL)';
-  }
+  return displayUrl(url);
 }
 
 /** The same server, credentials and parameters, another database. */
