@@ -9,6 +9,7 @@ import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/lib/schema/verify';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
+import { freeWorkerSlots } from '../support/workers';
 import {
   createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, uniqueName, withDatabase,
 } from '../support/testDatabase';
@@ -48,11 +49,26 @@ test('a database full of data, with sessions attached, comes back empty and exac
   const busy = await connect(db.url);
   const longQuery = busy.query('SELECT pg_sleep(60)').catch((e: Error) => e);
 
-  // TimescaleDB's scheduler attaches to every database with the extension; wait until it has.
+  // TimescaleDB's scheduler attaches to a database with the extension when the server has a
+  // background worker slot free: waited for only then. On a shared server whose slots other
+  // databases hold, it cannot come, and the wait is skipped, saying so; what it stands for (a
+  // session the reset did not open, attached to the target) is the three sessions above, which
+  // the reset must end all the same.
   const scheduler = () => admin(async (c) => (await c.query(
     "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type LIKE 'TimescaleDB%'", [db.database])).rows[0].n);
-  for (let i = 0; i < 50 && (await scheduler()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(await scheduler()).toBeGreaterThan(0);
+  if ((await scheduler()) === 0 && (await admin(freeWorkerSlots)).free > 0) {
+    // A slot freed since CREATE EXTENSION: ask the launcher now rather than at its next poll (a minute).
+    await withDatabase(db, (c) => c.query('SELECT _timescaledb_functions.start_background_workers()'));
+    for (let i = 0; i < 50 && (await scheduler()) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  if ((await scheduler()) === 0) {
+    // Only a server without a free slot (now) excuses its absence.
+    const slots = await admin(freeWorkerSlots);
+    expect(slots.free > 0 ? `no scheduler, although ${slots.reason}` : 'no free slot').toBe('no free slot');
+    process.stderr.write(`reset.test: no TimescaleDB scheduler on the target: the server has no free background worker slot (${slots.reason}); reset with client sessions only\n`);
+  } else {
+    expect(await scheduler()).toBeGreaterThan(0);
+  }
 
   const before = await admin(async (c) => ({
     roles: await rolesSnapshot(c, [ownerRole]), databases: await databasesSnapshot(c, db.database), settings: await settingsSnapshot(c),
