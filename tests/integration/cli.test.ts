@@ -1,7 +1,10 @@
 // The commands as users run them: exit codes, one-line errors, and the knex CLI.
+import { settingsFromArgs } from '../../scripts/lib/cli/cli';
+import { UsageError } from '../../scripts/lib/cli/errors';
 import { Settings } from '../../scripts/lib/server/settings';
 import { runKnex, runScript } from '../support/cli';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { runInProcess } from '../support/inProcess';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
 
 const script = (name: string, args: string[], databaseUrl?: string) => runScript(name, args, { DATABASE_URL: databaseUrl });
 
@@ -49,4 +52,13 @@ test('the knex CLI in production without DATABASE_URL names what is missing inst
   const r = runKnex(['migrate:status', '--env', 'production']);
   expect(r.code).not.toBe(0);
   expect(r.out + r.err).toMatch(/production environment has no default database: set DATABASE_URL/);
+});
+
+test('a bad --lock-timeout is a usage error (exit 2)', async () => {
+  for (const value of [-5, Number('abc'), 0]) {
+    expect(() => settingsFromArgs({ env: 'test', 'lock-timeout': value })).toThrow(UsageError);
+  }
+  const r = await runInProcess('migrate', ['--lock-timeout', 'abc'], { DATABASE_URL: testSettings('kapman_none').url });
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/^kapman: error: --lock-timeout must be a positive number of seconds/);
 });
