@@ -7,6 +7,8 @@ import { runInProcess } from '../support/inProcess';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
 
 const script = (name: string, args: string[], databaseUrl?: string) => runScript(name, args, { DATABASE_URL: databaseUrl });
+/** The same command's program in-process (support/inProcess.ts): exit code and output as a process gives them. */
+const inProcess = (name: string, args: string[], databaseUrl?: string) => runInProcess(name, args, { DATABASE_URL: databaseUrl });
 
 afterAll(dropMadeDatabases);
 
@@ -24,18 +26,18 @@ test('`npx knex migrate:latest` works from the repo root with DATABASE_URL set, 
 
 test('db:verify --empty exits 0 on the baseline and non-zero once a stray table is added to public', async () => {
   const db = await createMigratedDatabase('_stray');
-  const clean = script('verify', ['--empty'], db.url);
+  const clean = await inProcess('verify', ['--empty'], db.url);
   expect(clean.code).toBe(0);
   expect(clean.out).toMatch(/matches the contract/);
 
   await withDatabase(db, (c) => c.query('CREATE TABLE public.stray (x int)'));
-  const drifted = script('verify', ['--empty'], db.url);
+  const drifted = await inProcess('verify', ['--empty'], db.url);
   expect(drifted.code).toBe(11);
   expect(drifted.out).toMatch(/stray:\n.*unexpected table/);
   expect(drifted.err).toMatch(/^kapman: error: database .* does not match the contract$/m);
   expect(drifted.err).not.toMatch(/\n\s+at /); // no stack trace
 
-  const json = script('verify', ['--json'], db.url);
+  const json = await inProcess('verify', ['--json'], db.url);
   expect(json.code).toBe(11);
   expect(JSON.parse(json.out).differences).toEqual([{ group: 'stray', kind: 'unexpected', item: 'table' }]);
 });
@@ -43,7 +45,7 @@ test('db:verify --empty exits 0 on the baseline and non-zero once a stray table 
 test('db:verify --empty fails on a table that holds rows', async () => {
   const db = await createMigratedDatabase('_rows');
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('X')"));
-  const r = script('verify', ['--empty'], db.url);
+  const r = await inProcess('verify', ['--empty'], db.url);
   expect(r.code).toBe(11);
   expect(r.out).toMatch(/tickers: not empty \(1 rows\)/);
 });

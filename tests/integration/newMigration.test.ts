@@ -8,7 +8,8 @@ import { migrate } from '../../scripts/lib/migrations/migrate';
 import { migrationName, newMigration, nextNumber } from '../../scripts/new';
 import { rollBack } from '../../scripts/rollback';
 import { status } from '../../scripts/status';
-import { ROOT, runKnex, runScript } from '../support/cli';
+import { ROOT, runKnex } from '../support/cli';
+import { runInProcess } from '../support/inProcess';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
@@ -69,18 +70,18 @@ test('names: snake_cased, numbered after the highest NNNN_ file, refused when ta
   expect(newMigration({ name: 'next', directory: dir }).file).toBe('0008_next.ts');
 });
 
-test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2, and neither writes a file', () => {
+test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2, and neither writes a file', async () => {
   const taken = released.find((f) => f.endsWith('_tickers.ts'))!;
-  const r = runScript('new', ['Tickers']);
+  const r = await runInProcess('new', ['Tickers']);
   expect(r.code).toBe(20);
   expect(r.err).toMatch(new RegExp(`^kapman: error: a migration named tickers exists: ${taken}$`, 'm'));
   expect(r.err).toMatch(/^kapman: hint: .*npm run db:new -- tickers_2/m);
-  const words = runScript('new', ['recommendation', 'Outcomes']); // several words, no quotes
+  const words = await runInProcess('new', ['recommendation', 'Outcomes']); // several words, no quotes
   expect(words.code).toBe(20);
   expect(words.err).toMatch(/a migration named recommendation_outcomes exists/);
-  expect(runScript('new', ['']).code).toBe(2);
-  expect(runScript('new', []).code).toBe(2);
-  expect(runScript('new', ['drop table;']).err).toMatch(/holds characters other than/);
+  expect((await runInProcess('new', [''])).code).toBe(2);
+  expect((await runInProcess('new', [])).code).toBe(2);
+  expect((await runInProcess('new', ['drop table;'])).err).toMatch(/holds characters other than/);
   expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
 });
 

@@ -4,8 +4,8 @@
 // what a test checks. Same result shape as support/cli.ts; tests/e2e keeps real processes.
 // Runs one at a time per worker (process.argv, env and output are the worker's own).
 import path from 'path';
-import { runCli } from '../../scripts/lib/cli/cli';
-import { setQuiet } from '../../scripts/lib/cli/log';
+import type { runCli as RunCli } from '../../scripts/lib/cli/cli';
+import type { setQuiet as SetQuiet } from '../../scripts/lib/cli/log';
 import { CliResult, ROOT } from './cli';
 
 type Env = Record<string, string | undefined>;
@@ -30,8 +30,13 @@ export function runInProcess(name: string, args: string[], env: Env = {}): Promi
 }
 
 async function runOnce(name: string, args: string[], env: Env): Promise<CliResult> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the command's module, as node would load it
+  // The command and the CLI layer from the same module registry (a test may have reset it), so
+  // that the layer knows the command's error classes. Required here, as node would load them.
+  /* eslint-disable @typescript-eslint/no-require-imports */
   const { command } = require(path.join(ROOT, 'scripts', name));
+  const { runCli } = require(path.join(ROOT, 'scripts', 'lib', 'cli', 'cli')) as { runCli: typeof RunCli };
+  const { setQuiet } = require(path.join(ROOT, 'scripts', 'lib', 'cli', 'log')) as { setQuiet: typeof SetQuiet };
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const saved = { argv: process.argv, env: { ...process.env }, exitCode: process.exitCode, cwd: process.cwd() };
   let out = '';
   let err = '';
