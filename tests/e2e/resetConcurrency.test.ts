@@ -1,4 +1,4 @@
-// In tests/e2e (npm run test:e2e): concurrent reset processes in rounds, lock waits run out to --lock-timeout, killed runs' leftovers.
+// In tests/e2e (npm run test:e2e): concurrent reset and migrate processes, in rounds, lock waits run out to --lock-timeout, killed runs' leftovers.
 // Resets and migrations beside other runs and sessions: serialized, waits bounded and named,
 // leftovers of killed runs removed. (A bad --lock-timeout is in integration/cli.test.ts, a
 // connection lost mid-migration in integration/contention.test.ts.)
@@ -11,7 +11,7 @@ import { reset } from '../../scripts/reset';
 import { runScript, startScript } from '../support/cli';
 import { ownedDatabase, plainClient, symbols } from '../support/owned';
 import { databasesLike } from '../support/schema';
-import { dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings } from '../support/testDatabase';
+import { createTestDatabase, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
 
 afterAll(async () => {
   await dropMadeDatabases();
@@ -45,6 +45,13 @@ test('two resets of one database at once: the second waits for the first, both e
     expect((await verify(db, { empty: true })).ok).toBe(true);
   }
   expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+});
+
+test('two db:migrate processes at the same moment: both exit 0, migrations applied once', async () => {
+  const db = await createTestDatabase('_race2');
+  const runs = await Promise.all([1, 2].map(() => startScript('migrate', [], { DATABASE_URL: db.url })));
+  expect(runs.map((r) => r.code)).toEqual([0, 0]);
+  expect(await withDatabase(db, async (c) => (await c.query('SELECT name FROM knex.knex_migrations ORDER BY id')).rows)).toHaveLength(8);
 });
 
 test('resets of two different databases never wait for each other', async () => {
