@@ -3,7 +3,8 @@ import type { Config } from 'jest';
 const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
-  // The everyday suite; the slow end-to-end groups (signals, servers of their own) are `npm run test:e2e`.
+  // The everyday suite; the slow groups (processes and signals, servers of their own, concurrent
+  // runs and lock waits, backups, resets per setting) are `npm run test:e2e` (jest.e2e.config.ts).
   testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
   globalSetup: '<rootDir>/tests/support/globalSetup.ts',
   globalTeardown: '<rootDir>/tests/support/globalTeardown.ts',
