@@ -3,7 +3,6 @@ import crypto from 'crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { createDatabase, dropDatabase } from '../../scripts/lib/server/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 
 /** The URL global setup chose; a test file run without it has no server. */
@@ -70,6 +69,8 @@ export function templateName(): string {
 export async function createTemplate(): Promise<void> {
   const settings = testSettings(templateName());
   await withMaintenanceClient(serverUrl(), (c) => createDatabase(c, settings.database));
+  // Loaded here, for global setup only: a test file that never migrates does not pay for knex.
+  const { migrateLatest } = await import('../../scripts/lib/migrations/migrate');
   await migrateLatest(settings);
   // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
   await withMaintenanceClient(serverUrl(), async (c) => {
