@@ -64,7 +64,7 @@ test('a database full of data, with sessions attached, comes back empty and exac
     // Only a server without a free slot (now) excuses its absence.
     const slots = await admin(freeWorkerSlots);
     expect(slots.free > 0 ? `no scheduler, although ${slots.reason}` : 'no free slot').toBe('no free slot');
-    process.stderr.write(`reset.test: no TimescaleDB scheduler on the target: the server has no free background worker slot (${slots.reason}); reset with client sessions only\n`);
+    process.stderr.write(`resetData.test: no TimescaleDB scheduler on the target: the server has no free background worker slot (${slots.reason}); reset with client sessions only\n`);
   } else {
     expect(await scheduler()).toBeGreaterThan(0);
   }
