@@ -50,12 +50,6 @@ test('db:verify --empty fails on a table that holds rows', async () => {
   expect(r.out).toMatch(/tickers: not empty \(1 rows\)/);
 });
 
-test('the knex CLI in production without DATABASE_URL names what is missing instead of trying libpq defaults', () => {
-  const r = runKnex(['migrate:status', '--env', 'production']);
-  expect(r.code).not.toBe(0);
-  expect(r.out + r.err).toMatch(/production environment has no default database: set DATABASE_URL/);
-});
-
 test('a bad --lock-timeout is a usage error (exit 2)', async () => {
   for (const value of [-5, Number('abc'), 0]) {
     expect(() => settingsFromArgs({ env: 'test', 'lock-timeout': value })).toThrow(UsageError);

@@ -1,5 +1,5 @@
 // The next migration: `npm run db:new` writes it from the house stub, db:migrate applies it,
-// db:status lists it, db:rollback reverts it; `knex migrate:make` refuses and points here.
+// db:status lists it, db:rollback reverts it. (`knex migrate:make` refusing: e2e/knexCliRefusals.test.ts.)
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
@@ -8,7 +8,6 @@ import { migrate } from '../../scripts/lib/migrations/migrate';
 import { migrationName, newMigration, nextNumber } from '../../scripts/new';
 import { rollBack } from '../../scripts/rollback';
 import { status } from '../../scripts/status';
-import { ROOT, runKnex } from '../support/cli';
 import { runInProcess } from '../support/inProcess';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
@@ -83,21 +82,4 @@ test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2
   expect((await runInProcess('new', [])).code).toBe(2);
   expect((await runInProcess('new', ['drop table;'])).err).toMatch(/holds characters other than/);
   expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
-});
-
-test('`npx knex migrate:make` refuses, pointing at npm run db:new, and writes no file and no folder', () => {
-  const stray = path.join(ROOT, 'migrations');
-  const existed = fs.existsSync(stray);
-  try {
-    const r = runKnex(['migrate:make', 'probe_knex_make']);
-    expect(r.code).toBe(1);
-    expect(r.out + r.err).toMatch(/knex migrate:make is not used in this project/);
-    expect(r.out + r.err).toMatch(/Run instead: npm run db:new -- probe_knex_make/);
-    expect(fs.existsSync(stray)).toBe(existed);
-    expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
-  } finally {
-    // Should the refusal ever break, leave the checkout as it was.
-    if (!existed) fs.rmSync(stray, { recursive: true, force: true });
-    for (const f of fs.readdirSync(MIGRATIONS_DIR)) if (f.includes('probe_knex_make')) fs.rmSync(path.join(MIGRATIONS_DIR, f));
-  }
 });
