@@ -1,5 +1,6 @@
 // `npm run test:e2e`: the end-to-end groups, too slow for the everyday suite: real npm
-// processes and signals, servers of their own (a standby, a logical-replication primary, a crash).
+// processes and signals, servers of their own (a standby, a logical-replication primary, a crash),
+// concurrent runs and lock waits, backups and restores, a reset per role setting; each file says why.
 import type { Config } from 'jest';
 import base from './jest.config';
 

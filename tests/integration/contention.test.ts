@@ -1,14 +1,25 @@
 // Migrations under contention and faults: concurrent runs apply once, a failed batch
-// leaves the previous version and releases knex's lock.
-import { MigrationFailedError } from '../../scripts/lib/cli/errors';
+// leaves the previous version and releases knex's lock, a connection lost mid-migration is
+// said plainly.
+import fs from 'fs';
+import path from 'path';
+import { Client } from 'pg';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { ConnectionLostError, MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { Settings } from '../../scripts/lib/server/settings';
-import { startScript } from '../support/cli';
+import { verify } from '../../scripts/lib/schema/verify';
+import { runKnex, runScript, startKnex } from '../support/cli';
 import { CREATES_TABLE_A, FAILS_HALF_WAY, migrationsFolder } from '../support/migrations';
 import { publicTables } from '../support/schema';
-import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
+
+const MIGRATION_FILES = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'));
+const readMigration = (f: string) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8');
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 
 const appliedNames = (db: Settings) => withDatabase(db, async (c) =>
   (await c.query('SELECT name FROM knex.knex_migrations ORDER BY id')).rows.map((r) => r.name));
@@ -19,13 +30,6 @@ test('two migrate:latest runs at the same moment apply the migrations once, and 
   const db = await createTestDatabase('_race');
   const [a, b] = await Promise.all([migrateLatest(db), migrateLatest(db)]);
   expect([a.length, b.length].sort()).toEqual([0, 8]);
-  expect(await appliedNames(db)).toHaveLength(8);
-});
-
-test('two db:migrate processes at the same moment: both exit 0, migrations applied once', async () => {
-  const db = await createTestDatabase('_race2');
-  const runs = await Promise.all([1, 2].map(() => startScript('migrate', [], { DATABASE_URL: db.url })));
-  expect(runs.map((r) => r.code)).toEqual([0, 0]);
   expect(await appliedNames(db)).toHaveLength(8);
 });
 
@@ -53,4 +57,23 @@ test('a batch that fails part-way leaves the database exactly at the previous ve
   });
   expect(await migrateLatest(db, { directory: fixed })).toEqual(['0002_also_creates_c.ts', '0003_fails_half_way.ts']);
   await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual(['a', 'b', 'c']));
+});
+
+test('a connection lost in the middle of a migration is exit 4 "lost while applying", not "fix the file"; the database stays at its previous version', async () => {
+  const db = await createMigratedDatabase('_lost');
+  const dir = migrationsFolder({ ...Object.fromEntries(MIGRATION_FILES.map((f) => [f, readMigration(f)])),
+    '0009_sleeps.ts': "export async function up(knex: any) { await knex.raw('SELECT pg_sleep(30)'); }\nexport async function down() {}\n" });
+  const run = migrateLatest(db, { directory: dir }).catch((e: Error) => e);
+  await admin(async (c) => {
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await c.query("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()", [db.database]);
+      if (rows.length) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+  const err = await run;
+  expect(err).toBeInstanceOf(ConnectionLostError);
+  expect((err as ConnectionLostError).exitCode).toBe(4);
+  expect((err as Error).message).toMatch(/lost while applying 0009_sleeps\.ts/);
+  expect((await verify(db, { empty: true })).ok).toBe(true);
 });

@@ -9,7 +9,8 @@ import path from 'path';
 import { loadDotEnv } from '../../scripts/lib/cli/dotenv';
 import { InvalidSettingsError } from '../../scripts/lib/cli/errors';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
-import { runScript } from '../support/cli';
+import { ROOT } from '../support/cli';
+import { runInProcess } from '../support/inProcess';
 import {
   createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, runPrefix, serverUrl, urlAs,
 } from '../support/testDatabase';
@@ -41,13 +42,13 @@ test('--env-file: DATABASE_URL and NODE_ENV come from the file, one line names t
   const migrated = await createMigratedDatabase('_envfile');
   const db = { ...migrated, url: urlAs(role, migrated.database) };
   const file = envFile(['# a comment', `DATABASE_URL="${db.url}"`, 'NODE_ENV=test']);
-  const r = runScript('verify', ['--env-file', file]);
+  const r = await runInProcess('verify', ['--env-file', file]);
   expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.stringMatching(/matches the contract/) });
   expect(r.err).toBe(`kapman: ${file}: DATABASE_URL, NODE_ENV\n`);
   expect(r.out + r.err).not.toContain(passwordOf(db.url));
 
   const production = envFile([`DATABASE_URL=${db.url}`, 'NODE_ENV=production']);
-  const refused = runScript('reset', [`--env-file=${production}`]);
+  const refused = await runInProcess('reset', [`--env-file=${production}`]);
   expect(refused.code).toBe(7); // NODE_ENV from the file chose the environment
 });
 
@@ -55,7 +56,7 @@ test('variables already in the environment win over the file, and the line says 
   const db = await createMigratedDatabase('_envwins');
   const elsewhere = urlForDatabase(serverUrl(), `${runPrefix()}absent_${crypto.randomBytes(3).toString('hex')}`);
   const file = envFile([`DATABASE_URL=${elsewhere}`, 'KAPMAN_EXTRA=1']);
-  const r = runScript('verify', ['--env-file', file], { DATABASE_URL: db.url });
+  const r = await runInProcess('verify', ['--env-file', file], { DATABASE_URL: db.url });
   expect(r.code).toBe(0);
   expect(r.err).toBe(`kapman: ${file}: KAPMAN_EXTRA (already set, kept: DATABASE_URL)\n`);
 });

@@ -31,7 +31,8 @@ const cases: Array<[string, string, Difference]> = [
     { group: 'daily_snapshots', kind: 'missing', item: 'constraint daily_snapshots_bc_score_check', expected: 'CHECK (((bc_score >= 0) AND (bc_score <= 28)))' }],
 ];
 
-test.each(cases)('%s: reported exactly, and the database fails verification', async (_label, change, difference) => {
+// Each case on a database of its own: they run side by side (their waits are the server's).
+test.concurrent.each(cases)('%s: reported exactly, and the database fails verification', async (_label, change, difference) => {
   const db = await createMigratedDatabase();
   expect((await verify(db)).differences).toEqual([]);
   await withDatabase(db, (c: Client) => c.query(change));

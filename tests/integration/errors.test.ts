@@ -9,7 +9,8 @@ import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { redact } from '../../scripts/lib/cli/log';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
 import { preflightProblem, ServerFacts, serverFacts } from '../../scripts/lib/replace/preflight';
-import { CliResult, runScript } from '../support/cli';
+import { CliResult } from '../support/cli';
+import { runInProcess } from '../support/inProcess';
 import { failingMigrations } from '../support/migrations';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl, withDatabase } from '../support/testDatabase';
 
@@ -30,7 +31,7 @@ function urlAs(user: string, password: string, database: string): string {
   return u.toString();
 }
 
-const reset = (databaseUrl: string, ...args: string[]) => runScript('reset', ['--quiet', ...args], { DATABASE_URL: databaseUrl });
+const reset = (databaseUrl: string, ...args: string[]) => runInProcess('reset', ['--quiet', ...args], { DATABASE_URL: databaseUrl });
 
 function expectOneLineError(r: CliResult, code: number, what: RegExp): void {
   expect({ code: r.code, err: r.err }).toEqual({ code, err: expect.stringMatching(what) });
@@ -47,28 +48,28 @@ test.each([
   ['an unknown query parameter', `postgres://kapman:${SECRET}@localhost:5432/kapman_dev?sslmod=require`],
   ['a bad percent-encoding', `postgres://kapman:${SECRET}@localhost:5432/kapman%zzdev`],
   ['a name over 63 bytes', `postgres://kapman:${SECRET}@localhost:5432/${'x'.repeat(64)}`],
-])('malformed DATABASE_URL (%s): exit 3, names DATABASE_URL', (_label, url) => {
-  expectOneLineError(reset(url), 3, /DATABASE_URL|database name/);
+])('malformed DATABASE_URL (%s): exit 3, names DATABASE_URL', async (_label, url) => {
+  expectOneLineError(await reset(url), 3, /DATABASE_URL|database name/);
 });
 
 test('an unreachable server: exit 4, says how to start one', async () => {
   const port = await freePort(); // nothing listens there
-  const r = reset(`postgres://kapman:${SECRET}@127.0.0.1:${port}/kapman_x`);
+  const r = await reset(`postgres://kapman:${SECRET}@127.0.0.1:${port}/kapman_x`);
   expectOneLineError(r, 4, /cannot reach the server/);
   expect(r.err).toMatch(/db:up/);
 });
 
-test('authentication failure: exit 5, the wrong password never printed', () => {
+test('authentication failure: exit 5, the wrong password never printed', async () => {
   const user = new URL(serverUrl()).username;
-  expectOneLineError(reset(urlAs(user, SECRET, 'kapman_x')), 5, /authentication failed/);
+  expectOneLineError(await reset(urlAs(user, SECRET, 'kapman_x')), 5, /authentication failed/);
 });
 
-test('a system database as target: exit 6', () => {
-  expectOneLineError(reset(urlForDatabase(serverUrl(), 'template1')), 6, /refusing to reset the system database "template1"/);
+test('a system database as target: exit 6', async () => {
+  expectOneLineError(await reset(urlForDatabase(serverUrl(), 'template1')), 6, /refusing to reset the system database "template1"/);
 });
 
-test('production without --force: exit 7, names --force', () => {
-  const r = runScript('reset', ['--env', 'production'], { DATABASE_URL: urlForDatabase(serverUrl(), 'kapman_prod_x') });
+test('production without --force: exit 7, names --force', async () => {
+  const r = await runInProcess('reset', ['--env', 'production'], { DATABASE_URL: urlForDatabase(serverUrl(), 'kapman_prod_x') });
   expectOneLineError(r, 7, /production/);
   expect(r.err).toMatch(/--force/);
 });
@@ -80,15 +81,15 @@ test('a role that may not create databases, or may not act as the owner: exit 9,
   roles.push(weak);
   await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(weak)} LOGIN PASSWORD '${SECRET}'`));
 
-  expectOneLineError(reset(urlAs(weak, SECRET, db.database)), 9, /may not create databases/);
+  expectOneLineError(await reset(urlAs(weak, SECRET, db.database)), 9, /may not create databases/);
   await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER ROLE ${escapeIdentifier(weak)} CREATEDB`));
-  expectOneLineError(reset(urlAs(weak, SECRET, db.database)), 9, /may not act as/);
+  expectOneLineError(await reset(urlAs(weak, SECRET, db.database)), 9, /may not act as/);
 
   await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
 });
 
-test('KAPMAN_DEBUG=1 adds the stack trace, still without the password', () => {
-  const r = runScript('reset', [], { DATABASE_URL: `mysql://kapman:${SECRET}@localhost/x`, KAPMAN_DEBUG: '1' });
+test('KAPMAN_DEBUG=1 adds the stack trace, still without the password', async () => {
+  const r = await runInProcess('reset', [], { DATABASE_URL: `mysql://kapman:${SECRET}@localhost/x`, KAPMAN_DEBUG: '1' });
   expect(r.code).toBe(3);
   expect(r.err).toMatch(/\n\s+at /);
   expect(r.err).not.toContain(SECRET);
@@ -139,14 +140,14 @@ test('a failing migration names its file and the failing statement', async () =>
   });
 });
 
-test('a database that does not exist, for a command that needs it: exit 13, says how to create it', () => {
-  const r = runScript('verify', [], { DATABASE_URL: urlForDatabase(serverUrl(), `${runPrefix()}absent`) });
+test('a database that does not exist, for a command that needs it: exit 13, says how to create it', async () => {
+  const r = await runInProcess('verify', [], { DATABASE_URL: urlForDatabase(serverUrl(), `${runPrefix()}absent`) });
   expectOneLineError(r, 13, /does not exist/);
   expect(r.err).toMatch(/db:reset/);
 });
 
-test('an unknown option: exit 2, one line pointing at --help', () => {
-  const r = runScript('reset', ['--frobnicate']);
+test('an unknown option: exit 2, one line pointing at --help', async () => {
+  const r = await runInProcess('reset', ['--frobnicate']);
   expect(r.code).toBe(2);
   expect(r.err.trim().split('\n')).toEqual([
     expect.stringMatching(/^kapman: error: Unknown argument: frobnicate$/),

@@ -1,5 +1,5 @@
 // The next migration: `npm run db:new` writes it from the house stub, db:migrate applies it,
-// db:status lists it, db:rollback reverts it; `knex migrate:make` refuses and points here.
+// db:status lists it, db:rollback reverts it. (`knex migrate:make` refusing: e2e/knexCliRefusals.test.ts.)
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
@@ -8,7 +8,7 @@ import { migrate } from '../../scripts/lib/migrations/migrate';
 import { migrationName, newMigration, nextNumber } from '../../scripts/new';
 import { rollBack } from '../../scripts/rollback';
 import { status } from '../../scripts/status';
-import { ROOT, runKnex, runScript } from '../support/cli';
+import { runInProcess } from '../support/inProcess';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
@@ -69,34 +69,17 @@ test('names: snake_cased, numbered after the highest NNNN_ file, refused when ta
   expect(newMigration({ name: 'next', directory: dir }).file).toBe('0008_next.ts');
 });
 
-test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2, and neither writes a file', () => {
+test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2, and neither writes a file', async () => {
   const taken = released.find((f) => f.endsWith('_tickers.ts'))!;
-  const r = runScript('new', ['Tickers']);
+  const r = await runInProcess('new', ['Tickers']);
   expect(r.code).toBe(20);
   expect(r.err).toMatch(new RegExp(`^kapman: error: a migration named tickers exists: ${taken}$`, 'm'));
   expect(r.err).toMatch(/^kapman: hint: .*npm run db:new -- tickers_2/m);
-  const words = runScript('new', ['recommendation', 'Outcomes']); // several words, no quotes
+  const words = await runInProcess('new', ['recommendation', 'Outcomes']); // several words, no quotes
   expect(words.code).toBe(20);
   expect(words.err).toMatch(/a migration named recommendation_outcomes exists/);
-  expect(runScript('new', ['']).code).toBe(2);
-  expect(runScript('new', []).code).toBe(2);
-  expect(runScript('new', ['drop table;']).err).toMatch(/holds characters other than/);
+  expect((await runInProcess('new', [''])).code).toBe(2);
+  expect((await runInProcess('new', [])).code).toBe(2);
+  expect((await runInProcess('new', ['drop table;'])).err).toMatch(/holds characters other than/);
   expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
-});
-
-test('`npx knex migrate:make` refuses, pointing at npm run db:new, and writes no file and no folder', () => {
-  const stray = path.join(ROOT, 'migrations');
-  const existed = fs.existsSync(stray);
-  try {
-    const r = runKnex(['migrate:make', 'probe_knex_make']);
-    expect(r.code).toBe(1);
-    expect(r.out + r.err).toMatch(/knex migrate:make is not used in this project/);
-    expect(r.out + r.err).toMatch(/Run instead: npm run db:new -- probe_knex_make/);
-    expect(fs.existsSync(stray)).toBe(existed);
-    expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
-  } finally {
-    // Should the refusal ever break, leave the checkout as it was.
-    if (!existed) fs.rmSync(stray, { recursive: true, force: true });
-    for (const f of fs.readdirSync(MIGRATIONS_DIR)) if (f.includes('probe_knex_make')) fs.rmSync(path.join(MIGRATIONS_DIR, f));
-  }
 });

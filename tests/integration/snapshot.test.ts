@@ -11,7 +11,9 @@ import { createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
-test('db/schema.sql is what the migrations build (run `npm run db:schema:dump` when a migration changes)', async () => {
+// Each test builds on databases of its own: they run side by side (test.concurrent).
+
+test.concurrent('db/schema.sql is what the migrations build (run `npm run db:schema:dump` when a migration changes)', async () => {
   const settings = await createTestDatabase('_snap');
   const text = await schemaSql(settings);
   expect(text).toMatch(/CREATE TABLE public\.ohlcv \(/);
@@ -19,7 +21,7 @@ test('db/schema.sql is what the migrations build (run `npm run db:schema:dump` w
   expect(fs.readFileSync(SCHEMA_SQL, 'utf8')).toEqual(text);
 });
 
-test('docs/schema.md and the README diagram are current (run `npm run db:erd` when a migration changes)', async () => {
+test.concurrent('docs/schema.md and the README diagram are current (run `npm run db:erd` when a migration changes)', async () => {
   const settings = await createTestDatabase('_erd');
   const files = await erdFiles(settings);
   expect(Object.keys(files)).toHaveLength(2);
@@ -29,7 +31,7 @@ test('docs/schema.md and the README diagram are current (run `npm run db:erd` wh
   }
 });
 
-test('db:status lists pending, applied and edited migrations', async () => {
+test.concurrent('db:status lists pending, applied and edited migrations', async () => {
   const db = await createTestDatabase('_status');
   const files = fs.readdirSync(MIGRATIONS_DIR).sort();
   expect(await status(db)).toEqual(files.map((name) => ({ name, state: 'pending' })));

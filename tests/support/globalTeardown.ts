@@ -19,8 +19,12 @@ export default async function globalTeardown(): Promise<void> {
 /** On a server that outlives the run, a database left behind is a bug: drop it and say so. */
 async function dropLeftovers(url: string): Promise<void> {
   const left = await withMaintenanceClient(url, async (c) => {
-    const { rows } = await c.query(
-      "SELECT datname FROM pg_database WHERE starts_with(datname, $1) OR starts_with(datname, 'kapman_scratch_')", [runPrefix()]);
+    // A scratch database (its name is the command's, not the run's) is this run's when one of the
+    // run's roles owns it: other runs on the same server make theirs meanwhile. Without a role of
+    // the run's own (a user that is not a superuser), every scratch database counts.
+    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)
+      OR (starts_with(datname, 'kapman_scratch_') AND (starts_with(pg_get_userbyid(datdba), $1)
+        OR NOT EXISTS (SELECT FROM pg_roles WHERE rolname = $1 || 'admin')))`, [runPrefix()]);
     for (const r of rows) await dropDatabase(c, r.datname);
     return rows.map((r) => r.datname);
   });

@@ -3,7 +3,6 @@ import { execFileSync } from 'child_process';
 import { Client } from 'pg';
 import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/server/localCluster';
 import { Settings } from '../../scripts/lib/server/settings';
-import { runPrefix } from './testDatabase';
 
 /** `pg_dump --schema-only`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
 export function schemaDump(settings: Settings): string {
@@ -24,10 +23,11 @@ export async function publicTypes(c: Client): Promise<string[]> {
   return rows.map((r) => r.typname);
 }
 
-// Other test files of this run create and drop their own databases and roles meanwhile:
-// those are left out of the snapshots, unless the test names them in `keep`.
+// Other test files of this run, and other runs on a shared server (kapman_t_<their run>_…),
+// create and drop their own databases and roles meanwhile: those are left out of the
+// snapshots, unless the test names them in `keep`.
 function concurrentlyMade(name: string, keep: string[]): boolean {
-  return (name.startsWith(runPrefix()) || name.startsWith('kapman_scratch_') || name.startsWith('kapman_build_')) && !keep.includes(name);
+  return (name.startsWith('kapman_t_') || name.startsWith('kapman_scratch_') || name.startsWith('kapman_build_')) && !keep.includes(name);
 }
 
 /** Everything about roles that a reset must leave alone, passwords included. */

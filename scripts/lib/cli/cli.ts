@@ -14,7 +14,6 @@ import { handleSignals } from './interrupt';
 import { redact, setOutput } from './log';
 import type { Settings } from '../server/settings';
 
-export const USAGE_EXIT_CODE = 2;
 const PROGRAM = 'kapman-db';
 
 /** What every command accepts. */
@@ -92,22 +91,21 @@ export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }
 }
 
 const isTrue = (value: string | undefined) => ['1', 'true'].includes((value ?? '').toLowerCase());
-let debug = isTrue(process.env.KAPMAN_DEBUG);
 
-/** Prints one line (and a hint) for any error and exits with its class's code. */
-export function reportAndExit(err: unknown, json = false): never {
+/** Prints one line (and a hint) for any error, the stack trace with `debug`; returns the exit code. */
+export function report(err: unknown, o: { json?: boolean; debug?: boolean } = {}): number {
   const known = err instanceof KapmanError;
   const message = known ? err.message : redact(String((err as Error)?.message ?? err));
   const hint = known ? err.hint : `this is unexpected; rerun with --debug for the stack trace`;
   const exitCode = known ? err.exitCode : 1;
   process.stderr.write(`kapman: error: ${message}\n`);
   if (hint) process.stderr.write(`kapman: hint: ${hint}\n`);
-  if (debug && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
-  if (json) {
+  if (o.debug && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+  if (o.json) {
     const error = { exitCode, class: known ? err.name : 'Error', message, hint };
     process.stdout.write(`${JSON.stringify({ ...(known ? err.result as object : {}), error }, null, 2)}\n`);
   }
-  process.exit(exitCode);
+  return exitCode;
 }
 
 /** The names of the options a command accepts, each with whether it is a boolean. */
@@ -146,7 +144,6 @@ export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.Proces
 
 /** Runs the parsed command: settings, --wait, the work, then the --json result. */
 async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
-  debug ||= args.debug;
   setOutput({ quiet: args.quiet, toStderr: args.json });
   let result: unknown;
   if (command.database) {
@@ -166,57 +163,64 @@ function version(): string {
   return (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** The whole program: `kapman-db <command> [options]`, or one command run by its npm script. */
-export function main(argv: string[] = hideBin(process.argv), env: NodeJS.ProcessEnv = process.env): void {
-  handleSignals();
+/**
+ * The whole program, `kapman-db <command> [options]` or one command run by its npm script:
+ * parses, runs, prints any error once, and returns the exit code (main() exits with it).
+ */
+export async function runProgram(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const entry = COMMANDS.find((c) => c.name === argv[0]);
   // Run by its npm script (`npm run db:reset -- …`): usage and hints name that script.
   const viaNpm = entry !== undefined && env.npm_lifecycle_event === npmScript(entry.name);
   const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : PROGRAM;
   const json = argv.includes('--json');
-  const fail = (msg: string, err?: Error) => {
-    if (err instanceof KapmanError || (err && err.name !== 'YError')) reportAndExit(err, json);
-    process.stderr.write(`kapman: error: ${err?.message ?? msg}\nkapman: hint: see \`${name}${entry && !viaNpm ? ` ${entry.name}` : ''} --help\`\n`);
-    process.exit(USAGE_EXIT_CODE);
-  };
-  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-')) {
-    fail(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
-  }
+  const debug = argv.includes('--debug') || isTrue(env.KAPMAN_DEBUG);
+  const seeHelp = `see \`${name}${entry && !viaNpm ? ` ${entry.name}` : ''} --help\``;
+  setOutput({ quiet: false, toStderr: json });
   try {
-    // Before the command's options are built: their defaults read the environment (NODE_ENV, PG_BIN).
-    const envFile = Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined;
-    loadDotEnv(PROJECT_ROOT, envFile);
-  } catch (err) {
-    reportAndExit(err, json);
-  }
-  let program = yargs(viaNpm ? argv.slice(1) : argv)
-    .scriptName(name)
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .wrap(Math.min(120, yargs().terminalWidth()))
-    .fail(fail);
-  if (entry) {
-    const command = entry.load();
-    const swallowed = swallowedFlags(commandOptions(command), env);
-    if (swallowed) {
-      process.stderr.write(`kapman: error: npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${name} ${swallowed.join(' ')}\n`);
-      process.exit(USAGE_EXIT_CODE);
+    if (!entry && argv[0] !== undefined && !argv[0].startsWith('-')) {
+      throw new UsageError(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`, seeHelp);
     }
-    const usage = [viaNpm ? '$0' : entry.name, entry.positionals].filter(Boolean).join(' ');
-    program = program.version(false).command(usage, entry.describe,
-      (y) => declare(y, command),
-      (args) => execute(command, args as unknown as DatabaseArgs));
-  } else {
-    // No command, or one that does not exist: list them all (loading none).
-    program = program.version(version()).alias('v', 'version');
-    for (const c of COMMANDS) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
-    program = program.demandCommand(1, 'name a command')
-      .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
+    // Before the command's options are built: their defaults read the environment (PG_BIN).
+    loadDotEnv(PROJECT_ROOT, Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined);
+    let program = yargs(viaNpm ? argv.slice(1) : argv)
+      .scriptName(name)
+      .strict()
+      .help()
+      .alias('h', 'help')
+      .wrap(Math.min(120, yargs().terminalWidth()))
+      .exitProcess(false)
+      .fail((msg, err) => {
+        // yargs' own complaints (and a throwing coerce) are usage errors; the command's errors pass through.
+        throw err instanceof KapmanError || (err && err.name !== 'YError') ? err : new UsageError(err?.message ?? msg, seeHelp);
+      });
+    if (entry) {
+      const command = entry.load();
+      const swallowed = swallowedFlags(commandOptions(command), env);
+      if (swallowed) {
+        throw new UsageError(`npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${name} ${swallowed.join(' ')}`);
+      }
+      const usage = [viaNpm ? '$0' : entry.name, entry.positionals].filter(Boolean).join(' ');
+      program = program.version(false).command(usage, entry.describe,
+        (y) => declare(y, command),
+        (args) => execute(command, args as unknown as DatabaseArgs));
+    } else {
+      // No command: list them all (loading none).
+      program = program.version(version()).alias('v', 'version');
+      for (const c of COMMANDS) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
+      program = program.demandCommand(1, 'name a command')
+        .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
+    }
+    await program.parseAsync();
+    return 0;
+  } catch (err) {
+    return report(err, { json, debug });
   }
-  program.parseAsync()
-    .then(() => process.exit(process.exitCode ?? 0))
-    .catch((err) => reportAndExit(err, json));
+}
+
+/** `node scripts/kapman-db.js …`: the program, with signals handled, as the process. */
+export function main(): void {
+  handleSignals();
+  void runProgram(hideBin(process.argv)).then((code) => process.exit(code));
 }
 
 /** The commands, for tests and the README check: each with its options. */

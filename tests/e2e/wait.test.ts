@@ -1,3 +1,4 @@
+// In tests/e2e (npm run test:e2e): waits out a server that comes up late, --wait's timeout and the default connect timeout.
 // --wait waits for a server that is starting; without it, an unreachable or silent
 // server is a ServerUnreachableError, not a hang.
 import { ServerUnreachableError } from '../../scripts/lib/cli/errors';

@@ -1,3 +1,4 @@
+// In tests/e2e (npm run test:e2e): a full reset per role setting and per database attribute, a sweep too slow for the everyday suite.
 // A reset either finishes and verifies, or leaves the target exactly as it was, whatever the
 // role's settings; what it builds belongs to the owner; the database keeps its identity.
 import { Client, escapeIdentifier } from 'pg';

@@ -1,3 +1,4 @@
+// In tests/e2e (npm run test:e2e): real pg_dump/pg_restore round trips and db:backup/db:restore/db:reset processes.
 // db:backup and db:restore: a round trip gives back every row; a restore that cannot finish
 // leaves the target as it was; a production reset backs up first; a restored database
 // verifies, and a real change to it is still reported.

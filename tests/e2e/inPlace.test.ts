@@ -1,3 +1,4 @@
+// In tests/e2e (npm run test:e2e): in-place resets as processes, twice on a database full of data, and a lock wait run out to --lock-timeout.
 // db:reset --in-place on a managed-like database (a LOGIN role without CREATEDB owning one
 // database where the platform's superuser created timescaledb and pg_stat_statements): the
 // empty baseline in one transaction, the database and the platform's extensions kept.

@@ -1,3 +1,4 @@
+// In test:e2e: real pg_dump/pg_restore round trips through the docker stand-in, as backup.test.ts.
 // db:backup and db:restore through the docker compose development database's own binaries,
 // the path taken when no local client is recent enough. There is no Docker engine here: a
 // stand-in for the docker CLI (tests/support/dockerShim.ts) answers what the code asks and runs

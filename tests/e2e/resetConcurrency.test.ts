@@ -1,30 +1,22 @@
+// In tests/e2e (npm run test:e2e): concurrent reset and migrate processes, in rounds, lock waits run out to --lock-timeout, killed runs' leftovers.
 // Resets and migrations beside other runs and sessions: serialized, waits bounded and named,
-// leftovers of killed runs removed, a lost connection said plainly.
-import fs from 'fs';
-import path from 'path';
+// leftovers of killed runs removed. (A bad --lock-timeout is in integration/cli.test.ts, a
+// connection lost mid-migration in integration/contention.test.ts.)
 import { Client, escapeIdentifier } from 'pg';
-import { MIGRATIONS_DIR } from '../../db/migrationSource';
-import { settingsFromArgs } from '../../scripts/lib/cli/cli';
-import { ConnectionLostError, UsageError } from '../../scripts/lib/cli/errors';
-import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { Settings } from '../../scripts/lib/server/settings';
 import { verify } from '../../scripts/lib/schema/verify';
 import { reset } from '../../scripts/reset';
 import { runScript, startScript } from '../support/cli';
-import { migrationsFolder } from '../support/migrations';
 import { ownedDatabase, plainClient, symbols } from '../support/owned';
 import { databasesLike } from '../support/schema';
-import { createMigratedDatabase, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings } from '../support/testDatabase';
+import { createTestDatabase, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
 
 afterAll(async () => {
   await dropMadeDatabases();
   await dropMadeRoles();
 });
-
-const MIGRATION_FILES = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'));
-const readMigration = (f: string) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8');
 
 const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 const q = (name: string) => escapeIdentifier(name);
@@ -53,6 +45,13 @@ test('two resets of one database at once: the second waits for the first, both e
     expect((await verify(db, { empty: true })).ok).toBe(true);
   }
   expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+});
+
+test('two db:migrate processes at the same moment: both exit 0, migrations applied once', async () => {
+  const db = await createTestDatabase('_race2');
+  const runs = await Promise.all([1, 2].map(() => startScript('migrate', [], { DATABASE_URL: db.url })));
+  expect(runs.map((r) => r.code)).toEqual([0, 0]);
+  expect(await withDatabase(db, async (c) => (await c.query('SELECT name FROM knex.knex_migrations ORDER BY id')).rows)).toHaveLength(8);
 });
 
 test('resets of two different databases never wait for each other', async () => {
@@ -96,32 +95,4 @@ test('db:rollback behind an open transaction reports the holder after 2 s and gi
   }
   expect(await symbols(db)).toEqual(['KEEP']);
   expect((await verify(db)).differences).toEqual([]);
-});
-
-test('a bad --lock-timeout is a usage error (exit 2)', () => {
-  for (const value of [-5, Number('abc'), 0]) {
-    expect(() => settingsFromArgs({ env: 'test', 'lock-timeout': value })).toThrow(UsageError);
-  }
-  const r = runScript('migrate', ['--lock-timeout', 'abc'], { DATABASE_URL: testSettings('kapman_none').url });
-  expect(r.code).toBe(2);
-  expect(r.err).toMatch(/^kapman: error: --lock-timeout must be a positive number of seconds/);
-});
-
-test('a connection lost in the middle of a migration is exit 4 "lost while applying", not "fix the file"; the database stays at its previous version', async () => {
-  const db = await createMigratedDatabase('_lost');
-  const dir = migrationsFolder({ ...Object.fromEntries(MIGRATION_FILES.map((f) => [f, readMigration(f)])),
-    '0009_sleeps.ts': "export async function up(knex: any) { await knex.raw('SELECT pg_sleep(30)'); }\nexport async function down() {}\n" });
-  const run = migrateLatest(db, { directory: dir }).catch((e: Error) => e);
-  await admin(async (c) => {
-    for (let i = 0; i < 100; i++) {
-      const { rows } = await c.query("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE datname = $1 AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()", [db.database]);
-      if (rows.length) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  });
-  const err = await run;
-  expect(err).toBeInstanceOf(ConnectionLostError);
-  expect((err as ConnectionLostError).exitCode).toBe(4);
-  expect((err as Error).message).toMatch(/lost while applying 0009_sleeps\.ts/);
-  expect((await verify(db, { empty: true })).ok).toBe(true);
 });
