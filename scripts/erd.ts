@@ -6,7 +6,7 @@ import type { KapmanCommand } from './lib/cli/cli';
 import { PROJECT_ROOT } from './lib/server/devServer';
 import { StaleFileError } from './lib/cli/errors';
 import { syncGenerated } from './lib/schema/generated';
-import { readSchema } from './lib/schema/introspect';
+import { LiveSchema, readSchema } from './lib/schema/introspect';
 import { renderErd, renderSchemaDoc } from './lib/schema/render';
 import { withMigratedScratch } from './lib/server/scratch';
 import { Settings } from './lib/server/settings';
@@ -26,7 +26,11 @@ export function readmeWithDiagram(readme: string, erd: string): string {
 
 /** The files db:erd writes, path -> text. */
 export async function erdFiles(settings: Settings): Promise<Record<string, string>> {
-  const live = await withMigratedScratch(settings, readSchema);
+  return erdFilesOf(await withMigratedScratch(settings, readSchema));
+}
+
+/** The same, for the schema of a database the migrations built. */
+export function erdFilesOf(live: LiveSchema): Record<string, string> {
   return { [SCHEMA_DOC]: renderSchemaDoc(live), [README]: readmeWithDiagram(fs.readFileSync(README, 'utf8'), renderErd(live)) };
 }
 

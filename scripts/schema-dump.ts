@@ -1,6 +1,7 @@
 // `npm run db:schema:dump`: write db/schema.sql, the migrations' schema as SQL, so every
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
 import path from 'path';
+import type { Client } from 'pg';
 import type { KapmanCommand } from './lib/cli/cli';
 import { PROJECT_ROOT } from './lib/server/devServer';
 import { syncGenerated } from './lib/schema/generated';
@@ -13,10 +14,13 @@ export const SCHEMA_SQL = path.join(PROJECT_ROOT, 'db', 'schema.sql');
 
 /** db/schema.sql's text for the schema the migrations build (on a scratch database of the target's server). */
 export async function schemaSql(settings: Settings): Promise<string> {
-  return withMigratedScratch(settings, async (c) => {
-    const live = await readSchema(c);
-    return renderSchemaSql(live, await readAppliedMigrations(c), await identQuoter(c, live));
-  });
+  return withMigratedScratch(settings, schemaSqlOf);
+}
+
+/** db/schema.sql's text for a database the migrations built. */
+export async function schemaSqlOf(c: Client): Promise<string> {
+  const live = await readSchema(c);
+  return renderSchemaSql(live, await readAppliedMigrations(c), await identQuoter(c, live));
 }
 
 /** Writes db/schema.sql, or with `check` only compares; returns it when it was stale. */

@@ -9,7 +9,7 @@ import { MASK, redact } from '../../scripts/lib/cli/log';
 import { findTool } from '../../scripts/lib/backup/tools';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, maskUrl } from '../../scripts/lib/server/settings';
-import { runScript } from '../support/cli';
+import { runInProcess } from '../support/inProcess';
 import { dropMadeDatabases, remember, runPrefix, serverUrl, uniqueName, urlAs } from '../support/testDatabase';
 
 // A letter inside most words; the database and user names; the scheme's own word; URL-special characters.
@@ -92,13 +92,14 @@ test('libpq\'s own messages (pg_dump\'s) about a connection string come out the 
   for (const pw of PASSWORDS) expect({ pw, messages: messages(pw).map(redact) }).toEqual({ pw, messages: expected });
 });
 
-describe('a real command run', () => {
+describe('a command run as the program runs it', () => {
   const role = `${runPrefix()}mask_${crypto.randomBytes(3).toString('hex')}`;
   const database = remember(uniqueName('_mask'));
   const admin = (sql: string) => withMaintenanceClient(serverUrl(), (c) => c.query(sql));
   const setPassword = (pw: string) => admin(`ALTER ROLE ${escapeIdentifier(role)} PASSWORD ${escapeLiteral(pw)}`);
-  const dryRun = (pw: string) => {
-    const r = runScript('reset', ['--dry-run'], { DATABASE_URL: urlAs({ name: role, password: pw }, database) });
+  // The program in-process (tests/support/inProcess.ts): its output is what a process prints.
+  const dryRun = async (pw: string) => {
+    const r = await runInProcess('reset', ['--dry-run'], { DATABASE_URL: urlAs({ name: role, password: pw }, database) });
     return { code: r.code, output: r.out + r.err };
   };
 
@@ -116,7 +117,7 @@ describe('a real command run', () => {
   test('db:reset --dry-run prints the same with any password as with one that never shows', async () => {
     const control = crypto.randomBytes(12).toString('hex');
     await setPassword(control);
-    const expected = dryRun(control);
+    const expected = await dryRun(control);
     expect(expected.code).toBe(0);
     expect(expected.output).not.toContain(control);
     expect(expected.output).toMatch(new RegExp(`^kapman: resetting postgres://${role}:\\*{5}@\\S+/${database} \\(environment development\\)$`, 'm'));
@@ -124,7 +125,7 @@ describe('a real command run', () => {
 
     for (const pw of PASSWORDS) {
       await setPassword(pw);
-      expect({ pw, ...dryRun(pw) }).toEqual({ pw, ...expected });
+      expect({ pw, ...(await dryRun(pw)) }).toEqual({ pw, ...expected });
     }
   });
 });

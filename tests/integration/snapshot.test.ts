@@ -2,28 +2,30 @@
 // db:status tells applied from pending.
 import fs from 'fs';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
-import { erdFiles } from '../../scripts/erd';
-import { SCHEMA_SQL, schemaSql } from '../../scripts/schema-dump';
+import { erdFilesOf } from '../../scripts/erd';
+import { SCHEMA_SQL, schemaSqlOf } from '../../scripts/schema-dump';
+import { readSchema } from '../../scripts/lib/schema/introspect';
 import { status } from '../../scripts/status';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { migrationsFolder } from '../support/migrations';
-import { createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
-// Each test builds on databases of its own: they run side by side (test.concurrent).
 
-test.concurrent('db/schema.sql is what the migrations build (run `npm run db:schema:dump` when a migration changes)', async () => {
-  const settings = await createTestDatabase('_snap');
-  const text = await schemaSql(settings);
+// Rendered from a copy of the run's template, which the migrations built; the commands build a
+// scratch database instead (run end to end by tests/e2e/readme.test.ts and kapmanDb.test.ts).
+test('db/schema.sql is what the migrations build (run `npm run db:schema:dump` when a migration changes)', async () => {
+  const settings = await createMigratedDatabase('_snap');
+  const text = await withDatabase(settings, schemaSqlOf);
   expect(text).toMatch(/CREATE TABLE public\.ohlcv \(/);
   expect(text).toMatch(/SELECT create_hypertable\('public\.ohlcv'/);
   expect(fs.readFileSync(SCHEMA_SQL, 'utf8')).toEqual(text);
 });
 
-test.concurrent('docs/schema.md and the README diagram are current (run `npm run db:erd` when a migration changes)', async () => {
-  const settings = await createTestDatabase('_erd');
-  const files = await erdFiles(settings);
+test('docs/schema.md and the README diagram are current (run `npm run db:erd` when a migration changes)', async () => {
+  const settings = await createMigratedDatabase('_erd');
+  const files = erdFilesOf(await withDatabase(settings, readSchema));
   expect(Object.keys(files)).toHaveLength(2);
   for (const [file, text] of Object.entries(files)) {
     expect(text).toMatch(/erDiagram[\s\S]*tickers \|\|--o\{ ohlcv : "ticker_id"/);
@@ -31,7 +33,7 @@ test.concurrent('docs/schema.md and the README diagram are current (run `npm run
   }
 });
 
-test.concurrent('db:status lists pending, applied and edited migrations', async () => {
+test('db:status lists pending, applied and edited migrations', async () => {
   const db = await createTestDatabase('_status');
   const files = fs.readdirSync(MIGRATIONS_DIR).sort();
   expect(await status(db)).toEqual(files.map((name) => ({ name, state: 'pending' })));
