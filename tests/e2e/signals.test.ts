@@ -38,7 +38,7 @@ async function state(db: Settings) {
 const MOMENTS: Array<[string, RegExp, boolean]> = [
   ['once the build database exists', /created beside/, false],
   ['while a migration runs', /applying 0004_ohlcv\.ts/, false],
-  ['once the build is verified', /^kapman: verified/m, true],
+  ['once the build is verified', /^kapman: compared with the contract/m, true],
 ];
 const DELIVERIES: Array<[string, 'npm' | 'group' | 'node', NodeJS.Signals]> = [
   ['SIGTERM to npm alone', 'npm', 'SIGTERM'],
