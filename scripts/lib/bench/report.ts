@@ -109,14 +109,14 @@ export function targetChecks(r: BenchResults): TargetCheck[] {
   const ticker = againstBest(p50s(r.reads.ticker));
   const cross = againstBest(p50s(r.reads.cross));
   const checks: TargetCheck[] = [
-    { name: 'db:reset / psql floor', measured: x(r.reset.npmRunMs / r.reset.floorMs), target: '≤ 3×', ratio: r.reset.npmRunMs / r.reset.floorMs / 3 },
+    { name: 'db:reset / psql floor', measured: x(r.reset.npmRunMs / r.reset.floorMs), target: '≤ 2×', ratio: r.reset.npmRunMs / r.reset.floorMs / 2 },
     { name: `COPY backfill rate, hypertable / ${TWIN[copy.twin]}`, measured: x(copy.ratio), target: '≥ 0.8×', ratio: 0.8 / copy.ratio },
     { name: `daily upsert time, hypertable / ${TWIN[upsert.twin]}`, measured: x(upsert.ratio), target: '≤ 1.25×', ratio: upsert.ratio / 1.25 },
     { name: `one ticker's history (server p50), hypertable / ${TWIN[ticker.twin]}`, measured: x(ticker.ratio), target: '≤ 1.5×', ratio: ticker.ratio / 1.5 },
     { name: `one day's cross-section (server p50), hypertable / ${TWIN[cross.twin]}`, measured: x(cross.ratio), target: '≤ 1.5×', ratio: cross.ratio / 1.5 },
     { name: 'idempotent re-run, rows written', measured: String(r.upsert.rerunWritten.hyper), target: '0', ratio: r.upsert.rerunWritten.hyper === 0 ? 0 : 2 },
   ];
-  if (r.suite) checks.push({ name: `npm test wall time${r.suite.passed ? '' : ' (the run FAILED)'}`, measured: ms(r.suite.ms), target: '≤ 20 s', ratio: r.suite.ms / 20000 });
+  if (r.suite) checks.push({ name: `npm test wall time${r.suite.passed ? '' : ' (the run FAILED)'}`, measured: ms(r.suite.ms), target: '≤ 10 s', ratio: r.suite.ms / 10000 });
   return checks;
 }
 
