@@ -8,6 +8,7 @@ import { explainDatabaseError, KapmanError } from './scripts/lib/cli/errors';
 import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/advisoryLock';
 import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
 import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, openClient, workingConfig } from './scripts/lib/server/ssl';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/server/timeouts';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
 
@@ -23,8 +24,7 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
 
 // An unreachable server fails within this, not after a TCP hang (defined beside the connections).
 export { CONNECT_TIMEOUT_MS };
-// How long any statement of the tools may wait for a lock (`--lock-timeout`).
-export const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
+export { DEFAULT_LOCK_TIMEOUT_MS };
 export { APPLICATION_NAME };
 
 export interface SessionOptions {

@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import yargs, { Argv, Options } from 'yargs';
 import { hideBin, Parser } from 'yargs/helpers';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../../../knexfile';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../server/timeouts';
 import { PROJECT_ROOT } from '../paths';
 import { CommandEntry, COMMANDS, npmScript } from './commands';
 import { loadDotEnv } from './dotenv';
