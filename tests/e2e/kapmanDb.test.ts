@@ -41,6 +41,10 @@ test('--help lists every command, --version the package version, and no or an un
   expect(version.out.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
   expect(kapman(['-h']).out).toBe(help.out);
   expect(kapman([]).code).toBe(2);
+  // Options may come before the command: it still runs (here it fails to connect, exit 4).
+  const before = kapman(['--quiet', 'status', '--wait-timeout', '1'], { DATABASE_URL: 'postgres://kapman:kapman@127.0.0.1:1/x' });
+  expect(before.code).toBe(4);
+  expect(before.err).toMatch(/cannot reach the server/);
   const typo = kapman(['resett']);
   expect(typo.code).toBe(2);
   expect(typo.err).toMatch(/^kapman: error: no command "resett"; the commands are setup, up, down/m);

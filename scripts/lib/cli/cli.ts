@@ -167,7 +167,10 @@ function version(): string {
  * The whole program, `kapman-db <command> [options]` or one command run by its npm script:
  * parses, runs, prints any error once, and returns the exit code (main() exits with it).
  */
-export async function runProgram(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runProgram(given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // The command is the first word that names one (`kapman-db --quiet status` works too); it goes first.
+  const at = given.findIndex((a) => COMMANDS.some((c) => c.name === a));
+  const argv = at > 0 ? [given[at], ...given.slice(0, at), ...given.slice(at + 1)] : given;
   const entry = COMMANDS.find((c) => c.name === argv[0]);
   // Run by its npm script (`npm run db:reset -- …`): usage and hints name that script.
   const viaNpm = entry !== undefined && env.npm_lifecycle_event === npmScript(entry.name);
