@@ -32,6 +32,8 @@ export interface ResetOptions {
 export interface ResetResult {
   owner: string;
   applied: string[];
+  /** A dry run: nothing was changed; these would be applied. */
+  dryRun?: { wouldApply: string[] };
   verification?: VerifyReport;
   /** The production backup written before the reset. */
   backup?: string;
@@ -66,7 +68,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
         reportVerification(verification, contractMismatch(settings.database)); // a difference rolls everything back
       },
     });
-    return { owner, applied, verification, backup };
+    return { owner, applied, verification, backup, ...(o.dryRun ? { dryRun: { wouldApply: files } } : {}) };
   }
   const { owner } = await replaceDatabase(settings, {
     dryRun: o.dryRun,
@@ -81,7 +83,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       reportVerification(verification, contractMismatch(settings.database));
     },
   });
-  return { owner, applied, verification, backup };
+  return { owner, applied, verification, backup, ...(o.dryRun ? { dryRun: { wouldApply: files } } : {}) };
 }
 
 export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-place': boolean; backup: boolean }> = {

@@ -6,7 +6,7 @@ import { MigrationsNotAppliedError } from './lib/cli/errors';
 import { withTransaction } from './lib/server/connection';
 import { MigrationState, migrationStates } from './lib/schema/drift';
 import { readAppliedMigrations } from './lib/schema/introspect';
-import { log } from './lib/cli/log';
+import { detail, log } from './lib/cli/log';
 import { Settings } from './lib/server/settings';
 
 export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
@@ -27,7 +27,7 @@ export const command: KapmanCommand<{ check: boolean }> = {
   run: async (args, settings) => {
     const states = await status(settings);
     log(`migrations of ${settings.displayUrl}:`);
-    for (const s of states) log(`${MARK[s.state]} ${s.name}${s.state === 'applied' || s.state === 'pending' ? '' : ` (${s.state})`}`);
+    for (const s of states) detail(`${MARK[s.state]} ${s.name}${s.state === 'applied' || s.state === 'pending' ? '' : ` (${s.state})`}`);
     const n = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
     const other = states.length - n('applied') - n('pending');
     log(`applied: ${n('applied')}, pending: ${n('pending')}${other ? `, edited or missing: ${other}` : ''}`);

@@ -154,3 +154,39 @@ test('an unknown option: exit 2, one line pointing at --help', async () => {
     expect.stringMatching(/^kapman: hint: see `kapman-db reset --help`$/),
   ]);
 });
+
+test('migrate and rollback refuse a system or template database (exit 6): its schema would reach every database made from it', async () => {
+  for (const database of ['template1', 'postgres']) {
+    const r = await runInProcess('migrate', [], { DATABASE_URL: urlForDatabase(serverUrl(), database) });
+    expectOneLineError(r, 6, new RegExp(`refusing to migrate "${database}": it is a system database`));
+  }
+  const template = await createTestDatabase('_tpl');
+  await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER DATABASE ${escapeIdentifier(template.database)} IS_TEMPLATE true`));
+  try {
+    const r = await runInProcess('rollback', [], { DATABASE_URL: template.url });
+    expectOneLineError(r, 6, /it is a template database/);
+    expect(await withDatabase(template, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'knex'")).rows[0].n)).toBe(0);
+  } finally {
+    await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER DATABASE ${escapeIdentifier(template.database)} IS_TEMPLATE false`));
+  }
+});
+
+test('no password where the server asks for one: exit 5, saying where a password goes', async () => {
+  const role = `${runPrefix()}nopw`;
+  roles.push(role);
+  await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD 'x${SECRET}'`));
+  const u = new URL(urlForDatabase(serverUrl(), 'postgres'));
+  u.username = role;
+  u.password = '';
+  const r = await runInProcess('status', [], { DATABASE_URL: u.toString(), PGPASSWORD: undefined, PGPASSFILE: '/nonexistent' });
+  expectOneLineError(r, 5, /the server asks for a password and none was given/);
+  expect(r.err).toMatch(/DATABASE_URL, PGPASSWORD or ~\/\.pgpass/);
+});
+
+test('an empty DATABASE_URL (exit 3) or --env with no name (exit 2) never falls back to the development database', async () => {
+  expectOneLineError(await runInProcess('reset', ['--dry-run'], { DATABASE_URL: '' }), 3, /DATABASE_URL is set but empty/);
+  expect((await runInProcess('status', ['--env'])).code).toBe(2);
+  expect((await runInProcess('status', ['--env', ''], { DATABASE_URL: urlForDatabase(serverUrl(), 'postgres') })).code).toBe(2);
+  expectOneLineError(await runInProcess('status', ['--env-file', '']), 2, /--env-file needs a path/);
+  expectOneLineError(await runInProcess('up', ['--port', 'abc']), 2, /--port must be a TCP port \(1-65535\), not abc$/m);
+});

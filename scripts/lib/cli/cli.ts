@@ -9,7 +9,7 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from '../server/timeouts';
 import { PROJECT_ROOT } from '../paths';
 import { CommandEntry, COMMANDS, npmScript } from './commands';
 import { loadDotEnv } from './dotenv';
-import { KapmanError, UsageError } from './errors';
+import { InvalidSettingsError, KapmanError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
 import { redact, setOutput } from './log';
 import type { Settings } from '../server/settings';
@@ -52,7 +52,7 @@ const positiveSeconds = (name: string) => (value: unknown) => {
 
 // The shared options, defined here once; `--help` of every command shows them the same way.
 export const GLOBAL_OPTIONS: Record<string, Options> = {
-  'env-file': { type: 'string', describe: 'read variables from this file instead of .env in the project root (the environment wins)' },
+  'env-file': { type: 'string', requiresArg: true, describe: 'read variables from this file instead of .env in the project root (the environment wins)' },
   quiet: { type: 'boolean', default: false, describe: 'print the outcome only: no line per migration file, table or chunk' },
   debug: { type: 'boolean', default: false, describe: 'print the stack trace with an error (also KAPMAN_DEBUG=1 or true)' },
 };
@@ -60,7 +60,7 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
 export const DATABASE_OPTIONS = {
   env: {
     // No default here: NODE_ENV may come from .env, read after this module loads.
-    type: 'string', defaultDescription: 'NODE_ENV, else development',
+    type: 'string', requiresArg: true, defaultDescription: 'NODE_ENV, else development',
     describe: 'knexfile environment (development, test, production); DATABASE_URL overrides its connection',
   },
   wait: { type: 'boolean', default: false, describe: 'wait for the server to accept connections first' },
@@ -76,7 +76,7 @@ export type SharedOption = keyof typeof DATABASE_OPTIONS;
 /** A TCP port: 1 to 65535. */
 export function positivePort(value: unknown): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--port must be a TCP port (1-65535), not ${JSON.stringify(value)}`);
+  if (value === '' || !Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--port must be a TCP port (1-65535), not ${value === '' ? 'nothing' : String(value)}`);
   return n;
 }
 
@@ -84,6 +84,11 @@ export function positivePort(value: unknown): number {
 export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }): Settings {
   const lockTimeout = args['lock-timeout'];
   if (lockTimeout !== undefined) positiveSeconds('lock-timeout')(lockTimeout);
+  if (args.env === '') throw new UsageError('--env needs a name: development, test or production');
+  // Set but empty (DATABASE_URL="$UNSET" in a script) is a mistake, not a wish for the default database.
+  if (process.env.DATABASE_URL === '') {
+    throw new InvalidSettingsError('DATABASE_URL is set but empty', 'give it the target\'s URL, or unset it to use the environment\'s default database');
+  }
   // Loaded here, not at the top: `kapman-db new` and `--help` need no driver.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadSettings } = require('../server/settings') as typeof import('../server/settings');
@@ -142,6 +147,35 @@ export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.Proces
   return flags.length ? flags : undefined;
 }
 
+/**
+ * Flags before npm's `--` that npm does not know either (a typo such as `--dry-rn`): npm warns,
+ * keeps them as npm_config_* and runs the script anyway, without them. Found as the
+ * npm_config_* variables that are none of npm's own options (its list, from the npm that runs
+ * us), none of what npm sets itself, and set in no npmrc file. Where npm's list cannot be read
+ * (another npm layout), none are found.
+ */
+export function flagsUnknownToNpm(env: NodeJS.ProcessEnv, own: Map<string, boolean>): string[] {
+  if ((env.npm_command !== 'run' && env.npm_command !== 'run-script') || !env.npm_execpath) return [];
+  const known = new Set(['global_prefix', 'local_prefix', 'npm_version', ...[...own.keys()].map((k) => k.replace(/-/g, '_'))]);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const npm = require(path.join(path.dirname(env.npm_execpath), '..', 'node_modules', '@npmcli', 'config', 'lib', 'definitions'));
+    for (const k of [...Object.keys(npm.definitions), ...Object.keys(npm.shorthands)]) known.add(k.replace(/-/g, '_'));
+  } catch {
+    return [];
+  }
+  const npmrcs = [env.npm_config_globalconfig, env.npm_config_userconfig, env.npm_config_local_prefix && path.join(env.npm_config_local_prefix, '.npmrc')];
+  for (const file of npmrcs) {
+    if (!file || !fs.existsSync(file)) continue;
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      const key = /^\s*([^#;=\s][^=]*?)\s*=/.exec(line)?.[1];
+      if (key) known.add(key.replace(/-/g, '_').toLowerCase());
+    }
+  }
+  return Object.keys(env).filter((k) => k.startsWith('npm_config_') && !known.has(k.slice('npm_config_'.length)))
+    .map((k) => `--${k.slice('npm_config_'.length).replace(/_/g, '-')}`);
+}
+
 /** Runs the parsed command: settings, --wait, the work, then the --json result. */
 async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
   setOutput({ quiet: args.quiet, toStderr: args.json });
@@ -184,7 +218,9 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
       throw new UsageError(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`, seeHelp);
     }
     // Before the command's options are built: their defaults read the environment (PG_BIN).
-    loadDotEnv(PROJECT_ROOT, Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined);
+    const envFile = Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined;
+    if (envFile === '') throw new UsageError('--env-file needs a path', seeHelp);
+    loadDotEnv(PROJECT_ROOT, envFile);
     let program = yargs(viaNpm ? argv.slice(1) : argv)
       .scriptName(name)
       .strict()
@@ -201,6 +237,10 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
       const swallowed = swallowedFlags(commandOptions(command), env);
       if (swallowed) {
         throw new UsageError(`npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${name} ${swallowed.join(' ')}`);
+      }
+      const unknown = flagsUnknownToNpm(env, commandOptions(command));
+      if (unknown.length) {
+        throw new UsageError(`npm took ${unknown.join(', ')} for itself (no \`--\` before it; npm does not know it either), so nothing was done; for the command: ${name} ${unknown.join(' ')}`);
       }
       const usage = [viaNpm ? '$0' : entry.name, entry.positionals].filter(Boolean).join(' ');
       program = program.version(false).command(usage, entry.describe,

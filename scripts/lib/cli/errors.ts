@@ -120,7 +120,11 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   const e = (err ?? {}) as PgLikeError;
   const message = String(e.message ?? err);
   const code = e.code ?? '';
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(code) ||
+  if (['ENOTFOUND', 'EAI_AGAIN'].includes(code)) {
+    return new ServerUnreachableError(`cannot reach the server at ${server}: ${message}`,
+      'the host name does not resolve: check the host in DATABASE_URL', { cause: err });
+  }
+  if (['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'].includes(code) ||
       /timeout expired|Connection terminated|connect ETIMEDOUT/i.test(message) || code === '57P03') {
     return new ServerUnreachableError(`cannot reach the server at ${server}: ${message}`,
       'start it (`npm run db:up`), check host and port in DATABASE_URL, or pass --wait to wait for it', { cause: err });
@@ -129,6 +133,11 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   if (['57P01', '57P02'].includes(code) || code.startsWith('08') || /terminating connection|server closed the connection/i.test(message)) {
     return new ConnectionLostError(`the connection to the server at ${server} was lost: ${message}`,
       'the server went away or ended the session; nothing was left half-done (each step is one transaction or not yet started); rerun when it is back', { cause: err });
+  }
+  // pg's words when the server asks for a password and none was given (libpq: "no password supplied").
+  if (/client password must be a (non-empty )?string/.test(message)) {
+    return new AuthenticationFailedError(`authentication failed at ${server}: the server asks for a password and none was given`,
+      'put the password in DATABASE_URL, PGPASSWORD or ~/.pgpass', { cause: err });
   }
   if (code === '28P01' || code === '28000') {
     return new AuthenticationFailedError(`authentication failed at ${server}: ${message}`,

@@ -5,10 +5,11 @@ import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../
 import type { Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../../../knexfile';
 import {
-  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError,
+  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, RefusedTargetError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';
 import { blockersOf, describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
 import { count, detail, log, step } from '../cli/log';
+import { SYSTEM_DATABASES } from '../server/admin';
 import { waitForServer } from '../server/connection';
 import { Settings } from '../server/settings';
 
@@ -135,9 +136,23 @@ export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Kne
 // with the holder's transaction. The knex CLI takes the same lock (knexfile.ts), so a run of it
 // waits too instead of failing on knex's own lock.
 async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
-  return withLock(settings.url, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, settings.lockTimeoutMs,
-    (lock) => work(lock.client));
+  if (SYSTEM_DATABASES.includes(settings.database)) throw refusedTarget(settings.database, 'a system database');
+  try {
+    return await withLock(settings.url, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, settings.lockTimeoutMs, async (lock) => {
+      // A template's schema would reach every database created from it afterwards.
+      const { rows: [db] } = await lock.client.query('SELECT datistemplate FROM pg_database WHERE datname = current_database()');
+      if (db?.datistemplate) throw refusedTarget(settings.database, 'a template database');
+      return work(lock.client);
+    });
+  } catch (err) {
+    // A batch (and a rollback) is one transaction: a lock that never came leaves nothing half-done.
+    if (err instanceof LockTimeoutError) throw new LockTimeoutError(err.message, `${err.hint}; nothing was changed: ${settings.database} is at its previous version`, { cause: err });
+    throw err;
+  }
 }
+
+const refusedTarget = (database: string, what: string) => new RefusedTargetError(`refusing to migrate "${database}": it is ${what}`,
+  'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
 
 /** Applies every pending migration in one batch; returns the files applied. */
 export async function migrateLatest(settings: Settings, o: MigrateOptions = {}): Promise<string[]> {

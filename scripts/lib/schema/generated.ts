@@ -21,7 +21,11 @@ export function syncGenerated(files: Record<string, string>, o: { check?: boolea
     log(`${name} ${current ? 'is current' : o.check ? 'is out of date:' : 'written'}`);
     if (!current && o.check) process.stderr.write(unifiedDiff(file, name, text));
   }
-  if (o.check && stale.length) throw new StaleFileError(`${stale.join(' and ')} out of date`, `run \`${o.command}\` and commit the result`);
+  if (o.check && stale.length) {
+    const err = new StaleFileError(`${stale.join(' and ')} out of date`, `run \`${o.command}\` and commit the result`);
+    err.result = { stale };
+    throw err;
+  }
   return stale;
 }
 

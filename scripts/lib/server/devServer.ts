@@ -97,7 +97,8 @@ export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
   y = y
     .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
     .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, defaultDescription: `PG_BIN, else ${DEFAULT_PG_BIN}`, describe: 'folder of the local PostgreSQL 15 binaries' });
-  return o.port ? y.option('port', { type: 'number', default: 5432, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)' }) : y;
+  // No yargs type: `abc` reaches positivePort as written.
+  return o.port ? y.option('port', { default: 5432, requiresArg: true, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)' }) : y;
 }
 
 /** Returns the development database's URL, on whichever server it brought up. */
@@ -122,7 +123,7 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
     const running = runningPort(cluster.dataDir);
     if (running !== undefined && running !== cluster.port) {
       throw new LocalClusterError(`the local server in ${cluster.dataDir} is already running, on port ${running}, not ${cluster.port}`,
-        `stop it first (\`npm run db:down\`), or leave --port out to use it on ${running}`);
+        `stop it first (\`npm run db:down\`), or pass --port ${running} to use it as it is`);
     }
     if (running !== undefined) {
       log('local server already running');
@@ -153,7 +154,7 @@ function announce(ready: string): string {
   if (target && maskUrl(target) !== maskUrl(ready)) {
     log(`note: DATABASE_URL is set to ${maskUrl(target)}, so the other commands use that database, not this one`);
   } else if (!target && parseUrl(ready).port !== parseUrl(DEFAULT_URLS.development!).port) {
-    log(`note: the commands default to ${maskUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above to use this server`);
+    log(`note: the commands default to ${maskUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above (its password is docker-compose.yml's) to use this server`);
   }
   return ready;
 }
