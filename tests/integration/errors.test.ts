@@ -3,7 +3,7 @@
 import crypto from 'crypto';
 import { escapeIdentifier } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
+import { ConnectionLostError, explainDatabaseError, MigrationFailedError, PermissionDeniedError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
 import { freePort } from '../../scripts/lib/server/localCluster';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { redact } from '../../scripts/lib/cli/log';
@@ -189,4 +189,10 @@ test('an empty DATABASE_URL (exit 3) or --env with no name (exit 2) never falls 
   expect((await runInProcess('status', ['--env', ''], { DATABASE_URL: urlForDatabase(serverUrl(), 'postgres') })).code).toBe(2);
   expectOneLineError(await runInProcess('status', ['--env-file', '']), 2, /--env-file needs a path/);
   expectOneLineError(await runInProcess('up', ['--port', 'abc']), 2, /--port must be a TCP port \(1-65535\), not abc$/m);
+});
+
+test('a ROLLBACK that meets a connection the server already broke (pg: "not queryable") is a lost connection, exit 4', () => {
+  const err = explainDatabaseError(new Error('ROLLBACK - Client has encountered a connection error and is not queryable'), 'postgres://x');
+  expect(err).toBeInstanceOf(ConnectionLostError);
+  expect(err.exitCode).toBe(4);
 });

@@ -130,7 +130,8 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
       'start it (`npm run db:up`), check host and port in DATABASE_URL, or pass --wait to wait for it', { cause: err });
   }
   // The server ended the session in the middle of the work: shut down, crashed, or a terminated backend.
-  if (['57P01', '57P02'].includes(code) || code.startsWith('08') || /terminating connection|server closed the connection/i.test(message)) {
+  // pg says "not queryable" when knex's ROLLBACK meets a connection that already broke.
+  if (['57P01', '57P02'].includes(code) || code.startsWith('08') || /terminating connection|server closed the connection|encountered a connection error and is not queryable/i.test(message)) {
     return new ConnectionLostError(`the connection to the server at ${server} was lost: ${message}`,
       'the server went away or ended the session; nothing was left half-done (each step is one transaction or not yet started); rerun when it is back', { cause: err });
   }

@@ -48,7 +48,7 @@ function trackingSessions(settings: Settings, pids: Set<number>): Knex.Config {
 }
 
 // A broken connection says nothing about the migration file: it is not "fix X".
-const CONNECTION_LOST = /Connection terminated|terminating connection|server closed the connection|ECONNRESET|the database system is (shutting down|in recovery mode)/i;
+const CONNECTION_LOST = /Connection terminated|terminating connection|server closed the connection|ECONNRESET|not queryable|the database system is (shutting down|in recovery mode)/i;
 
 function explainMigrationFailure(err: MigrationFileError, settings: Settings): Error {
   const explained = explainDatabaseError(err.cause, settings.displayUrl);
