@@ -77,7 +77,11 @@ let details = true;
 let toStderr = false;
 
 // A reader that goes away (`| head -1`) must not abort the work: output errors are dropped from then on.
-for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+// Once per process: a test runner loads this module again for every test file.
+function ignoreClosedReader(): void {}
+for (const stream of [process.stdout, process.stderr]) {
+  if (!stream.listeners('error').some((l) => l.name === ignoreClosedReader.name)) stream.on('error', ignoreClosedReader);
+}
 
 /** Mutes log() (tests call the commands' functions and want only jest's output). */
 export function setQuiet(on: boolean): void {
