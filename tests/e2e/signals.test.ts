@@ -4,7 +4,8 @@ import { Client, escapeIdentifier } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { verify } from '../../scripts/lib/schema/verify';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
+import { alive } from '../support/process';
 import { startNpm } from '../support/npm';
 import { databaseAttributes, databasesLike, schemaDump } from '../support/schema';
 import { ROOT } from '../support/cli';
@@ -85,4 +86,25 @@ test('a reader that goes away (`| head -1`) does not abort the reset: it finishe
     expect((await verify(db, { empty: true })).ok).toBe(true);
     await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('AGAIN')"));
   }
+});
+
+test('SIGTERM to `npx kapman-db reset`\'s own pid (npm exec passes it on to no one): node sees its parent gone, stops, and nothing changed', async () => {
+  const db = await target();
+  const before = await state(db);
+  const npx = spawn('npx', ['kapman-db', 'reset'], {
+    cwd: ROOT, detached: true, env: { ...process.env, NODE_ENV: undefined, DATABASE_URL: db.url, npm_config_yes: 'true' },
+  });
+  let out = '';
+  npx.stdout!.on('data', (d) => (out += d));
+  for (let i = 0; i < 400 && !/applying 0001_/.test(out); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(out).toMatch(/applying 0001_/);
+  // npx → sh → node: the node that does the work is the shell's child.
+  const children = (pid: number) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+  const node = children(npx.pid!).flatMap(children)[0] ?? children(npx.pid!)[0];
+  expect(alive(node)).toBe(true);
+  process.kill(npx.pid!, 'SIGTERM');
+  for (let i = 0; i < 300 && alive(node); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(alive(node)).toBe(false);
+  expect(await state(db)).toEqual(before);
+  expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
 });

@@ -51,12 +51,17 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
 export function handleSignals(): void {
   if (installed) return;
   installed = true;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (pending) return; // a second signal changes nothing: the first is being handled
-      pending = signal;
-      if (critical > 0) return; // finished by uninterruptible()'s caller; exit code follows the outcome
-      void stop(signal);
-    });
-  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (pending) return; // a second signal changes nothing: the first is being handled
+    pending = signal;
+    if (critical > 0) return; // finished by uninterruptible()'s caller; exit code follows the outcome
+    void stop(signal);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => onSignal(signal));
+  // `npx kapman-db` runs node under npm exec and a shell, which pass on no signal sent to npx's
+  // pid alone: npx exits 130/143 and node is left to its own. The parent gone is taken as SIGTERM.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onSignal('SIGTERM');
+  }, 200).unref();
 }
