@@ -76,7 +76,7 @@ async function migrationDdl(settings: Settings): Promise<string> {
   return `${statements.join('\n')}\n`;
 }
 
-export async function benchReset(settings: Settings, maintenanceUrl: string, runs: number) {
+async function benchReset(settings: Settings, maintenanceUrl: string, runs: number) {
   const ddlFile = path.join(os.tmpdir(), `kapman-bench-ddl-${process.pid}.sql`);
   fs.writeFileSync(ddlFile, await migrationDdl(settings));
   const env = { ...process.env, DATABASE_URL: settings.url, NODE_ENV: undefined };

@@ -43,6 +43,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
   if (o.waitMs) await waitForServer(settings.url, o.waitMs);
   const files = await new MigrationFiles().getMigrations();
+  const dryRun = o.dryRun ? { dryRun: { wouldApply: files } } : {};
   let applied: string[] = [];
   let verification: VerifyReport | undefined;
   const reporter = o.verbose ? printingReporter : undefined;
@@ -68,7 +69,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
         reportVerification(verification, contractMismatch(settings.database)); // a difference rolls everything back
       },
     });
-    return { owner, applied, verification, backup, ...(o.dryRun ? { dryRun: { wouldApply: files } } : {}) };
+    return { owner, applied, verification, backup, ...dryRun };
   }
   const { owner } = await replaceDatabase(settings, {
     dryRun: o.dryRun,
@@ -83,7 +84,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
       reportVerification(verification, contractMismatch(settings.database));
     },
   });
-  return { owner, applied, verification, backup, ...(o.dryRun ? { dryRun: { wouldApply: files } } : {}) };
+  return { owner, applied, verification, backup, ...dryRun };
 }
 
 export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-place': boolean; backup: boolean }> = {

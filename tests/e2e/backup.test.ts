@@ -5,12 +5,11 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { Client, escapeIdentifier } from 'pg';
+import { escapeIdentifier } from 'pg';
 import { CONTRACT } from '../../db/contract';
 import { backupDatabase } from '../../scripts/lib/backup/backup';
 import { readBackup } from '../../scripts/lib/backup/metadata';
 import { clientConnection } from '../../scripts/lib/backup/tools';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { restore } from '../../scripts/lib/backup/restore';
@@ -19,7 +18,7 @@ import { ROOT, runScript } from '../support/cli';
 import { databaseAttributes, databasesLike } from '../support/schema';
 import { fillEveryTable, fingerprint } from '../support/tradingData';
 import {
-  createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, runPrefix, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
+  admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, runPrefix, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
 } from '../support/testDatabase';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-backups-'));
@@ -36,7 +35,6 @@ afterAll(async () => {
   await dropMadeRoles();
 });
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 const print = (db: Settings) => withDatabase(db, fingerprint);
 const password = decodeURIComponent(new URL(serverUrl()).password);
 

@@ -3,7 +3,6 @@
 // database where the platform's superuser created timescaledb and pg_stat_statements): the
 // empty baseline in one transaction, the database and the platform's extensions kept.
 import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/lib/schema/verify';
@@ -11,7 +10,7 @@ import { runScript } from '../support/cli';
 import { createPlatformDatabase, fillWithData, keptIdentity } from '../support/managed';
 import { databasesSnapshot, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
 import {
-  createTestRole, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
+  admin, createTestRole, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, uniqueName, urlAs, withDatabase,
 } from '../support/testDatabase';
 
 afterAll(async () => {
@@ -19,7 +18,6 @@ afterAll(async () => {
   await dropMadeRoles();
 });
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 
 /** A platform database owned by a fresh role without CREATEDB; settings connect as that role. */
 async function managed(label: string): Promise<{ db: Settings; role: { name: string; password: string } }> {

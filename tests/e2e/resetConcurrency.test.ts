@@ -2,23 +2,21 @@
 // Resets and migrations beside other runs and sessions: serialized, waits bounded and named,
 // leftovers of killed runs removed. (A bad --lock-timeout is in integration/cli.test.ts, a
 // connection lost mid-migration in integration/contention.test.ts.)
-import { Client, escapeIdentifier } from 'pg';
+import { escapeIdentifier } from 'pg';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { Settings } from '../../scripts/lib/server/settings';
 import { verify } from '../../scripts/lib/schema/verify';
 import { reset } from '../../scripts/reset';
 import { runScript, startScript } from '../support/cli';
 import { ownedDatabase, plainClient, symbols } from '../support/owned';
 import { databasesLike } from '../support/schema';
-import { createTestDatabase, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
+import { admin, createTestDatabase, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
 
 afterAll(async () => {
   await dropMadeDatabases();
   await dropMadeRoles();
 });
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 const q = (name: string) => escapeIdentifier(name);
 
 const resetAs = (db: Settings, ...args: string[]) => runScript('reset', ['--quiet', ...args], { DATABASE_URL: db.url });

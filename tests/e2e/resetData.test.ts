@@ -11,7 +11,7 @@ import { verify } from '../../scripts/lib/schema/verify';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
 import { freeWorkerSlots } from '../support/workers';
-import { createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
+import { admin, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
 
 const roles: string[] = [];
 afterAll(async () => {
@@ -21,7 +21,6 @@ afterAll(async () => {
   });
 });
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 
 async function fillWithData(c: Client): Promise<void> {
   await c.query("INSERT INTO tickers (symbol, name) SELECT 'T' || g, 'Ticker ' || g FROM generate_series(1, 50) g");

@@ -1,15 +1,14 @@
 // In tests/e2e (npm run test:e2e): a full reset per role setting and per database attribute, a sweep too slow for the everyday suite.
 // A reset either finishes and verifies, or leaves the target exactly as it was, whatever the
 // role's settings; what it builds belongs to the owner; the database keeps its identity.
-import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { escapeIdentifier } from 'pg';
 import { migrateLatest, rollback } from '../../scripts/lib/migrations/migrate';
 import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/lib/schema/verify';
 import { ownedDatabase, symbols } from '../support/owned';
 import { databaseAttributes, databasesSnapshot, publicTables, rolesSnapshot } from '../support/schema';
 import {
-  createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, serverUrl, testSettings, uniqueName, withDatabase,
+  admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, testSettings, uniqueName, withDatabase,
 } from '../support/testDatabase';
 
 afterAll(async () => {
@@ -17,7 +16,6 @@ afterAll(async () => {
   await dropMadeRoles();
 });
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 const q = (name: string) => escapeIdentifier(name);
 
 

@@ -1,7 +1,6 @@
 // Signals and closed pipes, as supervisors, wrapper scripts and `| head` deliver them: the
 // reset either finishes and verifies, or leaves the target exactly as it was.
-import { Client, escapeIdentifier } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { escapeIdentifier } from 'pg';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { verify } from '../../scripts/lib/schema/verify';
 import { spawn, spawnSync } from 'child_process';
@@ -9,12 +8,11 @@ import { alive } from '../support/process';
 import { startNpm } from '../support/npm';
 import { databaseAttributes, databasesLike, schemaDump } from '../support/schema';
 import { ROOT } from '../support/cli';
-import { createMigratedDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+import { admin, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 import { Settings } from '../../scripts/lib/server/settings';
 
 afterAll(dropMadeDatabases);
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 
 /** A migrated database holding a row, with attributes a reset must keep. */
 async function target(): Promise<Settings> {

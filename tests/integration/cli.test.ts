@@ -1,12 +1,9 @@
-// The commands as users run them: exit codes, one-line errors, and the knex CLI.
+// The commands as users run them: exit codes and one-line errors (the knex CLI: e2e/knexCli).
 import { settingsFromArgs } from '../../scripts/lib/cli/cli';
 import { UsageError } from '../../scripts/lib/cli/errors';
-import { Settings } from '../../scripts/lib/server/settings';
-import { runKnex, runScript } from '../support/cli';
 import { runInProcess } from '../support/inProcess';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
+import { createMigratedDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
 
-const script = (name: string, args: string[], databaseUrl?: string) => runScript(name, args, { DATABASE_URL: databaseUrl });
 /** The same command's program in-process (support/inProcess.ts): exit code and output as a process gives them. */
 const inProcess = (name: string, args: string[], databaseUrl?: string) => runInProcess(name, args, { DATABASE_URL: databaseUrl });
 

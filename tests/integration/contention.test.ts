@@ -3,23 +3,19 @@
 // said plainly.
 import fs from 'fs';
 import path from 'path';
-import { Client } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { ConnectionLostError, MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { Settings } from '../../scripts/lib/server/settings';
 import { verify } from '../../scripts/lib/schema/verify';
-import { runKnex, runScript, startKnex } from '../support/cli';
 import { CREATES_TABLE_A, FAILS_HALF_WAY, migrationsFolder } from '../support/migrations';
 import { publicTables } from '../support/schema';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
 const MIGRATION_FILES = fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'));
 const readMigration = (f: string) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8');
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 
 const appliedNames = (db: Settings) => withDatabase(db, async (c) =>
   (await c.query('SELECT name FROM knex.knex_migrations ORDER BY id')).rows.map((r) => r.name));

@@ -9,7 +9,6 @@ import path from 'path';
 import { loadDotEnv } from '../../scripts/lib/cli/dotenv';
 import { InvalidSettingsError } from '../../scripts/lib/cli/errors';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
-import { ROOT } from '../support/cli';
 import { runInProcess } from '../support/inProcess';
 import {
   createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, runPrefix, serverUrl, urlAs,

@@ -1,16 +1,13 @@
 // db:reset drops and recreates exactly one database, keeps its owner, and touches nothing else.
 // (Resets of databases full of data, repeated, and under odd names: e2e/resetData.test.ts.)
-import { Client } from 'pg';
-import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/cli/errors';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
 import { databasesSnapshot, schemaDump } from '../support/schema';
-import { createMigratedDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
+import { admin, createMigratedDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(serverUrl(), work);
 
 test('a database that does not exist is created, owned by the connecting role', async () => {
   const db = testSettings(remember(uniqueName('_new')));

@@ -12,6 +12,9 @@ export function serverUrl(): string {
   return url;
 }
 
+/** `work` on a maintenance session of the test server, as the run's admin. */
+export const admin = <T>(work: (c: Client) => Promise<T>): Promise<T> => withMaintenanceClient(serverUrl(), work);
+
 const made = new Set<string>();
 
 /** The prefix of every database this test run makes (global setup picks the run's id). */

@@ -130,13 +130,16 @@ function declare(y: Argv, command: KapmanCommand<unknown>): Argv {
   return command.options ? command.options(y) : y;
 }
 
+/** `npm run …`: the flags typed before its `--` never reach the command. */
+const runByNpmScript = (env: NodeJS.ProcessEnv) => env.npm_command === 'run' || env.npm_command === 'run-script';
+
 /**
  * `npm run db:reset --dry-run`, without `--`: npm takes the flag for itself and the command
  * never sees it, only npm_config_dry_run in the environment. Running as if it were not given
  * would do what the user said not to; say so instead. undefined when nothing was swallowed.
  */
 export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.ProcessEnv): string[] | undefined {
-  if (env.npm_command !== 'run' && env.npm_command !== 'run-script') return undefined; // npx and plain node pass every flag
+  if (!runByNpmScript(env)) return undefined; // npx and plain node pass every flag
   const flags: string[] = [];
   for (const [name, isBoolean] of options) {
     const value = env[`npm_config_${name.replace(/-/g, '_')}`];
@@ -155,15 +158,19 @@ export function swallowedFlags(options: Map<string, boolean>, env: NodeJS.Proces
  * (another npm layout), none are found.
  */
 export function flagsUnknownToNpm(env: NodeJS.ProcessEnv, own: Map<string, boolean>): string[] {
-  if ((env.npm_command !== 'run' && env.npm_command !== 'run-script') || !env.npm_execpath) return [];
+  if (!runByNpmScript(env) || !env.npm_execpath) return [];
   const known = new Set(['global_prefix', 'local_prefix', 'npm_version', ...[...own.keys()].map((k) => k.replace(/-/g, '_'))]);
+  // npm's options are read from the text of its list: requiring it costs ~60 ms of every start.
+  // A shorthand (-s) reaches the environment under its long name, so the names suffice.
+  let npmNames: string[] = [];
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const npm = require(path.join(path.dirname(env.npm_execpath), '..', 'node_modules', '@npmcli', 'config', 'lib', 'definitions'));
-    for (const k of [...Object.keys(npm.definitions), ...Object.keys(npm.shorthands)]) known.add(k.replace(/-/g, '_'));
+    const definitions = path.join(path.dirname(env.npm_execpath), '..', 'node_modules', '@npmcli', 'config', 'lib', 'definitions', 'definitions.js');
+    npmNames = [...fs.readFileSync(definitions, 'utf8').matchAll(/new Definition\('([^']+)'/g)].map((m) => m[1]);
   } catch {
-    return [];
+    // another npm layout: none found
   }
+  if (npmNames.length === 0) return [];
+  for (const k of npmNames) known.add(k.replace(/-/g, '_'));
   const npmrcs = [env.npm_config_globalconfig, env.npm_config_userconfig, env.npm_config_local_prefix && path.join(env.npm_config_local_prefix, '.npmrc')];
   for (const file of npmrcs) {
     if (!file || !fs.existsSync(file)) continue;

@@ -40,13 +40,20 @@ export function devClusterOptions(binDir: string): ClusterOptions & { database: 
 }
 
 export function compose(args: string[], env: NodeJS.ProcessEnv = process.env): void {
-  try {
-    execFileSync('docker', ['compose', 'version'], { stdio: 'ignore', timeout: 10_000 });
-  } catch {
+  if (composeProblem(env)) {
     throw new DockerComposeMissingError('a Docker engine answers, but `docker compose` (the Compose v2 plugin) does not',
       'install the plugin (Debian: apt-get install docker-compose-plugin), or run without Docker: --no-docker');
   }
   execFileSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, stdio: 'inherit', env });
+}
+
+/** Why `docker compose` cannot be used here, in words for an error message; undefined when it answers. */
+function composeProblem(env: NodeJS.ProcessEnv): string | undefined {
+  const version = spawnSync('docker', ['compose', 'version'], { env, stdio: 'ignore', timeout: 10_000 });
+  if ((version.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'the docker CLI is not installed';
+  if (version.error) return `docker compose did not answer: ${version.error.message}`;
+  if (version.status !== 0) return 'docker compose (the Compose v2 plugin of the docker CLI) is not installed';
+  return undefined;
 }
 
 /** The database service of docker-compose.yml, and the port PostgreSQL listens on inside it. */
@@ -67,10 +74,8 @@ export function composeDatabase(env: NodeJS.ProcessEnv = process.env): ComposeDa
   const run = (args: string[]) =>
     spawnSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
   const said = (r: ReturnType<typeof run>) => r.error?.message || (r.stderr || r.stdout || '').trim().split('\n')[0] || `exit ${r.status}`;
-  const version = run(['version']);
-  if ((version.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return { running: false, why: 'the docker CLI is not installed' };
-  if (version.error) return { running: false, why: `docker compose did not answer: ${version.error.message}` };
-  if (version.status !== 0) return { running: false, why: 'docker compose (the Compose v2 plugin of the docker CLI) is not installed' };
+  const problem = composeProblem(env);
+  if (problem) return { running: false, why: problem };
   const ps = run(['ps', '--status', 'running', '--services', COMPOSE_SERVICE]);
   if (ps.status !== 0) return { running: false, why: `docker compose ps failed: ${said(ps)}` };
   if (!ps.stdout.split('\n').map((l) => l.trim()).includes(COMPOSE_SERVICE)) {
