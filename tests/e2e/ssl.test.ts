@@ -96,6 +96,22 @@ test('prefer falls back to plain on a server without SSL', async () => {
   expect(await encrypted(`${urlForDatabase(serverUrl(), 'postgres')}?sslmode=prefer`)).toBe(false);
 });
 
+test("prefer: after a server's no to SSL, the process asks it in plain; a server that offers SSL still gets asked", async () => {
+  let ssl!: typeof import('../../scripts/lib/server/ssl');
+  jest.isolateModules(() => { ssl = require('../../scripts/lib/server/ssl'); }); // nothing learned yet
+  const plainServer = `${urlForDatabase(serverUrl(), 'postgres')}?sslmode=prefer`;
+  const wrong = new URL(plainServer);
+  wrong.password = 'not-the-password';
+  // knex's settings: a probe connection, which the wrong password fails; its SSL attempt met the server's no.
+  await expect(ssl.workingConfig(wrong.toString())).rejects.toThrow(/password authentication failed/);
+  // Now no probe is made: plain settings come back although the password is wrong.
+  expect((await ssl.workingConfig(wrong.toString())).ssl).toBe(false);
+  const c = await ssl.openClient(plainServer);
+  await c.end();
+  // The SSL server (another port) learned nothing from that: its probe encrypts.
+  expect((await ssl.workingConfig(sslUrl('sslmode=prefer'))).ssl).not.toBe(false);
+});
+
 test('through the commands: verify-full resets over SSL, require on a plain server exits 18; no warning text anywhere', () => {
   const full = runScript('reset', ['--quiet'], { DATABASE_URL: sslUrl(`sslmode=verify-full&${rootcert('ca.crt')}`, 'localhost', 'kapman_ssl') });
   expect({ code: full.code, err: full.err }).toEqual({ code: 0, err: '' });

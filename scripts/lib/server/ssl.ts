@@ -77,9 +77,21 @@ const unreachable = (err: unknown) => {
   return UNREACHABLE.includes(e?.code ?? '') || /timeout/i.test(e?.message ?? '');
 };
 
+// Servers (host and port) that answered "no SSL here" to this process: under prefer, libpq then
+// goes on in plain, so later connections skip the refused attempt (and knex's pool its probe).
+const refusingSsl = new Set<string>();
+const serverKey = (p: ConnectionParams) => `${p.hostaddr ?? p.host}:${p.port}`;
+const SSL_REFUSED = 'The server does not support SSL connections'; // pg's words for the server's "N"
+
+/** The attempts libpq would make, less an encrypted one a server already refused under prefer. */
+function attemptsFor(p: ConnectionParams): ClientConfig[] {
+  const attempts = clientConfigs(p);
+  return p.sslmode === 'prefer' && refusingSsl.has(serverKey(p)) ? attempts.filter((a) => !a.ssl) : attempts;
+}
+
 /** A connected client, and the attempt that succeeded; a failing SSL handshake or check is an SslError. */
 async function open(p: ConnectionParams): Promise<{ client: Client; config: ClientConfig }> {
-  const attempts = clientConfigs(p);
+  const attempts = attemptsFor(p);
   for (const [i, config] of attempts.entries()) {
     const client = new Client(config);
     client.on('error', () => undefined); // a server-side termination must not crash the process
@@ -88,6 +100,7 @@ async function open(p: ConnectionParams): Promise<{ client: Client; config: Clie
       return { client, config };
     } catch (err) {
       await client.end().catch(() => undefined);
+      if ((err as Error)?.message === SSL_REFUSED) refusingSsl.add(serverKey(p));
       // libpq's allow and prefer try the other way after any failure but an unreachable server.
       if (i === attempts.length - 1 || unreachable(err)) throw explainSslError(err, `${p.host}:${p.port}`, p.sslmode) ?? err;
     }
@@ -102,11 +115,12 @@ export async function openClient(url: string): Promise<Client> {
 
 /**
  * pg's settings for `url`, for knex's pool: under allow and prefer, one connection is made
- * (and closed) to learn which of the two ways works; knex then reuses that answer.
+ * (and closed) to learn which of the two ways works, unless the server already refused SSL;
+ * knex then reuses that answer.
  */
 export async function workingConfig(url: string): Promise<ClientConfig> {
   const p = readConnectionUrl(url);
-  const attempts = clientConfigs(p);
+  const attempts = attemptsFor(p);
   if (attempts.length === 1) return attempts[0];
   const { client, config } = await open(p);
   await client.end().catch(() => undefined);
