@@ -7,7 +7,7 @@ import { MigrationFiles } from '../db/migrationSource';
 import type { KapmanCommand } from './lib/cli/cli';
 import { waitForServer } from './lib/server/connection';
 import { count, log, step } from './lib/cli/log';
-import { applyMigrations, printingReporter } from './lib/migrations/migrate';
+import { applyMigrations, loadKnex, printingReporter } from './lib/migrations/migrate';
 import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
 import { resetInPlace } from './lib/replace/inPlace';
 import { replaceDatabase } from './lib/replace/replace';
@@ -74,6 +74,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   const { owner } = await replaceDatabase(settings, {
     dryRun: o.dryRun,
     beforeBuild: backsUp ? backUp : undefined,
+    whileCreating: loadKnex,
     plan: [...backupPlan,
       `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
     build: async (beside) => {

@@ -1,6 +1,6 @@
 // Running the migrations from the scripts: the knexfile's settings, knex's own logger
 // silenced (errors are reported once, at the top), each file reported as it runs.
-import knexFactory, { Knex } from 'knex';
+import type { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../db/migrationSource';
 import type { Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../../../knexfile';
@@ -75,10 +75,18 @@ export interface WithKnexOptions extends MigrateOptions {
   watcher?: Client;
 }
 
+/**
+ * Knex and its 300-odd modules, loaded on first use rather than at every command's start; a
+ * reset calls this while the server creates its build database, so the two overlap.
+ */
+export function loadKnex(): typeof import('knex').knex {
+  return require('knex').knex;
+}
+
 export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
   const source = new MigrationFiles(o.directory, o.reporter);
   const pids = new Set<number>();
-  const knex = knexFactory({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
+  const knex = loadKnex()({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
   if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
   const watch = o.watcher ? reportLockWaits(o.watcher, pids) : undefined;
   try {

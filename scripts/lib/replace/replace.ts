@@ -26,6 +26,8 @@ export interface ReplaceOptions {
   build(beside: Settings): Promise<void>;
   /** Runs once the checks pass, before anything is created or dropped (a production reset's backup). */
   beforeBuild?(targetExists: boolean): Promise<void>;
+  /** Synchronous work to do while the server creates the build database (loading code `build` needs). */
+  whileCreating?(): void;
 }
 
 export interface ReplaceResult {
@@ -154,7 +156,11 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
       });
       try {
         await step(`database ${build} created beside ${target}, owner ${owner}`,
-          () => createDatabaseLike(admin, build, identity ?? { owner }));
+          () => {
+            const created = createDatabaseLike(admin, build, identity ?? { owner });
+            o.whileCreating?.();
+            return created;
+          });
         await o.build(settingsForDatabase(settings, build));
         if (identity) await step(`${target}'s grants, settings, limit and comment copied`, () => applyIdentity(admin, build, identity));
         await step(`swapped into place: ${target}`, () => swap(admin, build, target, Boolean(identity), identity?.allowConnections ?? true));
