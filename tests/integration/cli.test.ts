@@ -2,7 +2,7 @@
 import { settingsFromArgs } from '../../scripts/lib/cli/cli';
 import { UsageError } from '../../scripts/lib/cli/errors';
 import { runInProcess } from '../support/inProcess';
-import { createMigratedDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
+import { actAsOwner, createMigratedDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
 
 /** The same command's program in-process (support/inProcess.ts): exit code and output as a process gives them. */
 const inProcess = (name: string, args: string[], databaseUrl?: string) => runInProcess(name, args, { DATABASE_URL: databaseUrl });
@@ -15,7 +15,10 @@ test('db:verify --empty exits 0 on the baseline and non-zero once a stray table 
   expect(clean.code).toBe(0);
   expect(clean.out).toMatch(/matches the contract/);
 
-  await withDatabase(db, (c) => c.query('CREATE TABLE public.stray (x int)'));
+  await withDatabase(db, async (c) => {
+    await actAsOwner(c);
+    await c.query('CREATE TABLE public.stray (x int)');
+  });
   const drifted = await inProcess('verify', ['--empty'], db.url);
   expect(drifted.code).toBe(11);
   expect(drifted.out).toMatch(/stray:\n.*unexpected table/);

@@ -4,7 +4,7 @@ import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/server/testServer';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { createTemplate, runPrefix } from './testDatabase';
+import { ensureTemplate, runPrefix } from './testDatabase';
 
 /**
  * On a server that outlives the run, the tests act as a superuser of the run's own with a
@@ -48,6 +48,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.KAPMAN_TEST_SERVER_URL = server.kind === 'TEST_DATABASE_URL' ? await runAdmin(server.adminUrl) : server.adminUrl;
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
   const started = Date.now();
-  await createTemplate();
-  process.stdout.write(`kapman tests: migrated template database ready (${Date.now() - started} ms)\n`);
+  const { name, owner, built } = await ensureTemplate(server.adminUrl);
+  process.env.KAPMAN_TEST_TEMPLATE = `${name}/${owner}`;
+  process.stdout.write(built
+    ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms); later runs reuse it until a migration changes\n`
+    : `kapman tests: migrated template database ${name} reused (kept from an earlier run; the migrations have not changed)\n`);
 }

@@ -3,13 +3,12 @@
 import { escapeIdentifier } from 'pg';
 import { dropDatabase } from '../../scripts/lib/server/admin';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { dropTemplate, runPrefix } from './testDatabase';
+import { runPrefix } from './testDatabase';
 
 export default async function globalTeardown(): Promise<void> {
   const server = globalThis.kapmanTestServer;
   globalThis.kapmanTestServer = undefined;
   try {
-    if (server) await dropTemplate();
     if (server?.kind === 'TEST_DATABASE_URL') await dropLeftovers(server.adminUrl);
   } finally {
     await server?.stop();

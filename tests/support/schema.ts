@@ -23,11 +23,11 @@ export async function publicTypes(c: Client): Promise<string[]> {
   return rows.map((r) => r.typname);
 }
 
-// Other test files of this run, and other runs on a shared server (kapman_t_<their run>_…),
+// Other test files of this run, and other runs on a shared server (kapman_t_<their run>_…, a template),
 // create and drop their own databases and roles meanwhile: those are left out of the
 // snapshots, unless the test names them in `keep`.
 function concurrentlyMade(name: string, keep: string[]): boolean {
-  return (name.startsWith('kapman_t_') || name.startsWith('kapman_scratch_') || name.startsWith('kapman_build_')) && !keep.includes(name);
+  return (name.startsWith('kapman_t_') || name.startsWith('kapman_scratch_') || name.startsWith('kapman_build_') || name.startsWith('kapman_template_')) && !keep.includes(name);
 }
 
 /** Everything about roles that a reset must leave alone, passwords included. */

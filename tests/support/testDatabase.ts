@@ -1,6 +1,10 @@
 // Each test makes its own uniquely named databases and drops only those it made.
 import crypto from 'crypto';
+import fs from 'fs';
+import path from 'path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { PROJECT_ROOT } from '../../scripts/lib/paths';
 import { createDatabase, dropDatabase } from '../../scripts/lib/server/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
@@ -55,6 +59,12 @@ export async function dropMadeDatabases(): Promise<void> {
   made.clear();
 }
 
+/** `c`'s session acts as its database's owner, as a user changing their own schema does (a test's superuser would own what it creates). */
+export async function actAsOwner(c: Client): Promise<void> {
+  const { rows: [db] } = await c.query('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()');
+  await c.query(`SET ROLE ${escapeIdentifier(db.owner)}`);
+}
+
 export async function withDatabase<T>(settings: Settings, work: (c: Client) => Promise<T>): Promise<T> {
   const client = await connect(settings.url);
   try {
@@ -64,36 +74,67 @@ export async function withDatabase<T>(settings: Settings, work: (c: Client) => P
   }
 }
 
-/** The run's migrated template: migrated once by global setup, copied by every test that needs the baseline (as pgtestdb and integresql do). */
-export function templateName(): string {
-  return `${runPrefix()}template`;
+// The migrated template, as integresql and pgtestdb keep theirs: built once per content of what
+// builds it, kept on the server between runs, and copied by every test that needs the baseline.
+const TEMPLATE_PREFIX = 'kapman_template_';
+const TEMPLATE_INPUTS = [path.join(PROJECT_ROOT, 'knexfile.ts'), path.join(PROJECT_ROOT, 'db', 'migrationSource.ts'),
+  path.join(PROJECT_ROOT, 'scripts', 'lib', 'migrations', 'migrate.ts')];
+
+/** The template global setup chose (passed to the workers with the environment), and its owner. */
+export function template(): { name: string; owner: string } {
+  const [name, owner] = (process.env.KAPMAN_TEST_TEMPLATE ?? '').split('/');
+  if (!name || !owner) throw new Error('KAPMAN_TEST_TEMPLATE is unset: run the tests with `npm test`, whose global setup makes the template');
+  return { name, owner };
 }
 
-export async function createTemplate(): Promise<void> {
-  const settings = testSettings(templateName());
-  await withMaintenanceClient(serverUrl(), (c) => createDatabase(c, settings.database));
-  // Loaded here, for global setup only: a test file that never migrates does not pay for knex.
-  const { migrateLatest } = await import('../../scripts/lib/migrations/migrate');
-  await migrateLatest(settings);
-  // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
-  await withMaintenanceClient(serverUrl(), async (c) => {
-    await c.query(`ALTER DATABASE ${escapeIdentifier(settings.database)} ALLOW_CONNECTIONS false`);
-    await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [settings.database]);
+/** kapman_template_<hash of the migrations, what runs them, and the TimescaleDB version the server installs>. */
+async function templateNameFor(c: Client): Promise<string> {
+  const { rows } = await c.query("SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'");
+  const hash = crypto.createHash('sha256').update(String(rows[0]?.default_version));
+  for (const f of fs.readdirSync(MIGRATIONS_DIR).sort()) hash.update(f).update(fs.readFileSync(path.join(MIGRATIONS_DIR, f)));
+  for (const f of TEMPLATE_INPUTS) hash.update(fs.readFileSync(f));
+  return `${TEMPLATE_PREFIX}${hash.digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * The template for `url`'s server, owned by its user: reused when one of the same content is
+ * there, else built under a name of its own and renamed into place (a run beside it may do the
+ * same; the first rename wins), and templates of other contents dropped.
+ */
+export async function ensureTemplate(url: string): Promise<{ name: string; owner: string; built: boolean }> {
+  return withMaintenanceClient(url, async (c) => {
+    const name = await templateNameFor(c);
+    const owner: string = (await c.query('SELECT current_user AS u')).rows[0].u;
+    if ((await c.query('SELECT FROM pg_database WHERE datname = $1', [name])).rowCount) return { name, owner, built: false };
+    const build = `${name}_${crypto.randomBytes(3).toString('hex')}`;
+    await createDatabase(c, build);
+    try {
+      // Loaded here, for global setup only: a test file that never migrates does not pay for knex.
+      const { migrateLatest } = await import('../../scripts/lib/migrations/migrate');
+      await migrateLatest(loadSettings({ env: 'test', databaseUrl: urlForDatabase(url, build) }));
+      // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
+      await c.query(`ALTER DATABASE ${escapeIdentifier(build)} ALLOW_CONNECTIONS false`);
+      await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [build]);
+      await c.query(`ALTER DATABASE ${escapeIdentifier(build)} RENAME TO ${escapeIdentifier(name)}`);
+    } catch (err) {
+      await dropDatabase(c, build);
+      if ((err as { code?: string }).code !== '42P04') throw err; // 42P04: another run's rename came first
+    }
+    const { rows } = await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND NOT starts_with(datname, $2)', [TEMPLATE_PREFIX, name]);
+    for (const r of rows) await dropDatabase(c, r.datname);
+    return { name, owner, built: true };
   });
-}
-
-export async function dropTemplate(): Promise<void> {
-  await withMaintenanceClient(serverUrl(), (c) => dropDatabase(c, templateName()));
 }
 
 /** A fresh database at the current schema, empty: a copy of the run's migrated template. */
 export async function createMigratedDatabase(label = ''): Promise<Settings> {
   const name = remember(uniqueName(label));
+  const tpl = template(); // owned, like the objects in it, by the template's owner: verify checks that
   await withMaintenanceClient(serverUrl(), async (c) => {
     // A session the scheduler had just started may take a moment to leave.
     for (let tries = 0; ; tries++) {
       try {
-        return await c.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(templateName())}`);
+        return await c.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`);
       } catch (err) {
         if ((err as { code?: string }).code !== '55006' || tries >= 50) throw err;
         await new Promise((r) => setTimeout(r, 100));
