@@ -4,9 +4,10 @@ import path from 'path';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { Difference } from '../../scripts/lib/schema/drift';
-import { verify } from '../../scripts/lib/schema/verify';
+import { verify, verifyOn } from '../../scripts/lib/schema/verify';
+import { Settings } from '../../scripts/lib/server/settings';
 import { migrationsFolder } from '../support/migrations';
-import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { actAsOwner, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
@@ -31,18 +32,37 @@ const cases: Array<[string, string, Difference]> = [
     { group: 'daily_snapshots', kind: 'missing', item: 'constraint daily_snapshots_bc_score_check', expected: 'CHECK (((bc_score >= 0) AND (bc_score <= 28)))' }],
 ];
 
-// Each case on a database of its own: they run side by side (their waits are the server's).
-test.concurrent.each(cases)('%s: reported exactly, and the database fails verification', async (_label, change, difference) => {
-  const db = await createMigratedDatabase();
+// One database for every case: each change is made, verified and rolled back in one transaction
+// (verify's own code on the test's session), so the database stays the baseline between them.
+let db: Settings;
+beforeAll(async () => {
+  db = await createMigratedDatabase();
+});
+
+test('the baseline verifies without a difference', async () => {
   expect((await verify(db)).differences).toEqual([]);
-  await withDatabase(db, (c: Client) => c.query(change));
-  const report = await verify(db);
-  expect(report.ok).toBe(false);
-  expect(report.differences).toEqual([difference]);
+});
+
+test.each(cases)('%s: reported exactly, and the database fails verification', async (_label, change, difference) => {
+  await withDatabase(db, async (c: Client) => {
+    await c.query('BEGIN');
+    try {
+      await actAsOwner(c);
+      await c.query(change);
+      const report = await verifyOn(c, db.database);
+      expect(report.ok).toBe(false);
+      expect(report.differences).toEqual([difference]);
+    } finally {
+      await c.query('ROLLBACK');
+    }
+  });
+});
+
+test('every change was rolled back: the database is the baseline again', async () => {
+  expect((await verify(db)).differences).toEqual([]);
 });
 
 test('an applied migration file edited since, or gone, is reported', async () => {
-  const db = await createMigratedDatabase();
   const files = Object.fromEntries(fs.readdirSync(MIGRATIONS_DIR).map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
   expect(Object.keys(files)).toHaveLength(8);
   const edited = migrationsFolder({ ...files, '0003_tickers.ts': `${files['0003_tickers.ts']}\n// edited after it was applied\n` });
