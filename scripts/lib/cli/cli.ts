@@ -239,6 +239,7 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
         // yargs' own complaints (and a throwing coerce) are usage errors; the command's errors pass through.
         throw err instanceof KapmanError || (err && err.name !== 'YError') ? err : new UsageError(err?.message ?? msg, seeHelp);
       });
+    let chosen: KapmanCommand<unknown> | undefined;
     if (entry) {
       const command = entry.load();
       const swallowed = swallowedFlags(commandOptions(command), env);
@@ -250,9 +251,8 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
         throw new UsageError(`npm took ${unknown.join(', ')} for itself (no \`--\` before it; npm does not know it either), so nothing was done; for the command: ${name} ${unknown.join(' ')}`);
       }
       const usage = [viaNpm ? '$0' : entry.name, entry.positionals].filter(Boolean).join(' ');
-      program = program.version(false).command(usage, entry.describe,
-        (y) => declare(y, command),
-        (args) => execute(command, args as unknown as DatabaseArgs));
+      program = program.version(false).command(usage, entry.describe, (y) => declare(y, command));
+      chosen = command;
     } else {
       // No command: list them all (loading none).
       program = program.version(version()).alias('v', 'version');
@@ -260,7 +260,10 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
       program = program.demandCommand(1, 'name a command')
         .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
     }
-    await program.parseAsync();
+    const args = await program.parseAsync();
+    // Run once yargs is done rather than as its handler: for a handler, yargs first renders the
+    // whole help text (in case the handler asks for it), tens of milliseconds of every start.
+    if (chosen && !args.help) await execute(chosen, args as unknown as DatabaseArgs);
     return 0;
   } catch (err) {
     return report(err, { json, debug });
