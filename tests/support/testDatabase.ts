@@ -87,24 +87,28 @@ export function template(): { name: string; owner: string } {
   return { name, owner };
 }
 
-/** kapman_template_<hash of the migrations, what runs them, and the TimescaleDB version the server installs>. */
-async function templateNameFor(c: Client): Promise<string> {
-  const { rows } = await c.query("SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'");
-  const hash = crypto.createHash('sha256').update(String(rows[0]?.default_version));
+/**
+ * kapman_template_<hash of the migrations, what runs them, the TimescaleDB version the server
+ * installs and the user>, and that user: each user has a template of their own, since a
+ * database not marked a template may be copied only by its owner (or a superuser).
+ */
+async function templateFor(c: Client): Promise<{ name: string; owner: string }> {
+  const { rows: [r] } = await c.query(`SELECT current_user AS owner,
+    (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS version`);
+  const hash = crypto.createHash('sha256').update(`${r.version}\0${r.owner}`);
   for (const f of fs.readdirSync(MIGRATIONS_DIR).sort()) hash.update(f).update(fs.readFileSync(path.join(MIGRATIONS_DIR, f)));
   for (const f of TEMPLATE_INPUTS) hash.update(fs.readFileSync(f));
-  return `${TEMPLATE_PREFIX}${hash.digest('hex').slice(0, 12)}`;
+  return { name: `${TEMPLATE_PREFIX}${hash.digest('hex').slice(0, 12)}`, owner: r.owner };
 }
 
 /**
  * The template for `url`'s server, owned by its user: reused when one of the same content is
  * there, else built under a name of its own and renamed into place (a run beside it may do the
- * same; the first rename wins), and templates of other contents dropped.
+ * same; the first rename wins), and the user's templates of other contents dropped.
  */
 export async function ensureTemplate(url: string): Promise<{ name: string; owner: string; built: boolean }> {
   return withMaintenanceClient(url, async (c) => {
-    const name = await templateNameFor(c);
-    const owner: string = (await c.query('SELECT current_user AS u')).rows[0].u;
+    const { name, owner } = await templateFor(c);
     if ((await c.query('SELECT FROM pg_database WHERE datname = $1', [name])).rowCount) return { name, owner, built: false };
     const build = `${name}_${crypto.randomBytes(3).toString('hex')}`;
     await createDatabase(c, build);
@@ -120,7 +124,8 @@ export async function ensureTemplate(url: string): Promise<{ name: string; owner
       await dropDatabase(c, build);
       if ((err as { code?: string }).code !== '42P04') throw err; // 42P04: another run's rename came first
     }
-    const { rows } = await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND NOT starts_with(datname, $2)', [TEMPLATE_PREFIX, name]);
+    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND NOT starts_with(datname, $2)
+      AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)`, [TEMPLATE_PREFIX, name]);
     for (const r of rows) await dropDatabase(c, r.datname);
     return { name, owner, built: true };
   });
