@@ -122,7 +122,8 @@ export async function ensureTemplate(url: string): Promise<{ name: string; owner
       await c.query(`ALTER DATABASE ${escapeIdentifier(build)} RENAME TO ${escapeIdentifier(name)}`);
     } catch (err) {
       await dropDatabase(c, build);
-      if ((err as { code?: string }).code !== '42P04') throw err; // 42P04: another run's rename came first
+      if ((err as { code?: string }).code !== '42P04') throw err;
+      return { name, owner, built: false }; // 42P04: another run's rename came first, and its template serves
     }
     const { rows } = await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND NOT starts_with(datname, $2)
       AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)`, [TEMPLATE_PREFIX, name]);
