@@ -103,17 +103,25 @@ async function templateFor(c: Client): Promise<{ name: string; owner: string }> 
 
 /**
  * The template for `url`'s server, owned by its user: reused when one of the same content is
- * there, else built under a name of its own and renamed into place (a run beside it may do the
- * same; the first rename wins), and the user's templates of other contents dropped.
+ * there, else built under a name of its own and renamed into place, and the user's templates
+ * of other contents dropped. One run builds at a time (an advisory lock): a run that waited
+ * finds the template built, and a build a killed run left behind is dropped.
  */
 export async function ensureTemplate(url: string): Promise<{ name: string; owner: string; built: boolean }> {
   return withMaintenanceClient(url, async (c) => {
     const { name, owner } = await templateFor(c);
-    if ((await c.query('SELECT FROM pg_database WHERE datname = $1', [name])).rowCount) return { name, owner, built: false };
+    const lock = (n: string, tryOnly = false) =>
+      c.query(`SELECT ${tryOnly ? 'pg_try_advisory_lock' : 'pg_advisory_lock'}(hashtext($1)) AS got`, [n]); // held until the session ends
+    const named = async (prefix: string) =>
+      (await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)
+        AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)`, [prefix])).rows.map((r) => r.datname as string);
+    await lock(name);
+    if ((await named(name)).includes(name)) return { name, owner, built: false };
+    for (const left of await named(`${name}_`)) await dropDatabase(c, left);
     const build = `${name}_${crypto.randomBytes(3).toString('hex')}`;
     await createDatabase(c, build);
     try {
-      // Loaded here, for global setup only: a test file that never migrates does not pay for knex.
+      // Loaded here, for global setup only: a test file that never migrates does not load the runner.
       const { migrateLatest } = await import('../../scripts/lib/migrations/migrate');
       await migrateLatest(loadSettings({ env: 'test', databaseUrl: urlForDatabase(url, build) }));
       // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
@@ -122,12 +130,12 @@ export async function ensureTemplate(url: string): Promise<{ name: string; owner
       await c.query(`ALTER DATABASE ${escapeIdentifier(build)} RENAME TO ${escapeIdentifier(name)}`);
     } catch (err) {
       await dropDatabase(c, build);
-      if ((err as { code?: string }).code !== '42P04') throw err;
-      return { name, owner, built: false }; // 42P04: another run's rename came first, and its template serves
+      throw err;
     }
-    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND NOT starts_with(datname, $2)
-      AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)`, [TEMPLATE_PREFIX, name]);
-    for (const r of rows) await dropDatabase(c, r.datname);
+    for (const stale of (await named(TEMPLATE_PREFIX)).filter((n) => !n.startsWith(name))) {
+      // Unless a run of another checkout is building that one right now.
+      if ((await lock(stale.slice(0, name.length), true)).rows[0].got) await dropDatabase(c, stale);
+    }
     return { name, owner, built: true };
   });
 }
