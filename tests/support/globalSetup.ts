@@ -49,7 +49,7 @@ export default async function globalSetup(): Promise<void> {
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
   const started = Date.now();
   const { name, owner, built } = await ensureTemplate(server.adminUrl);
-  process.env.KAPMAN_TEST_TEMPLATE = `${name}/${owner}`;
+  process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
   process.stdout.write(built
     ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms); later runs reuse it until a migration changes\n`
     : `kapman tests: migrated template database ${name} reused (kept from an earlier run; the migrations have not changed)\n`);

@@ -82,9 +82,9 @@ const TEMPLATE_INPUTS = [path.join(PROJECT_ROOT, 'knexfile.ts'), path.join(PROJE
 
 /** The template global setup chose (passed to the workers with the environment), and its owner. */
 export function template(): { name: string; owner: string } {
-  const [name, owner] = (process.env.KAPMAN_TEST_TEMPLATE ?? '').split('/');
-  if (!name || !owner) throw new Error('KAPMAN_TEST_TEMPLATE is unset: run the tests with `npm test`, whose global setup makes the template');
-  return { name, owner };
+  const given = process.env.KAPMAN_TEST_TEMPLATE;
+  if (!given) throw new Error('KAPMAN_TEST_TEMPLATE is unset: run the tests with `npm test`, whose global setup makes the template');
+  return JSON.parse(given);
 }
 
 /**
