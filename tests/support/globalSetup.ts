@@ -50,7 +50,8 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const { name, owner, built } = await ensureTemplate(server.adminUrl);
   process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
+  const kept = server.kind === 'TEST_DATABASE_URL' ? '; later runs on this server reuse it until a migration changes' : '';
   process.stdout.write(built
-    ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms); later runs reuse it until a migration changes\n`
+    ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms)${kept}\n`
     : `kapman tests: migrated template database ${name} reused (kept from an earlier run; the migrations have not changed)\n`);
 }
