@@ -242,11 +242,13 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
     let chosen: KapmanCommand<unknown> | undefined;
     if (entry) {
       const command = entry.load();
-      const swallowed = swallowedFlags(commandOptions(command), env);
+      // Only an npm script can lose flags to npm; the options' list costs a yargs of its own.
+      const options = runByNpmScript(env) ? commandOptions(command) : new Map<string, boolean>();
+      const swallowed = swallowedFlags(options, env);
       if (swallowed) {
         throw new UsageError(`npm took ${swallowed.join(', ')} for itself (no \`--\` before it), so nothing was done; run: ${name} ${swallowed.join(' ')}`);
       }
-      const unknown = flagsUnknownToNpm(env, commandOptions(command));
+      const unknown = flagsUnknownToNpm(env, options);
       if (unknown.length) {
         throw new UsageError(`npm took ${unknown.join(', ')} for itself (no \`--\` before it; npm does not know it either), so nothing was done; for the command: ${name} ${unknown.join(' ')}`);
       }
