@@ -29,8 +29,10 @@ export async function uninterruptible<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The signal received, if any (work between steps checks it). */
+/** The signal received, if any (work between steps checks it); a parent gone counts as SIGTERM. */
 export function interrupted(): NodeJS.Signals | undefined {
+  // Asked at once, not left to the next poll: a step may end well within the poll's 200 ms.
+  if (!pending && parentGone()) onSignal('SIGTERM');
   return pending;
 }
 
@@ -47,21 +49,25 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   process.exit(EXIT_CODES[signal]);
 }
 
+function onSignal(signal: NodeJS.Signals): void {
+  if (pending) return; // a second signal changes nothing: the first is being handled
+  pending = signal;
+  if (critical > 0) return; // finished by uninterruptible()'s caller; exit code follows the outcome
+  void stop(signal);
+}
+
+// `npx kapman-db` runs node under npm exec and a shell, which pass on no signal sent to npx's
+// pid alone: npx exits 130/143 and node is left to its own. The parent gone is taken as SIGTERM.
+let parent: number | undefined;
+const parentGone = () => parent !== undefined && process.ppid !== parent;
+
 /** Installs the handlers once per process (the CLI layer does it for every command). */
 export function handleSignals(): void {
   if (installed) return;
   installed = true;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (pending) return; // a second signal changes nothing: the first is being handled
-    pending = signal;
-    if (critical > 0) return; // finished by uninterruptible()'s caller; exit code follows the outcome
-    void stop(signal);
-  };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => onSignal(signal));
-  // `npx kapman-db` runs node under npm exec and a shell, which pass on no signal sent to npx's
-  // pid alone: npx exits 130/143 and node is left to its own. The parent gone is taken as SIGTERM.
-  const parent = process.ppid;
+  parent = process.ppid;
   setInterval(() => {
-    if (process.ppid !== parent) onSignal('SIGTERM');
+    if (parentGone()) onSignal('SIGTERM');
   }, 200).unref();
 }
