@@ -67,6 +67,24 @@ async function renameDatabase(c: Client, from: string, to: string): Promise<void
 }
 
 /**
+ * Drops the target in the swap. DROP … WITH (FORCE) may not end a TimescaleDB scheduler for a
+ * role that is not a superuser (the scheduler runs as no role), and the launcher may start one
+ * on the target at any moment (another database's CREATE EXTENSION wakes it). The statement
+ * stops the scheduler on its way and changes nothing when it fails, so it is tried again.
+ */
+async function dropTarget(c: Client, target: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await dropDatabase(c, target);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      if (e.code !== '42501' || !/role whose process is being terminated/.test(e.message ?? '') || tries >= 30) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
  * Puts `build` in the place of `target`. Before the target is touched, the build is closed
  * to connections and renamed once, which proves nothing holds it (TimescaleDB stops its
  * scheduler there on a rename); then the drop and the final rename follow at once.
@@ -80,7 +98,7 @@ async function swap(c: Client, build: string, target: string, targetExists: bool
   await renameDatabase(c, build, ready);
   if (interrupted()) throw new KapmanError('interrupted before the swap');
   await uninterruptible(async () => {
-    if (targetExists) await dropDatabase(c, target);
+    if (targetExists) await dropTarget(c, target);
     try {
       await renameDatabase(c, ready, target);
     } catch (err) {
