@@ -5,7 +5,7 @@ import path from 'path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { PROJECT_ROOT } from '../../scripts/lib/paths';
-import { createDatabase, dropDatabase } from '../../scripts/lib/server/admin';
+import { createDatabase, dropDatabase, renameDatabase } from '../../scripts/lib/server/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 
@@ -127,7 +127,7 @@ export async function ensureTemplate(url: string): Promise<{ name: string; owner
       // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
       await c.query(`ALTER DATABASE ${escapeIdentifier(build)} ALLOW_CONNECTIONS false`);
       await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [build]);
-      await c.query(`ALTER DATABASE ${escapeIdentifier(build)} RENAME TO ${escapeIdentifier(name)}`);
+      await renameDatabase(c, build, name);
     } catch (err) {
       await dropDatabase(c, build);
       throw err;

@@ -6,7 +6,7 @@
 import crypto from 'crypto';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { currentUser, dropDatabase, SYSTEM_DATABASES } from '../server/admin';
+import { currentUser, dropDatabase, renameDatabase, SYSTEM_DATABASES } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../../../knexfile';
 import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
@@ -50,19 +50,6 @@ async function dropLeftovers(c: Client, target: string): Promise<void> {
   for (const { datname } of rows) {
     await dropDatabase(c, datname);
     log(`removed ${datname}, left by an interrupted reset of ${target}`);
-  }
-}
-
-async function renameDatabase(c: Client, from: string, to: string): Promise<void> {
-  // A session that was just terminated may take a moment to leave.
-  for (let tries = 0; ; tries++) {
-    try {
-      await c.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`);
-      return;
-    } catch (err) {
-      if ((err as { code?: string }).code !== '55006' || tries >= 100) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 }
 

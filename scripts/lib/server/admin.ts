@@ -32,3 +32,16 @@ export async function createDatabase(client: Client, database: string, owner?: s
   const ownerClause = owner ? ` OWNER ${escapeIdentifier(owner)}` : '';
   await client.query(`CREATE DATABASE ${escapeIdentifier(database)} TEMPLATE template0${ownerClause}`);
 }
+
+/** Renames the database; a session that was just terminated may take a moment to leave it. */
+export async function renameDatabase(client: Client, from: string, to: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await client.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || tries >= 100) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
