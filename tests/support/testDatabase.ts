@@ -5,7 +5,7 @@ import path from 'path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { PROJECT_ROOT } from '../../scripts/lib/paths';
-import { createDatabase, dropDatabase, renameDatabase } from '../../scripts/lib/server/admin';
+import { createDatabase, databaseInUse, dropDatabase, renameDatabase, retrying } from '../../scripts/lib/server/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 
@@ -144,17 +144,9 @@ export async function ensureTemplate(url: string): Promise<{ name: string; owner
 export async function createMigratedDatabase(label = ''): Promise<Settings> {
   const name = remember(uniqueName(label));
   const tpl = template(); // owned, like the objects in it, by the template's owner: verify checks that
-  await withMaintenanceClient(serverUrl(), async (c) => {
-    // A session the scheduler had just started may take a moment to leave.
-    for (let tries = 0; ; tries++) {
-      try {
-        return await c.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`);
-      } catch (err) {
-        if ((err as { code?: string }).code !== '55006' || tries >= 50) throw err;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  });
+  // A session the scheduler had just started on the template may take a moment to leave.
+  await withMaintenanceClient(serverUrl(), (c) => retrying(() => c.query(
+    `CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`), databaseInUse, 51, 100));
   return testSettings(name);
 }
 

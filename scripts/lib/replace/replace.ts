@@ -6,7 +6,7 @@
 import crypto from 'crypto';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { currentUser, dropDatabase, renameDatabase, SYSTEM_DATABASES } from '../server/admin';
+import { currentUser, dropDatabase, renameDatabase, retrying, SYSTEM_DATABASES } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../../../knexfile';
 import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
@@ -60,15 +60,8 @@ async function dropLeftovers(c: Client, target: string): Promise<void> {
  * stops the scheduler on its way and changes nothing when it fails, so it is tried again.
  */
 async function dropTarget(c: Client, target: string): Promise<void> {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await dropDatabase(c, target);
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      if (e.code !== '42501' || !/role whose process is being terminated/.test(e.message ?? '') || tries >= 30) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const schedulerAttached = (e: { code?: string; message?: string }) => e.code === '42501' && /role whose process is being terminated/.test(e.message ?? '');
+  await retrying(() => dropDatabase(c, target), schedulerAttached, 31, 100);
 }
 
 /**

@@ -33,15 +33,22 @@ export async function createDatabase(client: Client, database: string, owner?: s
   await client.query(`CREATE DATABASE ${escapeIdentifier(database)} TEMPLATE template0${ownerClause}`);
 }
 
-/** Renames the database; a session that was just terminated may take a moment to leave it. */
-export async function renameDatabase(client: Client, from: string, to: string): Promise<void> {
-  for (let tries = 0; ; tries++) {
+/** `work`, tried again `waitMs` later while it fails as `transient` says, `tries` times at most. */
+export async function retrying<T>(work: () => Promise<T>, transient: (err: { code?: string; message?: string }) => boolean, tries: number, waitMs: number): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      await client.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`);
-      return;
+      return await work();
     } catch (err) {
-      if ((err as { code?: string }).code !== '55006' || tries >= 100) throw err;
-      await new Promise((r) => setTimeout(r, 50));
+      if (attempt >= tries || !transient(err as { code?: string })) throw err;
+      await new Promise((r) => setTimeout(r, waitMs));
     }
   }
+}
+
+/** 55006: a session that was just terminated may take a moment to leave the database. */
+export const databaseInUse = (err: { code?: string }) => err.code === '55006';
+
+/** Renames the database, waiting for a session that was just terminated to leave it. */
+export async function renameDatabase(client: Client, from: string, to: string): Promise<void> {
+  await retrying(() => client.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`), databaseInUse, 101, 50);
 }
