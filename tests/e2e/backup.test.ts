@@ -8,7 +8,7 @@ import path from 'path';
 import { escapeIdentifier } from 'pg';
 import { CONTRACT } from '../../db/contract';
 import { backupDatabase } from '../../scripts/lib/backup/backup';
-import { readBackup } from '../../scripts/lib/backup/metadata';
+import { readBackup, sha256OfFile } from '../../scripts/lib/backup/metadata';
 import { clientConnection } from '../../scripts/lib/backup/tools';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
@@ -38,11 +38,16 @@ afterAll(async () => {
 const print = (db: Settings) => withDatabase(db, fingerprint);
 const password = decodeURIComponent(new URL(serverUrl()).password);
 
+/** A migrated database with rows in every table (tagged `tag`), and its fingerprint. */
+async function filledDatabase(label: string, tag?: string): Promise<{ target: Settings; before: Record<string, string | number> }> {
+  const target = await createMigratedDatabase(label);
+  await withDatabase(target, (c) => fillEveryTable(c, tag));
+  return { target, before: await print(target) };
+}
+
 /** A migrated database with rows in every table, and a backup of it. */
 async function sourceAndBackup(label: string): Promise<{ src: Settings; file: string; before: Record<string, string | number> }> {
-  const src = await createMigratedDatabase(label);
-  await withDatabase(src, (c) => fillEveryTable(c));
-  const before = await print(src);
+  const { target: src, before } = await filledDatabase(label);
   const file = path.join(dir, `${src.database}.dump`);
   await backupDatabase(src, { out: file });
   return { src, file, before };
@@ -122,9 +127,7 @@ test('a restore into an existing database with other data replaces it, keeps its
 
 test('a truncated backup is refused before anything is touched (exit 22); one that pg_restore cannot read leaves the target as it was (exit 25)', async () => {
   const { file } = await oneBackup();
-  const target = await createMigratedDatabase('_keep');
-  await withDatabase(target, (c) => fillEveryTable(c, 'KEEP'));
-  const before = await print(target);
+  const { target, before } = await filledDatabase('_keep', 'KEEP');
 
   const truncated = path.join(dir, 'truncated.dump');
   fs.writeFileSync(truncated, fs.readFileSync(file).subarray(0, Math.floor(fs.statSync(file).size / 2)));
@@ -135,8 +138,7 @@ test('a truncated backup is refused before anything is touched (exit 22); one th
 
   // The same archive with metadata that claims it: pg_restore itself fails, in the build.
   const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
-  const crypto = await import('crypto');
-  meta.archive = { ...meta.archive, bytes: fs.statSync(truncated).size, sha256: crypto.createHash('sha256').update(fs.readFileSync(truncated)).digest('hex') };
+  meta.archive = { ...meta.archive, bytes: fs.statSync(truncated).size, sha256: await sha256OfFile(truncated) };
   fs.writeFileSync(`${truncated}.json`, JSON.stringify(meta));
   const failed = runScript('restore', [truncated], { DATABASE_URL: target.url });
   expect(failed.code).toBe(25);
@@ -147,9 +149,7 @@ test('a truncated backup is refused before anything is touched (exit 22); one th
 
 test('a backup of another TimescaleDB version is refused naming both versions, before anything is touched (exit 23)', async () => {
   const { file } = await oneBackup();
-  const target = await createMigratedDatabase('_ver');
-  await withDatabase(target, (c) => fillEveryTable(c, 'VER'));
-  const before = await print(target);
+  const { target, before } = await filledDatabase('_ver', 'VER');
   const other = path.join(dir, 'other-version.dump');
   fs.copyFileSync(file, other);
   const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
@@ -163,9 +163,7 @@ test('a backup of another TimescaleDB version is refused naming both versions, b
 
 test('db:restore refuses production without --force (exit 7) and a system database (exit 6); --dry-run prints the plan and changes nothing', async () => {
   const { file } = await oneBackup();
-  const target = await createMigratedDatabase('_guard');
-  await withDatabase(target, (c) => fillEveryTable(c, 'G'));
-  const before = await print(target);
+  const { target, before } = await filledDatabase('_guard', 'G');
   const prod = runScript('restore', [file, '--env', 'production'], { DATABASE_URL: target.url });
   expect(prod.code).toBe(7);
   const system = runScript('restore', [file], { DATABASE_URL: testSettings('postgres').url });
@@ -178,9 +176,7 @@ test('db:restore refuses production without --force (exit 7) and a system databa
 });
 
 test('a production reset writes a backup first, names it and the command that restores it; that command gives the rows back', async () => {
-  const target = await createMigratedDatabase('_prod');
-  await withDatabase(target, (c) => fillEveryTable(c, 'P'));
-  const before = await print(target);
+  const { target, before } = await filledDatabase('_prod', 'P');
   const env = { DATABASE_URL: target.url };
   const r = runScript('reset', ['--env', 'production', '--force', '--quiet'], env);
   expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
@@ -202,9 +198,7 @@ test('a production reset writes a backup first, names it and the command that re
 });
 
 test('no pg_dump of the server\'s version: a named error naming the package (exit 21), and a production reset drops nothing', async () => {
-  const target = await createMigratedDatabase('_tools');
-  await withDatabase(target, (c) => fillEveryTable(c, 'K'));
-  const before = await print(target);
+  const { target, before } = await filledDatabase('_tools', 'K');
   const bin = fs.mkdtempSync(path.join(dir, 'bin-'));
   fs.writeFileSync(path.join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 13.9"\n', { mode: 0o755 });
   const env = { DATABASE_URL: target.url, PG_BIN: bin, PATH: bin };
