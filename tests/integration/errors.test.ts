@@ -12,7 +12,9 @@ import { preflightProblem, ServerFacts, serverFacts } from '../../scripts/lib/re
 import { CliResult } from '../support/cli';
 import { runInProcess } from '../support/inProcess';
 import { failingMigrations } from '../support/migrations';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl, withDatabase } from '../support/testDatabase';
+import {
+  createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl, urlAs, withDatabase,
+} from '../support/testDatabase';
 
 const SECRET = `Pw_${crypto.randomBytes(6).toString('hex')}`;
 const roles: string[] = [];
@@ -22,14 +24,6 @@ afterAll(async () => {
     for (const r of roles) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
   });
 });
-
-/** The URL of `database` on the test server, as `user` with `password`. */
-function urlAs(user: string, password: string, database: string): string {
-  const u = new URL(urlForDatabase(serverUrl(), database));
-  u.username = encodeURIComponent(user);
-  u.password = encodeURIComponent(password);
-  return u.toString();
-}
 
 const reset = (databaseUrl: string, ...args: string[]) => runInProcess('reset', ['--quiet', ...args], { DATABASE_URL: databaseUrl });
 
@@ -61,7 +55,7 @@ test('an unreachable server: exit 4, says how to start one', async () => {
 
 test('authentication failure: exit 5, the wrong password never printed', async () => {
   const user = new URL(serverUrl()).username;
-  expectOneLineError(await reset(urlAs(user, SECRET, 'kapman_x')), 5, /authentication failed/);
+  expectOneLineError(await reset(urlAs({ name: user, password: SECRET }, 'kapman_x')), 5, /authentication failed/);
 });
 
 test('a system database as target: exit 6', async () => {
@@ -81,9 +75,9 @@ test('a role that may not create databases, or may not act as the owner: exit 9,
   roles.push(weak);
   await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(weak)} LOGIN PASSWORD '${SECRET}'`));
 
-  expectOneLineError(await reset(urlAs(weak, SECRET, db.database)), 9, /may not create databases/);
+  expectOneLineError(await reset(urlAs({ name: weak, password: SECRET }, db.database)), 9, /may not create databases/);
   await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER ROLE ${escapeIdentifier(weak)} CREATEDB`));
-  expectOneLineError(await reset(urlAs(weak, SECRET, db.database)), 9, /may not act as/);
+  expectOneLineError(await reset(urlAs({ name: weak, password: SECRET }, db.database)), 9, /may not act as/);
 
   await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
 });
