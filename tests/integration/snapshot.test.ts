@@ -6,25 +6,28 @@ import { erdFilesOf } from '../../scripts/erd';
 import { SCHEMA_SQL, schemaSqlOf } from '../../scripts/schema-dump';
 import { readSchema } from '../../scripts/lib/schema/introspect';
 import { status } from '../../scripts/status';
+import { Settings } from '../../scripts/lib/server/settings';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
+// Rendered and read from one copy of the run's template, which the migrations built (nothing
+// here writes to it); the commands build a scratch database instead (run end to end by
+// tests/e2e/readme.test.ts and kapmanDb.test.ts).
+let migrated: Settings;
+beforeAll(async () => {
+  migrated = await createMigratedDatabase('_snap');
+});
 afterAll(dropMadeDatabases);
 
-
-// Rendered from a copy of the run's template, which the migrations built; the commands build a
-// scratch database instead (run end to end by tests/e2e/readme.test.ts and kapmanDb.test.ts).
 test('db/schema.sql is what the migrations build (run `npm run db:schema:dump` when a migration changes)', async () => {
-  const settings = await createMigratedDatabase('_snap');
-  const text = await withDatabase(settings, schemaSqlOf);
+  const text = await withDatabase(migrated, schemaSqlOf);
   expect(text).toMatch(/CREATE TABLE public\.ohlcv \(/);
   expect(text).toMatch(/SELECT create_hypertable\('public\.ohlcv'/);
   expect(fs.readFileSync(SCHEMA_SQL, 'utf8')).toEqual(text);
 });
 
 test('docs/schema.md and the README diagram are current (run `npm run db:erd` when a migration changes)', async () => {
-  const settings = await createMigratedDatabase('_erd');
-  const files = erdFilesOf(await withDatabase(settings, readSchema));
+  const files = erdFilesOf(await withDatabase(migrated, readSchema));
   expect(Object.keys(files)).toHaveLength(2);
   for (const [file, text] of Object.entries(files)) {
     expect(text).toMatch(/erDiagram[\s\S]*tickers \|\|--o\{ ohlcv : "ticker_id"/);
@@ -36,7 +39,7 @@ test('db:status lists pending, applied and edited migrations', async () => {
   const empty = await createTestDatabase('_status');
   const files = fs.readdirSync(MIGRATIONS_DIR).sort();
   expect(await status(empty)).toEqual(files.map((name) => ({ name, state: 'pending' })));
-  const db = await createMigratedDatabase('_status'); // what migrating it gives, without the migrating
+  const db = migrated; // what migrating it gives, without the migrating
   expect(await status(db)).toEqual(files.map((name) => ({ name, state: 'applied' })));
 
   const sources = Object.fromEntries(files.map((f) => [f, fs.readFileSync(`${MIGRATIONS_DIR}/${f}`, 'utf8')]));
