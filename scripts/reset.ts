@@ -7,12 +7,12 @@ import { MigrationFiles } from '../db/migrationSource';
 import type { KapmanCommand } from './lib/cli/cli';
 import { waitForServer } from './lib/server/connection';
 import { count, log, step } from './lib/cli/log';
-import { applyMigrations, loadKnex, printingReporter } from './lib/migrations/migrate';
+import { loadKnex, printingReporter, withMigrationTransaction } from './lib/migrations/migrate';
 import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
 import { resetInPlace } from './lib/replace/inPlace';
 import { replaceDatabase } from './lib/replace/replace';
 import { refuseProduction, Settings } from './lib/server/settings';
-import { contractMismatch, reportVerification, verify, verifyOn, VerifyReport } from './lib/schema/verify';
+import { contractMismatch, reportVerification, verifyOn, VerifyReport } from './lib/schema/verify';
 
 export interface ResetOptions {
   /** Allow a reset in the production environment. */
@@ -77,13 +77,15 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     whileCreating: loadKnex,
     plan: [...backupPlan,
       `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
-    build: async (beside) => {
+    // Checked on the migrations' own session before they commit, as in place: a difference
+    // rolls the batch back, and the build is removed either way.
+    build: (beside) => withMigrationTransaction(beside, { reporter }, async (trx, session) => {
       applied = await step((done: string[]) => `${count(done.length, 'migration')} applied`,
-        () => applyMigrations(beside, { reporter }));
+        async () => (await trx.migrate.latest())[1] as string[]);
       // Reported under the target's name: the build becomes it.
-      verification = { ...(await step('compared with the contract', () => verify(beside, { empty: true }))), database: settings.database };
+      verification = await step('compared with the contract', () => verifyOn(session, settings.database, { empty: true }));
       reportVerification(verification, contractMismatch(settings.database));
-    },
+    }),
   });
   return { owner, applied, verification, backup, ...dryRun };
 }

@@ -122,10 +122,17 @@ function reportLockWaits(watcher: Client, pids: Set<number>): NodeJS.Timeout {
 
 /** Applies every pending migration in one batch, without serializing (the caller owns the database). */
 export async function applyMigrations(settings: Settings, o: WithKnexOptions = {}): Promise<string[]> {
-  return withKnex(settings, o, (knex) => inTransaction(settings, knex, async (trx) => {
-    const [, applied] = await trx.migrate.latest();
-    return applied as string[];
-  }));
+  return withMigrationTransaction(settings, o, async (trx) => (await trx.migrate.latest())[1] as string[]);
+}
+
+/**
+ * `work` in one migration transaction (see inTransaction), given the pg session it runs on as
+ * well: a reset checks what it built there before it commits, without a session of its own.
+ */
+export async function withMigrationTransaction<T>(settings: Settings, o: WithKnexOptions,
+  work: (trx: Knex.Transaction, session: Client) => Promise<T>): Promise<T> {
+  return withKnex(settings, o, (knex) => inTransaction(settings, knex, async (trx) =>
+    work(trx, (await trx.client.acquireConnection()) as Client)));
 }
 
 /**
