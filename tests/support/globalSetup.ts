@@ -4,7 +4,7 @@ import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/server/testServer';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { ensureTemplate, runPrefix } from './testDatabase';
+import { ensureTemplate, oneRoundScramSecret, runPrefix } from './testDatabase';
 
 /**
  * On a server that outlives the run, the tests act as a superuser of the run's own with a
@@ -16,7 +16,7 @@ async function runAdmin(url: string): Promise<string> {
   const password = crypto.randomBytes(12).toString('hex');
   const superuser = await withMaintenanceClient(url, async (c) => {
     if (!(await c.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0].rolsuper) return false;
-    await c.query(`CREATE ROLE ${escapeIdentifier(name)} SUPERUSER LOGIN PASSWORD ${escapeLiteral(password)}`);
+    await c.query(`CREATE ROLE ${escapeIdentifier(name)} SUPERUSER LOGIN PASSWORD ${escapeLiteral(oneRoundScramSecret(password))}`);
     return true;
   });
   if (!superuser) return url;
