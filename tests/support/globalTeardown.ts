@@ -1,4 +1,4 @@
-// Jest global teardown: check that the run left no database of its own behind, then stop
+// Jest global teardown: check that the run left no database or role of its own behind, then stop
 // and delete what global setup started, even when tests failed.
 import { escapeIdentifier } from 'pg';
 import { dropDatabase } from '../../scripts/lib/server/admin';
@@ -27,7 +27,15 @@ async function dropLeftovers(url: string): Promise<void> {
     for (const r of rows) await dropDatabase(c, r.datname);
     return rows.map((r) => r.datname);
   });
-  // The run's own superuser (global setup), once nothing it made is left.
-  await withMaintenanceClient(url, (c) => c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(`${runPrefix()}admin`)}`));
+  // The run's roles: a test's own is a leak (a test that failed before its afterAll); the run's
+  // superuser (global setup) goes last, once nothing it made is left.
+  const leftRoles = await withMaintenanceClient(url, async (c) => {
+    const admin = `${runPrefix()}admin`;
+    const { rows } = await c.query('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) AND rolname <> $2', [runPrefix(), admin]);
+    for (const r of rows) await c.query(`DROP ROLE ${escapeIdentifier(r.rolname)}`);
+    await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(admin)}`);
+    return rows.map((r) => r.rolname as string);
+  });
   if (left.length) throw new Error(`the test run left databases behind (now dropped): ${left.join(', ')}`);
+  if (leftRoles.length) throw new Error(`the test run left roles behind (now dropped): ${leftRoles.join(', ')}`);
 }
