@@ -3,6 +3,8 @@
 // swapped into the target's place (scripts/lib/replace). A failure or a signal before the
 // swap leaves the target exactly as it was. It touches that one database only: never roles,
 // passwords, other databases or server settings.
+import type { Knex } from 'knex';
+import type { Client } from 'pg';
 import { MigrationFiles } from '../db/migrationSource';
 import type { KapmanCommand } from './lib/cli/cli';
 import { waitForServer } from './lib/server/connection';
@@ -55,19 +57,24 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     backup = (await backupDatabase(settings)).file;
     log(`backup of ${settings.database} written before the reset: ${backup}; to restore it: ${restoreCommand(backup, settings.env)}`);
   };
-  const backupPlan = backsUp ? [`first back up ${settings.database} to ${defaultBackupFile(settings.database)} (--no-backup skips it)`] : [];
+  const plan = [...(backsUp ? [`first back up ${settings.database} to ${defaultBackupFile(settings.database)} (--no-backup skips it)`] : []),
+    `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'];
+  // Either way, in one transaction: the migrations, then the check on their own session before
+  // they commit. A difference rolls everything back (beside, the build is then removed too).
+  // Reported under the target's name: beside, the build becomes it.
+  const migrateAndVerify = async (trx: Knex.Transaction, session: Client, uncommitted: string) => {
+    applied = await step((done: string[]) => `${count(done.length, 'migration')} applied${uncommitted}`,
+      async () => (await trx.migrate.latest())[1] as string[]);
+    verification = await step(`compared with the contract${uncommitted}`, () => verifyOn(session, settings.database, { empty: true }));
+    reportVerification(verification, contractMismatch(settings.database));
+  };
   if (o.inPlace) {
     if (backsUp && !o.dryRun) await backUp(true); // in place, the database exists by definition
     const { owner } = await resetInPlace(settings, {
       dryRun: o.dryRun,
       reporter,
-      plan: [...backupPlan, `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
-      build: async (trx, client) => {
-        applied = await step((done: string[]) => `${count(done.length, 'migration')} applied (not committed yet)`,
-          async () => (await trx.migrate.latest())[1] as string[]);
-        verification = await step('compared with the contract (not committed yet)', () => verifyOn(client, settings.database, { empty: true }));
-        reportVerification(verification, contractMismatch(settings.database)); // a difference rolls everything back
-      },
+      plan,
+      build: (trx, client) => migrateAndVerify(trx, client, ' (not committed yet)'),
     });
     return { owner, applied, verification, backup, ...dryRun };
   }
@@ -75,17 +82,8 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     dryRun: o.dryRun,
     beforeBuild: backsUp ? backUp : undefined,
     whileCreating: loadKnex,
-    plan: [...backupPlan,
-      `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'],
-    // Checked on the migrations' own session before they commit, as in place: a difference
-    // rolls the batch back, and the build is removed either way.
-    build: (beside) => withMigrationTransaction(beside, { reporter }, async (trx, session) => {
-      applied = await step((done: string[]) => `${count(done.length, 'migration')} applied`,
-        async () => (await trx.migrate.latest())[1] as string[]);
-      // Reported under the target's name: the build becomes it.
-      verification = await step('compared with the contract', () => verifyOn(session, settings.database, { empty: true }));
-      reportVerification(verification, contractMismatch(settings.database));
-    }),
+    plan,
+    build: (beside) => withMigrationTransaction(beside, { reporter }, (trx, session) => migrateAndVerify(trx, session, '')),
   });
   return { owner, applied, verification, backup, ...dryRun };
 }
