@@ -5,7 +5,7 @@ import path from 'path';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { PROJECT_ROOT } from '../../scripts/lib/paths';
-import { createDatabase, databaseInUse, dropDatabase, renameDatabase, retrying } from '../../scripts/lib/server/admin';
+import { closeDatabase, createDatabase, databaseInUse, dropDatabase, renameDatabase, retrying } from '../../scripts/lib/server/admin';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 
@@ -125,8 +125,7 @@ export async function ensureTemplate(url: string): Promise<{ name: string; owner
       const { migrateLatest } = await import('../../scripts/lib/migrations/migrate');
       await migrateLatest(loadSettings({ env: 'test', databaseUrl: urlForDatabase(url, build) }));
       // A copy needs a template nobody is connected to; TimescaleDB's scheduler would attach.
-      await c.query(`ALTER DATABASE ${escapeIdentifier(build)} ALLOW_CONNECTIONS false`);
-      await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [build]);
+      await closeDatabase(c, build);
       await renameDatabase(c, build, name);
     } catch (err) {
       await dropDatabase(c, build);

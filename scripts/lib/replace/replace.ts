@@ -6,7 +6,7 @@
 import crypto from 'crypto';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { currentUser, dropDatabase, renameDatabase, retrying, SYSTEM_DATABASES } from '../server/admin';
+import { closeDatabase, currentUser, dropDatabase, renameDatabase, retrying, SYSTEM_DATABASES } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../../../knexfile';
 import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
@@ -71,10 +71,7 @@ async function dropTarget(c: Client, target: string): Promise<void> {
  */
 async function swap(c: Client, build: string, target: string, targetExists: boolean, allowConnections: boolean): Promise<void> {
   const ready = readyName(target);
-  await c.query(`ALTER DATABASE ${escapeIdentifier(build)} ALLOW_CONNECTIONS false`);
-  // Only a superuser may end TimescaleDB's scheduler; for others the rename's own hook stops it.
-  await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [build])
-    .catch(() => undefined);
+  await closeDatabase(c, build);
   await renameDatabase(c, build, ready);
   if (interrupted()) throw new KapmanError('interrupted before the swap');
   await uninterruptible(async () => {

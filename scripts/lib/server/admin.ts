@@ -52,3 +52,13 @@ export const databaseInUse = (err: { code?: string }) => err.code === '55006';
 export async function renameDatabase(client: Client, from: string, to: string): Promise<void> {
   await retrying(() => client.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`), databaseInUse, 101, 50);
 }
+
+/**
+ * Closes `database` to new sessions and ends the ones in it, before it is renamed or copied.
+ * Only a superuser may end TimescaleDB's scheduler; for others a rename's own hook stops it.
+ */
+export async function closeDatabase(client: Client, database: string): Promise<void> {
+  await client.query(`ALTER DATABASE ${escapeIdentifier(database)} ALLOW_CONNECTIONS false`);
+  await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database])
+    .catch(() => undefined);
+}
