@@ -1,11 +1,11 @@
 // `npm run db:down`: stop the development TimescaleDB. Its data is kept: no volume or folder is deleted.
 import type { KapmanCommand } from './lib/cli/cli';
-import { compose, devClusterOptions, devServerOptions, dockerEngineAnswers } from './lib/server/devServer';
+import { compose, devClusterOptions, devServerOptions, useDocker } from './lib/server/devServer';
 import { isInitialized, runningPort, stopCluster } from './lib/server/localCluster';
 import { log } from './lib/cli/log';
 
 export async function dbDown(o: { docker?: boolean; binDir: string; dataDir?: string }): Promise<void> {
-  if (o.docker ?? dockerEngineAnswers()) {
+  if (useDocker(o.docker)) {
     compose(['stop']);
     log('docker compose service stopped (volume kept)');
     return;

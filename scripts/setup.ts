@@ -1,7 +1,7 @@
 // `npm run db:setup`: from a fresh checkout to a migrated development database in one
 // command. Without Docker it first makes sure the local PostgreSQL has TimescaleDB
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
-import { dbUp, DbUpOptions, devServerOptions, dockerEngineAnswers } from './lib/server/devServer';
+import { dbUp, DbUpOptions, devServerOptions, useDocker } from './lib/server/devServer';
 import type { KapmanCommand } from './lib/cli/cli';
 import { log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
@@ -25,7 +25,7 @@ export interface SetupResult {
 }
 
 export async function setup(o: SetupOptions): Promise<SetupResult> {
-  const docker = o.docker ?? dockerEngineAnswers();
+  const docker = useDocker(o.docker);
   // The compose service runs the timescale/timescaledb image: nothing to install locally.
   if (!docker) (o.provision ?? provisionTimescale)(o.binDir);
   // db:up's database, not DATABASE_URL's: setup is about the server it just started.

@@ -25,7 +25,7 @@ test('with no URL, no container runtime and no binaries, it fails at once naming
   expect(error).toBeInstanceOf(NoTestServerError);
   const message = error!.message;
   expect(message).toMatch(/1\. TEST_DATABASE_URL=/);
-  expect(message).toMatch(/2\. a running Docker engine \(Testcontainers starts timescale\/timescaledb:2\.\d+\.\d+-pg15\)/);
+  expect(message).toMatch(/2\. the docker compose development server \(npm run db:up\), or a running Docker engine \(Testcontainers starts timescale\/timescaledb:2\.\d+\.\d+-pg15\)/);
   expect(message).toMatch(/3\. PostgreSQL 15 binaries in \/nonexistent\/bin .*install-timescaledb\.sh/);
   expect(message).toMatch(/no PostgreSQL binaries in \/nonexistent\/bin/);
 });

@@ -45,12 +45,12 @@ export default async function globalSetup(): Promise<void> {
   globalThis.kapmanTestServer = server;
   stopOnSignal(server);
   process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
-  process.env.KAPMAN_TEST_SERVER_URL = server.kind === 'TEST_DATABASE_URL' ? await runAdmin(server.adminUrl) : server.adminUrl;
+  process.env.KAPMAN_TEST_SERVER_URL = server.outlivesRun ? await runAdmin(server.adminUrl) : server.adminUrl;
   process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
   const started = Date.now();
   const { name, owner, built } = await ensureTemplate(server.adminUrl);
   process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
-  const kept = server.kind === 'TEST_DATABASE_URL' ? '; later runs on this server reuse it until a migration changes' : '';
+  const kept = server.outlivesRun ? '; later runs on this server reuse it until a migration changes' : '';
   process.stdout.write(built
     ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms)${kept}\n`
     : `kapman tests: migrated template database ${name} reused (kept from an earlier run; the migrations have not changed)\n`);

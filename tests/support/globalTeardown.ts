@@ -9,7 +9,7 @@ export default async function globalTeardown(): Promise<void> {
   const server = globalThis.kapmanTestServer;
   globalThis.kapmanTestServer = undefined;
   try {
-    if (server?.kind === 'TEST_DATABASE_URL') await dropLeftovers(server.adminUrl);
+    if (server?.outlivesRun) await dropLeftovers(server.adminUrl);
   } finally {
     await server?.stop();
   }

@@ -95,8 +95,8 @@ export class StaleFileError extends KapmanError {
 export class MigrationsNotAppliedError extends KapmanError {
   readonly exitCode = 29;
 }
-/** A Docker engine answers but `docker compose` (the v2 plugin) does not. */
-export class DockerComposeMissingError extends KapmanError {
+/** Docker was asked for, or chosen, but its engine does not answer, or `docker compose` (the v2 plugin) does not. */
+export class DockerUnavailableError extends KapmanError {
   readonly exitCode = 30;
 }
 

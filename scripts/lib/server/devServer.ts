@@ -7,22 +7,43 @@ import path from 'path';
 import { DEFAULT_URLS } from '../../../knexfile';
 import { log } from '../cli/log';
 import { createDatabase, databaseInfo } from './admin';
-import { withMaintenanceClient } from './connection';
+import { waitForServer, withMaintenanceClient } from './connection';
 import { positivePort } from '../cli/cli';
-import { DockerComposeMissingError, LocalClusterError } from '../cli/errors';
+import { DockerUnavailableError, LocalClusterError } from '../cli/errors';
 import { ClusterOptions, clusterUrl, DEFAULT_PG_BIN, initCluster, isInitialized, runningPort, startCluster } from './localCluster';
 import { maskUrl, parseUrl } from './settings';
 import { PROJECT_ROOT } from '../paths';
 
 export { PROJECT_ROOT };
 
+/** Why no Docker engine answers (`docker info` fails), in words for an error message; undefined when one does. */
+function dockerEngineProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const info = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if ((info.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'the docker CLI is not installed';
+  if (info.error) return `docker info did not answer: ${info.error.message}`;
+  if (info.status !== 0) return (info.stderr || '').trim().split('\n').find((l) => /error|cannot|denied/i.test(l))?.trim() ?? `docker info exited ${info.status}`;
+  return undefined;
+}
+
 export function dockerEngineAnswers(): boolean {
-  try {
-    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
+  return dockerEngineProblem() === undefined;
+}
+
+/**
+ * Whether the development server goes through docker compose: as asked (--docker, --no-docker),
+ * else when an engine answers. Asked for Docker where no engine answers, it says that, not
+ * that the Compose plugin is missing: the engine is what to start first.
+ */
+export function useDocker(asked: boolean | undefined): boolean {
+  if (asked === undefined) return dockerEngineAnswers();
+  if (asked) {
+    const problem = dockerEngineProblem();
+    if (problem) {
+      throw new DockerUnavailableError(`--docker was given, but no Docker engine answers (${problem})`,
+        'start the engine (Docker Desktop; on Linux, as root: systemctl start docker), or point DOCKER_HOST at one; or run without Docker: --no-docker');
+    }
   }
+  return asked;
 }
 
 /** The local cluster mirrors docker-compose.yml: role, password, port and database of the development default. */
@@ -41,7 +62,7 @@ export function devClusterOptions(binDir: string): ClusterOptions & { database: 
 
 export function compose(args: string[], env: NodeJS.ProcessEnv = process.env): void {
   if (composeProblem(env)) {
-    throw new DockerComposeMissingError('a Docker engine answers, but `docker compose` (the Compose v2 plugin) does not',
+    throw new DockerUnavailableError('a Docker engine answers, but `docker compose` (the Compose v2 plugin) does not',
       'install the plugin (Debian: apt-get install docker-compose-plugin), or run without Docker: --no-docker');
   }
   execFileSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, stdio: 'inherit', env });
@@ -88,6 +109,9 @@ export function composeDatabase(env: NodeJS.ProcessEnv = process.env): ComposeDa
   return { running: true, published, port: Number(m[1]) };
 }
 
+// A first start runs initdb and creates TimescaleDB in three databases before it listens on TCP.
+const COMPOSE_READY_TIMEOUT_MS = 60_000;
+
 export interface DbUpOptions {
   /** Use docker compose (true), the local binaries (false), or whichever answers (undefined). */
   docker?: boolean;
@@ -95,6 +119,8 @@ export interface DbUpOptions {
   binDir: string;
   /** Another data folder or port than the development default (tests use their own). */
   cluster?: Partial<Pick<ClusterOptions, 'dataDir' | 'port'>>;
+  /** How long the compose service may take to accept connections over its published port. */
+  waitMs?: number;
 }
 
 /** The options of up, down and setup: which path, which binaries, and (up, setup) which port. */
@@ -109,12 +135,15 @@ export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
 /** Returns the development database's URL, on whichever server it brought up. */
 export async function dbUp(o: DbUpOptions): Promise<string> {
   const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
-  if (o.docker ?? dockerEngineAnswers()) {
+  if (useDocker(o.docker)) {
     log('starting the docker compose service (timescaledb)');
     // docker-compose.yml publishes ${KAPMAN_DB_PORT:-5432}.
     compose(['up', '-d', '--wait'], { ...process.env, KAPMAN_DB_PORT: String(cluster.port) });
-    log('docker compose service is up');
-    return announce(clusterUrl(cluster, cluster.database));
+    // Healthy is not enough: on a first start the image serves its init scripts from a server on
+    // the Unix socket only, then restarts. Ready is when the user's own connection succeeds.
+    const url = clusterUrl(cluster, cluster.database);
+    await waitForServer(url, o.waitMs ?? COMPOSE_READY_TIMEOUT_MS);
+    return announce(url);
   }
   // A folder this run creates is removed again if the server never comes up in it.
   const creates = !fs.existsSync(cluster.dataDir);

@@ -1,7 +1,9 @@
-// Picks a throwaway TimescaleDB server for the tests and the benchmark, in this order:
+// Picks a TimescaleDB server for the tests and the benchmark, in this order:
 //   1. TEST_DATABASE_URL: any reachable server where the suite may create and drop its own databases;
-//   2. Testcontainers with the pinned image, when a container runtime answers;
-//   3. a throwaway cluster from the local binaries (temp data folder, free port), deleted after the run.
+//   2. the docker compose development server, when `db:up` has started it (a server that
+//      outlives the run, as 1, so the tests' template is kept on it between runs);
+//   3. Testcontainers with the pinned image, when a container runtime answers;
+//   4. a throwaway cluster from the local binaries (temp data folder, free port), deleted after the run.
 import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
@@ -10,15 +12,19 @@ import {
   ClusterOptions, clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
 } from './localCluster';
 import { maskUrl, urlForDatabase } from './settings';
+import { composeDatabase, devClusterOptions } from './devServer';
+import { spawnSync } from 'child_process';
 
 // The image docker-compose.yml pins; keep them in step.
 export const TIMESCALE_IMAGE = 'timescale/timescaledb:2.19.3-pg15';
 
 export interface TestServer {
   /** How it was found, for the run's first line. */
-  kind: 'TEST_DATABASE_URL' | 'testcontainers' | 'local cluster';
+  kind: 'TEST_DATABASE_URL' | 'docker compose' | 'testcontainers' | 'local cluster';
   /** A superuser-ish URL to the server's maintenance database. */
   adminUrl: string;
+  /** The server is not the run's own: it was there before and stays after (1 and 2 above). */
+  outlivesRun: boolean;
   /** A local cluster's data folder (its processes carry it in their command line). */
   dataDir?: string;
   /** Stops and deletes what the harness started (nothing for TEST_DATABASE_URL). */
@@ -29,9 +35,15 @@ export class NoTestServerError extends Error {}
 
 export async function pickTestServer(env: NodeJS.ProcessEnv = process.env, containers = tryTestcontainers): Promise<TestServer> {
   if (env.TEST_DATABASE_URL) {
-    return { kind: 'TEST_DATABASE_URL', adminUrl: env.TEST_DATABASE_URL, stop: async () => undefined };
+    return { kind: 'TEST_DATABASE_URL', adminUrl: env.TEST_DATABASE_URL, outlivesRun: true, stop: async () => undefined };
   }
   const reasons: string[] = ['TEST_DATABASE_URL is not set'];
+  const compose = composeDatabase(env);
+  if (compose.running) {
+    // docker-compose.yml's superuser, on the port the service publishes here.
+    const adminUrl = clusterUrl({ ...devClusterOptions(DEFAULT_PG_BIN), port: compose.port }, 'postgres');
+    return { kind: 'docker compose', adminUrl, outlivesRun: true, stop: async () => undefined };
+  }
   const container = await containers(reasons);
   if (container) return container;
   const binDir = env.PG_BIN || DEFAULT_PG_BIN;
@@ -41,24 +53,55 @@ export async function pickTestServer(env: NodeJS.ProcessEnv = process.env, conta
   throw new NoTestServerError([
     `no TimescaleDB server for the tests (${reasons.join('; ')}). Give the suite one of:`,
     '  1. TEST_DATABASE_URL=postgres://user:password@host:5432/postgres  (a TimescaleDB server where the suite may create and drop databases)',
-    '  2. a running Docker engine (Testcontainers starts ' + TIMESCALE_IMAGE + ')',
+    '  2. the docker compose development server (npm run db:up), or a running Docker engine (Testcontainers starts ' + TIMESCALE_IMAGE + ')',
     `  3. PostgreSQL 15 binaries in ${binDir} (or PG_BIN) with TimescaleDB: bash scripts/install-timescaledb.sh, as root or through sudo`,
   ].join('\n'));
 }
 
+// Testcontainers' reaper image cannot always be had (no registry here): the harness removes its
+// container itself, at the run's end, at its process's exit, and, for a run that was killed,
+// at the next run's start (by label).
+const CONTAINER_LABEL = 'kapman.tests.run';
+
 export async function tryTestcontainers(reasons: string[]): Promise<TestServer | undefined> {
+  let client: Awaited<ReturnType<typeof import('testcontainers')['getContainerRuntimeClient']>>;
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
-    await getContainerRuntimeClient();
+    client = await getContainerRuntimeClient();
   } catch (err) {
     reasons.push(`no container runtime answers (${String((err as Error).message).split('\n')[0]})`);
     return undefined;
   }
+  process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
+  await removeKilledRunsContainers(client);
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
   const started = await new PostgreSqlContainer(TIMESCALE_IMAGE)
     .withDatabase('postgres').withUsername('kapman').withPassword(crypto.randomBytes(12).toString('hex'))
+    .withLabels({ [CONTAINER_LABEL]: `${os.hostname()}:${process.pid}` })
+    // A throwaway server: durability buys nothing; and the telemetry reporter would block a
+    // database's drop for seconds where the network is closed.
+    .withCommand(['postgres', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'timescaledb.telemetry_level=off'])
     .start();
-  return { kind: 'testcontainers', adminUrl: started.getConnectionUri(), stop: async () => { await started.stop(); } };
+  const id = started.getId();
+  const onExit = () => { spawnSync('docker', ['rm', '-f', '-v', id], { stdio: 'ignore', timeout: 20_000 }); };
+  process.once('exit', onExit);
+  return {
+    kind: 'testcontainers', adminUrl: started.getConnectionUri(), outlivesRun: false,
+    stop: async () => {
+      process.removeListener('exit', onExit);
+      await started.stop({ remove: true, removeVolumes: true });
+    },
+  };
+}
+
+/** Containers of earlier runs on this machine whose process is gone (a kill -9, a crash). */
+async function removeKilledRunsContainers(client: Awaited<ReturnType<typeof import('testcontainers')['getContainerRuntimeClient']>>): Promise<void> {
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; } };
+  for (const info of await client.container.list()) {
+    const [host, pid] = (info.Labels?.[CONTAINER_LABEL] ?? '').split(':');
+    if (host !== os.hostname() || !pid || alive(Number(pid))) continue;
+    await client.container.remove(client.container.getById(info.Id), { removeVolumes: true }).catch(() => undefined);
+  }
 }
 
 /** A cluster from the local binaries in a temporary folder, deleted by stop(). */
@@ -83,7 +126,7 @@ export async function startThrowawayCluster(binDir: string, preload = true, more
     await remove();
     throw err;
   }
-  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), dataDir: options.dataDir, stop: remove };
+  return { kind: 'local cluster', adminUrl: clusterUrl(options, 'postgres'), outlivesRun: false, dataDir: options.dataDir, stop: remove };
 }
 
 /** A run cut short (Ctrl-C, a CI timeout) still stops and deletes what was started. */
