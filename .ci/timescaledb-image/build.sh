@@ -9,10 +9,14 @@ IMAGE="$(sed -n 's/^[[:space:]]*image:[[:space:]]*//p' "$HERE/../../docker-compo
 BASE=kapman-ci/bookworm-base:latest
 log() { echo "ci-image: $*" >&2; }
 
-if docker image inspect "$IMAGE" >/dev/null 2>&1; then log "$IMAGE is already built"; exit 0; fi
 PG_VERSION="$(dpkg-query -W -f='${Version}' postgresql-15)"
 PKGLIB=/usr/lib/postgresql/15/lib; EXT=/usr/share/postgresql/15/extension
 ls "$PKGLIB"/timescaledb*.so >/dev/null 2>&1 || { log "no TimescaleDB in $PKGLIB: run scripts/install-timescaledb.sh first"; exit 1; }
+# What the image is made of: this recipe, the PostgreSQL version and the TimescaleDB build.
+RECIPE="$( (cat "$HERE"/Dockerfile "$HERE"/entrypoint.sh "$HERE"/000_install_timescaledb.sh; echo "$PG_VERSION"; cat "$PKGLIB"/timescaledb*.so) | sha256sum | cut -c1-16)"
+if [ "$(docker image inspect -f '{{index .Config.Labels "kapman.ci.recipe"}}' "$IMAGE" 2>/dev/null)" = "$RECIPE" ]; then
+  log "$IMAGE is already built from this recipe"; exit 0
+fi
 
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   URIS="$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources | grep -v security | head -n1)"
@@ -31,5 +35,5 @@ cp "$PKGLIB"/timescaledb*.so "$CTX/timescaledb/lib/"
 cp "$EXT"/timescaledb* "$CTX/timescaledb/extension/"
 chmod +x "$CTX/entrypoint.sh"
 log "building $IMAGE (PostgreSQL $PG_VERSION, TimescaleDB from the host's build)"
-docker build -q --network host --build-arg "PG_VERSION=$PG_VERSION" -t "$IMAGE" "$CTX" >/dev/null
+docker build -q --network host --build-arg "PG_VERSION=$PG_VERSION" --label "kapman.ci.recipe=$RECIPE" -t "$IMAGE" "$CTX" >/dev/null
 log "built $IMAGE"

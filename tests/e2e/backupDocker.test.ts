@@ -1,9 +1,9 @@
 // In test:e2e: real pg_dump/pg_restore round trips through the docker stand-in, as backup.test.ts.
 // db:backup and db:restore through the docker compose development database's own binaries,
-// the path taken when no local client is recent enough. There is no Docker engine here: a
-// stand-in for the docker CLI (tests/support/dockerShim.ts) answers what the code asks and runs
-// the real pg_dump/pg_restore against the real test server. So this proves our side of the
-// interface (the calls, the streams, the password kept off every command line), not Docker's.
+// the path taken when no local client is recent enough. The real engine's round trip is
+// tests/docker/compose.test.ts; this stand-in for the docker CLI (tests/support/dockerShim.ts)
+// records every argv (so a password on a command line would show) and gives the failures a
+// real engine will not on demand: no Compose plugin, an exec failing after the checks.
 import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';

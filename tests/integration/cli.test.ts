@@ -5,7 +5,7 @@ import { runInProcess } from '../support/inProcess';
 import { actAsOwner, createMigratedDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';
 
 /** The same command's program in-process (support/inProcess.ts): exit code and output as a process gives them. */
-const inProcess = (name: string, args: string[], databaseUrl?: string) => runInProcess(name, args, { DATABASE_URL: databaseUrl });
+const inProcess = (name: string, args: string[], databaseUrl?: string, env: Record<string, string> = {}) => runInProcess(name, args, { DATABASE_URL: databaseUrl, ...env });
 
 afterAll(dropMadeDatabases);
 
@@ -46,4 +46,15 @@ test('a bad --lock-timeout is a usage error (exit 2)', async () => {
   const r = await runInProcess('migrate', ['--lock-timeout', 'abc'], { DATABASE_URL: testSettings('kapman_none').url });
   expect(r.code).toBe(2);
   expect(r.err).toMatch(/^kapman: error: --lock-timeout must be a positive number of seconds/);
+});
+
+test('--docker where no Docker engine answers names the engine, not the Compose plugin, and how to start one (exit 30)', async () => {
+  const noEngine = { DOCKER_HOST: 'unix:///nonexistent/kapman-test-docker.sock' };
+  for (const command of ['up', 'down', 'setup']) {
+    const r = await inProcess(command, ['--docker'], undefined, noEngine);
+    expect(r.code).toBe(30);
+    expect(r.err).toMatch(/^kapman: error: --docker was given, but no Docker engine answers \(.+\)$/m);
+    expect(r.err).toMatch(/^kapman: hint: start the engine .*--no-docker$/m);
+    expect(r.err).not.toMatch(/compose/i);
+  }
 });

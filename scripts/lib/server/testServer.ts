@@ -100,7 +100,7 @@ async function removeKilledRunsContainers(client: Awaited<ReturnType<typeof impo
   for (const info of await client.container.list()) {
     const [host, pid] = (info.Labels?.[CONTAINER_LABEL] ?? '').split(':');
     if (host !== os.hostname() || !pid || alive(Number(pid))) continue;
-    await client.container.remove(client.container.getById(info.Id), { removeVolumes: true }).catch(() => undefined);
+    await client.container.getById(info.Id).remove({ force: true, v: true }).catch(() => undefined);
   }
 }
 
