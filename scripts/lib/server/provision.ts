@@ -7,7 +7,7 @@ import path from 'path';
 import { PROJECT_ROOT } from './devServer';
 import { TimescaleMissingError } from '../cli/errors';
 import { assertLocalBinaries, DEFAULT_PG_BIN, localBinariesProblem } from './localCluster';
-import { log } from '../cli/log';
+import { log, shellWord } from '../cli/log';
 
 export const INSTALL_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'install-timescaledb.sh');
 
@@ -24,8 +24,6 @@ export type ProvisionPlan =
   | { kind: 'installed' }
   | { kind: 'install'; command: string; args: string[] }
   | { kind: 'refuse'; error: TimescaleMissingError };
-
-const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 export function provisionPlan(f: ProvisionFacts): ProvisionPlan {
   if (f.timescaleInstalled) return { kind: 'installed' };
