@@ -101,6 +101,6 @@ export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-pl
   },
   outcome: (r, settings) => (r.dryRun
     ? `dry run, nothing changed: a reset of ${settings.database} would apply ${count(r.dryRun.wouldApply.length, 'migration')}`
-    : `${settings.database} reset: ${count(r.applied.length, 'migration')} applied, the contract verified, every table empty${
+    : `${settings.database} reset: ${count(r.applied.length, 'migration')} applied; it matches the contract, every table empty${
       r.backup ? `; backup written before the reset: ${r.backup}; to restore it: ${restoreCommand(r.backup, settings.env)}` : ''}`),
 };

@@ -40,6 +40,7 @@ function userEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 test('as root, a clone in a folder the postgres OS user cannot enter passes both quick-start lines; its cluster is found again', async () => {
   if (process.getuid?.() !== 0) throw new Error('this test checks what root meets; run the end-to-end suite as root');
   expect(quickStart).toHaveLength(2);
+  const madeShared = !fs.existsSync(SHARED_DATA_ROOT);
   const owner = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-home-'));
   expect(fs.statSync(owner).mode & 0o777).toBe(0o700);
   const clone = path.join(owner, 'kapman-db');
@@ -85,6 +86,14 @@ test('as root, a clone in a folder the postgres OS user cannot enter passes both
     await dbDown({ docker: false, binDir, dataDir }).catch(() => undefined);
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(owner, { recursive: true, force: true });
+    // The shared folder too, when this test made it and nothing else lives there.
+    if (madeShared) {
+      try {
+        fs.rmdirSync(SHARED_DATA_ROOT);
+      } catch {
+        // another checkout's cluster has moved in meanwhile: it stays
+      }
+    }
   }
   expect(runningPort(dataDir)).toBeUndefined();
 }, 900_000);
