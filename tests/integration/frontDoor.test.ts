@@ -76,7 +76,7 @@ test('--quiet prints the outcome line alone, for every command that changes or r
   const runs: Array<[string, string[], string]> = [
     ['migrate', [], empty.url], ['rollback', ['--all'], empty.url], ['reset', [], db.url], ['reset', ['--dry-run'], db.url],
     ['reset', ['--in-place'], db.url], ['status', [], db.url], ['verify', ['--wait'], db.url], ['backup', ['--out', file], db.url],
-    ['restore', [file], db.url],
+    ['restore', [file], db.url], ['bench', ['--render-only', '--no-write'], db.url],
   ];
   try {
     for (const [name, args, url] of runs) {
