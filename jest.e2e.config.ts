@@ -4,6 +4,7 @@
 import type { Config } from 'jest';
 import base from './jest.config';
 
-const config: Config = { ...base, testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'], maxWorkers: 2 };
+// Its global setup first installs PgBouncer and openssl when missing (tests/support/e2eTools.ts).
+const config: Config = { ...base, testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'], maxWorkers: 2, globalSetup: '<rootDir>/tests/support/e2eGlobalSetup.ts' };
 
 export default config;

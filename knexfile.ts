@@ -4,7 +4,7 @@
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
 import { loadDotEnv } from './scripts/lib/cli/dotenv';
-import { explainDatabaseError, KapmanError } from './scripts/lib/cli/errors';
+import { explainDatabaseError, KapmanError, UsageError } from './scripts/lib/cli/errors';
 import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/advisoryLock';
 import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
 import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, openClient, workingConfig } from './scripts/lib/server/ssl';
@@ -202,12 +202,14 @@ export default function knexfile(): Record<Environment, Knex.Config> {
 // `knex migrate:make` cannot name files our way (it prefixes a timestamp) and, with a
 // migrationSource instead of a directory, writes into ./migrations, which nothing reads.
 // So under the knex CLI it stops here, before knex touches the disk, and points at db:new.
+// It exits itself: an error thrown here, knex would print after "Failed to read config from knexfile".
 function refuseKnexMigrateMake(argv = process.argv): void {
   const at = argv.indexOf('migrate:make');
   if (at < 0 || !/knex[\\/]bin[\\/]cli\.js$/.test(require.main?.filename ?? '')) return;
   const name = argv[at + 1] && !argv[at + 1].startsWith('-') ? argv[at + 1] : '<name>';
-  const message = 'knex migrate:make is not used in this project: migrations are numbered files in db/migrations, '
-    + `written from the house stub.\nRun instead: npm run db:new -- ${name}`;
-  throw Object.assign(new Error(message), { stack: message }); // knex prints the stack: the message alone
+  const err = new UsageError('knex migrate:make is not used in this project: migrations are numbered files in db/migrations, written from the house stub',
+    `run instead: npm run db:new -- ${name}`);
+  process.stderr.write(forKnexCli(err).stack + '\n');
+  process.exit(err.exitCode);
 }
 refuseKnexMigrateMake();

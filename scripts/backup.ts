@@ -10,7 +10,7 @@ export async function backup(settings: Settings, o: BackupOptions = {}): Promise
   return backupDatabase(settings, o);
 }
 
-export const command: KapmanCommand<{ out?: string }> = {
+export const command: KapmanCommand<{ out?: string }, { file: string; metadata: string; bytes: number; ms: number; rowCounts: Record<string, number> }> = {
   database: true,
   options: (y) => y
     .option('out', { type: 'string', describe: 'the archive to write (default backups/<database>-<UTC timestamp>.dump)' }),
@@ -20,4 +20,5 @@ export const command: KapmanCommand<{ out?: string }> = {
     log(`to restore it: ${restoreCommand(file, settings.env)}`);
     return { file, metadata: `${file}.json`, bytes, ms: Math.round(ms), rowCounts: metadata.rowCounts };
   },
+  outcome: (r) => `backup written: ${r.file} (its metadata: ${r.metadata})`,
 };

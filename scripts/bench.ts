@@ -464,7 +464,7 @@ export function writeReport(r: BenchResults): void {
   log('docs/benchmarks.md, .svg and .json written');
 }
 
-export const command: KapmanCommand<{ preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }> = {
+export const command: KapmanCommand<{ preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }, { met: number; targets: number; written: boolean }> = {
   database: false,
   options: (y) => y
     .option('preset', { choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick or full (15,000 tickers × 2 years); docs/benchmarks.md gives how long each took' })
@@ -474,7 +474,10 @@ export const command: KapmanCommand<{ preset: 'quick' | 'full'; write: boolean; 
     const results: BenchResults = args['render-only']
       ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8'))
       : await bench({ ...PRESETS[args.preset], write: args.write });
-    for (const c of targetChecks(results)) log(`${c.ratio <= 1 ? 'met   ' : 'MISSED'} ${c.name}: ${c.measured} (target ${c.target})`);
+    const checks = targetChecks(results);
+    for (const c of checks) log(`${c.ratio <= 1 ? 'met   ' : 'MISSED'} ${c.name}: ${c.measured} (target ${c.target})`);
     if (args.write) writeReport(results);
+    return { met: checks.filter((c) => c.ratio <= 1).length, targets: checks.length, written: args.write };
   },
+  outcome: (r) => `${r.met} of ${r.targets} targets met${r.written ? '; docs/benchmarks.md, .svg and .json written' : ''}`,
 };

@@ -38,9 +38,10 @@ export async function erd(settings: Settings, o: { check?: boolean } = {}): Prom
   return syncGenerated(await erdFiles(settings), { check: o.check, command: 'npm run db:erd' });
 }
 
-export const command: KapmanCommand<{ check: boolean }> = {
+export const command: KapmanCommand<{ check: boolean }, { stale: string[] }> = {
   database: true,
   options: (y) => y
     .option('check', { type: 'boolean', default: false, describe: 'only compare with the committed files; print a diff and fail (exit 28) when one differs' }),
   run: async (args, settings) => ({ stale: await erd(settings, { check: args.check }) }),
+  outcome: (r) => (r.stale.length ? `written: ${r.stale.join(', ')}` : 'the diagram in docs/schema.md and README.md is current'),
 };

@@ -95,7 +95,7 @@ export function newMigration(o: NewMigrationOptions): NewMigration {
   return { file, path: target };
 }
 
-export const command: KapmanCommand<{ name: string[] }> = {
+export const command: KapmanCommand<{ name: string[] }, NewMigration> = {
   database: false,
   // name..: `npm run db:new -- add ticker exchange` needs no quotes.
   options: (y) => y.positional('name', { type: 'string', array: true, demandOption: true, describe: 'what it does, e.g. add_ticker_exchange (snake_cased)' }),
@@ -105,4 +105,5 @@ export const command: KapmanCommand<{ name: string[] }> = {
     for (const s of NEXT_STEPS) log(`  ${s}`);
     return created;
   },
+  outcome: (r) => `created ${path.relative(process.cwd(), r.path) || r.path}`,
 };

@@ -88,7 +88,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   return { owner, applied, verification, backup, ...dryRun };
 }
 
-export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-place': boolean; backup: boolean }> = {
+export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-place': boolean; backup: boolean }, ResetResult> = {
   database: true,
   options: (y) => y
     .option('force', { type: 'boolean', default: false, describe: 'allow a reset in the production environment (deletes all its data)' })
@@ -99,4 +99,8 @@ export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-pl
     log(`resetting ${settings.displayUrl} (environment ${settings.env})`);
     return reset(settings, { force: args.force, dryRun: args['dry-run'], inPlace: args['in-place'], verbose: true, noBackup: !args.backup });
   },
+  outcome: (r, settings) => (r.dryRun
+    ? `dry run, nothing changed: a reset of ${settings.database} would apply ${count(r.dryRun.wouldApply.length, 'migration')}`
+    : `${settings.database} reset: ${count(r.applied.length, 'migration')} applied; it matches the contract, every table empty${
+      r.backup ? `; backup written before the reset: ${r.backup}; to restore it: ${restoreCommand(r.backup, settings.env)}` : ''}`),
 };

@@ -12,10 +12,11 @@ export async function rollBack(settings: Settings, o: { all?: boolean; force?: b
   return reverted;
 }
 
-export const command: KapmanCommand<{ all: boolean; force: boolean }> = {
+export const command: KapmanCommand<{ all: boolean; force: boolean }, { database: string; reverted: string[] }> = {
   database: true,
   options: (y) => y
     .option('all', { type: 'boolean', default: false, describe: 'revert every batch, leaving no KapMan table' })
     .option('force', { type: 'boolean', default: false, describe: 'allow it in the production environment' }),
   run: async (args, settings) => ({ database: settings.database, reverted: await rollBack(settings, { all: args.all, force: args.force }) }),
+  outcome: (r) => (r.reverted.length ? `${count(r.reverted.length, 'migration')} reverted in ${r.database}` : `nothing to roll back in ${r.database}`),
 };

@@ -28,9 +28,11 @@ export async function schemaDump(settings: Settings, o: { check?: boolean } = {}
   return syncGenerated({ [SCHEMA_SQL]: await schemaSql(settings) }, { check: o.check, command: 'npm run db:schema:dump' });
 }
 
-export const command: KapmanCommand<{ check: boolean }> = {
+export const command: KapmanCommand<{ check: boolean }, { stale: string[] }> = {
   database: true,
   options: (y) => y
     .option('check', { type: 'boolean', default: false, describe: 'only compare with the committed file; print a diff and fail (exit 28) when it differs' }),
   run: async (args, settings) => ({ stale: await schemaDump(settings, { check: args.check }) }),
+  // With --check, a stale file is an error: what gets here is current, or was just written.
+  outcome: (r) => (r.stale.length ? `written: ${r.stale.join(', ')}` : 'db/schema.sql is current'),
 };

@@ -3,7 +3,7 @@
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
 import { dbUp, DbUpOptions, devServerOptions, useDocker } from './lib/server/devServer';
 import type { KapmanCommand } from './lib/cli/cli';
-import { log } from './lib/cli/log';
+import { count, log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
 import { loadSettings, maskUrl } from './lib/server/settings';
 import { migrate } from './lib/migrations/migrate';
@@ -35,7 +35,7 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   return { url, applied };
 }
 
-export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: number; 'wait-timeout': number; 'lock-timeout': number }> = {
+export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: number; 'wait-timeout': number; 'lock-timeout': number }, SetupResult> = {
   database: false,
   shared: ['wait-timeout', 'lock-timeout', 'json'],
   options: (y) => devServerOptions(y, { port: true }),
@@ -45,4 +45,5 @@ export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: 
     });
     return { url: maskUrl(url), applied };
   },
+  outcome: (r) => `set up: ${r.url}, ${count(r.applied.length, 'migration')} applied`,
 };

@@ -16,11 +16,18 @@ export async function status(settings: Settings, o: { migrationsDirectory?: stri
   return migrationStates(files, applied).map(({ name, state }) => ({ name, state: state === 'applied, no checksum recorded' ? 'applied' : state }));
 }
 
+/** `applied: 8, pending: 0`, and the edited or missing ones when there are. */
+function tally(states: MigrationState[]): string {
+  const n = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
+  const other = states.length - n('applied') - n('pending');
+  return `applied: ${n('applied')}, pending: ${n('pending')}${other ? `, edited or missing: ${other}` : ''}`;
+}
+
 const MARK: Record<MigrationState['state'], string> = {
   applied: '[X]', pending: '[ ]', 'edited since applied': '[!]', 'applied, file missing': '[?]', 'applied, no checksum recorded': '[X]',
 };
 
-export const command: KapmanCommand<{ check: boolean }> = {
+export const command: KapmanCommand<{ check: boolean }, { database: string; migrations: MigrationState[] }> = {
   database: true,
   options: (y) => y
     .option('check', { type: 'boolean', default: false, describe: 'fail (exit 29) unless every migration is applied as written: none pending, edited or missing' }),
@@ -30,7 +37,7 @@ export const command: KapmanCommand<{ check: boolean }> = {
     for (const s of states) detail(`${MARK[s.state]} ${s.name}${s.state === 'applied' || s.state === 'pending' ? '' : ` (${s.state})`}`);
     const n = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
     const other = states.length - n('applied') - n('pending');
-    log(`applied: ${n('applied')}, pending: ${n('pending')}${other ? `, edited or missing: ${other}` : ''}`);
+    log(tally(states));
     const result = { database: settings.database, migrations: states };
     if (args.check && other + n('pending') > 0) {
       const err = new MigrationsNotAppliedError(`${settings.database}: ${n('pending')} pending, ${other} edited or missing`,
@@ -41,4 +48,5 @@ export const command: KapmanCommand<{ check: boolean }> = {
     }
     return result;
   },
+  outcome: (r) => `migrations of ${r.database}: ${tally(r.migrations)}`,
 };

@@ -1,8 +1,8 @@
 // `npm run db:verify`: compare a live database with the schema contract (db/contract.ts).
 import type { KapmanCommand } from './lib/cli/cli';
-import { reportVerification, verify } from './lib/schema/verify';
+import { reportVerification, verify, VerifyReport } from './lib/schema/verify';
 
-export const command: KapmanCommand<{ empty: boolean }> = {
+export const command: KapmanCommand<{ empty: boolean }, VerifyReport> = {
   database: true,
   options: (y) => y
     .option('empty', { type: 'boolean', default: false, describe: 'also require every table to be empty' }),
@@ -11,4 +11,6 @@ export const command: KapmanCommand<{ empty: boolean }> = {
     reportVerification(report);
     return report;
   },
+  // Only a match gets here: a difference is an error.
+  outcome: (r) => `database ${r.database} matches the contract`,
 };

@@ -27,7 +27,7 @@ async function managed(label: string): Promise<{ db: Settings; role: { name: str
   return { db: loadSettings({ env: 'test', databaseUrl: urlAs(role, name) }), role };
 }
 
-const inPlace = (db: Settings, ...args: string[]) => runScript('reset', ['--in-place', '--quiet', ...args], { DATABASE_URL: db.url });
+const inPlace = (db: Settings, ...args: string[]) => runScript('reset', ['--in-place', ...args], { DATABASE_URL: db.url });
 const count = (db: Settings, table: string) =>
   withDatabase(db, async (c) => Number((await c.query(`SELECT count(*) AS n FROM ${escapeIdentifier(table)}`)).rows[0].n));
 

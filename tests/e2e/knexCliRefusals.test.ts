@@ -15,14 +15,15 @@ test('the knex CLI in production without DATABASE_URL names what is missing inst
   expect(r.out + r.err).toMatch(/production environment has no default database: set DATABASE_URL/);
 });
 
-test('`npx knex migrate:make` refuses, pointing at npm run db:new, and writes no file and no folder', () => {
+test('`npx knex migrate:make` refuses in two lines (no "Failed to read config"), pointing at npm run db:new, and writes no file and no folder', () => {
   const stray = path.join(ROOT, 'migrations');
   const existed = fs.existsSync(stray);
   try {
     const r = runKnex(['migrate:make', 'probe_knex_make']);
-    expect(r.code).toBe(1);
-    expect(r.out + r.err).toMatch(/knex migrate:make is not used in this project/);
-    expect(r.out + r.err).toMatch(/Run instead: npm run db:new -- probe_knex_make/);
+    expect({ code: r.code, err: r.err.trim().split('\n') }).toEqual({
+      code: 2,
+      err: [expect.stringMatching(/^kapman: error: knex migrate:make is not used in this project/), 'kapman: hint: run instead: npm run db:new -- probe_knex_make'],
+    });
     expect(fs.existsSync(stray)).toBe(existed);
     expect(fs.readdirSync(MIGRATIONS_DIR).sort()).toEqual(released);
   } finally {

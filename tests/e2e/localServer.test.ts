@@ -1,6 +1,7 @@
 // The no-Docker paths: the harness's throwaway cluster and `npm run db:up` / `db:down`,
 // both from the local PostgreSQL 15 binaries with TimescaleDB.
 import { execFileSync } from 'child_process';
+import net from 'net';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -8,7 +9,7 @@ import { dbDown } from '../../scripts/db-down';
 import { dbUp, devClusterOptions } from '../../scripts/lib/server/devServer';
 import { withClient } from '../../scripts/lib/server/connection';
 import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/server/localCluster';
-import { TimescaleMissingError } from '../../scripts/lib/cli/errors';
+import { LocalClusterError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { pickTestServer, startThrowawayCluster } from '../../scripts/lib/server/testServer';
 import { reset } from '../../scripts/reset';
@@ -89,5 +90,29 @@ test('a server with TimescaleDB installed but not preloaded: reset refuses befor
     expect(await withClient(url, async (c) => (await c.query('SELECT x FROM keep')).rows)).toEqual([{ x: 1 }]);
   } finally {
     await server.stop();
+  }
+});
+
+test('a first db:up that fails removes the folder it made, and its hint names a server log that still exists', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-dbup-taken-'));
+  fs.chmodSync(root, 0o711);
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const cluster = { dataDir: path.join(root, 'data'), port: (taken.address() as net.AddressInfo).port };
+  let hint = '';
+  try {
+    const failure = await dbUp({ docker: false, binDir, cluster }).then(() => undefined, (err: unknown) => err);
+    expect(failure).toBeInstanceOf(LocalClusterError);
+    hint = (failure as LocalClusterError).hint ?? '';
+    expect(fs.existsSync(cluster.dataDir)).toBe(false);
+    const log = /\(see (\S+)\)/.exec(hint)?.[1];
+    expect({ hint, exists: log !== undefined && fs.existsSync(log) }).toEqual({ hint, exists: true });
+    expect(fs.readFileSync(log!, 'utf8')).toMatch(/could not bind|could not create any TCP\/IP sockets/);
+  } finally {
+    taken.close();
+    const log = /\(see (\S+)\)/.exec(hint)?.[1];
+    if (log && !log.startsWith(root)) fs.rmSync(path.dirname(log), { recursive: true, force: true });
+    await dbDown({ docker: false, binDir, dataDir: cluster.dataDir }).catch(() => undefined);
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });

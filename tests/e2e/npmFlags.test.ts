@@ -74,14 +74,17 @@ test('flags after -- are the command\'s own, as before', async () => {
   expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.stringMatching(/matches the contract/) });
 });
 
-test('a flag neither npm nor the command knows, given without -- (a typo: --dry-rn), is refused too: nothing is reset', async () => {
+test('a flag neither npm nor the command knows, given without -- (a typo: --dry-rn), is refused too, naming the option it misspells: nothing is reset', async () => {
   const db = await createMigratedDatabase('_npm_typo');
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
   const r = await npmRun(['db:reset', '--dry-rn'], { DATABASE_URL: db.url });
   const ours = r.err.split('\n').filter((l) => l.startsWith('kapman:'));
   expect({ code: r.code, ours }).toEqual({
     code: 2,
-    ours: ['kapman: error: npm took --dry-rn for itself (no `--` before it; npm does not know it either), so nothing was done; for the command: npm run db:reset -- --dry-rn'],
+    ours: [
+      'kapman: error: npm took --dry-rn for itself (no `--` before it), and neither npm nor db:reset knows it, so nothing was done',
+      'kapman: hint: did you mean --dry-run? run: npm run db:reset -- --dry-run',
+    ],
   });
   expect(await rows(db)).toEqual([{ symbol: 'KEEP' }]);
 });

@@ -37,7 +37,8 @@ test('a build left by a killed run is removed by the next reset of the same targ
 test('two resets of one database at once: the second waits for the first, both exit 0, the result verifies (3 rounds)', async () => {
   const { db } = await ownedDatabase('two');
   for (let round = 0; round < 3; round++) {
-    const runs = await Promise.all([1, 2].map(() => startScript('reset', ['--quiet'], { DATABASE_URL: db.url })));
+    // Not --quiet: the wait is a line of progress.
+    const runs = await Promise.all([1, 2].map(() => startScript('reset', [], { DATABASE_URL: db.url })));
     expect(runs.map((r) => [r.code, r.err])).toEqual([[0, ''], [0, '']]);
     expect(runs.some((r) => /waiting for the reset lock of/.test(r.out))).toBe(true);
     expect((await verify(db, { empty: true })).ok).toBe(true);
@@ -54,7 +55,7 @@ test('two db:migrate processes at the same moment: both exit 0, migrations appli
 
 test('resets of two different databases never wait for each other', async () => {
   const [a, b] = await Promise.all([ownedDatabase('da'), ownedDatabase('db')]);
-  const runs = await Promise.all([a, b].map(({ db }) => startScript('reset', ['--quiet'], { DATABASE_URL: db.url })));
+  const runs = await Promise.all([a, b].map(({ db }) => startScript('reset', [], { DATABASE_URL: db.url })));
   expect(runs.map((r) => r.code)).toEqual([0, 0]);
   for (const r of runs) expect(r.out).not.toMatch(/waiting/);
 });

@@ -144,7 +144,7 @@ test('an unknown option: exit 2, one line pointing at --help', async () => {
   const r = await runInProcess('reset', ['--frobnicate']);
   expect(r.code).toBe(2);
   expect(r.err.trim().split('\n')).toEqual([
-    expect.stringMatching(/^kapman: error: Unknown argument: frobnicate$/),
+    expect.stringMatching(/^kapman: error: unknown option --frobnicate$/),
     expect.stringMatching(/^kapman: hint: see `kapman-db reset --help`$/),
   ]);
 });

@@ -2,12 +2,18 @@
 // the commands declare, its exit-code table is what the error classes carry, and every command
 // line it shows is run by a test or by .ci/run (the list is tests/support/readmeRunbook.ts).
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { describeCommands, GLOBAL_OPTIONS, DATABASE_OPTIONS } from '../../scripts/lib/cli/cli';
 import * as errors from '../../scripts/lib/cli/errors';
 import { ROOT } from '../support/cli';
 import { codeSpans, commandLines, README_TEXT, table } from '../support/readme';
 import { RUNBOOK } from '../support/readmeRunbook';
+import { runInProcess } from '../support/inProcess';
+import { runPrefix, serverUrl } from '../support/testDatabase';
+import { urlForDatabase } from '../../scripts/lib/server/settings';
+import { EXIT_CODES } from '../../scripts/lib/cli/interrupt';
+import { SHARED_DATA_ROOT } from '../../scripts/lib/server/localCluster';
 
 const readme = README_TEXT();
 const commands = describeCommands();
@@ -76,4 +82,30 @@ test('every command line in the README is run by the README test or by .ci/run',
     if (how.ci === 'the quick start') expect(`${line}: ${quickStart.includes(line) && /awk '\/\^## Quick start\//.test(ci)}`).toBe(`${line}: true`);
     else expect(ci.split('\n').some((l) => l.trim() === line)).toBe(true);
   }
+});
+
+test('exit 13 names exactly the commands that exit 13 on a database that does not exist', async () => {
+  const row = table(readme, 'exit', 'error').find(([code]) => code === '13');
+  const documented = codeSpans(row![1]).map((s) => s.replace(/^db:/, '')).sort();
+  // Every database command that reads or changes the target in place (reset and restore create
+  // it; schema:dump and erd work on a scratch database of their own).
+  const probes: Array<[string, string[]]> = [['migrate', []], ['rollback', []], ['status', []], ['verify', []], ['backup', ['--out', path.join(os.tmpdir(), `${runPrefix()}absent.dump`)]], ['reset', ['--dry-run']]];
+  const url = urlForDatabase(serverUrl(), `${runPrefix()}absent`);
+  const exits13: string[] = [];
+  for (const [name, args] of probes) if ((await runInProcess(name, args, { DATABASE_URL: url })).code === 13) exits13.push(name);
+  expect(exits13.sort()).toEqual(documented);
+});
+
+test('the signals paragraph gives the exit codes the program uses, and says npm exits with node\'s', () => {
+  const paragraph = /- \*\*Signals\.\*\*([\s\S]*?)\n- /.exec(readme)![1].replace(/\s+/g, ' ');
+  expect(/exit (\d+)\/(\d+)\./.exec(paragraph)!.slice(1).map(Number)).toEqual([EXIT_CODES.SIGINT, EXIT_CODES.SIGTERM]);
+  // tests/e2e/signals.test.ts checks this of npm itself, for each way a signal arrives.
+  expect(paragraph).toContain('exits with node\'s code');
+  const exitRow = table(readme, 'exit', 'error').find(([code]) => code.startsWith('130'))![0];
+  expect(exitRow).toBe(`${EXIT_CODES.SIGINT}, ${EXIT_CODES.SIGTERM}`);
+});
+
+test('the quick start says where the development cluster\'s data goes when the postgres OS user cannot enter the checkout', () => {
+  const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Commands'));
+  expect(quickStart).toContain(`\`${SHARED_DATA_ROOT}/<checkout folder's name>-<hash of its path>\``);
 });

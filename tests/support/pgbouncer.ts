@@ -38,7 +38,7 @@ function accepts(port: number): Promise<boolean> {
 }
 
 export async function startPgBouncer(o: PgBouncerOptions): Promise<PgBouncer> {
-  if (!fs.existsSync(PGBOUNCER)) throw new Error(`no PgBouncer at ${PGBOUNCER}: apt-get install pgbouncer (.ci/run does), or set PGBOUNCER`);
+  if (!fs.existsSync(PGBOUNCER)) throw new Error(`no PgBouncer at ${PGBOUNCER}: npm run test:e2e installs it when it may (tests/support/install-e2e-tools.sh), or set PGBOUNCER`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-pgbouncer-'));
   const port = await freePort();
   const file = (name: string) => path.join(dir, name);

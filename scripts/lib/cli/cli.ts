@@ -9,9 +9,9 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from '../server/timeouts';
 import { PROJECT_ROOT } from '../paths';
 import { CommandEntry, COMMANDS, npmScript } from './commands';
 import { loadDotEnv } from './dotenv';
-import { InvalidSettingsError, KapmanError, UsageError } from './errors';
+import { InvalidSettingsError, KapmanError, ProductionGuardError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
-import { redact, setOutput } from './log';
+import { outcome, redact, setOutput, shellWord } from './log';
 import type { Settings } from '../server/settings';
 
 const PROGRAM = 'kapman-db';
@@ -37,9 +37,13 @@ export interface DatabaseArgs extends GlobalArgs {
  * the shared database options and the target's Settings (read, and waited for, here); what
  * `run` returns is the result `--json` prints.
  */
-export type KapmanCommand<A = object> =
-  | { database: true; options?: (y: Argv) => Argv; run(args: A & DatabaseArgs, settings: Settings): Promise<unknown> }
-  | { database: false; shared?: SharedOption[]; options?: (y: Argv) => Argv; run(args: A & GlobalArgs): Promise<unknown> };
+export type KapmanCommand<A = object, R = unknown> =
+  | {
+    database: true; options?: (y: Argv) => Argv; run(args: A & DatabaseArgs, settings: Settings): Promise<R>;
+    /** The one line --quiet prints when the command succeeds. */
+    outcome?(result: R, settings: Settings): string;
+  }
+  | { database: false; shared?: SharedOption[]; options?: (y: Argv) => Argv; run(args: A & GlobalArgs): Promise<R>; outcome?(result: R): string };
 
 // Declared without a yargs type, so that `abc` reaches this check as written, not as NaN.
 const positiveSeconds = (name: string) => (value: unknown) => {
@@ -183,10 +187,34 @@ export function flagsUnknownToNpm(env: NodeJS.ProcessEnv, own: Map<string, boole
     .map((k) => `--${k.slice('npm_config_'.length).replace(/_/g, '-')}`);
 }
 
+/** Edit distance (Levenshtein), for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** The option (`--no-` forms of booleans included) that `typed`, a name without dashes, most likely misspells; undefined when none is close. */
+export function nearestOption(typed: string, options: Map<string, boolean>): string | undefined {
+  const names = [...options].flatMap(([name, isBoolean]) => (isBoolean ? [name, `no-${name}`] : [name])).filter((n) => n !== 'help');
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const n of names) {
+    const d = distance(typed.toLowerCase(), n);
+    if (d < bestDistance) [best, bestDistance] = [n, d];
+  }
+  return bestDistance <= Math.max(1, Math.min(2, Math.floor(typed.length / 3))) ? best : undefined;
+}
+
 /** Runs the parsed command: settings, --wait, the work, then the --json result. */
 async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
   setOutput({ quiet: args.quiet, toStderr: args.json });
   let result: unknown;
+  let line: string | undefined;
   if (command.database) {
     const settings = settingsFromArgs(args);
     if (args.wait) {
@@ -194,9 +222,13 @@ async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Pro
       await waitForServer(settings.url, args['wait-timeout'] * 1000);
     }
     result = await command.run(args, settings);
+    line = command.outcome?.(result, settings);
   } else {
     result = await command.run(args);
+    line = command.outcome?.(result);
   }
+  // Without --quiet the command's own lines already end with it.
+  if (args.quiet && line) outcome(line);
   if (args.json) process.stdout.write(`${JSON.stringify(result ?? {}, null, 2)}\n`);
 }
 
@@ -218,8 +250,13 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
   const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : PROGRAM;
   const json = argv.includes('--json');
   const debug = argv.includes('--debug') || isTrue(env.KAPMAN_DEBUG);
+  // The command as the user typed it (npx sets npm_command=exec), for hints that give a line to run.
+  const typedAs = viaNpm ? name : `${env.npm_command === 'exec' ? 'npx ' : ''}${PROGRAM}${entry ? ` ${entry.name}` : ''}`;
   const seeHelp = `see \`${name}${entry && !viaNpm ? ` ${entry.name}` : ''} --help\``;
-  setOutput({ quiet: false, toStderr: json });
+  const typed = (args: string[]) => [typedAs, ...args.map(shellWord)].join(' ');
+  const typedArgs = entry ? argv.slice(1) : argv;
+  // Known before parsing, so that the .env line obeys it too.
+  setOutput({ quiet: argv.includes('--quiet'), toStderr: json });
   try {
     if (!entry && argv[0] !== undefined && !argv[0].startsWith('-')) {
       throw new UsageError(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`, seeHelp);
@@ -237,8 +274,36 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
       .exitProcess(false)
       .fail((msg, err) => {
         // yargs' own complaints (and a throwing coerce) are usage errors; the command's errors pass through.
-        throw err instanceof KapmanError || (err && err.name !== 'YError') ? err : new UsageError(err?.message ?? msg, seeHelp);
+        if (err instanceof KapmanError || (err && err.name !== 'YError')) throw err;
+        throw usageInOurWords(err?.message ?? msg);
       });
+    // yargs' words for a missing positional or an unknown option, said as the house says them.
+    const usageInOurWords = (said: string): UsageError => {
+      if (entry?.needs && /^Not enough non-option arguments/.test(said)) {
+        return new UsageError(`${entry.name} needs ${entry.needs}: ${typed([...typedArgs.filter((a) => a.startsWith('-')), entry.placeholder ?? ''])}`.trimEnd(), seeHelp);
+      }
+      const unknown = /^Unknown arguments?: (.+)$/.exec(said)?.[1].split(', ');
+      if (!chosen || !unknown) return new UsageError(said, seeHelp);
+      // yargs names each unknown flag twice, as typed and camelCased (dry-rn, dryRn).
+      const names = unknown.filter((n) => !(/[A-Z]/.test(n) && unknown.includes(n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))));
+      // As typed: yargs reports --no-x as x.
+      const asTyped = (n: string) => [n, `no-${n}`].find((t) => typedArgs.some((a) => a === `-${t}` || a === `--${t}` || a.startsWith(`--${t}=`)));
+      const strays = names.filter((n) => !asTyped(n));
+      if (strays.length) return new UsageError(`unexpected argument${strays.length > 1 ? 's' : ''} ${strays.map((n) => `"${n}"`).join(', ')}`, seeHelp);
+      const flags = names.map((n) => asTyped(n)!);
+      const options = commandOptions(chosen);
+      const fixes = new Map(flags.map((f) => [f, nearestOption(f, options)]));
+      const spelled = (f: string) => (f.length === 1 ? `-${f}` : `--${f}`);
+      const message = `unknown option${flags.length > 1 ? 's' : ''} ${flags.map(spelled).join(', ')}`;
+      if (![...fixes.values()].some(Boolean)) return new UsageError(message, seeHelp);
+      const fixed = typedArgs.map((a) => {
+        const m = /^--?([^=]+)(=.*)?$/.exec(a);
+        const fix = m ? fixes.get(m[1]) : undefined;
+        return fix ? `--${fix}${m![2] ?? ''}` : a;
+      });
+      const guesses = [...fixes.values()].filter(Boolean).map((f) => `--${f}`).join(', ');
+      return new UsageError(message, `did you mean ${guesses}? run: ${typed(fixed)}`);
+    };
     let chosen: KapmanCommand<unknown> | undefined;
     if (entry) {
       const command = entry.load();
@@ -250,7 +315,16 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
       }
       const unknown = flagsUnknownToNpm(env, options);
       if (unknown.length) {
-        throw new UsageError(`npm took ${unknown.join(', ')} for itself (no \`--\` before it; npm does not know it either), so nothing was done; for the command: ${name} ${unknown.join(' ')}`);
+        // A typo, most likely: name the option it misspells, as it must be typed, when one is close.
+        const fixes = unknown.map((flag) => {
+          const fix = nearestOption(flag.slice(2), options);
+          if (!fix) return undefined;
+          const value = env[`npm_config_${flag.slice(2).replace(/-/g, '_')}`];
+          return options.get(fix) || value === undefined || value === 'true' || value === '' ? `--${fix}` : `--${fix} ${shellWord(value)}`;
+        });
+        const guesses = fixes.filter((f): f is string => f !== undefined);
+        throw new UsageError(`npm took ${unknown.join(', ')} for itself (no \`--\` before it), and neither npm nor ${npmScript(entry.name)} knows ${unknown.length > 1 ? 'them' : 'it'}, so nothing was done`,
+          guesses.length ? `did you mean ${guesses.join(', ')}? run: ${name} ${guesses.join(' ')}` : seeHelp);
       }
       const usage = [viaNpm ? '$0' : entry.name, entry.positionals].filter(Boolean).join(' ');
       program = program.version(false).command(usage, entry.describe, (y) => declare(y, command));
@@ -268,7 +342,10 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
     if (chosen && !args.help) await execute(chosen, args as unknown as DatabaseArgs);
     return 0;
   } catch (err) {
-    return report(err, { json, debug });
+    // The refusal's way past it is the command as the user typed it, with --force.
+    const refusal = err instanceof ProductionGuardError && err.loses !== undefined
+      ? new ProductionGuardError(err.message, `${err.loses}; if you mean it, run: ${typed([...typedArgs, '--force'])}`, { cause: err }) : err;
+    return report(refusal, { json, debug });
   }
 }
 

@@ -7,6 +7,9 @@ export interface CommandEntry {
   name: string;
   /** Positionals after the name, in yargs' syntax: `<file>`, `<name..>`. */
   positionals?: string;
+  /** What the positionals are, in words and as a placeholder, for the error when they are missing. */
+  needs?: string;
+  placeholder?: string;
   describe: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
   load(): KapmanCommand<any>;
@@ -23,8 +26,8 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'status', describe: 'List applied [X], pending [ ], edited [!] and missing [?] migrations', load: () => require('../../status').command },
   { name: 'verify', describe: 'Check a live database against the schema contract (db/contract.ts); exit 0 only when it matches', load: () => require('../../verify').command },
   { name: 'backup', describe: 'Write a backup of the target database (pg_dump custom format, metadata in FILE.json beside it)', load: () => require('../../backup').command },
-  { name: 'restore', positionals: '<file>', describe: 'REPLACES EVERYTHING in the target database with a backup: restored beside it, verified, then swapped in', load: () => require('../../restore').command },
-  { name: 'new', positionals: '<name..>', describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub', load: () => require('../../new').command },
+  { name: 'restore', positionals: '<file>', needs: 'the backup to restore (the archive; its FILE.json lies beside it)', placeholder: 'FILE', describe: 'REPLACES EVERYTHING in the target database with a backup: restored beside it, verified, then swapped in', load: () => require('../../restore').command },
+  { name: 'new', positionals: '<name..>', needs: 'the name of the migration', placeholder: 'NAME', describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub', load: () => require('../../new').command },
   { name: 'schema:dump', describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)', load: () => require('../../schema-dump').command },
   { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md', load: () => require('../../erd').command },
   { name: 'bench', describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB', load: () => require('../../bench').command },

@@ -27,6 +27,8 @@ export class RefusedTargetError extends KapmanError {
 }
 export class ProductionGuardError extends KapmanError {
   readonly exitCode = 7;
+  /** What going on would lose; the CLI layer then gives the command as typed, with --force, in the hint. */
+  loses?: string;
 }
 export class TimescaleMissingError extends KapmanError {
   readonly exitCode = 8;

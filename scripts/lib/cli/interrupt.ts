@@ -3,7 +3,7 @@
 // 130/143 means nothing was changed, 0 means the work was done.
 import { log } from './log';
 
-const EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+export const EXIT_CODES: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 type Cleanup = () => Promise<void>;
 const cleanups = new Set<Cleanup>();

@@ -72,8 +72,9 @@ export function redact(text: string): string {
 }
 
 let quiet = false;
-// The CLI's --quiet and --json: details muted; with --json, stdout holds only the result.
-let details = true;
+// The CLI's --quiet and --json: with --quiet only the outcome line (and an error) is printed;
+// with --json, stdout holds only the result.
+let outcomeOnly = false;
 let toStderr = false;
 
 // A reader that goes away (`| head -1`) must not abort the work: output errors are dropped from then on.
@@ -89,12 +90,17 @@ export function setQuiet(on: boolean): void {
 }
 
 export function log(message: string): void {
+  if (!outcomeOnly) outcome(message);
+}
+
+/** The one line that says how a command ended: all that --quiet prints. */
+export function outcome(message: string): void {
   if (!quiet) (toStderr ? process.stderr : process.stdout).write(`kapman: ${redact(message)}\n`);
 }
 
 /** Progress on one line, to stderr (dots while waiting). */
 export function progress(text: string): void {
-  if (!quiet) process.stderr.write(redact(text));
+  if (!quiet && !outcomeOnly) process.stderr.write(redact(text));
 }
 
 /** Runs one step, printing the fact done and its duration. */
@@ -109,18 +115,21 @@ export async function step<T>(done: string | ((result: T) => string), work: () =
 
 /** A line about the run itself, to stderr (which .env file was read), so stdout stays the command's. */
 export function notice(message: string): void {
-  if (!quiet) process.stderr.write(`kapman: ${redact(message)}\n`);
+  if (!quiet && !outcomeOnly) process.stderr.write(`kapman: ${redact(message)}\n`);
 }
 
 export function setOutput(o: { quiet: boolean; toStderr: boolean }): void {
-  details = !o.quiet;
+  outcomeOnly = o.quiet;
   toStderr = o.toStderr;
 }
 
-/** A line per item (a migration file, a table, a chunk): --quiet leaves it out. */
+/** A line per item (a migration file, a table, a chunk); --quiet leaves it out, as every line but the outcome. */
 export function detail(message: string): void {
-  if (details) log(message);
+  log(message);
 }
+
+/** A word as a POSIX shell reads it back: bare when safe, else in single quotes. */
+export const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
 
 /** `1 row`, `2 rows`. */
 export const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -72,10 +72,27 @@ export function formatReport(r: VerifyReport): string {
 export function reportVerification(r: VerifyReport, mismatch?: () => KapmanError): void {
   for (const line of formatReport(r).split('\n')) log(line);
   if (r.ok) return;
-  const err = mismatch?.() ?? new SchemaDriftError(`database ${r.database} does not match the contract`,
-    'rebuild it with `npm run db:reset`, or add a migration and update db/contract.ts if the change is meant');
+  const err = mismatch?.() ?? new SchemaDriftError(`database ${r.database} does not match the contract`, driftHint(r));
   err.result = r;
   throw err;
+}
+
+/**
+ * Where to go from a difference. A reset helps only when the migrations build the contract (it
+ * refuses otherwise, exit 27), so the migrations and the contract are put right first.
+ */
+function driftHint(r: VerifyReport): string {
+  const migrations = r.differences.filter((d) => d.group === 'migrations');
+  if (migrations.some((d) => d.kind === 'missing' && d.item.startsWith('migration '))) {
+    return 'apply the pending migrations with `npm run db:migrate`; if it still differs, make db/contract.ts describe what the migrations build';
+  }
+  if (migrations.length) {
+    return 'bring back each migration file as it was applied (git), or rebuild the database from the files now with `npm run db:reset` (deletes its data)';
+  }
+  const tablesOnly = r.differences.length === 0;
+  if (tablesOnly) return 'empty the tables that hold rows, or run without --empty';
+  return 'if a migration made the change, make db/contract.ts describe what the migrations build (`npm run db:reset` refuses until they agree); '
+    + 'if it was made by hand, `npm run db:reset` rebuilds the database from the migrations (deletes its data)';
 }
 
 /** For a database built from the migrations just now: they do not build what the contract says. */

@@ -80,8 +80,9 @@ export async function withMaintenanceClient<T>(url: string, work: (client: Clien
 export async function waitForServer(url: string, timeoutMs: number, intervalMs = 500): Promise<void> {
   const write = progress;
   const deadline = Date.now() + timeoutMs;
-  write('kapman: waiting for the server ');
+  write('kapman: waiting for the server');
   for (;;) {
+    write('.'); // one per try, the first included
     try {
       await withMaintenanceClient(url, async () => undefined);
       write(' ready\n');
@@ -96,7 +97,6 @@ export async function waitForServer(url: string, timeoutMs: number, intervalMs =
         throw new ServerUnreachableError(`the server at ${maskUrl(url)} did not accept connections within ${timeoutMs / 1000} s`,
           'start it (`npm run db:up`), check host and port in DATABASE_URL, or raise --wait-timeout');
       }
-      write('.');
       await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
     }
   }

@@ -47,7 +47,10 @@ const PARAMETERS: Record<Key, string> = {
 const isKey = (k: string): k is Key => Object.prototype.hasOwnProperty.call(PARAMETERS, k);
 
 const SCHEMES = ['postgresql://', 'postgres://'];
-const HINT = 'DATABASE_URL must look like postgres://user:password@host:5432/dbname (percent-encode special characters); is DATABASE_URL or the knexfile default set as you meant?';
+// Examples show no password: any text standing there is masked in output, a placeholder too.
+/** Where a URL's password goes, in words. */
+export const PASSWORD_WHERE = 'the password after USER and a colon, percent-encoded (@ as %40), or in PGPASSWORD or ~/.pgpass';
+const HINT = `DATABASE_URL must look like postgres://USER@HOST:5432/DBNAME (${PASSWORD_WHERE}); is DATABASE_URL or the knexfile default set as you meant?`;
 
 const bad = (what: string) => new InvalidSettingsError(`DATABASE_URL ${what}`, HINT);
 
@@ -95,6 +98,12 @@ function split(url: string): RawUrl {
     raw.user = colon < 0 ? rest.slice(0, at) : rest.slice(0, colon);
     if (colon >= 0) raw.password = rest.slice(colon + 1, at);
     rest = rest.slice(at + 1);
+    // libpq would read what follows a raw "@" in the password as the host: a lookup that fails
+    // naming part of the password. No host name holds an "@", so say so, quoting none of it.
+    if (/^[^/?]*@/.test(rest)) {
+      throw new InvalidSettingsError('DATABASE_URL has a second raw "@" before its host: libpq would take part of the user info as the host name',
+        'percent-encode each "@" in the user name or password as %40');
+    }
   }
 
   // host[:port]; [..] holds an IPv6 address.

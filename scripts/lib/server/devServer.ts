@@ -2,6 +2,7 @@
 // Docker engine answers, else a project-local cluster in .pgdata/ (git-ignored).
 import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
+import os from 'os';
 import type { Argv } from 'yargs';
 import path from 'path';
 import { DEFAULT_URLS } from '../../../knexfile';
@@ -10,7 +11,9 @@ import { createDatabase, databaseInfo } from './admin';
 import { waitForServer, withMaintenanceClient } from './connection';
 import { positivePort } from '../cli/cli';
 import { DockerUnavailableError, LocalClusterError } from '../cli/errors';
-import { ClusterOptions, clusterUrl, DEFAULT_PG_BIN, initCluster, isInitialized, runningPort, startCluster } from './localCluster';
+import {
+  ClusterOptions, clusterUrl, DEFAULT_PG_BIN, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
+} from './localCluster';
 import { maskUrl, parseUrl } from './settings';
 import { PROJECT_ROOT } from '../paths';
 
@@ -52,7 +55,7 @@ export function devClusterOptions(binDir: string): ClusterOptions & { database: 
   const { database, user, password } = parseUrl(url);
   return {
     binDir,
-    dataDir: path.join(PROJECT_ROOT, '.pgdata'),
+    dataDir: devDataDir(PROJECT_ROOT),
     port: Number(new URL(url).port || 5432),
     user,
     password: password ?? '',
@@ -129,7 +132,11 @@ export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
     .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
     .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, defaultDescription: `PG_BIN, else ${DEFAULT_PG_BIN}`, describe: 'folder of the local PostgreSQL 15 binaries' });
   // No yargs type: `abc` reaches positivePort as written.
-  return o.port ? y.option('port', { default: 5432, requiresArg: true, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)' }) : y;
+  // KAPMAN_DB_PORT is also what docker-compose.yml publishes.
+  return o.port ? y.option('port', {
+    default: process.env.KAPMAN_DB_PORT || 5432, defaultDescription: 'KAPMAN_DB_PORT, else 5432',
+    requiresArg: true, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)',
+  }) : y;
 }
 
 /** Returns the development database's URL, on whichever server it brought up. */
@@ -147,12 +154,14 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
   }
   // A folder this run creates is removed again if the server never comes up in it.
   const creates = !fs.existsSync(cluster.dataDir);
+  let starting = false;
   try {
     if (isInitialized(cluster.dataDir)) {
       log(`local cluster exists in ${cluster.dataDir}`);
     } else {
       initCluster(cluster);
-      log(`local cluster created in ${cluster.dataDir}`);
+      const elsewhere = !cluster.dataDir.startsWith(PROJECT_ROOT + path.sep);
+      log(`local cluster created in ${cluster.dataDir}${elsewhere && !o.cluster?.dataDir ? ` (the postgres OS user cannot enter ${PROJECT_ROOT}, so its data lives here)` : ''}`);
     }
     const running = runningPort(cluster.dataDir);
     if (running !== undefined && running !== cluster.port) {
@@ -162,13 +171,20 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
     if (running !== undefined) {
       log('local server already running');
     } else {
+      starting = true;
       startCluster(o.binDir, cluster.dataDir, cluster.port);
       log(`local server started on 127.0.0.1:${cluster.port}`);
     }
   } catch (err) {
-    if (creates) {
-      fs.rmSync(cluster.dataDir, { recursive: true, force: true });
-      log(`removed ${cluster.dataDir}, which this run had created`);
+    if (!creates) throw err;
+    // The server's log goes with the folder: kept aside first, so that the hint can point at it.
+    const kept = starting && fs.existsSync(serverLog(cluster.dataDir))
+      ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-db-up-')), 'server.log') : undefined;
+    if (kept) fs.copyFileSync(serverLog(cluster.dataDir), kept);
+    fs.rmSync(cluster.dataDir, { recursive: true, force: true });
+    log(`removed ${cluster.dataDir}, which this run had created${kept ? `; its server log is kept in ${kept}` : ''}`);
+    if (starting && err instanceof LocalClusterError) {
+      throw new LocalClusterError(err.message, kept ? startFailedHint(kept) : 'is the port taken?', { cause: err });
     }
     throw err;
   }

@@ -2,6 +2,7 @@
 // no-Docker path of `npm run db:up` and of the test harness. PostgreSQL refuses to
 // run as root, so as root every server command runs as the `postgres` OS user.
 import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
 import fs from 'fs';
 import net from 'net';
 import os from 'os';
@@ -40,7 +41,7 @@ export function run(binDir: string, tool: string, args: string[]): string {
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
     throw new LocalClusterError(`${tool} failed: ${(e.stderr || e.stdout || e.message).trim()}`,
-      `see ${DEFAULT_PG_BIN} (set PG_BIN to another PostgreSQL 15 bin folder) and the server log in the data folder`);
+      `see ${DEFAULT_PG_BIN} (set PG_BIN to another PostgreSQL 15 bin folder)`);
   }
 }
 
@@ -73,7 +74,9 @@ function handToPostgres(dir: string): void {
   if (isRoot()) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
 }
 
-function postgresCanReach(dir: string): boolean {
+/** Whether the server's OS user may enter `dir` (and so every folder above it). */
+function serverCanReach(dir: string): boolean {
+  if (!isRoot()) return true; // the server runs as us
   try {
     execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dir]);
     return true;
@@ -82,9 +85,28 @@ function postgresCanReach(dir: string): boolean {
   }
 }
 
+/** Where the clusters of checkouts that the postgres OS user cannot enter live (as root only). */
+export const SHARED_DATA_ROOT = '/var/lib/kapman-db';
+
+/**
+ * The development cluster's data folder for the checkout at `projectRoot`: its `.pgdata/`, or,
+ * as root in a checkout the postgres OS user cannot enter (under /root, in a `mktemp -d`
+ * folder), a folder under SHARED_DATA_ROOT named after the checkout and a hash of its path, so
+ * that every command run in that checkout finds the same one. A `.pgdata/` already made stays in use.
+ */
+export function devDataDir(projectRoot: string): string {
+  const root = path.resolve(projectRoot);
+  const inside = path.join(root, '.pgdata');
+  if (isInitialized(inside) || serverCanReach(root)) return inside;
+  const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
+  return path.join(SHARED_DATA_ROOT, `${path.basename(root).replace(/[^\w.-]/g, '_')}-${hash}`);
+}
+
 export function initCluster(o: ClusterOptions): void {
   assertLocalBinaries(o.binDir);
-  if (isRoot() && !postgresCanReach(path.dirname(path.resolve(o.dataDir)))) {
+  // The parent may be SHARED_DATA_ROOT, made here on first use (open to enter, as /var/lib is).
+  fs.mkdirSync(path.dirname(path.resolve(o.dataDir)), { recursive: true, mode: 0o755 });
+  if (!serverCanReach(path.dirname(path.resolve(o.dataDir)))) {
     throw new LocalClusterError(`the postgres OS user cannot reach ${path.dirname(path.resolve(o.dataDir))}`,
       'PostgreSQL runs as `postgres` here; put the project (or PGDATA) where that user may enter every parent folder');
   }
@@ -137,15 +159,20 @@ export function runningPort(dataDir: string): number | undefined {
   }
 }
 
+/** The server's log, in its data folder. */
+export const serverLog = (dataDir: string) => path.join(dataDir, 'server.log');
+
+/** What to check when the server did not start, and where its log is. */
+export const startFailedHint = (logFile: string) => `is the port taken? (see ${logFile})`;
+
 /** Starts the server in `dataDir`; `port` overrides the one in its postgresql.conf. */
 export function startCluster(binDir: string, dataDir: string, port?: number): void {
+  const logFile = serverLog(dataDir);
   try {
-    run(binDir, 'pg_ctl', ['-D', dataDir, '-l', path.join(dataDir, 'server.log'), ...(port ? ['-o', `-p ${port}`] : []), '-w', '-t', '60', 'start']);
+    run(binDir, 'pg_ctl', ['-D', dataDir, '-l', logFile, ...(port ? ['-o', `-p ${port}`] : []), '-w', '-t', '60', 'start']);
   } catch (err) {
-    const logFile = path.join(dataDir, 'server.log');
     const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ') : '';
-    throw new LocalClusterError(`the local server did not start: ${tail || (err as Error).message}`,
-      `is the port taken? (see ${logFile})`);
+    throw new LocalClusterError(`the local server did not start: ${tail || (err as Error).message}`, startFailedHint(logFile));
   }
 }
 

@@ -7,7 +7,7 @@ import path from 'path';
 import { PROJECT_ROOT } from './devServer';
 import { TimescaleMissingError } from '../cli/errors';
 import { assertLocalBinaries, DEFAULT_PG_BIN, localBinariesProblem } from './localCluster';
-import { log } from '../cli/log';
+import { log, shellWord } from '../cli/log';
 
 export const INSTALL_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'install-timescaledb.sh');
 
@@ -25,23 +25,28 @@ export type ProvisionPlan =
   | { kind: 'install'; command: string; args: string[] }
   | { kind: 'refuse'; error: TimescaleMissingError };
 
-const shellWord = (w: string) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+/** How a command that needs root runs: as it is (root), through sudo, or not here: then the line to run as root. */
+export type AsRootPlan = { kind: 'install'; command: string; args: string[] } | { kind: 'refuse'; asRoot: string };
+
+export function asRootPlan(argv: string[], f: Pick<ProvisionFacts, 'isRoot' | 'sudoOnPath'>): AsRootPlan {
+  if (f.isRoot) return { kind: 'install', command: argv[0], args: argv.slice(1) };
+  if (f.sudoOnPath) return { kind: 'install', command: 'sudo', args: argv };
+  return { kind: 'refuse', asRoot: `su -c "${argv.map(shellWord).join(' ')}"` };
+}
 
 export function provisionPlan(f: ProvisionFacts): ProvisionPlan {
   if (f.timescaleInstalled) return { kind: 'installed' };
   // sudo resets the environment, so a PG_BIN other than the script's default is passed on the command line.
-  const script = [...(f.binDir === DEFAULT_PG_BIN ? [] : ['env', `PG_BIN=${f.binDir}`]), 'bash', INSTALL_SCRIPT];
-  if (f.isRoot) return { kind: 'install', command: script[0], args: script.slice(1) };
-  if (f.sudoOnPath) return { kind: 'install', command: 'sudo', args: script };
-  const asRoot = `su -c "${script.map(shellWord).join(' ')}"`;
+  const plan = asRootPlan([...(f.binDir === DEFAULT_PG_BIN ? [] : ['env', `PG_BIN=${f.binDir}`]), 'bash', INSTALL_SCRIPT], f);
+  if (plan.kind === 'install') return plan;
   return {
     kind: 'refuse',
     error: new TimescaleMissingError(`TimescaleDB is not installed for the PostgreSQL in ${f.binDir}, and installing it needs root (no sudo here)`,
-      `run \`${asRoot}\` (root's password), then \`npm run db:setup\` again; or use Docker (docker-compose.yml)`),
+      `run \`${plan.asRoot}\` (root's password), then \`npm run db:setup\` again; or use Docker (docker-compose.yml)`),
   };
 }
 
-function onPath(program: string): boolean {
+export function onPath(program: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
     try {
       fs.accessSync(path.join(dir, program), fs.constants.X_OK);

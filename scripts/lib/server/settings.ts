@@ -2,7 +2,7 @@
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../../knexfile';
-import { displayUrl, readConnectionUrl, withDatabase } from './connectionUrl';
+import { displayUrl, PASSWORD_WHERE, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
 
 // NAMEDATALEN - 1: PostgreSQL silently cuts longer names, so a reset would make another database.
@@ -41,7 +41,7 @@ export function loadSettings(input: SettingsInput): Settings {
   const url = input.databaseUrl || DEFAULT_URLS[environment];
   if (!url) {
     throw new InvalidSettingsError(`the ${environment} environment has no default database`,
-      'set DATABASE_URL, e.g. DATABASE_URL=postgres://user:password@host:5432/dbname');
+      `set DATABASE_URL, e.g. DATABASE_URL=postgres://USER@HOST:5432/DBNAME (${PASSWORD_WHERE})`);
   }
   const parsed = parseUrl(url);
   const lockTimeoutMs = input.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
@@ -64,7 +64,9 @@ export function settingsForDatabase(settings: Settings, database: string): Setti
 /** Destructive commands refuse the production environment unless forced. */
 export function refuseProduction(settings: Settings, force: boolean | undefined, doing: string, loses: string): void {
   if (settings.env === 'production' && !force) {
-    throw new ProductionGuardError(`refusing to ${doing} in the production environment`, `${loses}; if you mean it, rerun with --force`);
+    const err = new ProductionGuardError(`refusing to ${doing} in the production environment`, `${loses}; if you mean it, add --force`);
+    err.loses = loses;
+    throw err;
   }
 }
 
