@@ -60,6 +60,9 @@ if [ -S "$SOCK" ] && DOCKER_HOST="unix://$SOCK" docker info >/dev/null 2>&1; the
   log "daemon already running at $SOCK"
 else
   mkdir -p "$ROOT/data" "$ROOT/exec"
+  # What a daemon that was killed left behind (a session's end kills what it started).
+  pkill -f "dockerd -H unix://$SOCK" 2>/dev/null && sleep 1 || true
+  rm -f "$SOCK" "$ROOT/dockerd.pid"
   # No iptables rules: published ports go through docker-proxy, the host's firewall is untouched.
   dockerd -H "unix://$SOCK" --data-root "$ROOT/data" --exec-root "$ROOT/exec" --pidfile "$ROOT/dockerd.pid" \
     --iptables=false --ip-masq=false >"$ROOT/dockerd.log" 2>&1 &
