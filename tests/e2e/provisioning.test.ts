@@ -35,5 +35,8 @@ test('npm ci runs no dependency\'s install script and has none left to ask about
   expect({ code: ls.status, out: ls.stdout.trim() }).toEqual({ code: 0, out: 'No packages with unreviewed install scripts.' });
   const denied = Object.entries(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).allowScripts as Record<string, boolean>);
   expect(denied.filter(([, allowed]) => allowed)).toEqual([]);
-  for (const [name] of denied) expect(`${name}: ${typeof require(name)}`).toMatch(new RegExp(`^${name}: (object|function)$`));
+  // cpu-features is a native add-on that ssh2 (the Docker client's) tries and does without:
+  // unbuilt, it does not load itself, and what the project loads is ssh2.
+  const loaded = (name: string) => (name === 'cpu-features' ? 'ssh2' : name);
+  for (const [name] of denied) expect(`${loaded(name)}: ${typeof require(loaded(name))}`).toMatch(new RegExp(`^${loaded(name)}: (object|function)$`));
 });

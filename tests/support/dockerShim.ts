@@ -1,5 +1,5 @@
 // A stand-in for the docker CLI, for testing the backups' Docker path on a machine without a
-// Docker engine. It implements only what scripts/lib calls (`docker compose version`, `ps`,
+// Docker engine. It implements only what scripts/lib calls (`docker info`, `docker compose version`, `ps`,
 // `port`, `exec -T [-e NAME] timescaledb pg_dump|pg_restore …`) and, for exec, runs the real
 // local PostgreSQL binaries against the real test server, which stands for the container's own
 // server: the container's socket becomes PGHOST/PGPORT. Like a container, the binary gets a
@@ -19,6 +19,8 @@ export interface ShimConfig {
   publishedPort: number;
   /** false: answer as a docker CLI without the Compose v2 plugin does. */
   compose: boolean;
+  /** false: `docker info` fails, as where no engine answers (default: one answers). */
+  engine?: boolean;
   /** Whether `docker compose ps` lists the service as running. */
   running: boolean;
   /** A command whose exec fails as when the container stopped after the checks (its --version still answers). */
@@ -67,6 +69,11 @@ function fail(message: string, code = 1): never {
 function main(configFile: string, argv: string[]): void {
   const config: ShimConfig = JSON.parse(fs.readFileSync(configFile, 'utf8'));
   const passed: string[] = [];
+  if (argv[0] === 'info') {
+    fs.appendFileSync(config.log, `${JSON.stringify({ argv, envPassed: [] })}\n`);
+    if (config.engine === false) fail('Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?');
+    return void process.stdout.write('20.10 (test stand-in)\n');
+  }
   if (argv[0] !== 'compose' || !config.compose) {
     fs.appendFileSync(config.log, `${JSON.stringify({ argv, envPassed: [] })}\n`);
     // What docker 28's CLI prints without the plugin (seen on this machine).
