@@ -1,5 +1,6 @@
 // Named errors: each says what went wrong, carries a hint the user can act on,
 // and has its own exit code, so scripts and CI can tell the classes apart.
+import { escapeIdentifier } from 'pg';
 import { redact } from './log';
 
 export class KapmanError extends Error {
@@ -62,7 +63,7 @@ export class TargetInUseError extends KapmanError {
 export class ConnectionSlotsError extends KapmanError {
   readonly exitCode = 17;
 }
-/** The swap dropped the target but could not rename the build into its place (never seen; said plainly if it happens). */
+/** A swap stopped after the target was dropped: the message says where the new data is and whether it is open, the hint the SQL that finishes it. */
 export class SwapFailedError extends KapmanError {
   readonly exitCode = 19;
 }
@@ -98,6 +99,11 @@ export class MigrationsNotAppliedError extends KapmanError {
 /** A Docker engine answers but `docker compose` (the v2 plugin) does not. */
 export class DockerComposeMissingError extends KapmanError {
   readonly exitCode = 30;
+}
+
+/** The database does not accept connections (datallowconn = false, as an interrupted swap leaves it). */
+export class DatabaseClosedError extends KapmanError {
+  readonly exitCode = 32;
 }
 
 // 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
@@ -147,6 +153,16 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   if (code === '3D000') {
     return new DatabaseMissingError(`${message} (server ${server})`,
       'create it and build the schema with `npm run db:reset`, or check the database name in DATABASE_URL', { cause: err });
+  }
+  const closed = /^database "(.*)" is not currently accepting connections/.exec(message);
+  if (closed) {
+    const name = escapeIdentifier(closed[1]);
+    return new DatabaseClosedError(`${message} (server ${server}): it is closed to connections (datallowconn = false), as a reset or restore stopped in its swap leaves it`,
+      `open it: ALTER DATABASE ${name} ALLOW_CONNECTIONS true (as its owner or a superuser, connected to another database, e.g. postgres)`, { cause: err });
+  }
+  if (code === '55006') {
+    return new TargetInUseError(`the database is in use at ${server}: ${message}`,
+      'a session, logical replication slot, subscription or prepared transaction holds it (see pg_stat_activity, pg_replication_slots, pg_subscription, pg_prepared_xacts)', { cause: err });
   }
   if (code === '55P03') {
     return new LockTimeoutError(`a lock was not granted within --lock-timeout at ${server}: ${message}`,

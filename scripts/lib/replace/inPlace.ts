@@ -20,6 +20,7 @@ import { withKnex, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
+import { replaceLockUrl, withReplaceLock } from './replace';
 
 export interface InPlaceOptions {
   /** Print the plan and change nothing. */
@@ -122,8 +123,9 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
   if (SYSTEM_DATABASES.includes(target)) {
     throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
   }
-  // The migration lock: a db:migrate or another in-place reset of this database waits for this one.
-  return withLock(settings.url, 'migrations', `the migration lock of ${target}`, settings.lockTimeoutMs, async (lock) => {
+  // The reset lock: a reset, restore or rollback --all of this database waits for this one, or
+  // this one for it; and the migration lock: so does a db:migrate.
+  return withReplaceLock(settings, await replaceLockUrl(settings), () => withLock(settings.url, 'migrations', `the migration lock of ${target}`, settings.lockTimeoutMs, async (lock) => {
     const c = lock.client;
     const identity = (await readIdentity(c, target))!;
     if (identity.isTemplate) {
@@ -177,5 +179,5 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
       await client.end().catch(() => undefined);
     }
     return { owner, dropped: objects.length };
-  });
+  }));
 }
