@@ -105,6 +105,10 @@ export class DockerComposeMissingError extends KapmanError {
 export class DatabaseClosedError extends KapmanError {
   readonly exitCode = 32;
 }
+/** db:backup's --out names a folder, a file that is not a backup of this tool (without --force), or one another backup is writing. */
+export class BackupTargetError extends KapmanError {
+  readonly exitCode = 33;
+}
 
 // 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
 /** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
