@@ -1,0 +1,66 @@
+// What replaces or empties a database, beside the reset pipeline's own tests (reset.test.ts):
+// one lock for all of it, keyed by the database; the swap's last check of the target; the
+// production guard of rollback --all. In-process, with short lock timeouts.
+import { escapeIdentifier } from 'pg';
+import { LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
+import { buildPrefix, replaceDatabase, replaceLockUrl, withReplaceLock } from '../../scripts/lib/replace/replace';
+import { loadSettings, Settings } from '../../scripts/lib/server/settings';
+import { rollBack } from '../../scripts/rollback';
+import { reset } from '../../scripts/reset';
+import { databasesLike, publicTables } from '../support/schema';
+import { admin, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+
+afterAll(dropMadeDatabases);
+
+/** A migrated database holding the row 'KEEP', with settings that wait at most `lockTimeoutMs` for a lock. */
+async function kept(label: string, lockTimeoutMs = 1000): Promise<Settings> {
+  const db = await createMigratedDatabase(label);
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  return loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs });
+}
+
+const symbols = (db: Settings) => withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers')).rows.map((r) => r.symbol));
+
+/** Runs `work` while this process holds the reset lock of `db` on a session of its own, as another run would. */
+const whileHeld = async <T>(db: Settings, work: () => Promise<T>): Promise<T> => withReplaceLock(db, await replaceLockUrl(db), work);
+
+test('rollback --all in production without --force is refused (exit 7), nothing reverted', async () => {
+  const db = await kept('_rbprod');
+  const production = loadSettings({ env: 'production', databaseUrl: db.url });
+  await expect(rollBack(production, { all: true })).rejects.toBeInstanceOf(ProductionGuardError);
+  expect(await symbols(db)).toEqual(['KEEP']);
+  await withDatabase(db, async (c) => expect(await publicTables(c)).toHaveLength(6));
+});
+
+test('reset --in-place and rollback --all wait for the reset lock another run holds, at most --lock-timeout (exit 14), changing nothing', async () => {
+  const db = await kept('_onelock');
+  await whileHeld(db, async () => {
+    await expect(reset(db, { inPlace: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of .* is held by session \d+/) });
+    await expect(rollBack(db, { all: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of/) });
+  });
+  expect(await symbols(db)).toEqual(['KEEP']);
+});
+
+test('the reset lock is keyed by the database: with another database\'s held, a reset runs at once', async () => {
+  const [held, free] = await Promise.all([kept('_held'), kept('_free')]);
+  await whileHeld(held, () => reset(free)); // would give up after 1 s with exit 14 if the lock were not the database's own
+  expect(await symbols(free)).toEqual([]);
+  expect(await symbols(held)).toEqual(['KEEP']);
+});
+
+test('a subscription made on the target while the replacement was built is found by the swap: exit 16, the target and the subscription kept', async () => {
+  const db = await kept('_latesub');
+  const subscription = `kapman_sub_${db.database.slice(-8)}`;
+  const replaced = replaceDatabase(db, {
+    plan: [],
+    build: async () => void await withDatabase(db, (c) => c.query(`CREATE SUBSCRIPTION ${escapeIdentifier(subscription)} CONNECTION 'host=127.0.0.1 dbname=none'
+      PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`)),
+  });
+  try {
+    await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringContaining(`the target has subscriptions (${subscription})`) });
+    expect(await symbols(db)).toEqual(['KEEP']);
+    expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  } finally {
+    await withDatabase(db, (c) => c.query(`DROP SUBSCRIPTION IF EXISTS ${escapeIdentifier(subscription)}`));
+  }
+});
