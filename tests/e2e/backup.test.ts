@@ -364,3 +364,41 @@ async function waitForSession(database: string, where: string): Promise<void> {
   }
   throw new Error(`no session on ${database} where ${where}`);
 }
+
+test('a backup of another migration set is refused from FILE.json before anything is built (exit 25), naming the difference', async () => {
+  const { file } = await oneBackup();
+  const { target, before } = await filledDatabase('_set', 'SET');
+  const other = path.join(dir, 'other-set.dump');
+  fs.copyFileSync(file, other);
+  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
+  fs.writeFileSync(`${other}.json`, JSON.stringify({ ...meta, migrations: [...meta.migrations, { name: '0099_future.ts', sha256: 'f'.repeat(64) }] }));
+  const r = runScript('restore', [other], { DATABASE_URL: target.url });
+  expect(r.code).toBe(25);
+  expect(r.err).toMatch(/another set of migrations than this checkout's \(0099_future\.ts in the backup, not in this checkout\)/);
+  expect(r.out).not.toMatch(/created beside|restored/);
+  expect(await print(target)).toEqual(before);
+});
+
+test("a backup granting to a role the server lacks is refused before anything is built, naming it (exit 34); --no-acl restores it without the grants", async () => {
+  const { target: src } = await filledDatabase('_grants', 'GR');
+  const reader = await createTestRole('gone');
+  await withDatabase(src, (c) => c.query(`GRANT SELECT ON tickers TO ${escapeIdentifier(reader.name)}`));
+  const file = path.join(dir, 'grants.dump');
+  expect(runScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url }).code).toBe(0);
+  await withDatabase(src, (c) => c.query(`REVOKE ALL ON tickers FROM ${escapeIdentifier(reader.name)}`));
+  await admin((c) => c.query(`DROP ROLE ${escapeIdentifier(reader.name)}`));
+
+  const { target, before } = await filledDatabase('_acl', 'ACL');
+  const refused = runScript('restore', [file], { DATABASE_URL: target.url });
+  expect(refused.code).toBe(34);
+  expect(refused.err).toContain(`grants to roles this server lacks: ${reader.name}`);
+  expect(refused.err).toMatch(/--no-acl/);
+  expect(refused.out).not.toMatch(/created beside/);
+  expect(await print(target)).toEqual(before);
+
+  const restored = runScript('restore', [file, '--no-acl'], { DATABASE_URL: target.url });
+  expect({ code: restored.code, err: restored.err }).toEqual({ code: 0, err: '' });
+  expect(restored.out).toContain(`warning: ${file} is a backup of ${src.database}, not of ${target.database}`);
+  expect(await print(target)).toEqual(await print(src));
+  expect((await verify(target)).differences).toEqual([]);
+});

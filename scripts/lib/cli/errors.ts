@@ -109,6 +109,10 @@ export class DatabaseClosedError extends KapmanError {
 export class BackupTargetError extends KapmanError {
   readonly exitCode = 33;
 }
+/** db:restore: the archive's grants name roles the server lacks (found before anything is touched; --no-acl skips them). */
+export class MissingRolesError extends KapmanError {
+  readonly exitCode = 34;
+}
 
 // 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
 /** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
