@@ -1,14 +1,16 @@
-// What replaces or empties a database, beside the reset pipeline's own tests (reset.test.ts):
+// What replaces or empties a database, beside the reset command's own tests (reset.test.ts):
 // one lock for all of it, keyed by the database; the swap's last check of the target; the
-// production guard of rollback --all. In-process, with short lock timeouts.
+// production guard of rollback --all; the pipeline's safety invariants. In-process and fast.
 import { escapeIdentifier } from 'pg';
-import { LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
+import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
+import { connect } from '../../scripts/lib/server/connection';
+import { verify } from '../../scripts/lib/schema/verify';
 import { buildPrefix, replaceDatabase, replaceLockUrl, withReplaceLock } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { rollBack } from '../../scripts/rollback';
 import { reset } from '../../scripts/reset';
-import { databasesLike, publicTables } from '../support/schema';
-import { admin, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { databaseAttributes, databasesLike, publicTables } from '../support/schema';
+import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
@@ -62,5 +64,49 @@ test('a subscription made on the target while the replacement was built is found
     expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
   } finally {
     await withDatabase(db, (c) => c.query(`DROP SUBSCRIPTION IF EXISTS ${escapeIdentifier(subscription)}`));
+  }
+});
+
+// The reset pipeline's safety invariants, each also held end to end in tests/e2e; here in process and fast.
+
+test('nothing is dropped unless the build verifies: a build that fails its check leaves the target and removes itself', async () => {
+  const db = await kept('_verifyfirst');
+  const replaced = replaceDatabase(db, {
+    plan: [],
+    build: async (beside) => {
+      const report = await verify(beside, { empty: true }); // an empty database: every table missing
+      if (!report.ok) throw new ContractMismatchError(`${beside.database} differs from the contract`);
+    },
+  });
+  await expect(replaced).rejects.toBeInstanceOf(ContractMismatchError);
+  expect(await symbols(db)).toEqual(['KEEP']);
+  expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+});
+
+test('the replacement takes the target\'s identity: owner, connection limit, grants, comment and settings', async () => {
+  const db = await createTestDatabase('_identity');
+  const q = escapeIdentifier(db.database);
+  await admin(async (c) => {
+    await c.query(`ALTER DATABASE ${q} CONNECTION LIMIT 7`);
+    await c.query(`REVOKE TEMPORARY ON DATABASE ${q} FROM PUBLIC`);
+    await c.query(`COMMENT ON DATABASE ${q} IS 'the ''kept'' one'`);
+    await c.query(`ALTER DATABASE ${q} SET work_mem = '3MB'`);
+  });
+  const before = await admin((c) => databaseAttributes(c, db.database));
+  await replaceDatabase(db, { plan: [], build: async () => undefined });
+  expect(await admin((c) => databaseAttributes(c, db.database))).toEqual(before);
+});
+
+test("every session of the tools sets its own timeouts and search_path, whatever the database's defaults", async () => {
+  const db = await createTestDatabase('_session');
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET statement_timeout = '1ms'; ALTER DATABASE ${escapeIdentifier(db.database)} SET search_path = elsewhere`));
+  const settings = loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs: 4000 });
+  const c = await connect(settings.url, { lockTimeoutMs: settings.lockTimeoutMs });
+  try {
+    const { rows: [r] } = await c.query(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
+      current_setting('idle_in_transaction_session_timeout') AS it, current_setting('search_path') AS sp, pg_sleep(0.01)`);
+    expect(r).toMatchObject({ st: '0', lt: '4s', it: '0', sp: 'public' });
+  } finally {
+    await c.end();
   }
 });
