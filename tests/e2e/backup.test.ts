@@ -289,16 +289,16 @@ test('a second backup to an --out that one is writing is refused (exit 33); the 
     await holder.query('BEGIN; LOCK TABLE extra.t IN ACCESS EXCLUSIVE MODE');
     first = startScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url });
     await waitForSession(src.database, "wait_event_type = 'Lock' AND position('extra' IN query) > 0 AND application_name = 'kapman-db'");
-    const run = startScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url }).then((r) => (second = r));
+    void startScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url }).then((r) => (second = r));
     // Until the second has ended, or waits behind the same lock as the first.
-    await Promise.race([run, waitForSession(src.database, `wait_event_type = 'Lock' AND position('extra' IN query) > 0
-      AND (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position('extra' IN query) > 0) > 1`)]);
+    await waitForSession(src.database, `wait_event_type = 'Lock' AND position('extra' IN query) > 0
+      AND (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position('extra' IN query) > 0) > 1`, () => second !== undefined);
   } finally {
     await holder.end();
   }
-  const done = await first;
-  expect({ code: done.code, err: done.err }).toEqual({ code: 0, err: '' });
-  await new Promise((r) => setImmediate(r));
+  const firstDone = await first;
+  expect({ code: firstDone.code, err: firstDone.err }).toEqual({ code: 0, err: '' });
+  for (let i = 0; i < 600 && !second; i++) await new Promise((r) => setTimeout(r, 50)); // before the fix it waited behind the lock too
   expect(second?.code).toBe(33);
   expect(second?.err).toMatch(/another backup \(pid \d+\) is writing/);
   await readBackup(file);
@@ -355,14 +355,14 @@ test('an archive of the recorded size with one byte changed is refused by its sh
   expect(await admin((c) => databasesLike(c, buildPrefix(target.database)))).toEqual([]);
 });
 
-/** Polls until a session on `database` matches `where` (at most 60 s). */
-async function waitForSession(database: string, where: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
+/** Polls until a session on `database` matches `where`, or `done` says to stop (at most 60 s). */
+async function waitForSession(database: string, where: string, done = () => false): Promise<void> {
+  for (let i = 0; i < 1200 && !done(); i++) {
     const { rows } = await admin((c) => c.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND ${where}`, [database]));
     if (rows.length) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`no session on ${database} where ${where}`);
+  if (!done()) throw new Error(`no session on ${database} where ${where}`);
 }
 
 test('a backup of another migration set is refused from FILE.json before anything is built (exit 25), naming the difference', async () => {

@@ -87,11 +87,16 @@ export function roleList(text: string): string[] {
 /**
  * The roles the archive's grants and default privileges name, read from its SQL without the
  * data (the local pg_restore reads only the file); undefined in the container, where the
- * file is not: the restore itself meets them there.
+ * file is not, or when it cannot be read: the restore itself meets them there.
  */
 export function rolesNamed(tool: FoundTool, file: string): string[] | undefined {
   if (tool.service) return undefined;
-  const sql = execFileSync(tool.file, ['--schema-only', '--file=-', file], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+  let sql: string;
+  try {
+    sql = execFileSync(tool.file, ['--schema-only', '--file=-', file], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined; // an archive pg_restore cannot read: the restore itself fails on it and says why
+  }
   const names = new Set<string>();
   for (const line of sql.split('\n')) {
     const m = /^(?:GRANT|REVOKE) .* (?:TO|FROM) (.*);$/.exec(line) ?? /^SET SESSION AUTHORIZATION (.*);$/.exec(line)
