@@ -1,6 +1,6 @@
 // What replaces or empties a database, beside the reset command's own tests (reset.test.ts):
 // one lock for all of it, keyed by the database; the swap's last check of the target; the
-// production guard of rollback --all; the pipeline's safety invariants. In-process and fast.
+// production guard of rollback --all; the pipeline's safety invariants. In-process, side by side (each on databases of its own), and fast.
 import { escapeIdentifier } from 'pg';
 import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
 import { connect } from '../../scripts/lib/server/connection';
@@ -14,8 +14,8 @@ import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, w
 
 afterAll(dropMadeDatabases);
 
-/** A migrated database holding the row 'KEEP', with settings that wait at most `lockTimeoutMs` for a lock. */
-async function kept(label: string, lockTimeoutMs = 1000): Promise<Settings> {
+/** A migrated database holding the row 'KEEP', with settings that wait at most `lockTimeoutMs` for a lock (default 15 s). */
+async function kept(label: string, lockTimeoutMs?: number): Promise<Settings> {
   const db = await createMigratedDatabase(label);
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
   return loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs });
@@ -26,7 +26,7 @@ const symbols = (db: Settings) => withDatabase(db, async (c) => (await c.query('
 /** Runs `work` while this process holds the reset lock of `db` on a session of its own, as another run would. */
 const whileHeld = async <T>(db: Settings, work: () => Promise<T>): Promise<T> => withReplaceLock(db, await replaceLockUrl(db), work);
 
-test('rollback --all in production without --force is refused (exit 7), nothing reverted', async () => {
+test.concurrent('rollback --all in production without --force is refused (exit 7), nothing reverted', async () => {
   const db = await kept('_rbprod');
   const production = loadSettings({ env: 'production', databaseUrl: db.url });
   await expect(rollBack(production, { all: true })).rejects.toBeInstanceOf(ProductionGuardError);
@@ -34,8 +34,8 @@ test('rollback --all in production without --force is refused (exit 7), nothing 
   await withDatabase(db, async (c) => expect(await publicTables(c)).toHaveLength(6));
 });
 
-test('reset --in-place and rollback --all wait for the reset lock another run holds, at most --lock-timeout (exit 14), changing nothing', async () => {
-  const db = await kept('_onelock');
+test.concurrent('reset --in-place and rollback --all wait for the reset lock another run holds, at most --lock-timeout (exit 14), changing nothing', async () => {
+  const db = await kept('_onelock', 300);
   await whileHeld(db, async () => {
     await expect(reset(db, { inPlace: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of .* is held by session \d+/) });
     await expect(rollBack(db, { all: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of/) });
@@ -43,14 +43,15 @@ test('reset --in-place and rollback --all wait for the reset lock another run ho
   expect(await symbols(db)).toEqual(['KEEP']);
 });
 
-test('the reset lock is keyed by the database: with another database\'s held, a reset runs at once', async () => {
-  const [held, free] = await Promise.all([kept('_held'), kept('_free')]);
-  await whileHeld(held, () => reset(free)); // would give up after 1 s with exit 14 if the lock were not the database's own
-  expect(await symbols(free)).toEqual([]);
+test.concurrent('the reset lock is keyed by the database: with another database\'s held, a reset runs at once', async () => {
+  const [held, free] = await Promise.all([kept('_held'), kept('_free', 2000)]);
+  // The pipeline with nothing to build: it would give up with exit 14 if the lock were not the database's own.
+  await whileHeld(held, () => replaceDatabase(free, { plan: [], build: async () => undefined }));
+  await withDatabase(free, async (c) => expect(await publicTables(c)).toEqual([]));
   expect(await symbols(held)).toEqual(['KEEP']);
 });
 
-test('a subscription made on the target while the replacement was built is found by the swap: exit 16, the target and the subscription kept', async () => {
+test.concurrent('a subscription made on the target while the replacement was built is found by the swap: exit 16, the target and the subscription kept', async () => {
   const db = await kept('_latesub');
   const subscription = `kapman_sub_${db.database.slice(-8)}`;
   const replaced = replaceDatabase(db, {
@@ -69,7 +70,7 @@ test('a subscription made on the target while the replacement was built is found
 
 // The reset pipeline's safety invariants, each also held end to end in tests/e2e; here in process and fast.
 
-test('nothing is dropped unless the build verifies: a build that fails its check leaves the target and removes itself', async () => {
+test.concurrent('nothing is dropped unless the build verifies: a build that fails its check leaves the target and removes itself', async () => {
   const db = await kept('_verifyfirst');
   const replaced = replaceDatabase(db, {
     plan: [],
@@ -83,7 +84,7 @@ test('nothing is dropped unless the build verifies: a build that fails its check
   expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
 });
 
-test('the replacement takes the target\'s identity: owner, connection limit, grants, comment and settings', async () => {
+test.concurrent('the replacement takes the target\'s identity: owner, connection limit, grants, comment and settings', async () => {
   const db = await createTestDatabase('_identity');
   const q = escapeIdentifier(db.database);
   await admin(async (c) => {
@@ -97,7 +98,7 @@ test('the replacement takes the target\'s identity: owner, connection limit, gra
   expect(await admin((c) => databaseAttributes(c, db.database))).toEqual(before);
 });
 
-test("every session of the tools sets its own timeouts and search_path, whatever the database's defaults", async () => {
+test.concurrent("every session of the tools sets its own timeouts and search_path, whatever the database's defaults", async () => {
   const db = await createTestDatabase('_session');
   await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET statement_timeout = '1ms'; ALTER DATABASE ${escapeIdentifier(db.database)} SET search_path = elsewhere`));
   const settings = loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs: 4000 });
