@@ -57,22 +57,24 @@ async function dropLeftovers(c: Client, target: string): Promise<void> {
 type SwapProgress = 'target untouched' | 'target dropped' | 'replacement renamed' | 'done';
 
 /**
- * What a swap stopped after the drop left on the server, read afresh on a new session (the
+ * What a swap stopped after the drop (of a new target: after the rename) left on the server, read afresh on a new session (the
  * swap's own may be the one that broke), as a SwapFailedError saying it and how to finish.
  */
-async function swapFailure(settings: Settings, ready: string, progress: SwapProgress, cause: Error): Promise<SwapFailedError | undefined> {
+async function swapFailure(settings: Settings, ready: string, progress: SwapProgress, targetExisted: boolean, cause: Error): Promise<SwapFailedError | undefined> {
   const target = settings.database;
   const [t, r] = [escapeIdentifier(target), escapeIdentifier(ready)];
   const open = `ALTER DATABASE ${t} ALLOW_CONNECTIONS true`;
   const finish = `ALTER DATABASE ${r} RENAME TO ${t}; ${open}`;
   const as = ' (as its owner or a superuser, connected to another database, e.g. postgres)';
   const why = `the swap stopped after ${progress === 'target dropped' ? 'the drop of the old one' : 'the rename'}: ${cause.message}`;
+  const dropped = targetExisted ? `; the old ${target} was dropped` : '';
+  const lead = targetExisted ? `the old ${target} was dropped` : `${target} was being created`;
   let state: Array<{ datname: string; open: boolean }>;
   try {
     state = await withMaintenanceClient(settings.url, async (c) => (await c.query(
       'SELECT datname, datallowconn AS open FROM pg_database WHERE datname = ANY($1)', [[target, ready]])).rows);
   } catch (err) {
-    return new SwapFailedError(`the old ${target} was dropped and the server could not be asked where its replacement is (${(err as Error).message}); ${why}`,
+    return new SwapFailedError(`${lead} and the server could not be asked where its replacement is (${(err as Error).message}); ${why}`,
       `the replacement is complete, closed to connections, in ${ready} or already in ${target}: if ${ready} exists run ${finish}; else ${open}${as}`, { cause });
   }
   const here = (name: string) => state.find((d) => d.datname === name);
@@ -81,14 +83,14 @@ async function swapFailure(settings: Settings, ready: string, progress: SwapProg
     return undefined;
   }
   if (here(target)) {
-    return new SwapFailedError(`${target} holds its replacement, complete, but is closed to connections; the old ${target} was dropped; ${why}`,
+    return new SwapFailedError(`${target} holds its replacement, complete, but is closed to connections${dropped}; ${why}`,
       `open it: ${open}${as}`, { cause });
   }
   if (here(ready)) {
     return new SwapFailedError(`the old ${target} was dropped; its replacement, complete, is the database ${ready}, closed to connections; ${why}`,
       `finish the swap: ${finish}${as}`, { cause });
   }
-  return new SwapFailedError(`the old ${target} was dropped, and neither ${target} nor its replacement ${ready} is on the server; ${why}`,
+  return new SwapFailedError(`${lead}, and neither ${target} nor its replacement ${ready} is on the server; ${why}`,
     'restore a backup of it (npm run db:restore -- FILE) or reset it (npm run db:reset)', { cause });
 }
 
@@ -116,14 +118,15 @@ async function swap(c: Client, settings: Settings, build: string, targetExists: 
         if (problem) throw problem;
         await dropDatabase(c, target, bound);
       }
-      progress = 'target dropped';
+      // With no target, nothing of the user's is lost until the rename: a failure there removes the build as before.
+      if (targetExists) progress = 'target dropped';
       await renameDatabase(c, ready, target, bound);
       progress = 'replacement renamed';
       await c.query(`ALTER DATABASE ${escapeIdentifier(target)} ALLOW_CONNECTIONS true`);
       progress = 'done';
     } catch (err) {
       if (progress === 'target untouched') throw err;
-      const failure = await swapFailure(settings, ready, progress, err as Error);
+      const failure = await swapFailure(settings, ready, progress, targetExists, err as Error);
       if (failure) throw failure;
     }
   });
