@@ -101,6 +101,12 @@ export class DockerComposeMissingError extends KapmanError {
   readonly exitCode = 30;
 }
 
+// 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
+/** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
+export class PoolerError extends KapmanError {
+  readonly exitCode = 31;
+}
+// 32-34: a database left closed, and what a backup or restore refuses before it starts.
 /** The database does not accept connections (datallowconn = false, as an interrupted swap leaves it). */
 export class DatabaseClosedError extends KapmanError {
   readonly exitCode = 32;
@@ -112,12 +118,6 @@ export class BackupTargetError extends KapmanError {
 /** db:restore: the archive's grants name roles the server lacks (found before anything is touched; --no-acl skips them). */
 export class MissingRolesError extends KapmanError {
   readonly exitCode = 34;
-}
-
-// 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
-/** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
-export class PoolerError extends KapmanError {
-  readonly exitCode = 31;
 }
 
 export const INSTALL_HINT =
