@@ -100,12 +100,12 @@ test.concurrent('the replacement takes the target\'s identity: owner, connection
 
 test.concurrent("every session of the tools sets its own timeouts and search_path, whatever the database's defaults", async () => {
   const db = await createTestDatabase('_session');
-  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET statement_timeout = '1ms'; ALTER DATABASE ${escapeIdentifier(db.database)} SET search_path = elsewhere`));
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET statement_timeout = '50ms'; ALTER DATABASE ${escapeIdentifier(db.database)} SET search_path = elsewhere`));
   const settings = loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs: 4000 });
   const c = await connect(settings.url, { lockTimeoutMs: settings.lockTimeoutMs });
   try {
     const { rows: [r] } = await c.query(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
-      current_setting('idle_in_transaction_session_timeout') AS it, current_setting('search_path') AS sp, pg_sleep(0.01)`);
+      current_setting('idle_in_transaction_session_timeout') AS it, current_setting('search_path') AS sp, pg_sleep(0.2)`);
     expect(r).toMatchObject({ st: '0', lt: '4s', it: '0', sp: 'public' });
   } finally {
     await c.end();
