@@ -10,13 +10,14 @@ export async function backup(settings: Settings, o: BackupOptions = {}): Promise
   return backupDatabase(settings, o);
 }
 
-export const command: KapmanCommand<{ out?: string }, { file: string; metadata: string; bytes: number; ms: number; rowCounts: Record<string, number> }> = {
+export const command: KapmanCommand<{ out?: string; force: boolean }, { file: string; metadata: string; bytes: number; ms: number; rowCounts: Record<string, number> }> = {
   database: true,
   options: (y) => y
-    .option('out', { type: 'string', describe: 'the archive to write (default backups/<database>-<UTC timestamp>.dump)' }),
+    .option('out', { type: 'string', describe: 'the archive to write (default backups/<database>-<UTC timestamp>.dump)' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace an existing --out that is not a kapman-db backup' }),
   run: async (args, settings) => {
     log(`backing up ${settings.displayUrl} (environment ${settings.env})`);
-    const { file, metadata, bytes, ms } = await backup(settings, { out: args.out });
+    const { file, metadata, bytes, ms } = await backup(settings, { out: args.out, force: args.force });
     log(`to restore it: ${restoreCommand(file, settings.env)}`);
     return { file, metadata: `${file}.json`, bytes, ms: Math.round(ms), rowCounts: metadata.rowCounts };
   },

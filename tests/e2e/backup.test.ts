@@ -14,7 +14,9 @@ import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { restore } from '../../scripts/lib/backup/restore';
 import { verify } from '../../scripts/lib/schema/verify';
-import { ROOT, runScript } from '../support/cli';
+import { ROOT, runScript, startScript } from '../support/cli';
+import { startNpm } from '../support/npm';
+import { plainClient } from '../support/owned';
 import { databaseAttributes, databasesLike } from '../support/schema';
 import { fillEveryTable, fingerprint } from '../support/tradingData';
 import {
@@ -240,4 +242,163 @@ test("db:backup reports progress by table and chunk, hides TimescaleDB's catalog
   expect(failed.code).toBe(24);
   expect(failed.err).toMatch(/pg_dump of .* failed \(exit 1\): .*permission denied for (schema hidden|table secret)/);
   expect(fs.readdirSync(dir).filter((f) => f.startsWith('failed.dump'))).toEqual([]);
+});
+
+const modeOf = (f: string) => fs.statSync(f).mode & 0o777;
+
+test('backups are private under umask 022: the archive and its metadata 0600, a folder it creates 0700; --out onto a folder or a foreign file is refused (exit 33)', async () => {
+  const { src } = await oneBackup();
+  const env = { DATABASE_URL: src.url };
+  const folder = path.join(dir, 'new', 'private');
+  const file = path.join(folder, 'p.dump');
+  const umask = process.umask(0o022);
+  try {
+    const r = runScript('backup', ['--out', file, '--quiet'], env);
+    expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+  } finally {
+    process.umask(umask);
+  }
+  expect([modeOf(file), modeOf(`${file}.json`), modeOf(folder), modeOf(path.dirname(folder))]).toEqual([0o600, 0o600, 0o700, 0o700]);
+  expect(fs.readdirSync(folder).sort()).toEqual(['p.dump', 'p.dump.json']);
+
+  const onFolder = runScript('backup', ['--out', folder], env);
+  expect(onFolder.code).toBe(33);
+  expect(onFolder.err).toMatch(/is a folder/);
+  const foreign = path.join(dir, 'notes.txt');
+  fs.writeFileSync(foreign, 'mine', { mode: 0o600 });
+  const onForeign = runScript('backup', ['--out', foreign], env);
+  expect(onForeign.code).toBe(33);
+  expect(onForeign.err).toMatch(/is not a backup written by kapman-db/);
+  expect(fs.readFileSync(foreign, 'utf8')).toBe('mine');
+  expect(fs.readdirSync(folder).sort()).toEqual(['p.dump', 'p.dump.json']);
+  expect(fs.readdirSync(dir).filter((f) => f.startsWith('notes.txt'))).toEqual(['notes.txt']);
+  // A backup of this tool is replaced; a foreign file with --force too.
+  expect(runScript('backup', ['--out', file, '--quiet'], env).code).toBe(0);
+  expect(runScript('backup', ['--out', foreign, '--quiet', '--force'], env).code).toBe(0);
+  await readBackup(foreign);
+});
+
+test('a second backup to an --out that one is writing is refused (exit 33); the first succeeds and its backup is intact', async () => {
+  const src = await createMigratedDatabase('_twice');
+  await withDatabase(src, (c) => c.query('CREATE SCHEMA extra; CREATE TABLE extra.t (x int)'));
+  const file = path.join(dir, 'twice.dump');
+  const holder = await plainClient(src.url, 'holder');
+  let first: Promise<{ code: number | null; out: string; err: string }>;
+  let second: { code: number | null; out: string; err: string } | undefined;
+  try {
+    await holder.query('BEGIN; LOCK TABLE extra.t IN ACCESS EXCLUSIVE MODE');
+    first = startScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url });
+    await waitForSession(src.database, "wait_event_type = 'Lock' AND position('extra' IN query) > 0 AND application_name = 'kapman-db'");
+    void startScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url }).then((r) => (second = r));
+    // Until the second has ended, or waits behind the same lock as the first.
+    await waitForSession(src.database, `wait_event_type = 'Lock' AND position('extra' IN query) > 0
+      AND (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position('extra' IN query) > 0) > 1`, () => second !== undefined);
+  } finally {
+    await holder.end();
+  }
+  const firstDone = await first;
+  expect({ code: firstDone.code, err: firstDone.err }).toEqual({ code: 0, err: '' });
+  for (let i = 0; i < 600 && !second; i++) await new Promise((r) => setTimeout(r, 50)); // before the fix it waited behind the lock too
+  expect(second?.code).toBe(33);
+  expect(second?.err).toMatch(/another backup \(pid \d+\) is writing/);
+  await readBackup(file);
+  expect(fs.readdirSync(dir).filter((f) => f.startsWith('twice.dump')).sort()).toEqual(['twice.dump', 'twice.dump.json']);
+});
+
+test('the snapshot session ended while pg_dump runs: exit 24 and nothing left; a killed backup\'s files are removed by the next one, which says so', async () => {
+  const src = await createMigratedDatabase('_lost');
+  // A table the metadata's counts do not read (not in public) and pg_dump does: it waits behind a lock on it, its snapshot imported.
+  await withDatabase(src, (c) => c.query('CREATE SCHEMA extra; CREATE TABLE extra.t (x int)'));
+  const folder = fs.mkdtempSync(path.join(dir, 'fail-'));
+  const file = path.join(folder, 'lost.dump');
+  const holder = await plainClient(src.url, 'holder');
+  let run: ReturnType<typeof startNpm>;
+  try {
+    await holder.query('BEGIN; LOCK TABLE extra.t IN ACCESS EXCLUSIVE MODE');
+    run = startNpm('db:backup', ['--out', file], { DATABASE_URL: src.url }, 'backup');
+    await waitForSession(src.database, "wait_event_type = 'Lock' AND position('extra' IN query) > 0 AND application_name = 'kapman-db'");
+    await admin((c) => c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname = $1 AND state = 'idle in transaction' AND application_name = 'kapman-db'`, [src.database]));
+  } finally {
+    await holder.end();
+  }
+  const r = await run.done;
+  expect(r.code).toBe(24);
+  expect(r.err).toMatch(/the backup of .* failed: the connection to the server .* was lost/);
+  expect(fs.readdirSync(folder)).toEqual([]);
+
+  const killed = startNpm('db:backup', ['--out', file], { DATABASE_URL: src.url }, 'backup');
+  await killed.waitFor(/dumping /);
+  process.kill(killed.nodePid(), 'SIGKILL');
+  await killed.done;
+  const left = fs.readdirSync(folder);
+  expect(left.length).toBeGreaterThan(0);
+  const next = runScript('backup', ['--out', path.join(folder, 'next.dump')], { DATABASE_URL: src.url });
+  expect(next.code).toBe(0);
+  for (const f of left) expect(next.out).toContain(`removed ${path.join(folder, f)}, left by an interrupted backup`);
+  expect(fs.readdirSync(folder).sort()).toEqual(['next.dump', 'next.dump.json']);
+});
+
+test('an archive of the recorded size with one byte changed is refused by its sha256 (exit 22), nothing touched', async () => {
+  const { file } = await oneBackup();
+  const { target, before } = await filledDatabase('_flip', 'FLIP');
+  const flipped = path.join(dir, 'flipped.dump');
+  const bytes = fs.readFileSync(file);
+  bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+  fs.writeFileSync(flipped, bytes);
+  fs.copyFileSync(`${file}.json`, `${flipped}.json`);
+  expect(fs.statSync(flipped).size).toBe(fs.statSync(file).size);
+  const r = runScript('restore', [flipped], { DATABASE_URL: target.url });
+  expect(r.code).toBe(22);
+  expect(r.err).toMatch(/truncated or changed/);
+  expect(await print(target)).toEqual(before);
+  expect(await admin((c) => databasesLike(c, buildPrefix(target.database)))).toEqual([]);
+});
+
+/** Polls until a session on `database` matches `where`, or `done` says to stop (at most 60 s). */
+async function waitForSession(database: string, where: string, done = () => false): Promise<void> {
+  for (let i = 0; i < 1200 && !done(); i++) {
+    const { rows } = await admin((c) => c.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND ${where}`, [database]));
+    if (rows.length) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!done()) throw new Error(`no session on ${database} where ${where}`);
+}
+
+test('a backup of another migration set is refused from FILE.json before anything is built (exit 25), naming the difference', async () => {
+  const { file } = await oneBackup();
+  const { target, before } = await filledDatabase('_set', 'SET');
+  const other = path.join(dir, 'other-set.dump');
+  fs.copyFileSync(file, other);
+  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
+  fs.writeFileSync(`${other}.json`, JSON.stringify({ ...meta, migrations: [...meta.migrations, { name: '0099_future.ts', sha256: 'f'.repeat(64) }] }));
+  const r = runScript('restore', [other], { DATABASE_URL: target.url });
+  expect(r.code).toBe(25);
+  expect(r.err).toMatch(/another set of migrations than this checkout's \(0099_future\.ts in the backup, not in this checkout\)/);
+  expect(r.out).not.toMatch(/created beside|restored/);
+  expect(await print(target)).toEqual(before);
+});
+
+test("a backup granting to a role the server lacks is refused before anything is built, naming it (exit 34); --no-acl restores it without the grants", async () => {
+  const { target: src } = await filledDatabase('_grants', 'GR');
+  const reader = await createTestRole('gone');
+  await withDatabase(src, (c) => c.query(`GRANT SELECT ON tickers TO ${escapeIdentifier(reader.name)}`));
+  const file = path.join(dir, 'grants.dump');
+  expect(runScript('backup', ['--out', file, '--quiet'], { DATABASE_URL: src.url }).code).toBe(0);
+  await withDatabase(src, (c) => c.query(`REVOKE ALL ON tickers FROM ${escapeIdentifier(reader.name)}`));
+  await admin((c) => c.query(`DROP ROLE ${escapeIdentifier(reader.name)}`));
+
+  const { target, before } = await filledDatabase('_acl', 'ACL');
+  const refused = runScript('restore', [file], { DATABASE_URL: target.url });
+  expect(refused.code).toBe(34);
+  expect(refused.err).toContain(`grants to roles this server lacks: ${reader.name}`);
+  expect(refused.err).toMatch(/--no-acl/);
+  expect(refused.out).not.toMatch(/created beside/);
+  expect(await print(target)).toEqual(before);
+
+  const restored = runScript('restore', [file, '--no-acl'], { DATABASE_URL: target.url });
+  expect({ code: restored.code, err: restored.err }).toEqual({ code: 0, err: '' });
+  expect(restored.out).toContain(`warning: ${file} is a backup of ${src.database}, not of ${target.database}`);
+  expect(await print(target)).toEqual(await print(src));
+  expect((await verify(target)).differences).toEqual([]);
 });

@@ -56,6 +56,7 @@ function cases(): [string, string, string, string, Env?][] {
     ['a raw # (libpq knows no fragment)', `${tcp}/url_raw#hash`, 'url_raw#hash', 'kapman'],
     ['a socket by an empty host (the default folder)', `postgres://kapman:${W}@:${P}/url_socket`, 'url_socket', 'kapman'],
     ['a socket by host=', `postgres:///url_host_param?host=${encodeURIComponent(socketDir)}&port=${P}&user=kapman&password=${W}`, 'url_host_param', 'kapman'],
+    ['host= wins over the URL\'s host', `postgres://kapman:${W}@db.invalid:${P}/url_host_wins?host=${encodeURIComponent(socketDir)}`, 'url_host_wins', 'kapman'],
     ['a socket folder percent-encoded as the host', `postgres://kapman:${W}@${encodeURIComponent(socketDir)}:${P}/url_socket_host`, 'url_socket_host', 'kapman'],
     ['dbname= wins over the path', `${tcp}/url_not_this?dbname=url_dbname_param`, 'url_dbname_param', 'kapman'],
     ['user=, password=, port= as parameters', `postgres://127.0.0.1/url_params?user=kapman&password=${W}&port=${P}`, 'url_params', 'kapman'],
@@ -117,7 +118,7 @@ beforeAll(async () => {
 
 test('every URL means to this tool what it means to psql, and db:reset rebuilds exactly that database', async () => {
   const table = cases();
-  expect(table.length).toBeGreaterThanOrEqual(15);
+  expect(table.length).toBeGreaterThanOrEqual(16);
   for (const [label, url, db, user, env] of table) {
     const p = readConnectionUrl(url, env ?? {});
     const reported = psql(url, env);

@@ -80,6 +80,14 @@ test('gives the same schema as a normal reset (pg_dump --schema-only, the platfo
   expect(dump(db)).toEqual(dump(normal));
 });
 
+test('--dry-run counts in words: one object is "1 object"', async () => {
+  const { db } = await managed('one');
+  await withDatabase(db, (c) => c.query('CREATE TABLE public.lone (x int)'));
+  const dry = inPlace(db, '--dry-run');
+  expect(dry.code).toBe(0);
+  expect(dry.out).toMatch(/^kapman: {3}drop 1 object:$/m);
+});
+
 test('--dry-run lists what would be dropped and changes nothing; production needs --force', async () => {
   const { db } = await managed('dry');
   expect(inPlace(db).code).toBe(0);

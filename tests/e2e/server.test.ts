@@ -9,7 +9,7 @@ import { createDatabase } from '../../scripts/lib/server/admin';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { ReadOnlyTargetError, TargetInUseError } from '../../scripts/lib/cli/errors';
 import { DEFAULT_PG_BIN, freePort, run, startCluster, stopCluster } from '../../scripts/lib/server/localCluster';
-import { buildPrefix } from '../../scripts/lib/replace/replace';
+import { buildPrefix, replaceDatabase } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { startThrowawayCluster } from '../../scripts/lib/server/testServer';
 import { reset } from '../../scripts/reset';
@@ -66,6 +66,36 @@ test('an inactive logical replication slot on the target: refused, the slot kept
     expect(await admin(async (c) => (await c.query('SELECT slot_name FROM pg_replication_slots')).rows)).toEqual([{ slot_name: 'kapman_e2e_slot' }]);
   } finally {
     await admin((c) => c.query("SELECT pg_drop_replication_slot('kapman_e2e_slot')"));
+  }
+});
+
+test('a prepared transaction on the target, in a real run through the CLI: refused by the preflight (exit 16) before anything is built', async () => {
+  const db = await target();
+  await withDatabase(db, (c) => c.query("BEGIN; INSERT INTO tickers (symbol) VALUES ('PREPARED'); PREPARE TRANSACTION 'kapman_e2e_px2'"));
+  try {
+    const r = await startNpm('db:reset', [], { DATABASE_URL: db.url }, 'reset').done;
+    expect(r.code).toBe(16);
+    expect(r.err).toMatch(/the target has 1 prepared transaction\(s\), which would block dropping it/);
+    expect(r.out).not.toMatch(/created beside/);
+    expect(await rows(db)).toEqual(['KEEP']);
+  } finally {
+    await withDatabase(db, (c) => c.query("ROLLBACK PREPARED 'kapman_e2e_px2'"));
+  }
+});
+
+test('a logical replication slot made on the target while the replacement is built: the swap finds it (exit 16), the slot and the target kept', async () => {
+  const db = await target();
+  const replaced = replaceDatabase(db, {
+    plan: [],
+    build: async () => void await withDatabase(db, (c) => c.query("SELECT pg_create_logical_replication_slot('kapman_e2e_late', 'test_decoding')")),
+  });
+  try {
+    await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringMatching(/logical replication slots \(kapman_e2e_late\)/) });
+    expect(await rows(db)).toEqual(['KEEP']);
+    expect(await admin(async (c) => (await c.query('SELECT slot_name FROM pg_replication_slots')).rows)).toEqual([{ slot_name: 'kapman_e2e_late' }]);
+    expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  } finally {
+    await admin((c) => c.query("SELECT pg_drop_replication_slot('kapman_e2e_late')"));
   }
 });
 

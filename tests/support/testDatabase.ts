@@ -145,7 +145,7 @@ export async function createMigratedDatabase(label = ''): Promise<Settings> {
   const tpl = template(); // owned, like the objects in it, by the template's owner: verify checks that
   // A session the scheduler had just started on the template may take a moment to leave.
   await withMaintenanceClient(serverUrl(), (c) => retrying(() => c.query(
-    `CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`), databaseInUse, 51, 100));
+    `CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`), databaseInUse));
   return testSettings(name);
 }
 

@@ -55,7 +55,3 @@ export async function readBackup(archive: string): Promise<BackupMetadata> {
   }
   return meta;
 }
-
-export function writeMetadata(archive: string, meta: BackupMetadata): void {
-  fs.writeFileSync(metadataFile(archive), `${JSON.stringify(meta, null, 2)}\n`);
-}

@@ -1,11 +1,14 @@
 // db:restore's work: what the server must offer before a backup is restored there, pg_restore
 // itself, giving the restored objects to the owner, and restore(), the replace pipeline with
 // all of that as its build.
+import { execFileSync } from 'child_process';
 import path from 'path';
 import type { Client } from 'pg';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
-import { BackupVersionError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
+import { MigrationFiles } from '../../../db/migrationSource';
+import { BackupVersionError, MissingRolesError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
+import { Difference, diffMigrations } from '../schema/drift';
 import { count, log, step } from '../cli/log';
 import { replaceDatabase } from '../replace/replace';
 import { rowCounts } from '../schema/introspect';
@@ -37,14 +40,70 @@ export async function restoreProblems(admin: Client, file: string, meta: BackupM
   return chooseTool('pg_restore', Math.floor(s.num / 10000), url);
 }
 
-/** pg_restore of `file` into the database `url` names; objects are created by the connecting role (--no-owner), the first error stops it. */
-export async function runPgRestore(tool: FoundTool, url: string, file: string): Promise<void> {
+/** What pg_restore's messages say the cause is, as something to do. */
+export function restoreCause(lines: string[]): string {
+  const text = lines.join('\n');
+  if (/No space left on device|could not extend file|could not write to file/i.test(text)) return "the server's disk is full: free space there and run the restore again";
+  const role = /role "([^"]+)" does not exist/.exec(text);
+  if (role) return `the backup grants to or is owned by role ${role[1]}, which this server lacks: create it, or restore without the backup's grants (--no-acl)`;
+  if (/unsupported version|in file header/i.test(text)) return 'the archive was written by a newer pg_dump than this pg_restore: install the client of that version, or set PG_BIN to it';
+  return 'the backup may be damaged: use an intact copy';
+}
+
+/**
+ * pg_restore of `file` into the database `url` names; objects are created by the connecting
+ * role (--no-owner), without the archive's grants with `noAcl`; the first error stops it.
+ */
+export async function runPgRestore(tool: FoundTool, url: string, file: string, noAcl = false): Promise<void> {
   const lines: string[] = [];
-  const code = await runTool(tool, url, ['--exit-on-error', '--no-owner'], { file, direction: 'read' }, (l) => lines.push(l));
+  const code = await runTool(tool, url, ['--exit-on-error', '--no-owner', ...(noAcl ? ['--no-acl'] : [])], { file, direction: 'read' }, (l) => lines.push(l));
   if (code !== 0) {
     throw new RestoreFailedError(`pg_restore failed (exit ${code}): ${lines.filter((l) => l.trim()).slice(0, 6).join(' | ') || 'no message'}`,
-      `the target is unchanged; the backup may be damaged or from another schema${tool.service ? ` (pg_restore ran in the docker compose service ${tool.service}: \`docker compose ps\` shows whether it is up)` : ''}`);
+      `the target is unchanged; ${restoreCause(lines)}${tool.service ? ` (pg_restore ran in the docker compose service ${tool.service}: \`docker compose ps\` shows whether it is up)` : ''}`);
   }
+}
+
+/** An identifier as pg_dump writes it: bare, or double-quoted with "" for a quote. */
+const IDENTIFIER = /\s*(?:"((?:[^"]|"")*)"|([A-Za-z_][A-Za-z0-9_$]*))/y;
+
+/** The role names of a list such as `reader, "odd ""one""" WITH GRANT OPTION`, up to what is not a name; PUBLIC left out. */
+export function roleList(text: string): string[] {
+  const names: string[] = [];
+  IDENTIFIER.lastIndex = 0;
+  for (;;) {
+    const m = IDENTIFIER.exec(text);
+    if (!m) break;
+    if (m[1] !== undefined) names.push(m[1].replace(/""/g, '"'));
+    else if (['WITH', 'GRANTED'].includes(m[2])) break;
+    else if (m[2] !== 'PUBLIC') names.push(m[2]);
+    const comma = /\s*,/y;
+    comma.lastIndex = IDENTIFIER.lastIndex;
+    if (!comma.exec(text)) break;
+    IDENTIFIER.lastIndex = comma.lastIndex;
+  }
+  return names;
+}
+
+/**
+ * The roles the archive's grants and default privileges name, read from its SQL without the
+ * data (the local pg_restore reads only the file); undefined in the container, where the
+ * file is not, or when it cannot be read: the restore itself meets them there.
+ */
+export function rolesNamed(tool: FoundTool, file: string): string[] | undefined {
+  if (tool.service) return undefined;
+  let sql: string;
+  try {
+    sql = execFileSync(tool.file, ['--schema-only', '--file=-', file], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined; // an archive pg_restore cannot read: the restore itself fails on it and says why
+  }
+  const names = new Set<string>();
+  for (const line of sql.split('\n')) {
+    const m = /^(?:GRANT|REVOKE) .* (?:TO|FROM) (.*);$/.exec(line) ?? /^SET SESSION AUTHORIZATION (.*);$/.exec(line)
+      ?? /^ALTER DEFAULT PRIVILEGES FOR ROLE (.*?) (?:IN SCHEMA|GRANT|REVOKE)/.exec(line);
+    if (m) for (const r of roleList(m[1])) names.add(r);
+  }
+  return [...names].sort();
 }
 
 /**
@@ -91,6 +150,8 @@ export function countDifferences(meta: BackupMetadata, rowCounts: Record<string,
 export interface RestoreOptions {
   /** Allow a restore in the production environment. */
   force?: boolean;
+  /** Restore without the archive's grants (and, as always, its owners): the target's owner owns everything, with no grants. */
+  noAcl?: boolean;
   /** Print the plan and change nothing. */
   dryRun?: boolean;
 }
@@ -114,7 +175,26 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
   refuseProduction(settings, o.force, `restore into database "${settings.database}"`, 'this replaces every row in it with the backup\'s');
   const archive = path.resolve(file);
   const meta = await readBackup(archive);
-  const tool = await withMaintenanceClient(settings.url, (admin) => restoreProblems(admin, archive, meta, settings.url));
+  if (meta.database !== settings.database) log(`warning: ${archive} is a backup of ${meta.database}, not of ${settings.database}`);
+  // A backup of another migration set would be refused by the verification after the whole load: known now.
+  const mismatch = diffMigrations(await new MigrationFiles().checksums(), meta.migrations);
+  if (mismatch.length) {
+    const say = (d: Difference) => `${d.item.replace(/^migration /, '')} ${d.kind === 'missing' ? 'not in the backup' : d.kind === 'unexpected' ? 'in the backup, not in this checkout' : 'of another content'}`;
+    throw new RestoreFailedError(`backup ${archive} was taken at another set of migrations than this checkout's (${mismatch.map(say).join('; ')}); ${settings.database} was not changed`,
+      'restore it with the checkout of its time (its migrations are in FILE.json), then npm run db:migrate');
+  }
+  const tool = await withMaintenanceClient(settings.url, async (admin) => {
+    const found = await restoreProblems(admin, archive, meta, settings.url);
+    const named = o.noAcl ? undefined : rolesNamed(found, archive);
+    if (named?.length) {
+      const { rows } = await admin.query('SELECT r FROM unnest($1::text[]) r WHERE r NOT IN (SELECT rolname FROM pg_roles) ORDER BY 1', [named]);
+      if (rows.length) {
+        throw new MissingRolesError(`backup ${archive} grants to roles this server lacks: ${rows.map((x) => x.r).join(', ')}`,
+          "create them (CREATE ROLE …), or restore without the backup's grants: --no-acl (everything then belongs to the target's owner, with no grants); nothing was changed");
+      }
+    }
+    return found;
+  });
   const total = Object.values(meta.rowCounts).reduce((a, b) => a + b, 0);
   let counts: Record<string, number> = {};
   const { owner } = await replaceDatabase(settings, {
@@ -133,7 +213,7 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
           await c.query('SELECT timescaledb_pre_restore()');
         }));
       }
-      await step(`${path.basename(archive)} restored`, () => runPgRestore(tool, beside.url, archive));
+      await step(`${path.basename(archive)} restored${o.noAcl ? ' (without its grants)' : ''}`, () => runPgRestore(tool, beside.url, archive, o.noAcl));
       await withClient(beside.url, async (c) => {
         if (meta.timescaledb) await c.query('SELECT timescaledb_post_restore()');
         await giveToOwner(c);

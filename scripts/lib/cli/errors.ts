@@ -1,5 +1,6 @@
 // Named errors: each says what went wrong, carries a hint the user can act on,
 // and has its own exit code, so scripts and CI can tell the classes apart.
+import { escapeIdentifier } from 'pg';
 import { redact } from './log';
 
 export class KapmanError extends Error {
@@ -64,7 +65,7 @@ export class TargetInUseError extends KapmanError {
 export class ConnectionSlotsError extends KapmanError {
   readonly exitCode = 17;
 }
-/** The swap dropped the target but could not rename the build into its place (never seen; said plainly if it happens). */
+/** A swap stopped after the target was dropped: the message says where the new data is and whether it is open, the hint the SQL that finishes it. */
 export class SwapFailedError extends KapmanError {
   readonly exitCode = 19;
 }
@@ -106,6 +107,19 @@ export class DockerUnavailableError extends KapmanError {
 /** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
 export class PoolerError extends KapmanError {
   readonly exitCode = 31;
+}
+// 32-34: a database left closed, and what a backup or restore refuses before it starts.
+/** The database does not accept connections (datallowconn = false, as an interrupted swap leaves it). */
+export class DatabaseClosedError extends KapmanError {
+  readonly exitCode = 32;
+}
+/** db:backup's --out names a folder, a file that is not a backup of this tool (without --force), or one another backup is writing. */
+export class BackupTargetError extends KapmanError {
+  readonly exitCode = 33;
+}
+/** db:restore: the archive's grants name roles the server lacks (found before anything is touched; --no-acl skips them). */
+export class MissingRolesError extends KapmanError {
+  readonly exitCode = 34;
 }
 
 export const INSTALL_HINT =
@@ -149,6 +163,16 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   if (code === '3D000') {
     return new DatabaseMissingError(`${message} (server ${server})`,
       'create it and build the schema with `npm run db:reset`, or check the database name in DATABASE_URL', { cause: err });
+  }
+  const closed = /^database "(.*)" is not currently accepting connections/.exec(message);
+  if (closed) {
+    const name = escapeIdentifier(closed[1]);
+    return new DatabaseClosedError(`${message} (server ${server}): it is closed to connections (datallowconn = false), as a reset or restore stopped in its swap leaves it`,
+      `open it: ALTER DATABASE ${name} ALLOW_CONNECTIONS true (as its owner or a superuser, connected to another database, e.g. postgres)`, { cause: err });
+  }
+  if (code === '55006') {
+    return new TargetInUseError(`the database is in use at ${server}: ${message}`,
+      'a session, logical replication slot, subscription or prepared transaction holds it (see pg_stat_activity, pg_replication_slots, pg_subscription, pg_prepared_xacts)', { cause: err });
   }
   if (code === '55P03') {
     return new LockTimeoutError(`a lock was not granted within --lock-timeout at ${server}: ${message}`,

@@ -15,11 +15,12 @@ import { connect } from '../server/connection';
 import { PermissionDeniedError, RefusedTargetError } from '../cli/errors';
 import { onInterrupt } from '../cli/interrupt';
 import { blockersOf, describeBlocker, withLock } from '../server/lock';
-import { log, step } from '../cli/log';
+import { count, log, step } from '../cli/log';
 import { withKnex, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
+import { replaceLockUrl, withReplaceLock } from './replace';
 
 export interface InPlaceOptions {
   /** Print the plan and change nothing. */
@@ -111,7 +112,7 @@ function endBlockers(watcher: Client, pid: number): () => void {
 function printPlan(settings: Settings, oid: number, owner: string, objects: Droppable[], extensions: string[], plan: string[]): void {
   log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);
   log(`database ${settings.database} (oid ${oid}, owner ${owner}) is kept; in one transaction, committed only if it verifies:`);
-  log(objects.length ? `  drop ${objects.length} objects:` : '  drop nothing (public and knex are empty)');
+  log(objects.length ? `  drop ${count(objects.length, 'object')}:` : '  drop nothing (public and knex are empty)');
   for (const o of objects) log(`    ${label(o)} (owner ${o.owner})`);
   for (const line of plan) log(`  ${line}`);
   log(`kept: the database, its owner, grants and settings, and the extensions ${extensions.join(', ') || '(none)'}`);
@@ -122,8 +123,9 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
   if (SYSTEM_DATABASES.includes(target)) {
     throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
   }
-  // The migration lock: a db:migrate or another in-place reset of this database waits for this one.
-  return withLock(settings.url, 'migrations', `the migration lock of ${target}`, settings.lockTimeoutMs, async (lock) => {
+  // The reset lock: a reset, restore or rollback --all of this database waits for this one, or
+  // this one for it; and the migration lock: so does a db:migrate.
+  return withReplaceLock(settings, await replaceLockUrl(settings), () => withLock(settings.url, 'migrations', `the migration lock of ${target}`, settings.lockTimeoutMs, async (lock) => {
     const c = lock.client;
     const identity = (await readIdentity(c, target))!;
     if (identity.isTemplate) {
@@ -157,7 +159,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
         const { rows: [me] } = await client.query('SELECT pg_backend_pid() AS pid');
         const stopEnding = endBlockers(c, me.pid);
         try {
-          await step(`${objects.length} objects in public and knex's schema dropped (not committed yet)`, async () => {
+          await step(`${count(objects.length, 'object')} in public and knex's schema dropped (not committed yet)`, async () => {
             for (const sql of dropStatements(objects)) await trx.raw(sql);
           });
         } finally {
@@ -177,5 +179,5 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
       await client.end().catch(() => undefined);
     }
     return { owner, dropped: objects.length };
-  });
+  }));
 }

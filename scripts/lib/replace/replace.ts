@@ -1,12 +1,12 @@
 // The one pipeline for everything that replaces a database (reset; later restore):
 //   lock -> preflight -> build beside under a temporary name -> identity -> swap -> report.
 // Until the swap nothing of the target is touched, and any failure or signal removes the
-// build. The swap (drop the target, rename the build into its place) is the only
-// destructive step; it takes milliseconds and is never left half-done.
+// build. The swap (drop the target, rename the build into its place, open it) is the only
+// destructive step; it takes milliseconds, and if it stops part-way it says what it left.
 import crypto from 'crypto';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { closeDatabase, currentUser, dropDatabase, renameDatabase, retrying, SYSTEM_DATABASES } from '../server/admin';
+import { closeDatabase, currentUser, dropDatabase, renameDatabase, SYSTEM_DATABASES } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../../../knexfile';
 import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
@@ -53,36 +53,82 @@ async function dropLeftovers(c: Client, target: string): Promise<void> {
   }
 }
 
+/** How far a swap got: each step is recorded as it completes, for what a failure must report. */
+type SwapProgress = 'target untouched' | 'target dropped' | 'replacement renamed' | 'done';
+
 /**
- * Drops the target in the swap. DROP … WITH (FORCE) may not end a TimescaleDB scheduler for a
- * role that is not a superuser (the scheduler runs as no role), and the launcher may start one
- * on the target at any moment (another database's CREATE EXTENSION wakes it). The statement
- * stops the scheduler on its way and changes nothing when it fails, so it is tried again.
+ * What a swap stopped after the drop (of a new target: after the rename) left on the server, read afresh on a new session (the
+ * swap's own may be the one that broke), as a SwapFailedError saying it and how to finish.
  */
-async function dropTarget(c: Client, target: string): Promise<void> {
-  const schedulerAttached = (e: { code?: string; message?: string }) => e.code === '42501' && /role whose process is being terminated/.test(e.message ?? '');
-  await retrying(() => dropDatabase(c, target), schedulerAttached, 31, 100);
+async function swapFailure(settings: Settings, ready: string, progress: SwapProgress, targetExisted: boolean, cause: Error): Promise<SwapFailedError | undefined> {
+  const target = settings.database;
+  const [t, r] = [escapeIdentifier(target), escapeIdentifier(ready)];
+  const open = `ALTER DATABASE ${t} ALLOW_CONNECTIONS true`;
+  const finish = `ALTER DATABASE ${r} RENAME TO ${t}; ${open}`;
+  const as = ' (as its owner or a superuser, connected to another database, e.g. postgres)';
+  const why = `the swap stopped after ${progress === 'target dropped' ? 'the drop of the old one' : 'the rename'}: ${cause.message}`;
+  const dropped = targetExisted ? `; the old ${target} was dropped` : '';
+  const lead = targetExisted ? `the old ${target} was dropped` : `${target} was being created`;
+  let state: Array<{ datname: string; open: boolean }>;
+  try {
+    state = await withMaintenanceClient(settings.url, async (c) => (await c.query(
+      'SELECT datname, datallowconn AS open FROM pg_database WHERE datname = ANY($1)', [[target, ready]])).rows);
+  } catch (err) {
+    return new SwapFailedError(`${lead} and the server could not be asked where its replacement is (${(err as Error).message}); ${why}`,
+      `the replacement is complete, closed to connections, in ${ready} or already in ${target}: if ${ready} exists run ${finish}; else ${open}${as}`, { cause });
+  }
+  const here = (name: string) => state.find((d) => d.datname === name);
+  if (here(target)?.open && !here(ready)) {
+    log(`the connection broke at the end of the swap, but ${target} is in place and open (${cause.message})`);
+    return undefined;
+  }
+  if (here(target)) {
+    return new SwapFailedError(`${target} holds its replacement, complete, but is closed to connections${dropped}; ${why}`,
+      `open it: ${open}${as}`, { cause });
+  }
+  if (here(ready)) {
+    return new SwapFailedError(`the old ${target} was dropped; its replacement, complete, is the database ${ready}, closed to connections; ${why}`,
+      `finish the swap: ${finish}${as}`, { cause });
+  }
+  return new SwapFailedError(`${lead}, and neither ${target} nor its replacement ${ready} is on the server; ${why}`,
+    'restore a backup of it (npm run db:restore -- FILE) or reset it (npm run db:reset)', { cause });
 }
 
 /**
  * Puts `build` in the place of `target`. Before the target is touched, the build is closed
  * to connections and renamed once, which proves nothing holds it (TimescaleDB stops its
- * scheduler there on a rename); then the drop and the final rename follow at once.
+ * scheduler there on a rename); then, under the lock, the target is checked again for what
+ * the preflight refused (a slot, subscription or prepared transaction made meanwhile would be
+ * lost or block the drop), and the drop, the final rename and the opening follow at once.
+ * A failure after the drop is reported as the state it left, never as "nothing changed".
  */
-async function swap(c: Client, build: string, target: string, targetExists: boolean, allowConnections: boolean): Promise<void> {
+async function swap(c: Client, settings: Settings, build: string, targetExists: boolean): Promise<void> {
+  const target = settings.database;
   const ready = readyName(target);
+  const bound = settings.lockTimeoutMs;
   await closeDatabase(c, build);
-  await renameDatabase(c, build, ready);
+  await renameDatabase(c, build, ready, bound);
   if (interrupted()) throw new KapmanError('interrupted before the swap');
   await uninterruptible(async () => {
-    if (targetExists) await dropTarget(c, target);
+    let progress: SwapProgress = 'target untouched';
     try {
-      await renameDatabase(c, ready, target);
+      if (targetExists) {
+        const now = await readIdentity(c, target);
+        const problem = now && (await targetProblem(c, target, now));
+        if (problem) throw problem;
+        await dropDatabase(c, target, bound);
+      }
+      // With no target, nothing of the user's is lost until the rename: a failure there removes the build as before.
+      if (targetExists) progress = 'target dropped';
+      await renameDatabase(c, ready, target, bound);
+      progress = 'replacement renamed';
+      await c.query(`ALTER DATABASE ${escapeIdentifier(target)} ALLOW_CONNECTIONS true`);
+      progress = 'done';
     } catch (err) {
-      throw new SwapFailedError(`${target} was dropped, but renaming its replacement failed: ${(err as Error).message}`,
-        `the new ${target} is complete in database ${ready}: ALTER DATABASE ${escapeIdentifier(ready)} RENAME TO ${escapeIdentifier(target)}, then ALLOW_CONNECTIONS true`);
+      if (progress === 'target untouched') throw err;
+      const failure = await swapFailure(settings, ready, progress, targetExists, err as Error);
+      if (failure) throw failure;
     }
-    if (allowConnections) await c.query(`ALTER DATABASE ${escapeIdentifier(target)} ALLOW_CONNECTIONS true`);
   });
 }
 
@@ -111,6 +157,25 @@ function printPlan(settings: Settings, identity: DatabaseIdentity | undefined, o
     : `then rename it to ${target}`);
 }
 
+/**
+ * Runs `work` holding the lock that serializes everything that replaces or empties `settings`'
+ * database (a reset either way, a restore, a rollback of every migration). It lives on the
+ * database `lockUrl` names, which must be the same for all of them, as advisory locks are per
+ * database: the maintenance database (replaceLockUrl).
+ */
+export async function withReplaceLock<T>(settings: Settings, lockUrl: string, work: () => Promise<T>): Promise<T> {
+  return withLock(lockUrl, `reset ${settings.database}`, `the reset lock of ${settings.database}`, settings.lockTimeoutMs, work);
+}
+
+/**
+ * Where the reset lock of `settings`' database lives: the maintenance database a reset beside
+ * stands on; where none can be reached (a managed server, one database), the target itself,
+ * since only what runs in place can run there.
+ */
+export async function replaceLockUrl(settings: Settings): Promise<string> {
+  return withMaintenanceClient(settings.url, async (c) => urlForDatabase(settings.url, c.database!)).catch(() => settings.url);
+}
+
 export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Promise<ReplaceResult> {
   const target = settings.database;
   if (SYSTEM_DATABASES.includes(target)) {
@@ -122,13 +187,15 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
       throw new PoolerError(`${settings.displayUrl} goes through a connection pooler: a reset creates and drops databases, which needs a direct connection`,
         "use the server's direct address and port in DATABASE_URL (e.g. 5432, not the pooler's 6432), or npm run db:reset -- --in-place; nothing was changed");
     }
-    return withLock(urlForDatabase(settings.url, admin.database!), `reset ${target}`,
-      `the reset lock of ${target}`, settings.lockTimeoutMs, async () => {
+    return withReplaceLock(settings, urlForDatabase(settings.url, admin.database!), async () => {
       const identity = await readIdentity(admin, target);
       if (identity?.isTemplate) {
         throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
       }
       const owner = identity?.owner ?? (await currentUser(admin));
+      if (identity && !identity.allowConnections) {
+        log(`${target} is closed to connections (datallowconn = false), as an interrupted swap leaves it: the new ${target} will be open`);
+      }
       const problem = preflightProblem(await serverFacts(admin, owner), target, owner, Boolean(identity))
         ?? (identity ? await targetProblem(admin, target, identity) : undefined);
       if (problem) throw problem;
@@ -158,7 +225,7 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
           });
         await o.build(settingsForDatabase(settings, build));
         if (identity) await step(`${target}'s grants, settings, limit and comment copied`, () => applyIdentity(admin, build, identity));
-        await step(`swapped into place: ${target}`, () => swap(admin, build, target, Boolean(identity), identity?.allowConnections ?? true));
+        await step(`swapped into place: ${target}`, () => swap(admin, settings, build, Boolean(identity)));
       } catch (err) {
         if (isStopping()) await new Promise(() => undefined); // the signal handler cleans up and exits
         if (err instanceof SwapFailedError) throw err; // the build holds the only copy now: keep it

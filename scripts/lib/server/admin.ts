@@ -1,5 +1,6 @@
 // Admin SQL, run from a maintenance database. Every identifier is quoted by pg's escapeIdentifier.
 import { Client, escapeIdentifier } from 'pg';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
 
 // Never a reset target: dropping these breaks the server for everyone.
 export const SYSTEM_DATABASES = ['postgres', 'template0', 'template1'];
@@ -22,9 +23,9 @@ export async function currentUser(client: Client): Promise<string> {
   return rows[0].name;
 }
 
-/** Drops the database, ending every other session on it first (PostgreSQL 13+). */
-export async function dropDatabase(client: Client, database: string): Promise<void> {
-  await client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`);
+/** Drops the database, ending every other session on it first (PostgreSQL 13+); waits as retrying() does for one still leaving. */
+export async function dropDatabase(client: Client, database: string, boundMs?: number): Promise<void> {
+  await retrying(() => client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`), databaseBusy, boundMs);
 }
 
 /** Creates an empty database from template0, so nothing from template1 leaks into the baseline. */
@@ -33,14 +34,27 @@ export async function createDatabase(client: Client, database: string, owner?: s
   await client.query(`CREATE DATABASE ${escapeIdentifier(database)} TEMPLATE template0${ownerClause}`);
 }
 
-/** `work`, tried again `waitMs` later while it fails as `transient` says, `tries` times at most. */
-export async function retrying<T>(work: () => Promise<T>, transient: (err: { code?: string; message?: string }) => boolean, tries: number, waitMs: number): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+// The one retry policy of every drop and rename: a session just ended leaves within
+// milliseconds, so the first wait is short; the waits grow, so a slow server is not hammered,
+// and all of them together stay within a bound of the order of the lock timeout.
+export const RETRY_FIRST_WAIT_MS = 50;
+export const RETRY_LONGEST_WAIT_MS = 1000;
+export const RETRY_BOUND_MS = DEFAULT_LOCK_TIMEOUT_MS;
+
+/**
+ * `work`, tried again while it fails as `transient` says: after 50 ms, then twice as long each
+ * time (at most 1 s), until the next wait would end past `boundMs` from the start; then the
+ * last error is thrown.
+ */
+export async function retrying<T>(work: () => Promise<T>, transient: (err: { code?: string; message?: string }) => boolean,
+  boundMs = RETRY_BOUND_MS): Promise<T> {
+  const started = Date.now();
+  for (let wait = RETRY_FIRST_WAIT_MS; ; wait = Math.min(wait * 2, RETRY_LONGEST_WAIT_MS)) {
     try {
       return await work();
     } catch (err) {
-      if (attempt >= tries || !transient(err as { code?: string })) throw err;
-      await new Promise((r) => setTimeout(r, waitMs));
+      if (!transient(err as { code?: string }) || Date.now() - started + wait > boundMs) throw err;
+      await new Promise((r) => setTimeout(r, wait));
     }
   }
 }
@@ -48,9 +62,19 @@ export async function retrying<T>(work: () => Promise<T>, transient: (err: { cod
 /** 55006: a session that was just terminated may take a moment to leave the database. */
 export const databaseInUse = (err: { code?: string }) => err.code === '55006';
 
-/** Renames the database, waiting for a session that was just terminated to leave it. */
-export async function renameDatabase(client: Client, from: string, to: string): Promise<void> {
-  await retrying(() => client.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`), databaseInUse, 101, 50);
+/**
+ * What a DROP or RENAME of a database may meet for a moment: a session still leaving it (55006
+ * "being accessed by other users"; not a slot, subscription or prepared transaction, which
+ * stay), or a TimescaleDB scheduler this role may not end (42501; the statement stops it on
+ * its way and changes nothing when it fails).
+ */
+export const databaseBusy = (err: { code?: string; message?: string }) =>
+  (err.code === '55006' && /being accessed by other users/.test(err.message ?? ''))
+  || (err.code === '42501' && /role whose process is being terminated/.test(err.message ?? ''));
+
+/** Renames the database, waiting as retrying() does for a session that was just terminated to leave it. */
+export async function renameDatabase(client: Client, from: string, to: string, boundMs?: number): Promise<void> {
+  await retrying(() => client.query(`ALTER DATABASE ${escapeIdentifier(from)} RENAME TO ${escapeIdentifier(to)}`), databaseBusy, boundMs);
 }
 
 /**

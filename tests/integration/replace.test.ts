@@ -1,0 +1,114 @@
+// What replaces or empties a database, beside the reset command's own tests (reset.test.ts):
+// one lock for all of it, keyed by the database; the swap's last check of the target; the
+// production guard of rollback --all; the pipeline's safety invariants. In-process, side by side (each on databases of its own), and fast.
+import { escapeIdentifier } from 'pg';
+import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
+import { connect } from '../../scripts/lib/server/connection';
+import { verify } from '../../scripts/lib/schema/verify';
+import { buildPrefix, replaceDatabase, replaceLockUrl, withReplaceLock } from '../../scripts/lib/replace/replace';
+import { loadSettings, Settings } from '../../scripts/lib/server/settings';
+import { rollBack } from '../../scripts/rollback';
+import { reset } from '../../scripts/reset';
+import { databaseAttributes, databasesLike, publicTables } from '../support/schema';
+import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
+
+afterAll(dropMadeDatabases);
+
+/** A migrated database holding the row 'KEEP', with settings that wait at most `lockTimeoutMs` for a lock (default 15 s). */
+async function kept(label: string, lockTimeoutMs?: number): Promise<Settings> {
+  const db = await createMigratedDatabase(label);
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  return loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs });
+}
+
+const symbols = (db: Settings) => withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers')).rows.map((r) => r.symbol));
+
+/** Runs `work` while this process holds the reset lock of `db` on a session of its own, as another run would. */
+const whileHeld = async <T>(db: Settings, work: () => Promise<T>): Promise<T> => withReplaceLock(db, await replaceLockUrl(db), work);
+
+test.concurrent('rollback --all in production without --force is refused (exit 7), nothing reverted', async () => {
+  const db = await kept('_rbprod');
+  const production = loadSettings({ env: 'production', databaseUrl: db.url });
+  await expect(rollBack(production, { all: true })).rejects.toBeInstanceOf(ProductionGuardError);
+  expect(await symbols(db)).toEqual(['KEEP']);
+  await withDatabase(db, async (c) => expect(await publicTables(c)).toHaveLength(6));
+});
+
+test.concurrent('reset --in-place and rollback --all wait for the reset lock another run holds, at most --lock-timeout (exit 14), changing nothing', async () => {
+  const db = await kept('_onelock', 300);
+  await whileHeld(db, async () => {
+    await expect(reset(db, { inPlace: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of .* is held by session \d+/) });
+    await expect(rollBack(db, { all: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of/) });
+  });
+  expect(await symbols(db)).toEqual(['KEEP']);
+});
+
+test.concurrent('the reset lock is keyed by the database: with another database\'s held, a replacement runs at once', async () => {
+  const held = testSettings(uniqueName('_held')); // the lock is keyed by the name: the database need not exist
+  const free = loadSettings({ env: 'test', databaseUrl: (await createTestDatabase('_free')).url, lockTimeoutMs: 2000 });
+  await withDatabase(free, (c) => c.query('CREATE TABLE marker (x int)'));
+  // The pipeline with nothing to build: it would give up with exit 14 if the lock were not the database's own.
+  await whileHeld(held, () => replaceDatabase(free, { plan: [], build: async () => undefined }));
+  await withDatabase(free, async (c) => expect(await publicTables(c)).toEqual([]));
+});
+
+test.concurrent('a subscription made on the target while the replacement was built is found by the swap: exit 16, the target and the subscription kept', async () => {
+  const db = await kept('_latesub');
+  const subscription = `kapman_sub_${db.database.slice(-8)}`;
+  const replaced = replaceDatabase(db, {
+    plan: [],
+    build: async () => void await withDatabase(db, (c) => c.query(`CREATE SUBSCRIPTION ${escapeIdentifier(subscription)} CONNECTION 'host=127.0.0.1 dbname=none'
+      PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`)),
+  });
+  try {
+    await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringContaining(`the target has subscriptions (${subscription})`) });
+    expect(await symbols(db)).toEqual(['KEEP']);
+    expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  } finally {
+    await withDatabase(db, (c) => c.query(`DROP SUBSCRIPTION IF EXISTS ${escapeIdentifier(subscription)}`));
+  }
+});
+
+// The reset pipeline's safety invariants, each also held end to end in tests/e2e; here in process and fast.
+
+test.concurrent('nothing is dropped unless the build verifies: a build that fails its check leaves the target and removes itself', async () => {
+  const db = await kept('_verifyfirst');
+  const replaced = replaceDatabase(db, {
+    plan: [],
+    build: async (beside) => {
+      const report = await verify(beside, { empty: true }); // an empty database: every table missing
+      if (!report.ok) throw new ContractMismatchError(`${beside.database} differs from the contract`);
+    },
+  });
+  await expect(replaced).rejects.toBeInstanceOf(ContractMismatchError);
+  expect(await symbols(db)).toEqual(['KEEP']);
+  expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+});
+
+test.concurrent('the replacement takes the target\'s identity: owner, connection limit, grants, comment and settings', async () => {
+  const db = await createTestDatabase('_identity');
+  const q = escapeIdentifier(db.database);
+  await admin(async (c) => {
+    await c.query(`ALTER DATABASE ${q} CONNECTION LIMIT 7`);
+    await c.query(`REVOKE TEMPORARY ON DATABASE ${q} FROM PUBLIC`);
+    await c.query(`COMMENT ON DATABASE ${q} IS 'the ''kept'' one'`);
+    await c.query(`ALTER DATABASE ${q} SET work_mem = '3MB'`);
+  });
+  const before = await admin((c) => databaseAttributes(c, db.database));
+  await replaceDatabase(db, { plan: [], build: async () => undefined });
+  expect(await admin((c) => databaseAttributes(c, db.database))).toEqual(before);
+});
+
+test.concurrent("every session of the tools sets its own timeouts and search_path, whatever the database's defaults", async () => {
+  const db = await createTestDatabase('_session');
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET statement_timeout = '50ms'; ALTER DATABASE ${escapeIdentifier(db.database)} SET search_path = elsewhere`));
+  const settings = loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs: 4000 });
+  const c = await connect(settings.url, { lockTimeoutMs: settings.lockTimeoutMs });
+  try {
+    const { rows: [r] } = await c.query(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
+      current_setting('idle_in_transaction_session_timeout') AS it, current_setting('search_path') AS sp, pg_sleep(0.2)`);
+    expect(r).toMatchObject({ st: '0', lt: '4s', it: '0', sp: 'public' });
+  } finally {
+    await c.end();
+  }
+});
