@@ -41,8 +41,13 @@ async function filled(label: string): Promise<Settings> {
 const allowConn = (name: string) => admin(async (c) =>
   (await c.query('SELECT datallowconn AS open FROM pg_database WHERE datname = $1', [name])).rows.map((r) => r.open as boolean));
 
-test('the session is ended after the rename: exit 19, "holds its replacement but is closed", the data is the new; the hint opens it', async () => {
-  const db = await filled('_swap1');
+/**
+ * The issue's lock choreography: a reset of a filled database whose DROP waits on one held
+ * session (A), then whose final RENAME waits on another (B, on the build). Returns once the
+ * RENAME waits, with A released; `then` runs there, and both sessions are ended after it.
+ */
+async function resetWaitingAtRename(label: string, then: (o: { run: ReturnType<typeof startNpm>; b: Client; pid: number }) => Promise<void>) {
+  const db = await filled(label);
   const ready = remember(`${buildPrefix(db.database)}ready`);
   const a = await holdDatabase(db.database);
   const run = startNpm('db:reset', ['--lock-timeout', '60'], { DATABASE_URL: db.url }, 'reset');
@@ -51,13 +56,8 @@ test('the session is ended after the rename: exit 19, "holds its replacement but
     await waitingOn('DROP DATABASE', db.database);
     b = await holdDatabase(ready);
     await a.query('ROLLBACK');
-    const { pid } = await waitingOn('ALTER DATABASE', ready);
-    // The node process is stopped, the rename let through and its session ended before node hears of it.
-    process.kill(run.nodePid(), 'SIGSTOP');
-    await b.query('ROLLBACK');
-    await waitForRow("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'idle'", [pid]);
-    await admin((c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
-    process.kill(run.nodePid(), 'SIGCONT');
+    const { pid } = await waitingOn('ALTER DATABASE', ready) as { pid: number };
+    await then({ run, b, pid });
   } finally {
     await a.end();
     await b?.end();
@@ -65,6 +65,18 @@ test('the session is ended after the rename: exit 19, "holds its replacement but
   const r = await run.done;
   expect(r.code).toBe(19);
   expect(`${r.out}${r.err}`).not.toMatch(/nothing changed|nothing was left half-done/);
+  return { db, ready, r };
+}
+
+test('the session is ended after the rename: exit 19, "holds its replacement but is closed", the data is the new; the hint opens it', async () => {
+  const { db, r } = await resetWaitingAtRename('_swap1', async ({ run, b, pid }) => {
+    // The node process is stopped, the rename let through and its session ended before node hears of it.
+    process.kill(run.nodePid(), 'SIGSTOP');
+    await b.query('ROLLBACK');
+    await waitForRow("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'idle'", [pid]);
+    await admin((c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
+    process.kill(run.nodePid(), 'SIGCONT');
+  });
   expect(r.err).toContain(`${db.database} holds its replacement, complete, but is closed to connections; the old ${db.database} was dropped`);
   expect(await allowConn(db.database)).toEqual([false]);
   const [, sql] = /open it: (ALTER DATABASE .* ALLOW_CONNECTIONS true) \(/.exec(r.err) ?? [];
@@ -75,24 +87,9 @@ test('the session is ended after the rename: exit 19, "holds its replacement but
 });
 
 test('the rename fails after the drop: exit 19, "its replacement is the database …_ready"; the hint finishes the swap', async () => {
-  const db = await filled('_swap2');
-  const ready = remember(`${buildPrefix(db.database)}ready`);
-  const a = await holdDatabase(db.database);
-  const run = startNpm('db:reset', ['--lock-timeout', '60'], { DATABASE_URL: db.url }, 'reset');
-  let b: Client | undefined;
-  try {
-    await waitingOn('DROP DATABASE', db.database);
-    b = await holdDatabase(ready);
-    await a.query('ROLLBACK');
-    const { pid } = await waitingOn('ALTER DATABASE', ready);
+  const { db, ready, r } = await resetWaitingAtRename('_swap2', async ({ pid }) => {
     await admin((c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
-  } finally {
-    await a.end();
-    await b?.end();
-  }
-  const r = await run.done;
-  expect(r.code).toBe(19);
-  expect(`${r.out}${r.err}`).not.toMatch(/nothing changed|nothing was left half-done/);
+  });
   expect(r.err).toContain(`the old ${db.database} was dropped; its replacement, complete, is the database ${ready}, closed to connections`);
   expect(await allowConn(db.database)).toEqual([]);
   expect(await allowConn(ready)).toEqual([false]);
