@@ -16,11 +16,11 @@ import { log } from './lib/cli/log';
 import { rowCounts } from './lib/schema/introspect';
 import { createDatabase, dropDatabase } from './lib/server/admin';
 import { connect, withClient, withMaintenanceClient } from './lib/server/connection';
-import { PROJECT_ROOT } from './lib/server/devServer';
+import { PROJECT_ROOT } from './lib/paths';
 import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
 import { withMigratedScratch } from './lib/server/scratch';
 import { loadSettings, Settings, urlForDatabase } from './lib/server/settings';
-import { describeServer, pickTestServer, stopOnSignal } from './lib/server/testServer';
+import { describeServer, pickTestServer, stopOnSignal } from './lib/bench/server';
 
 export interface BenchOptions {
   preset: 'quick' | 'full';

@@ -3,7 +3,7 @@
 import fs from 'fs';
 import path from 'path';
 import type { KapmanCommand } from './lib/cli/cli';
-import { PROJECT_ROOT } from './lib/server/devServer';
+import { PROJECT_ROOT } from './lib/paths';
 import { StaleFileError } from './lib/cli/errors';
 import { syncGenerated } from './lib/schema/generated';
 import { LiveSchema, readSchema } from './lib/schema/introspect';

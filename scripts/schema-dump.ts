@@ -3,7 +3,7 @@
 import path from 'path';
 import type { Client } from 'pg';
 import type { KapmanCommand } from './lib/cli/cli';
-import { PROJECT_ROOT } from './lib/server/devServer';
+import { PROJECT_ROOT } from './lib/paths';
 import { syncGenerated } from './lib/schema/generated';
 import { readAppliedMigrations, readSchema } from './lib/schema/introspect';
 import { identQuoter, renderSchemaSql } from './lib/schema/render';

@@ -1,7 +1,8 @@
 // `npm run db:setup`: from a fresh checkout to a migrated development database in one
 // command. Without Docker it first makes sure the local PostgreSQL has TimescaleDB
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
-import { dbUp, DbUpOptions, devServerOptions, useDocker } from './lib/server/devServer';
+import { dbUp, DbUpOptions, useDocker } from './lib/server/devServer';
+import { devServerOptions } from './db-up';
 import type { KapmanCommand } from './lib/cli/cli';
 import { count, log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';

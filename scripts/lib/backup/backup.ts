@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Client } from 'pg';
 import { withClient } from '../server/connection';
-import { PROJECT_ROOT } from '../server/devServer';
+import { PROJECT_ROOT } from '../paths';
 import { BackupFailedError } from '../cli/errors';
 import { readAppliedMigrations, rowCounts } from '../schema/introspect';
 import { count, detail, log } from '../cli/log';

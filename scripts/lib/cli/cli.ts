@@ -7,7 +7,6 @@ import yargs, { Argv, Options } from 'yargs';
 import { hideBin, Parser } from 'yargs/helpers';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../server/timeouts';
 import { PROJECT_ROOT } from '../paths';
-import { CommandEntry, COMMANDS, npmScript } from './commands';
 import { loadDotEnv } from './dotenv';
 import { InvalidSettingsError, KapmanError, ProductionGuardError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
@@ -44,6 +43,23 @@ export type KapmanCommand<A = object, R = unknown> =
     outcome?(result: R, settings: Settings): string;
   }
   | { database: false; shared?: SharedOption[]; options?: (y: Argv) => Argv; run(args: A & GlobalArgs): Promise<R>; outcome?(result: R): string };
+
+/** One command of the registry (scripts/commands.ts), with its one-line description. */
+export interface CommandEntry {
+  /** `kapman-db <name>`; the npm script is `db:<name>` (`bench` is `bench`). */
+  name: string;
+  /** Positionals after the name, in yargs' syntax: `<file>`, `<name..>`. */
+  positionals?: string;
+  /** What the positionals are, in words and as a placeholder, for the error when they are missing. */
+  needs?: string;
+  placeholder?: string;
+  describe: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own argument type
+  load(): KapmanCommand<any>;
+}
+
+/** The npm script that runs a command: `db:reset`, and `bench` for the benchmark. */
+export const npmScript = (name: string) => (name === 'bench' ? 'bench' : `db:${name}`);
 
 // Declared without a yargs type, so that `abc` reaches this check as written, not as NaN.
 const positiveSeconds = (name: string) => (value: unknown) => {
@@ -240,11 +256,11 @@ function version(): string {
  * The whole program, `kapman-db <command> [options]` or one command run by its npm script:
  * parses, runs, prints any error once, and returns the exit code (main() exits with it).
  */
-export async function runProgram(given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runProgram(commands: CommandEntry[], given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // The command is the first word that names one (`kapman-db --quiet status` works too); it goes first.
-  const at = given.findIndex((a) => COMMANDS.some((c) => c.name === a));
+  const at = given.findIndex((a) => commands.some((c) => c.name === a));
   const argv = at > 0 ? [given[at], ...given.slice(0, at), ...given.slice(at + 1)] : given;
-  const entry = COMMANDS.find((c) => c.name === argv[0]);
+  const entry = commands.find((c) => c.name === argv[0]);
   // Run by its npm script (`npm run db:reset -- …`): usage and hints name that script.
   const viaNpm = entry !== undefined && env.npm_lifecycle_event === npmScript(entry.name);
   const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : PROGRAM;
@@ -259,7 +275,7 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
   setOutput({ quiet: argv.includes('--quiet'), toStderr: json });
   try {
     if (!entry && argv[0] !== undefined && !argv[0].startsWith('-')) {
-      throw new UsageError(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`, seeHelp);
+      throw new UsageError(`no command "${argv[0]}"; the commands are ${commands.map((c) => c.name).join(', ')}`, seeHelp);
     }
     // Before the command's options are built: their defaults read the environment (PG_BIN).
     const envFile = Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined;
@@ -332,7 +348,7 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
     } else {
       // No command: list them all (loading none).
       program = program.version(version()).alias('v', 'version');
-      for (const c of COMMANDS) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
+      for (const c of commands) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
       program = program.demandCommand(1, 'name a command')
         .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
     }
@@ -350,14 +366,14 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
 }
 
 /** `node scripts/kapman-db.js …`: the program, with signals handled, as the process. */
-export function main(): void {
+export function main(commands: CommandEntry[]): void {
   handleSignals();
-  void runProgram(hideBin(process.argv)).then((code) => process.exit(code));
+  void runProgram(commands, hideBin(process.argv)).then((code) => process.exit(code));
 }
 
 /** The commands, for tests and the README check: each with its options. */
-export function describeCommands(): Array<CommandEntry & { options: Map<string, boolean> }> {
-  return COMMANDS.map((c) => {
+export function describeCommands(commands: CommandEntry[]): Array<CommandEntry & { options: Map<string, boolean> }> {
+  return commands.map((c) => {
     const positionals = [...(c.positionals ?? '').matchAll(/<(\w+)/g)].map((m) => m[1]);
     const options = [...commandOptions(c.load())].filter(([name]) => !positionals.includes(name));
     return { ...c, options: new Map(options) };

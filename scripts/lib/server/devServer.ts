@@ -3,21 +3,17 @@
 import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
-import type { Argv } from 'yargs';
 import path from 'path';
 import { DEFAULT_URLS } from '../../../knexfile';
 import { log } from '../cli/log';
 import { createDatabase, databaseInfo } from './admin';
 import { waitForServer, withMaintenanceClient } from './connection';
-import { positivePort } from '../cli/cli';
 import { DockerUnavailableError, LocalClusterError } from '../cli/errors';
 import {
-  ClusterOptions, clusterUrl, DEFAULT_PG_BIN, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
+  ClusterOptions, clusterUrl, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
 } from './localCluster';
 import { maskUrl, parseUrl } from './settings';
 import { PROJECT_ROOT } from '../paths';
-
-export { PROJECT_ROOT };
 
 /** Why no Docker engine answers (`docker info` fails), in words for an error message; undefined when one does. */
 function dockerEngineProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -124,19 +120,6 @@ export interface DbUpOptions {
   cluster?: Partial<Pick<ClusterOptions, 'dataDir' | 'port'>>;
   /** How long the compose service may take to accept connections over its published port. */
   waitMs?: number;
-}
-
-/** The options of up, down and setup: which path, which binaries, and (up, setup) which port. */
-export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
-  y = y
-    .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
-    .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, defaultDescription: `PG_BIN, else ${DEFAULT_PG_BIN}`, describe: 'folder of the local PostgreSQL 15 binaries' });
-  // No yargs type: `abc` reaches positivePort as written.
-  // KAPMAN_DB_PORT is also what docker-compose.yml publishes.
-  return o.port ? y.option('port', {
-    default: process.env.KAPMAN_DB_PORT || 5432, defaultDescription: 'KAPMAN_DB_PORT, else 5432',
-    requiresArg: true, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)',
-  }) : y;
 }
 
 /** Returns the development database's URL, on whichever server it brought up. */
