@@ -8,7 +8,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Client, escapeLiteral } from 'pg';
-import { isPooled } from '../../knexfile';
+import { isPooled } from '../../scripts/lib/server/session';
 import { connect, withClient, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';

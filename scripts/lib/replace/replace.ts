@@ -8,7 +8,7 @@ import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import { closeDatabase, currentUser, dropDatabase, renameDatabase, retrying, SYSTEM_DATABASES } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
-import { isPooled } from '../../../knexfile';
+import { isPooled } from '../server/session';
 import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
 import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/interrupt';
 import { withLock } from '../server/lock';

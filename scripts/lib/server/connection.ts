@@ -1,6 +1,6 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { prepareSession, prepareTransaction, SessionOptions } from '../../../knexfile';
+import { prepareSession, prepareTransaction, SessionOptions } from './session';
 import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from '../cli/errors';
 import { progress } from '../cli/log';
 import { maskUrl, urlForDatabase } from './settings';
