@@ -1,66 +1,15 @@
-// Environment -> connection and migration settings, in one place.
-// The knex CLI reads the default export (`npx knex migrate:latest --env test`);
-// the scripts call knexConfig() so that they and the CLI can never disagree.
+// The knex CLI's config (`npx knex migrate:latest --env test` reads the default export): the
+// same knexConfig() the scripts use (scripts/lib/server/knex.ts), so the two never disagree,
+// with the migration lock held first. It only imports; nothing of the project imports it.
 import type { Knex } from 'knex';
-import { escapeIdentifier } from 'pg';
 import { loadDotEnv } from './scripts/lib/cli/dotenv';
 import { explainDatabaseError, KapmanError, UsageError } from './scripts/lib/cli/errors';
+import { DEFAULT_URLS, Environment, knexConfig } from './scripts/lib/server/knex';
 import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
 import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
-import { knexQueryable, prepareSession, prepareTransaction, Queryable, SessionOptions } from './scripts/lib/server/session';
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, openClient, workingConfig } from './scripts/lib/server/ssl';
+import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
+import { openClient } from './scripts/lib/server/ssl';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/server/timeouts';
-// Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
-import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
-
-export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
-
-// Match docker-compose.yml and `npm run db:up`. Production has no default: it needs DATABASE_URL.
-export const DEFAULT_URLS: Record<Environment, string | undefined> = {
-  development: 'postgres://kapman:kapman@localhost:5432/kapman_dev',
-  test: 'postgres://kapman:kapman@localhost:5432/kapman_test',
-  production: undefined,
-};
-
-// An unreachable server fails within this, not after a TCP hang (defined beside the connections).
-export { CONNECT_TIMEOUT_MS };
-export { DEFAULT_LOCK_TIMEOUT_MS };
-export { APPLICATION_NAME };
-
-export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL, session: SessionOptions = {}): Knex.Config {
-  const connectionString = databaseUrl || DEFAULT_URLS[env];
-  return {
-    client: 'pg',
-    // The URL read as libpq reads it, never handed to the driver as a string (scripts/lib/server/ssl.ts).
-    connection: connectionString
-      ? () => workingConfig(connectionString) as Promise<Knex.PgConnectionConfig>
-      : () => {
-        // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
-        throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);
-      },
-    pool: {
-      min: 0,
-      max: 4,
-      // Migrations run as the database's owner, so the owner owns what they build.
-      // Knex does not create its migrations schema itself; every pooled connection
-      // makes sure it exists (a no-op once it does). A concurrent twin may win the race.
-      afterCreate(conn: Queryable, done: (err?: Error) => void) {
-        prepareSession(conn, { asOwner: true, ...session })
-          .then(() => conn.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(MIGRATIONS_SCHEMA)}`))
-          .then(() => done(), (err: Error & { code?: string }) => done(err.code === '23505' || err.code === '42P06' ? undefined : err));
-      },
-    },
-    migrations: <Knex.MigratorConfig & { beforeEach(trx: Knex): Promise<void> }>{ // knex calls beforeEach; its types omit it
-      // The TypeScript files of db/migrations, in file-name order (db/migrationSource.ts).
-      migrationSource: new MigrationFiles(),
-      // Every migration's transaction starts with the setup (the knex CLI's too): behind a pooler it is the only one.
-      beforeEach: (trx: Knex) => prepareTransaction(knexQueryable(trx), { asOwner: true, ...session }),
-      schemaName: MIGRATIONS_SCHEMA,
-      tableName: MIGRATIONS_TABLE,
-    },
-  };
-}
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
 function forKnexCli(err: KapmanError): KapmanError {

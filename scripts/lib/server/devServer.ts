@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { DEFAULT_URLS } from '../../../knexfile';
+import { DEFAULT_URLS } from './knex';
 import { log } from '../cli/log';
 import { createDatabase, databaseInfo } from './admin';
 import { waitForServer, withMaintenanceClient } from './connection';

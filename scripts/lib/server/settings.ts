@@ -1,7 +1,8 @@
 // Settings are parsed once, here, into a typed object that is passed down;
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../../knexfile';
+import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from './knex';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
 import { displayUrl, PASSWORD_WHERE, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
 
