@@ -18,7 +18,7 @@ import { createDatabase, dropDatabase } from './lib/server/admin';
 import { connect, withClient, withMaintenanceClient } from './lib/server/connection';
 import { PROJECT_ROOT } from './lib/paths';
 import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
-import { withMigratedScratch } from './lib/server/scratch';
+import { withMigratedScratch } from './lib/migrations/scratch';
 import { loadSettings, Settings, urlForDatabase } from './lib/server/settings';
 import { describeServer, pickTestServer, stopOnSignal } from './lib/bench/server';
 

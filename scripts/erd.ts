@@ -8,7 +8,7 @@ import { StaleFileError } from './lib/cli/errors';
 import { syncGenerated } from './lib/schema/generated';
 import { LiveSchema, readSchema } from './lib/schema/introspect';
 import { renderErd, renderSchemaDoc } from './lib/schema/render';
-import { withMigratedScratch } from './lib/server/scratch';
+import { withMigratedScratch } from './lib/migrations/scratch';
 import { Settings } from './lib/server/settings';
 
 export const SCHEMA_DOC = path.join(PROJECT_ROOT, 'docs', 'schema.md');

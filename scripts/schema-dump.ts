@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from './lib/paths';
 import { syncGenerated } from './lib/schema/generated';
 import { readAppliedMigrations, readSchema } from './lib/schema/introspect';
 import { identQuoter, renderSchemaSql } from './lib/schema/render';
-import { withMigratedScratch } from './lib/server/scratch';
+import { withMigratedScratch } from './lib/migrations/scratch';
 import { Settings } from './lib/server/settings';
 
 export const SCHEMA_SQL = path.join(PROJECT_ROOT, 'db', 'schema.sql');
