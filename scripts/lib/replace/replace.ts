@@ -1,4 +1,4 @@
-// The one pipeline for everything that replaces a database (reset; later restore):
+// The one pipeline for everything that replaces a database (reset, restore):
 //   lock -> preflight -> build beside under a temporary name -> identity -> swap -> report.
 // Until the swap nothing of the target is touched, and any failure or signal removes the
 // build. The swap (drop the target, rename the build into its place) is the only
