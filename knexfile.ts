@@ -9,7 +9,7 @@ import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
 import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
 import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
 import { openClient } from './scripts/lib/server/ssl';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/server/timeouts';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
 function forKnexCli(err: KapmanError): KapmanError {

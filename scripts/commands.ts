@@ -2,7 +2,9 @@
 // it loads and the CLI layer it hands them to. A command's file is loaded only when it runs,
 // so `kapman-db --help` and each command start without loading the others.
 import * as cli from './lib/cli/cli';
-import type { CommandEntry } from './lib/cli/cli';
+import type { CommandEntry, DatabaseArgs, Program } from './lib/cli/cli';
+import { InvalidSettingsError, UsageError } from './lib/cli/errors';
+import type { Settings } from './lib/server/settings';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see above */
 export const COMMANDS: CommandEntry[] = [
@@ -22,11 +24,39 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'bench', describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB', load: () => require('./bench').command },
 ];
 
+/** The Settings of the target that --env, --lock-timeout and DATABASE_URL name. */
+export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }): Settings {
+  const lockTimeout = args['lock-timeout'];
+  if (lockTimeout !== undefined) cli.positiveSeconds('lock-timeout')(lockTimeout);
+  if (args.env === '') throw new UsageError('--env needs a name: development, test or production');
+  // Set but empty (DATABASE_URL="$UNSET" in a script) is a mistake, not a wish for the default database.
+  if (process.env.DATABASE_URL === '') {
+    throw new InvalidSettingsError('DATABASE_URL is set but empty', 'give it the target\'s URL, or unset it to use the environment\'s default database');
+  }
+  // Loaded here, not at the top: `kapman-db new` and `--help` need no driver.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadSettings } = require('./lib/server/settings') as typeof import('./lib/server/settings');
+  return loadSettings({ env: args.env ?? process.env.NODE_ENV, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
+}
+
+
+/** A database command's target: its Settings, read once here and passed down, the server waited for with --wait. */
+async function target(args: DatabaseArgs): Promise<Settings> {
+  const settings = settingsFromArgs(args);
+  if (args.wait) {
+    const { waitForServer } = await import('./lib/server/connection');
+    await waitForServer(settings.url, args['wait-timeout'] * 1000);
+  }
+  return settings;
+}
+
+const PROGRAM: Program = { commands: COMMANDS, target };
+
 /** The whole program over these commands: parses, runs, prints any error once; returns the exit code. */
-export const runProgram = (given: string[], env: NodeJS.ProcessEnv = process.env) => cli.runProgram(COMMANDS, given, env);
+export const runProgram = (given: string[], env: NodeJS.ProcessEnv = process.env) => cli.runProgram(PROGRAM, given, env);
 
 /** `node scripts/kapman-db.js …`: the program as the process. */
-export const main = () => cli.main(COMMANDS);
+export const main = () => cli.main(PROGRAM);
 
 /** The commands, for tests and the README check: each with its options. */
 export const describeCommands = () => cli.describeCommands(COMMANDS);

@@ -1,16 +1,17 @@
-// The one CLI layer: `kapman-db <command>` and every `npm run db:*` script enter here. It
-// defines the shared options once, validates them, refuses flags npm swallowed, waits for the
-// server when asked, prints a --json result, and prints any error once, with its exit code.
+// The one CLI layer: `kapman-db <command>` and every `npm run db:*` script run through it. It
+// defines the shared options once, validates them, refuses flags npm swallowed, prints a --json
+// result, and prints any error once, with its exit code. The commands, and how a command's
+// target is read, come from the entry (scripts/commands.ts): this layer loads neither itself.
 import fs from 'fs';
 import path from 'path';
 import yargs, { Argv, Options } from 'yargs';
 import { hideBin, Parser } from 'yargs/helpers';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../server/timeouts';
 import { PROJECT_ROOT } from '../paths';
 import { loadDotEnv } from './dotenv';
-import { InvalidSettingsError, KapmanError, ProductionGuardError, UsageError } from './errors';
+import { KapmanError, ProductionGuardError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
 import { outcome, redact, setOutput, shellWord } from './log';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
 import type { Settings } from '../server/settings';
 
 const PROGRAM = 'kapman-db';
@@ -33,7 +34,7 @@ export interface DatabaseArgs extends GlobalArgs {
 
 /**
  * A command: its own options and the function that does the work. With `database`, it gets
- * the shared database options and the target's Settings (read, and waited for, here); what
+ * the shared database options and the target's Settings (Program.target); what
  * `run` returns is the result `--json` prints.
  */
 export type KapmanCommand<A = object, R = unknown> =
@@ -61,8 +62,15 @@ export interface CommandEntry {
 /** The npm script that runs a command: `db:reset`, and `bench` for the benchmark. */
 export const npmScript = (name: string) => (name === 'bench' ? 'bench' : `db:${name}`);
 
+/** What the entry hands this layer: the commands, and how a database command's target is read. */
+export interface Program {
+  commands: CommandEntry[];
+  /** The target's Settings from --env, --lock-timeout and DATABASE_URL, the server waited for with --wait. */
+  target(args: DatabaseArgs): Promise<Settings>;
+}
+
 // Declared without a yargs type, so that `abc` reaches this check as written, not as NaN.
-const positiveSeconds = (name: string) => (value: unknown) => {
+export const positiveSeconds = (name: string) => (value: unknown) => {
   const n = Number(value);
   if (typeof value === 'boolean' || value === '' || value === undefined || !Number.isFinite(n) || n <= 0) {
     throw new UsageError(`--${name} must be a positive number of seconds, not ${value === undefined || value === '' ? 'nothing' : String(value)}`);
@@ -98,21 +106,6 @@ export function positivePort(value: unknown): number {
   const n = Number(value);
   if (value === '' || !Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--port must be a TCP port (1-65535), not ${value === '' ? 'nothing' : String(value)}`);
   return n;
-}
-
-/** The Settings of the target that --env, --lock-timeout and DATABASE_URL name. */
-export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }): Settings {
-  const lockTimeout = args['lock-timeout'];
-  if (lockTimeout !== undefined) positiveSeconds('lock-timeout')(lockTimeout);
-  if (args.env === '') throw new UsageError('--env needs a name: development, test or production');
-  // Set but empty (DATABASE_URL="$UNSET" in a script) is a mistake, not a wish for the default database.
-  if (process.env.DATABASE_URL === '') {
-    throw new InvalidSettingsError('DATABASE_URL is set but empty', 'give it the target\'s URL, or unset it to use the environment\'s default database');
-  }
-  // Loaded here, not at the top: `kapman-db new` and `--help` need no driver.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { loadSettings } = require('../server/settings') as typeof import('../server/settings');
-  return loadSettings({ env: args.env ?? process.env.NODE_ENV, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
 }
 
 const isTrue = (value: string | undefined) => ['1', 'true'].includes((value ?? '').toLowerCase());
@@ -226,17 +219,13 @@ export function nearestOption(typed: string, options: Map<string, boolean>): str
   return bestDistance <= Math.max(1, Math.min(2, Math.floor(typed.length / 3))) ? best : undefined;
 }
 
-/** Runs the parsed command: settings, --wait, the work, then the --json result. */
-async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
+/** Runs the parsed command: its target's settings (waited for with --wait), the work, then the --json result. */
+async function execute(target: Program['target'], command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
   setOutput({ quiet: args.quiet, toStderr: args.json });
   let result: unknown;
   let line: string | undefined;
   if (command.database) {
-    const settings = settingsFromArgs(args);
-    if (args.wait) {
-      const { waitForServer } = await import('../server/connection');
-      await waitForServer(settings.url, args['wait-timeout'] * 1000);
-    }
+    const settings = await target(args);
     result = await command.run(args, settings);
     line = command.outcome?.(result, settings);
   } else {
@@ -256,7 +245,7 @@ function version(): string {
  * The whole program, `kapman-db <command> [options]` or one command run by its npm script:
  * parses, runs, prints any error once, and returns the exit code (main() exits with it).
  */
-export async function runProgram(commands: CommandEntry[], given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runProgram({ commands, target }: Program, given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // The command is the first word that names one (`kapman-db --quiet status` works too); it goes first.
   const at = given.findIndex((a) => commands.some((c) => c.name === a));
   const argv = at > 0 ? [given[at], ...given.slice(0, at), ...given.slice(at + 1)] : given;
@@ -355,7 +344,7 @@ export async function runProgram(commands: CommandEntry[], given: string[], env:
     const args = await program.parseAsync();
     // Run once yargs is done rather than as its handler: for a handler, yargs first renders the
     // whole help text (in case the handler asks for it), tens of milliseconds of every start.
-    if (chosen && !args.help) await execute(chosen, args as unknown as DatabaseArgs);
+    if (chosen && !args.help) await execute(target, chosen, args as unknown as DatabaseArgs);
     return 0;
   } catch (err) {
     // The refusal's way past it is the command as the user typed it, with --force.
@@ -366,9 +355,9 @@ export async function runProgram(commands: CommandEntry[], given: string[], env:
 }
 
 /** `node scripts/kapman-db.js …`: the program, with signals handled, as the process. */
-export function main(commands: CommandEntry[]): void {
+export function main(program: Program): void {
   handleSignals();
-  void runProgram(commands, hideBin(process.argv)).then((code) => process.exit(code));
+  void runProgram(program, hideBin(process.argv)).then((code) => process.exit(code));
 }
 
 /** The commands, for tests and the README check: each with its options. */

@@ -2,7 +2,7 @@
 // lock_timeout, no statement timeout, search_path, the owner's role, and what a pooler allows.
 import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../cli/timeouts';
 
 export interface SessionOptions {
   /** lock_timeout for the session, in milliseconds. */

@@ -2,7 +2,7 @@
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
 import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from './knex';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../cli/timeouts';
 import { displayUrl, PASSWORD_WHERE, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
 
