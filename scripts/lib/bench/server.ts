@@ -12,7 +12,8 @@ import path from 'path';
 import {
   ClusterOptions, clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
 } from '../server/localCluster';
-import { maskUrl, urlForDatabase } from '../server/settings';
+import { displayUrl } from '../server/connectionUrl';
+import { urlForDatabase } from '../server/settings';
 import { composeDatabase, devClusterOptions } from '../server/devServer';
 import { spawnSync } from 'child_process';
 
@@ -138,5 +139,5 @@ export function stopOnSignal(server: TestServer): void {
 }
 
 export function describeServer(server: TestServer): string {
-  return `${server.kind}: ${maskUrl(urlForDatabase(server.adminUrl, 'postgres'))}`;
+  return `${server.kind}: ${displayUrl(urlForDatabase(server.adminUrl, 'postgres'))}`;
 }

@@ -12,7 +12,8 @@ import { DockerUnavailableError, LocalClusterError } from '../cli/errors';
 import {
   ClusterOptions, clusterUrl, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
 } from './localCluster';
-import { maskUrl, parseUrl } from './settings';
+import { displayUrl } from './connectionUrl';
+import { parseUrl } from './settings';
 import { PROJECT_ROOT } from '../paths';
 
 /** Why no Docker engine answers (`docker info` fails), in words for an error message; undefined when one does. */
@@ -182,12 +183,12 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
 
 /** Says which URL the server serves, and when the commands would not use it by default, how to make them. */
 function announce(ready: string): string {
-  log(`ready: ${maskUrl(ready)}`);
+  log(`ready: ${displayUrl(ready)}`);
   const target = process.env.DATABASE_URL;
-  if (target && maskUrl(target) !== maskUrl(ready)) {
-    log(`note: DATABASE_URL is set to ${maskUrl(target)}, so the other commands use that database, not this one`);
+  if (target && displayUrl(target) !== displayUrl(ready)) {
+    log(`note: DATABASE_URL is set to ${displayUrl(target)}, so the other commands use that database, not this one`);
   } else if (!target && parseUrl(ready).port !== parseUrl(DEFAULT_URLS.development!).port) {
-    log(`note: the commands default to ${maskUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above (its password is docker-compose.yml's) to use this server`);
+    log(`note: the commands default to ${displayUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above (its password is docker-compose.yml's) to use this server`);
   }
   return ready;
 }
