@@ -11,7 +11,7 @@ import { restore } from './lib/backup/restore';
 import { clientConnection, findTool } from './lib/backup/tools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
 import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
 import { rowCounts } from './lib/schema/introspect';
 import { createDatabase, dropDatabase } from './lib/server/admin';

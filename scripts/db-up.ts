@@ -1,6 +1,6 @@
 // `npm run db:up`: bring up the development TimescaleDB. Running it twice is harmless.
 import type { Argv } from 'yargs';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { positivePort } from './lib/cli/cli';
 import { displayUrl } from './lib/server/connectionUrl';
 import { dbUp } from './lib/server/devServer';

@@ -2,7 +2,7 @@
 // and in the README, where GitHub renders it.
 import fs from 'fs';
 import path from 'path';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { PROJECT_ROOT } from './lib/paths';
 import { StaleFileError } from './lib/cli/errors';
 import { syncGenerated } from './lib/schema/generated';

@@ -1,5 +1,5 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { count, log, step } from './lib/cli/log';
 import { printingReporter, rollback } from './lib/migrations/migrate';
 import { refuseProduction, Settings } from './lib/server/settings';

@@ -2,7 +2,7 @@
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
 import path from 'path';
 import type { Client } from 'pg';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { PROJECT_ROOT } from './lib/paths';
 import { syncGenerated } from './lib/schema/generated';
 import { readAppliedMigrations, readSchema } from './lib/schema/introspect';

@@ -3,7 +3,7 @@
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
 import { dbUp, DbUpOptions, useDocker } from './lib/server/devServer';
 import { devServerOptions } from './db-up';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { count, log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
 import { displayUrl } from './lib/server/connectionUrl';
