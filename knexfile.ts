@@ -1,139 +1,15 @@
-// Environment -> connection and migration settings, in one place.
-// The knex CLI reads the default export (`npx knex migrate:latest --env test`);
-// the scripts call knexConfig() so that they and the CLI can never disagree.
+// The knex CLI's config (`npx knex migrate:latest --env test` reads the default export): the
+// same knexConfig() the scripts use (scripts/lib/server/knex.ts), so the two never disagree,
+// with the migration lock held first. It only imports; nothing of the project imports it.
 import type { Knex } from 'knex';
-import { escapeIdentifier } from 'pg';
 import { loadDotEnv } from './scripts/lib/cli/dotenv';
 import { explainDatabaseError, KapmanError, UsageError } from './scripts/lib/cli/errors';
-import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/advisoryLock';
+import { DEFAULT_URLS, Environment, knexConfig } from './scripts/lib/server/knex';
+import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
 import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, openClient, workingConfig } from './scripts/lib/server/ssl';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/server/timeouts';
-// Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
-import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from './db/migrationSource';
-
-export const ENVIRONMENTS = ['development', 'test', 'production'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
-
-// Match docker-compose.yml and `npm run db:up`. Production has no default: it needs DATABASE_URL.
-export const DEFAULT_URLS: Record<Environment, string | undefined> = {
-  development: 'postgres://kapman:kapman@localhost:5432/kapman_dev',
-  test: 'postgres://kapman:kapman@localhost:5432/kapman_test',
-  production: undefined,
-};
-
-// An unreachable server fails within this, not after a TCP hang (defined beside the connections).
-export { CONNECT_TIMEOUT_MS };
-export { DEFAULT_LOCK_TIMEOUT_MS };
-export { APPLICATION_NAME };
-
-export interface SessionOptions {
-  /** lock_timeout for the session, in milliseconds. */
-  lockTimeoutMs?: number;
-  /** SET ROLE to the database's owner when allowed, so what the session builds belongs to the owner. */
-  asOwner?: boolean;
-}
-
-interface Queryable {
-  query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>;
-  /** The backend's pid as the server announced it at startup (BackendKeyData). */
-  processID?: number | null;
-}
-
-// Connections found to go through a pooler (see prepareSession).
-const pooled = new WeakSet<object>();
-
-/** The connection goes through a pooler (PgBouncer and the like): nothing session-level may be set on it. */
-export function isPooled(conn: object): boolean {
-  return pooled.has(conn);
-}
-
-/**
- * The one session setup of every connection the tools open: whatever the role, database or
- * server defaults say (statement_timeout, search_path, ...), the tools' statements run the same.
- *
- * Behind a transaction pooler a session-level SET stays on the server connection for whoever
- * gets it next, and our next transaction may run on another one. A pooler hands out its own
- * cancel key, so the pid announced at startup is not the backend's: then nothing is set here,
- * and prepareTransaction sets the same with SET LOCAL at the start of every transaction the
- * tools run, which ends with it. (PgBouncer 1.18 refuses the startup `options` parameter.)
- */
-export async function prepareSession(conn: Queryable, o: SessionOptions = {}): Promise<void> {
-  const { rows: [me] } = await conn.query('SELECT pg_backend_pid() AS pid');
-  if (conn.processID != null && me.pid !== conn.processID) {
-    pooled.add(conn);
-    return;
-  }
-  await conn.query(setupSql('SET', o));
-  if (!o.asOwner) return;
-  const owner = await ownerToBecome(conn);
-  if (owner) await conn.query(`SET ROLE ${escapeIdentifier(owner)}`);
-}
-
-function setupSql(set: 'SET' | 'SET LOCAL', o: SessionOptions): string {
-  const lockTimeout = Math.max(1, Math.round(o.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS));
-  return `${set} statement_timeout = 0; ${set} idle_in_transaction_session_timeout = 0;
-    ${set} lock_timeout = ${lockTimeout}; ${set} search_path = public`;
-}
-
-/** The database's owner when the connecting role is not it but may become it. */
-async function ownerToBecome(conn: Queryable): Promise<string | undefined> {
-  const { rows: [db] } = await conn.query(`SELECT pg_get_userbyid(datdba) AS owner,
-      pg_get_userbyid(datdba) <> session_user AND pg_has_role(session_user, datdba, 'MEMBER') AS become
-    FROM pg_database WHERE datname = current_database()`);
-  return db?.become ? String(db.owner) : undefined;
-}
-
-/**
- * The same setup for the current transaction only (SET LOCAL): run first in every transaction
- * the tools open, so that it holds behind a transaction pooler too and leaves nothing behind.
- * On a direct connection it repeats what the session has.
- */
-export async function prepareTransaction(conn: Queryable, o: SessionOptions = {}): Promise<void> {
-  await conn.query(setupSql('SET LOCAL', o));
-  if (!o.asOwner) return;
-  const owner = await ownerToBecome(conn);
-  if (owner) await conn.query(`SET LOCAL ROLE ${escapeIdentifier(owner)}`);
-}
-
-/** A knex transaction as a Queryable (its raw results are pg's). */
-export const knexQueryable = (trx: Knex | Knex.Transaction): Queryable => ({
-  query: async (sql: string) => (await trx.raw(sql)) as { rows: Array<Record<string, unknown>> },
-});
-
-export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL, session: SessionOptions = {}): Knex.Config {
-  const connectionString = databaseUrl || DEFAULT_URLS[env];
-  return {
-    client: 'pg',
-    // The URL read as libpq reads it, never handed to the driver as a string (scripts/lib/server/ssl.ts).
-    connection: connectionString
-      ? () => workingConfig(connectionString) as Promise<Knex.PgConnectionConfig>
-      : () => {
-        // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
-        throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);
-      },
-    pool: {
-      min: 0,
-      max: 4,
-      // Migrations run as the database's owner, so the owner owns what they build.
-      // Knex does not create its migrations schema itself; every pooled connection
-      // makes sure it exists (a no-op once it does). A concurrent twin may win the race.
-      afterCreate(conn: Queryable, done: (err?: Error) => void) {
-        prepareSession(conn, { asOwner: true, ...session })
-          .then(() => conn.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(MIGRATIONS_SCHEMA)}`))
-          .then(() => done(), (err: Error & { code?: string }) => done(err.code === '23505' || err.code === '42P06' ? undefined : err));
-      },
-    },
-    migrations: <Knex.MigratorConfig & { beforeEach(trx: Knex): Promise<void> }>{ // knex calls beforeEach; its types omit it
-      // The TypeScript files of db/migrations, in file-name order (db/migrationSource.ts).
-      migrationSource: new MigrationFiles(),
-      // Every migration's transaction starts with the setup (the knex CLI's too): behind a pooler it is the only one.
-      beforeEach: (trx: Knex) => prepareTransaction(knexQueryable(trx), { asOwner: true, ...session }),
-      schemaName: MIGRATIONS_SCHEMA,
-      tableName: MIGRATIONS_TABLE,
-    },
-  };
-}
+import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
+import { openClient } from './scripts/lib/server/ssl';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
 function forKnexCli(err: KapmanError): KapmanError {

@@ -2,7 +2,7 @@
 // (scripts/lib/backup): server and TimescaleDB versions, migrations applied, rows per table.
 // A pure read of the database: nothing in it is changed.
 import { backupDatabase, BackupOptions, BackupResult, restoreCommand } from './lib/backup/backup';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
 import { Settings } from './lib/server/settings';
 

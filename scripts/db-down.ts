@@ -1,6 +1,7 @@
 // `npm run db:down`: stop the development TimescaleDB. Its data is kept: no volume or folder is deleted.
-import type { KapmanCommand } from './lib/cli/cli';
-import { compose, devClusterOptions, devServerOptions, useDocker } from './lib/server/devServer';
+import type { KapmanCommand } from './command';
+import { compose, devClusterOptions, useDocker } from './lib/server/devServer';
+import { devServerOptions } from './db-up';
 import { isInitialized, runningPort, stopCluster } from './lib/server/localCluster';
 import { log } from './lib/cli/log';
 

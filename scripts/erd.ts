@@ -2,13 +2,13 @@
 // and in the README, where GitHub renders it.
 import fs from 'fs';
 import path from 'path';
-import type { KapmanCommand } from './lib/cli/cli';
-import { PROJECT_ROOT } from './lib/server/devServer';
+import type { KapmanCommand } from './command';
+import { PROJECT_ROOT } from './lib/paths';
 import { StaleFileError } from './lib/cli/errors';
 import { syncGenerated } from './lib/schema/generated';
 import { LiveSchema, readSchema } from './lib/schema/introspect';
 import { renderErd, renderSchemaDoc } from './lib/schema/render';
-import { withMigratedScratch } from './lib/server/scratch';
+import { withMigratedScratch } from './lib/migrations/scratch';
 import { Settings } from './lib/server/settings';
 
 export const SCHEMA_DOC = path.join(PROJECT_ROOT, 'docs', 'schema.md');

@@ -1,5 +1,5 @@
 // `npm run db:migrate`: apply every pending migration to the target database, in one batch.
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { count } from './lib/cli/log';
 import { migrate } from './lib/migrations/migrate';
 

@@ -4,7 +4,7 @@
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../db/migrationSource';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { KapmanError, MigrationExistsError, UsageError } from './lib/cli/errors';
 import { log } from './lib/cli/log';
 

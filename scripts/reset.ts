@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import type { Client } from 'pg';
 import { MigrationFiles } from '../db/migrationSource';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { waitForServer } from './lib/server/connection';
 import { count, log, step } from './lib/cli/log';
 import { loadKnex, printingReporter, withMigrationTransaction } from './lib/migrations/migrate';

@@ -5,7 +5,7 @@
 // contract and the backup's row counts, and only then swapped in. A backup that fails to
 // restore leaves the target exactly as it was.
 import fs from 'fs';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { restore, RestoreResult } from './lib/backup/restore';
 import { log } from './lib/cli/log';
 

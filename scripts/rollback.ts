@@ -1,11 +1,11 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { count, log, step } from './lib/cli/log';
 import { printingReporter, rollback } from './lib/migrations/migrate';
 import { refuseProduction, Settings } from './lib/server/settings';
 import { replaceLockUrl, withReplaceLock } from './lib/replace/replace';
 
-export async function rollBack(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
+export async function dbRollback(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
   refuseProduction(settings, o.force, 'roll back migrations', 'rolling back drops tables and their data');
   const revert = () => step((files: string[]) => `${count(files.length, 'migration')} reverted in ${settings.database}`,
     () => rollback(settings, Boolean(o.all), { reporter: printingReporter, directory: o.migrationsDirectory }));
@@ -20,6 +20,6 @@ export const command: KapmanCommand<{ all: boolean; force: boolean }, { database
   options: (y) => y
     .option('all', { type: 'boolean', default: false, describe: 'revert every batch, leaving no KapMan table' })
     .option('force', { type: 'boolean', default: false, describe: 'allow it in the production environment' }),
-  run: async (args, settings) => ({ database: settings.database, reverted: await rollBack(settings, { all: args.all, force: args.force }) }),
+  run: async (args, settings) => ({ database: settings.database, reverted: await dbRollback(settings, { all: args.all, force: args.force }) }),
   outcome: (r) => (r.reverted.length ? `${count(r.reverted.length, 'migration')} reverted in ${r.database}` : `nothing to roll back in ${r.database}`),
 };

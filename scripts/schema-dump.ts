@@ -2,12 +2,12 @@
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
 import path from 'path';
 import type { Client } from 'pg';
-import type { KapmanCommand } from './lib/cli/cli';
-import { PROJECT_ROOT } from './lib/server/devServer';
+import type { KapmanCommand } from './command';
+import { PROJECT_ROOT } from './lib/paths';
 import { syncGenerated } from './lib/schema/generated';
 import { readAppliedMigrations, readSchema } from './lib/schema/introspect';
 import { identQuoter, renderSchemaSql } from './lib/schema/render';
-import { withMigratedScratch } from './lib/server/scratch';
+import { withMigratedScratch } from './lib/migrations/scratch';
 import { Settings } from './lib/server/settings';
 
 export const SCHEMA_SQL = path.join(PROJECT_ROOT, 'db', 'schema.sql');

@@ -1,11 +1,13 @@
 // `npm run db:setup`: from a fresh checkout to a migrated development database in one
 // command. Without Docker it first makes sure the local PostgreSQL has TimescaleDB
 // (installing it when it may); then db:up, then db:migrate --wait. Running it twice is harmless.
-import { dbUp, DbUpOptions, devServerOptions, useDocker } from './lib/server/devServer';
-import type { KapmanCommand } from './lib/cli/cli';
+import { dbUp, DbUpOptions, useDocker } from './lib/server/devServer';
+import { devServerOptions } from './db-up';
+import type { KapmanCommand } from './command';
 import { count, log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
-import { loadSettings, maskUrl } from './lib/server/settings';
+import { displayUrl } from './lib/server/connectionUrl';
+import { loadSettings } from './lib/server/settings';
 import { migrate } from './lib/migrations/migrate';
 
 export interface SetupOptions extends DbUpOptions {
@@ -31,7 +33,7 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   // db:up's database, not DATABASE_URL's: setup is about the server it just started.
   const url = await dbUp({ ...o, docker });
   const applied = await migrate(loadSettings({ env: 'development', databaseUrl: url, lockTimeoutMs: o.lockTimeoutMs }), { waitMs: o.waitMs });
-  log(`set up: ${maskUrl(url)} (stop it with \`npm run db:down\`)`);
+  log(`set up: ${displayUrl(url)} (stop it with \`npm run db:down\`)`);
   return { url, applied };
 }
 
@@ -43,7 +45,7 @@ export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: 
     const { url, applied } = await setup({
       docker: args.docker, binDir: args['pg-bin'], cluster: { port: args.port }, waitMs: args['wait-timeout'] * 1000, lockTimeoutMs: args['lock-timeout'] * 1000,
     });
-    return { url: maskUrl(url), applied };
+    return { url: displayUrl(url), applied };
   },
   outcome: (r) => `set up: ${r.url}, ${count(r.applied.length, 'migration')} applied`,
 };

@@ -1,7 +1,7 @@
 // `npm run db:status`: which migrations are applied and which are pending, like `dbmate status`.
 // Read-only: unlike `knex migrate:status`, it creates no bookkeeping table.
 import { MigrationFiles } from '../db/migrationSource';
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { MigrationsNotAppliedError } from './lib/cli/errors';
 import { withTransaction } from './lib/server/connection';
 import { MigrationState, migrationStates } from './lib/schema/drift';

@@ -1,5 +1,5 @@
 // `npm run db:verify`: compare a live database with the schema contract (db/contract.ts).
-import type { KapmanCommand } from './lib/cli/cli';
+import type { KapmanCommand } from './command';
 import { reportVerification, verify, VerifyReport } from './lib/schema/verify';
 
 export const command: KapmanCommand<{ empty: boolean }, VerifyReport> = {

@@ -1,5 +1,5 @@
 // One CLI, one set of promises: `kapman-db <command>` run as a process, its shared options,
-// --json, the checking commands' --check, and the exit codes and hints of issue 14.
+// --json, the checking commands' --check, and the exit codes and hints.
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';

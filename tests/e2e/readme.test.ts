@@ -4,7 +4,7 @@
 // each must print: tests/support/readmeRunbook.ts.
 import { execFileSync, spawnSync } from 'child_process';
 import path from 'path';
-import { describeCommands } from '../../scripts/lib/cli/cli';
+import { describeCommands } from '../../scripts/commands';
 import { freePort } from '../../scripts/lib/server/localCluster';
 import { ROOT } from '../support/cli';
 import { copyProject, removeProject } from '../support/projectCopy';

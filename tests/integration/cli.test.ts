@@ -1,5 +1,5 @@
 // The commands as users run them: exit codes and one-line errors (the knex CLI: e2e/knexCli).
-import { settingsFromArgs } from '../../scripts/lib/cli/cli';
+import { settingsFromArgs } from '../../scripts/commands';
 import { UsageError } from '../../scripts/lib/cli/errors';
 import { runInProcess } from '../support/inProcess';
 import { actAsOwner, createMigratedDatabase, dropMadeDatabases, testSettings, withDatabase } from '../support/testDatabase';

@@ -8,7 +8,8 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MASK, redact } from '../../scripts/lib/cli/log';
 import { findTool } from '../../scripts/lib/backup/tools';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { loadSettings, maskUrl } from '../../scripts/lib/server/settings';
+import { displayUrl } from '../../scripts/lib/server/connectionUrl';
+import { loadSettings } from '../../scripts/lib/server/settings';
 import { runInProcess } from '../support/inProcess';
 import { dropMadeDatabases, remember, runPrefix, serverUrl, uniqueName, urlAs } from '../support/testDatabase';
 
@@ -46,9 +47,9 @@ describe.each(PASSWORDS)('the password %j', (pw) => {
     for (const [raw, masked] of lines(pw)) expect(redact(raw)).toBe(masked);
   });
 
-  test('maskUrl masks the user info and password=, and keeps the rest as written', () => {
+  test('displayUrl masks the user info and password=, and keeps the rest as written', () => {
     const url = `postgres://kapman:${enc(pw)}@127.0.0.1:5432/kapman_dev?sslmode=disable&password=${enc(pw)}`;
-    expect(maskUrl(url)).toBe(`postgres://kapman:${MASK}@127.0.0.1:5432/kapman_dev?sslmode=disable&password=${MASK}`);
+    expect(displayUrl(url)).toBe(`postgres://kapman:${MASK}@127.0.0.1:5432/kapman_dev?sslmode=disable&password=${MASK}`);
   });
 
   test('text that holds no password comes out unchanged', () => {

@@ -6,7 +6,7 @@ import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { MigrationExistsError, MigrationFailedError, UsageError } from '../../scripts/lib/cli/errors';
 import { migrate } from '../../scripts/lib/migrations/migrate';
 import { migrationName, newMigration, nextNumber } from '../../scripts/new';
-import { rollBack } from '../../scripts/rollback';
+import { dbRollback } from '../../scripts/rollback';
 import { status } from '../../scripts/status';
 import { runInProcess } from '../support/inProcess';
 import { migrationsFolder } from '../support/migrations';
@@ -47,7 +47,7 @@ test('a generated migration, once written, is applied by db:migrate, listed by d
   expect(await hasExchange()).toBe(true);
   expect((await listed())[made.file]).toBe('applied');
 
-  expect(await rollBack(db, { migrationsDirectory: dir })).toEqual([made.file]);
+  expect(await dbRollback(db, { migrationsDirectory: dir })).toEqual([made.file]);
   expect(await hasExchange()).toBe(false);
   expect(await listed()).toEqual({ ...Object.fromEntries(released.map((f) => [f, 'applied'])), [made.file]: 'pending' });
 });

@@ -4,7 +4,8 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { describeCommands, GLOBAL_OPTIONS, DATABASE_OPTIONS } from '../../scripts/lib/cli/cli';
+import { describeCommands } from '../../scripts/commands';
+import { GLOBAL_OPTIONS, DATABASE_OPTIONS } from '../../scripts/lib/cli/cli';
 import * as errors from '../../scripts/lib/cli/errors';
 import { ROOT } from '../support/cli';
 import { codeSpans, commandLines, README_TEXT, table } from '../support/readme';

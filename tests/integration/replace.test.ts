@@ -7,7 +7,7 @@ import { connect } from '../../scripts/lib/server/connection';
 import { verify } from '../../scripts/lib/schema/verify';
 import { buildPrefix, replaceDatabase, replaceLockUrl, withReplaceLock } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
-import { rollBack } from '../../scripts/rollback';
+import { dbRollback } from '../../scripts/rollback';
 import { reset } from '../../scripts/reset';
 import { databaseAttributes, databasesLike, publicTables } from '../support/schema';
 import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
@@ -29,7 +29,7 @@ const whileHeld = async <T>(db: Settings, work: () => Promise<T>): Promise<T> =>
 test.concurrent('rollback --all in production without --force is refused (exit 7), nothing reverted', async () => {
   const db = await kept('_rbprod');
   const production = loadSettings({ env: 'production', databaseUrl: db.url });
-  await expect(rollBack(production, { all: true })).rejects.toBeInstanceOf(ProductionGuardError);
+  await expect(dbRollback(production, { all: true })).rejects.toBeInstanceOf(ProductionGuardError);
   expect(await symbols(db)).toEqual(['KEEP']);
   await withDatabase(db, async (c) => expect(await publicTables(c)).toHaveLength(6));
 });
@@ -38,7 +38,7 @@ test.concurrent('reset --in-place and rollback --all wait for the reset lock ano
   const db = await kept('_onelock', 300);
   await whileHeld(db, async () => {
     await expect(reset(db, { inPlace: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of .* is held by session \d+/) });
-    await expect(rollBack(db, { all: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of/) });
+    await expect(dbRollback(db, { all: true })).rejects.toMatchObject({ constructor: LockTimeoutError, message: expect.stringMatching(/the reset lock of/) });
   });
   expect(await symbols(db)).toEqual(['KEEP']);
 });

@@ -4,7 +4,7 @@
 // Same result shape as support/cli.ts; tests/e2e keeps real processes.
 // Runs one at a time per worker (process.env and the output streams are the worker's own).
 import path from 'path';
-import type { runProgram as RunProgram } from '../../scripts/lib/cli/cli';
+import type { runProgram as RunProgram } from '../../scripts/commands';
 import type { setQuiet as SetQuiet } from '../../scripts/lib/cli/log';
 import { CliResult, commandArgs, ROOT } from './cli';
 
@@ -20,10 +20,10 @@ export function runInProcess(name: string, args: string[], env: Env = {}): Promi
 }
 
 async function runOnce(name: string, args: string[], env: Env): Promise<CliResult> {
-  // The CLI layer from the test's module registry (a test may have reset it), so that the
+  // The program from the test's module registry (a test may have reset it), so that the
   // layer knows the same error classes as the commands it loads.
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { runProgram } = require(path.join(ROOT, 'scripts', 'lib', 'cli', 'cli')) as { runProgram: typeof RunProgram };
+  const { runProgram } = require(path.join(ROOT, 'scripts', 'commands')) as { runProgram: typeof RunProgram };
   const { setQuiet } = require(path.join(ROOT, 'scripts', 'lib', 'cli', 'log')) as { setQuiet: typeof SetQuiet };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const saved = { env: { ...process.env }, cwd: process.cwd() };

@@ -78,7 +78,8 @@ export async function withDatabase<T>(settings: Settings, work: (c: Client) => P
 // builds it, kept on the server between runs, and copied by every test that needs the baseline.
 const TEMPLATE_PREFIX = 'kapman_template_';
 const TEMPLATE_INPUTS = [path.join(PROJECT_ROOT, 'knexfile.ts'), path.join(PROJECT_ROOT, 'db', 'migrationSource.ts'),
-  path.join(PROJECT_ROOT, 'scripts', 'lib', 'migrations', 'migrate.ts')];
+  path.join(PROJECT_ROOT, 'scripts', 'lib', 'migrations', 'migrate.ts'), path.join(PROJECT_ROOT, 'scripts', 'lib', 'server', 'knex.ts'),
+  path.join(PROJECT_ROOT, 'scripts', 'lib', 'server', 'session.ts')];
 
 /** The template global setup chose (passed to the workers with the environment), and its owner. */
 export function template(): { name: string; owner: string } {

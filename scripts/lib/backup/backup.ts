@@ -6,7 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Client } from 'pg';
 import { withClient } from '../server/connection';
-import { PROJECT_ROOT } from '../server/devServer';
+import { PROJECT_ROOT } from '../paths';
 import {
   BackupFailedError, BackupTargetError, ClientToolsError, ConnectionLostError, DatabaseClosedError, DatabaseMissingError, KapmanError, ServerUnreachableError,
 } from '../cli/errors';

@@ -12,7 +12,8 @@ import readline from 'readline';
 import { pipeline } from 'stream/promises';
 import { ConnectionParams, readConnectionUrl } from '../server/connectionUrl';
 import { ClientToolsError } from '../cli/errors';
-import { COMPOSE_SERVICE, composeDatabase, PROJECT_ROOT } from '../server/devServer';
+import { PROJECT_ROOT } from '../paths';
+import { COMPOSE_SERVICE, composeDatabase } from '../server/devServer';
 import { DEFAULT_PG_BIN } from '../server/localCluster';
 import { APPLICATION_NAME } from '../server/ssl';
 

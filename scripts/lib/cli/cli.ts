@@ -1,18 +1,17 @@
-// The one CLI layer: `kapman-db <command>` and every `npm run db:*` script enter here. It
-// defines the shared options once, validates them, refuses flags npm swallowed, waits for the
-// server when asked, prints a --json result, and prints any error once, with its exit code.
+// The one CLI layer: `kapman-db <command>` and every `npm run db:*` script run through it. It
+// defines the shared options once, validates them, refuses flags npm swallowed, prints a --json
+// result, and prints any error once, with its exit code. The commands, and how a command's
+// target is read, come from the entry (scripts/commands.ts): this layer loads neither itself.
 import fs from 'fs';
 import path from 'path';
 import yargs, { Argv, Options } from 'yargs';
 import { hideBin, Parser } from 'yargs/helpers';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../server/timeouts';
 import { PROJECT_ROOT } from '../paths';
-import { CommandEntry, COMMANDS, npmScript } from './commands';
 import { loadDotEnv } from './dotenv';
-import { InvalidSettingsError, KapmanError, ProductionGuardError, UsageError } from './errors';
+import { KapmanError, ProductionGuardError, UsageError } from './errors';
 import { handleSignals } from './interrupt';
 import { outcome, redact, setOutput, shellWord } from './log';
-import type { Settings } from '../server/settings';
+import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
 
 const PROGRAM = 'kapman-db';
 
@@ -34,19 +33,43 @@ export interface DatabaseArgs extends GlobalArgs {
 
 /**
  * A command: its own options and the function that does the work. With `database`, it gets
- * the shared database options and the target's Settings (read, and waited for, here); what
- * `run` returns is the result `--json` prints.
+ * the shared database options and the target's settings `S`, as the entry's Program.target
+ * reads them (this layer only hands them on); what `run` returns is the result `--json` prints.
  */
-export type KapmanCommand<A = object, R = unknown> =
+export type Command<S, A = object, R = unknown> =
   | {
-    database: true; options?: (y: Argv) => Argv; run(args: A & DatabaseArgs, settings: Settings): Promise<R>;
+    database: true; options?: (y: Argv) => Argv; run(args: A & DatabaseArgs, settings: S): Promise<R>;
     /** The one line --quiet prints when the command succeeds. */
-    outcome?(result: R, settings: Settings): string;
+    outcome?(result: R, settings: S): string;
   }
   | { database: false; shared?: SharedOption[]; options?: (y: Argv) => Argv; run(args: A & GlobalArgs): Promise<R>; outcome?(result: R): string };
 
+/** One command of the registry (scripts/commands.ts), with its one-line description. */
+export interface CommandEntry {
+  /** `kapman-db <name>`; the npm script is `db:<name>` (`bench` is `bench`). */
+  name: string;
+  /** Positionals after the name, in yargs' syntax: `<file>`, `<name..>`. */
+  positionals?: string;
+  /** What the positionals are, in words and as a placeholder, for the error when they are missing. */
+  needs?: string;
+  placeholder?: string;
+  describe: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own arguments and result
+  load(): Command<any, any>;
+}
+
+/** The npm script that runs a command: `db:reset`, and `bench` for the benchmark. */
+export const npmScript = (name: string) => (name === 'bench' ? 'bench' : `db:${name}`);
+
+/** What the entry hands this layer: the commands, and how a database command's target is read. */
+export interface Program {
+  commands: CommandEntry[];
+  /** The target's Settings from --env, --lock-timeout and DATABASE_URL, the server waited for with --wait. */
+  target(args: DatabaseArgs): Promise<unknown>;
+}
+
 // Declared without a yargs type, so that `abc` reaches this check as written, not as NaN.
-const positiveSeconds = (name: string) => (value: unknown) => {
+export const positiveSeconds = (name: string) => (value: unknown) => {
   const n = Number(value);
   if (typeof value === 'boolean' || value === '' || value === undefined || !Number.isFinite(n) || n <= 0) {
     throw new UsageError(`--${name} must be a positive number of seconds, not ${value === undefined || value === '' ? 'nothing' : String(value)}`);
@@ -84,21 +107,6 @@ export function positivePort(value: unknown): number {
   return n;
 }
 
-/** The Settings of the target that --env, --lock-timeout and DATABASE_URL name. */
-export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }): Settings {
-  const lockTimeout = args['lock-timeout'];
-  if (lockTimeout !== undefined) positiveSeconds('lock-timeout')(lockTimeout);
-  if (args.env === '') throw new UsageError('--env needs a name: development, test or production');
-  // Set but empty (DATABASE_URL="$UNSET" in a script) is a mistake, not a wish for the default database.
-  if (process.env.DATABASE_URL === '') {
-    throw new InvalidSettingsError('DATABASE_URL is set but empty', 'give it the target\'s URL, or unset it to use the environment\'s default database');
-  }
-  // Loaded here, not at the top: `kapman-db new` and `--help` need no driver.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { loadSettings } = require('../server/settings') as typeof import('../server/settings');
-  return loadSettings({ env: args.env ?? process.env.NODE_ENV, databaseUrl: process.env.DATABASE_URL, lockTimeoutMs: lockTimeout === undefined ? undefined : lockTimeout * 1000 });
-}
-
 const isTrue = (value: string | undefined) => ['1', 'true'].includes((value ?? '').toLowerCase());
 
 /** Prints one line (and a hint) for any error, the stack trace with `debug`; returns the exit code. */
@@ -118,7 +126,7 @@ export function report(err: unknown, o: { json?: boolean; debug?: boolean } = {}
 }
 
 /** The names of the options a command accepts, each with whether it is a boolean. */
-export function commandOptions(command: KapmanCommand<unknown>): Map<string, boolean> {
+export function commandOptions(command: Command<unknown, unknown>): Map<string, boolean> {
   const probe = declare(yargs([]), command);
   // getOptions() is yargs' own record of what was declared (not in its typings).
   const declared = (probe as unknown as { getOptions(): { key: Record<string, unknown>; boolean: string[] } }).getOptions();
@@ -127,7 +135,7 @@ export function commandOptions(command: KapmanCommand<unknown>): Map<string, boo
 }
 
 /** Declares a command's options: the global ones, the shared ones it uses, then its own. */
-function declare(y: Argv, command: KapmanCommand<unknown>): Argv {
+function declare(y: Argv, command: Command<unknown, unknown>): Argv {
   y = y.options(GLOBAL_OPTIONS);
   const shared: SharedOption[] = command.database ? (Object.keys(DATABASE_OPTIONS) as SharedOption[]) : command.shared ?? [];
   for (const name of shared) y = y.option(name, DATABASE_OPTIONS[name] as Options);
@@ -210,17 +218,13 @@ export function nearestOption(typed: string, options: Map<string, boolean>): str
   return bestDistance <= Math.max(1, Math.min(2, Math.floor(typed.length / 3))) ? best : undefined;
 }
 
-/** Runs the parsed command: settings, --wait, the work, then the --json result. */
-async function execute(command: KapmanCommand<unknown>, args: DatabaseArgs): Promise<void> {
+/** Runs the parsed command: its target's settings (waited for with --wait), the work, then the --json result. */
+async function execute(target: Program['target'], command: Command<unknown, unknown>, args: DatabaseArgs): Promise<void> {
   setOutput({ quiet: args.quiet, toStderr: args.json });
   let result: unknown;
   let line: string | undefined;
   if (command.database) {
-    const settings = settingsFromArgs(args);
-    if (args.wait) {
-      const { waitForServer } = await import('../server/connection');
-      await waitForServer(settings.url, args['wait-timeout'] * 1000);
-    }
+    const settings = await target(args);
     result = await command.run(args, settings);
     line = command.outcome?.(result, settings);
   } else {
@@ -240,11 +244,11 @@ function version(): string {
  * The whole program, `kapman-db <command> [options]` or one command run by its npm script:
  * parses, runs, prints any error once, and returns the exit code (main() exits with it).
  */
-export async function runProgram(given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runProgram({ commands, target }: Program, given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // The command is the first word that names one (`kapman-db --quiet status` works too); it goes first.
-  const at = given.findIndex((a) => COMMANDS.some((c) => c.name === a));
+  const at = given.findIndex((a) => commands.some((c) => c.name === a));
   const argv = at > 0 ? [given[at], ...given.slice(0, at), ...given.slice(at + 1)] : given;
-  const entry = COMMANDS.find((c) => c.name === argv[0]);
+  const entry = commands.find((c) => c.name === argv[0]);
   // Run by its npm script (`npm run db:reset -- …`): usage and hints name that script.
   const viaNpm = entry !== undefined && env.npm_lifecycle_event === npmScript(entry.name);
   const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : PROGRAM;
@@ -259,7 +263,7 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
   setOutput({ quiet: argv.includes('--quiet'), toStderr: json });
   try {
     if (!entry && argv[0] !== undefined && !argv[0].startsWith('-')) {
-      throw new UsageError(`no command "${argv[0]}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`, seeHelp);
+      throw new UsageError(`no command "${argv[0]}"; the commands are ${commands.map((c) => c.name).join(', ')}`, seeHelp);
     }
     // Before the command's options are built: their defaults read the environment (PG_BIN).
     const envFile = Parser(argv, { string: ['env-file'] })['env-file'] as string | undefined;
@@ -304,7 +308,7 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
       const guesses = [...fixes.values()].filter(Boolean).map((f) => `--${f}`).join(', ');
       return new UsageError(message, `did you mean ${guesses}? run: ${typed(fixed)}`);
     };
-    let chosen: KapmanCommand<unknown> | undefined;
+    let chosen: Command<unknown, unknown> | undefined;
     if (entry) {
       const command = entry.load();
       // Only an npm script can lose flags to npm; the options' list costs a yargs of its own.
@@ -332,14 +336,14 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
     } else {
       // No command: list them all (loading none).
       program = program.version(version()).alias('v', 'version');
-      for (const c of COMMANDS) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
+      for (const c of commands) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
       program = program.demandCommand(1, 'name a command')
         .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
     }
     const args = await program.parseAsync();
     // Run once yargs is done rather than as its handler: for a handler, yargs first renders the
     // whole help text (in case the handler asks for it), tens of milliseconds of every start.
-    if (chosen && !args.help) await execute(chosen, args as unknown as DatabaseArgs);
+    if (chosen && !args.help) await execute(target, chosen, args as unknown as DatabaseArgs);
     return 0;
   } catch (err) {
     // The refusal's way past it is the command as the user typed it, with --force.
@@ -350,14 +354,14 @@ export async function runProgram(given: string[], env: NodeJS.ProcessEnv = proce
 }
 
 /** `node scripts/kapman-db.js …`: the program, with signals handled, as the process. */
-export function main(): void {
+export function main(program: Program): void {
   handleSignals();
-  void runProgram(hideBin(process.argv)).then((code) => process.exit(code));
+  void runProgram(program, hideBin(process.argv)).then((code) => process.exit(code));
 }
 
 /** The commands, for tests and the README check: each with its options. */
-export function describeCommands(): Array<CommandEntry & { options: Map<string, boolean> }> {
-  return COMMANDS.map((c) => {
+export function describeCommands(commands: CommandEntry[]): Array<CommandEntry & { options: Map<string, boolean> }> {
+  return commands.map((c) => {
     const positionals = [...(c.positionals ?? '').matchAll(/<(\w+)/g)].map((m) => m[1]);
     const options = [...commandOptions(c.load())].filter(([name]) => !positionals.includes(name));
     return { ...c, options: new Map(options) };

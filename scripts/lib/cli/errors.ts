@@ -14,10 +14,18 @@ export class KapmanError extends Error {
   }
 }
 
+/** Bad command-line usage found by a command itself (yargs reports its own with the same code). */
+export class UsageError extends KapmanError {
+  readonly exitCode = 2;
+}
 export class InvalidSettingsError extends KapmanError {
   readonly exitCode = 3;
 }
 export class ServerUnreachableError extends KapmanError {
+  readonly exitCode = 4;
+}
+/** The connection broke in the middle of the work (a crash, a restart, a terminated session). */
+export class ConnectionLostError extends KapmanError {
   readonly exitCode = 4;
 }
 export class AuthenticationFailedError extends KapmanError {
@@ -65,21 +73,39 @@ export class TargetInUseError extends KapmanError {
 export class ConnectionSlotsError extends KapmanError {
   readonly exitCode = 17;
 }
+/** SSL itself failed, as libpq's sslmode means it (scripts/lib/server/ssl.ts): no SSL on the server, a certificate that fails verification. */
+export class SslError extends KapmanError {
+  readonly exitCode = 18;
+}
 /** A swap stopped after the target was dropped: the message says where the new data is and whether it is open, the hint the SQL that finishes it. */
 export class SwapFailedError extends KapmanError {
   readonly exitCode = 19;
 }
-/** The connection broke in the middle of the work (a crash, a restart, a terminated session). */
-export class ConnectionLostError extends KapmanError {
-  readonly exitCode = 4;
-}
-/** Bad command-line usage found by a command itself (yargs reports its own with the same code). */
-export class UsageError extends KapmanError {
-  readonly exitCode = 2;
-}
 /** `db:new` would write a migration whose name is taken. */
 export class MigrationExistsError extends KapmanError {
   readonly exitCode = 20;
+}
+
+// 21-25: backups (scripts/backup.ts, scripts/restore.ts).
+/** No pg_dump / pg_restore whose major version is at least the server's. */
+export class ClientToolsError extends KapmanError {
+  readonly exitCode = 21;
+}
+/** The backup file is missing, truncated, changed, or has no metadata beside it. */
+export class BackupInvalidError extends KapmanError {
+  readonly exitCode = 22;
+}
+/** The backup's TimescaleDB version cannot be created on this server. */
+export class BackupVersionError extends KapmanError {
+  readonly exitCode = 23;
+}
+/** pg_dump failed; no backup file was written. */
+export class BackupFailedError extends KapmanError {
+  readonly exitCode = 24;
+}
+/** pg_restore failed, or what it restored does not match the backup's metadata; the target is unchanged. */
+export class RestoreFailedError extends KapmanError {
+  readonly exitCode = 25;
 }
 
 /** An applied migration's file is gone from db/migrations/ (knex calls the folder "corrupt"). */
@@ -103,7 +129,7 @@ export class DockerUnavailableError extends KapmanError {
   readonly exitCode = 30;
 }
 
-// 21-25: backups (issue 11). 31 and up: managed servers and poolers (issue 10).
+// 31 and up: managed servers and poolers.
 /** The command cannot run through a connection pooler (CREATE/DROP DATABASE need a session of their own). */
 export class PoolerError extends KapmanError {
   readonly exitCode = 31;
@@ -198,11 +224,6 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
   return new KapmanError(message, undefined, { cause: err });
 }
 
-// SSL, as libpq's sslmode means it (scripts/lib/ssl.ts): kept apart from the classes above.
-export class SslError extends KapmanError {
-  readonly exitCode = 18;
-}
-
 /** A failure of SSL itself (no SSL on the server, a certificate that fails verification) as an SslError. */
 export function explainSslError(err: unknown, where: string, sslmode: string): SslError | undefined {
   if (err instanceof SslError) return err;
@@ -221,26 +242,4 @@ export function explainSslError(err: unknown, where: string, sslmode: string): S
       'set sslrootcert to the CA certificate that signed the server\'s (default ~/.postgresql/root.crt), or sslmode=require to encrypt without verifying', { cause: err });
   }
   return undefined;
-}
-
-// Backups (scripts/backup.ts, scripts/restore.ts).
-/** No pg_dump / pg_restore whose major version is at least the server's. */
-export class ClientToolsError extends KapmanError {
-  readonly exitCode = 21;
-}
-/** The backup file is missing, truncated, changed, or has no metadata beside it. */
-export class BackupInvalidError extends KapmanError {
-  readonly exitCode = 22;
-}
-/** The backup's TimescaleDB version cannot be created on this server. */
-export class BackupVersionError extends KapmanError {
-  readonly exitCode = 23;
-}
-/** pg_dump failed; no backup file was written. */
-export class BackupFailedError extends KapmanError {
-  readonly exitCode = 24;
-}
-/** pg_restore failed, or what it restored does not match the backup's metadata; the target is unchanged. */
-export class RestoreFailedError extends KapmanError {
-  readonly exitCode = 25;
 }

@@ -3,7 +3,7 @@
 import type { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../db/migrationSource';
 import type { Client } from 'pg';
-import { knexQueryable, prepareTransaction } from '../../../knexfile';
+import { knexQueryable, prepareTransaction } from '../server/session';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, RefusedTargetError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';

@@ -8,7 +8,7 @@
 // again in the same session: its library stays loaded there).
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { knexQueryable, prepareTransaction } from '../../../knexfile';
+import { knexQueryable, prepareTransaction } from '../server/session';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
 import { SYSTEM_DATABASES } from '../server/admin';
 import { connect } from '../server/connection';

@@ -1,4 +1,4 @@
-// The one pipeline for everything that replaces a database (reset; later restore):
+// The one pipeline for everything that replaces a database (reset, restore):
 //   lock -> preflight -> build beside under a temporary name -> identity -> swap -> report.
 // Until the swap nothing of the target is touched, and any failure or signal removes the
 // build. The swap (drop the target, rename the build into its place, open it) is the only
@@ -8,7 +8,7 @@ import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import { closeDatabase, currentUser, dropDatabase, renameDatabase, SYSTEM_DATABASES } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
-import { isPooled } from '../../../knexfile';
+import { isPooled } from '../server/session';
 import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
 import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/interrupt';
 import { withLock } from '../server/lock';

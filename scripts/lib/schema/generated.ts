@@ -3,7 +3,7 @@
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { PROJECT_ROOT } from '../server/devServer';
+import { PROJECT_ROOT } from '../paths';
 import { StaleFileError } from '../cli/errors';
 import { log } from '../cli/log';
 

@@ -1,6 +1,6 @@
 // Admin SQL, run from a maintenance database. Every identifier is quoted by pg's escapeIdentifier.
 import { Client, escapeIdentifier } from 'pg';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../cli/timeouts';
 
 // Never a reset target: dropping these breaks the server for everyone.
 export const SYSTEM_DATABASES = ['postgres', 'template0', 'template1'];

@@ -1,9 +1,10 @@
 // Connections: to the target, to a maintenance database, and waiting for a server.
 import { Client } from 'pg';
-import { prepareSession, prepareTransaction, SessionOptions } from '../../../knexfile';
+import { prepareSession, prepareTransaction, SessionOptions } from './session';
 import { DatabaseMissingError, explainDatabaseError, ServerUnreachableError } from '../cli/errors';
 import { progress } from '../cli/log';
-import { maskUrl, urlForDatabase } from './settings';
+import { displayUrl } from './connectionUrl';
+import { urlForDatabase } from './settings';
 import { openClient } from './ssl';
 
 /** Opens a client on `url`, with the tools' session setup; any failure comes back as a named error. */
@@ -12,14 +13,14 @@ export async function connect(url: string, session: SessionOptions = {}): Promis
   try {
     client = await openClient(url); // libpq's reading of the URL, sslmode and its fallbacks (ssl.ts)
   } catch (err) {
-    throw explainDatabaseError(err, maskUrl(url));
+    throw explainDatabaseError(err, displayUrl(url));
   }
   try {
     await prepareSession(client, session);
     return client;
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw explainDatabaseError(err, maskUrl(url));
+    throw explainDatabaseError(err, displayUrl(url));
   }
 }
 
@@ -28,7 +29,7 @@ async function runAndClose<T>(client: Client, url: string, work: (client: Client
   try {
     return await work(client);
   } catch (err) {
-    throw explainDatabaseError(err, maskUrl(url));
+    throw explainDatabaseError(err, displayUrl(url));
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -94,7 +95,7 @@ export async function waitForServer(url: string, timeoutMs: number, intervalMs =
       }
       if (Date.now() >= deadline) {
         write('\n');
-        throw new ServerUnreachableError(`the server at ${maskUrl(url)} did not accept connections within ${timeoutMs / 1000} s`,
+        throw new ServerUnreachableError(`the server at ${displayUrl(url)} did not accept connections within ${timeoutMs / 1000} s`,
           'start it (`npm run db:up`), check host and port in DATABASE_URL, or raise --wait-timeout');
       }
       await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));

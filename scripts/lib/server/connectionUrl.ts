@@ -267,20 +267,19 @@ export function withDatabase(url: string, database: string): string {
   return `${raw.scheme}${raw.userinfo}${raw.hostport}/${encodeURIComponent(database)}${query.length ? `?${query.join('&')}` : ''}`;
 }
 
-/** The URL with its password masked, in the user info and in a password= parameter, read as libpq cuts it. */
-export function maskPassword(url: string): string {
-  const raw = split(url);
+/**
+ * The URL for output: its password masked where it stands (the user info, a password=
+ * parameter, read as libpq cuts it), the rest as written; a URL that cannot be read is never printed.
+ */
+export function displayUrl(url: string): string {
+  let raw: ReturnType<typeof split>;
+  try {
+    raw = split(url);
+  } catch {
+    return '(unreadable URL)';
+  }
   const userinfo = raw.password === undefined ? raw.userinfo : `${raw.user}:${MASK}@`;
   const query = raw.query.map(([k, v]) => `${k}=${percentDecode(k) === 'password' ? MASK : v}`);
   const path = raw.path === undefined ? '' : `/${raw.path}`;
   return `${raw.scheme}${userinfo}${raw.hostport}${path}${raw.query.length ? `?${query.join('&')}` : ''}`;
-}
-
-/** The URL for output: its password masked; a URL that cannot be read is never printed. */
-export function displayUrl(url: string): string {
-  try {
-    return maskPassword(url);
-  } catch {
-    return '(unreadable URL)';
-  }
 }

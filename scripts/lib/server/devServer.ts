@@ -3,21 +3,18 @@
 import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
-import type { Argv } from 'yargs';
 import path from 'path';
-import { DEFAULT_URLS } from '../../../knexfile';
+import { DEFAULT_URLS } from './knex';
 import { log } from '../cli/log';
 import { createDatabase, databaseInfo } from './admin';
 import { waitForServer, withMaintenanceClient } from './connection';
-import { positivePort } from '../cli/cli';
 import { DockerUnavailableError, LocalClusterError } from '../cli/errors';
 import {
-  ClusterOptions, clusterUrl, DEFAULT_PG_BIN, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
+  ClusterOptions, clusterUrl, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
 } from './localCluster';
-import { maskUrl, parseUrl } from './settings';
+import { displayUrl } from './connectionUrl';
+import { parseUrl } from './settings';
 import { PROJECT_ROOT } from '../paths';
-
-export { PROJECT_ROOT };
 
 /** Why no Docker engine answers (`docker info` fails), in words for an error message; undefined when one does. */
 function dockerEngineProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -126,19 +123,6 @@ export interface DbUpOptions {
   waitMs?: number;
 }
 
-/** The options of up, down and setup: which path, which binaries, and (up, setup) which port. */
-export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
-  y = y
-    .option('docker', { type: 'boolean', describe: 'force docker compose (--docker) or the local binaries (--no-docker); default: docker when its engine answers' })
-    .option('pg-bin', { type: 'string', default: process.env.PG_BIN || DEFAULT_PG_BIN, defaultDescription: `PG_BIN, else ${DEFAULT_PG_BIN}`, describe: 'folder of the local PostgreSQL 15 binaries' });
-  // No yargs type: `abc` reaches positivePort as written.
-  // KAPMAN_DB_PORT is also what docker-compose.yml publishes.
-  return o.port ? y.option('port', {
-    default: process.env.KAPMAN_DB_PORT || 5432, defaultDescription: 'KAPMAN_DB_PORT, else 5432',
-    requiresArg: true, coerce: positivePort, describe: 'the TCP port the server listens on (127.0.0.1)',
-  }) : y;
-}
-
 /** Returns the development database's URL, on whichever server it brought up. */
 export async function dbUp(o: DbUpOptions): Promise<string> {
   const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
@@ -199,12 +183,12 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
 
 /** Says which URL the server serves, and when the commands would not use it by default, how to make them. */
 function announce(ready: string): string {
-  log(`ready: ${maskUrl(ready)}`);
+  log(`ready: ${displayUrl(ready)}`);
   const target = process.env.DATABASE_URL;
-  if (target && maskUrl(target) !== maskUrl(ready)) {
-    log(`note: DATABASE_URL is set to ${maskUrl(target)}, so the other commands use that database, not this one`);
+  if (target && displayUrl(target) !== displayUrl(ready)) {
+    log(`note: DATABASE_URL is set to ${displayUrl(target)}, so the other commands use that database, not this one`);
   } else if (!target && parseUrl(ready).port !== parseUrl(DEFAULT_URLS.development!).port) {
-    log(`note: the commands default to ${maskUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above (its password is docker-compose.yml's) to use this server`);
+    log(`note: the commands default to ${displayUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above (its password is docker-compose.yml's) to use this server`);
   }
   return ready;
 }

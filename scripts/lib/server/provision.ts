@@ -4,7 +4,7 @@
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { PROJECT_ROOT } from './devServer';
+import { PROJECT_ROOT } from '../paths';
 import { TimescaleMissingError } from '../cli/errors';
 import { assertLocalBinaries, DEFAULT_PG_BIN, localBinariesProblem } from './localCluster';
 import { log, shellWord } from '../cli/log';

@@ -1,7 +1,8 @@
 // Settings are parsed once, here, into a typed object that is passed down;
 // nothing below re-reads the environment.
 import type { Knex } from 'knex';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from '../../../knexfile';
+import { DEFAULT_URLS, ENVIRONMENTS, Environment, knexConfig } from './knex';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../cli/timeouts';
 import { displayUrl, PASSWORD_WHERE, readConnectionUrl, withDatabase } from './connectionUrl';
 import { InvalidSettingsError, ProductionGuardError } from '../cli/errors';
 
@@ -48,7 +49,7 @@ export function loadSettings(input: SettingsInput): Settings {
   return {
     env: environment,
     url,
-    displayUrl: maskUrl(url),
+    displayUrl: displayUrl(url),
     database: parsed.database,
     knex: knexConfig(environment, url, { lockTimeoutMs }),
     lockTimeoutMs,
@@ -58,7 +59,7 @@ export function loadSettings(input: SettingsInput): Settings {
 /** The same settings for another database on the same server (a build beside the target). */
 export function settingsForDatabase(settings: Settings, database: string): Settings {
   const url = urlForDatabase(settings.url, database);
-  return { ...settings, url, displayUrl: maskUrl(url), database, knex: knexConfig(settings.env, url, { lockTimeoutMs: settings.lockTimeoutMs }) };
+  return { ...settings, url, displayUrl: displayUrl(url), database, knex: knexConfig(settings.env, url, { lockTimeoutMs: settings.lockTimeoutMs }) };
 }
 
 /** Destructive commands refuse the production environment unless forced. */
@@ -78,11 +79,6 @@ export function parseUrl(url: string): { database: string; user: string; passwor
       `PostgreSQL keeps only the first ${MAX_NAME_BYTES} bytes of a name; choose a shorter one`);
   }
   return { database: p.dbname, user: p.user, password: p.password, host: p.host, port: p.port };
-}
-
-/** The URL for output: its password masked where it stands (user info, password=), the rest as written. */
-export function maskUrl(url: string): string {
-  return displayUrl(url);
 }
 
 /** The same server, credentials and parameters, another database. */

@@ -2,10 +2,10 @@
 // schema snapshot and the diagram are drawn from, whatever state the target is in.
 import crypto from 'crypto';
 import { Client } from 'pg';
-import { createDatabase, dropDatabase } from './admin';
-import { withClient, withMaintenanceClient } from './connection';
-import { migrateLatest, MigrateOptions } from '../migrations/migrate';
-import { loadSettings, Settings, urlForDatabase } from './settings';
+import { createDatabase, dropDatabase } from '../server/admin';
+import { withClient, withMaintenanceClient } from '../server/connection';
+import { migrateLatest, MigrateOptions } from './migrate';
+import { loadSettings, Settings, urlForDatabase } from '../server/settings';
 
 export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>, migrate: MigrateOptions = {}): Promise<T> {
   const name = `kapman_scratch_${crypto.randomBytes(4).toString('hex')}`;

@@ -1,4 +1,5 @@
-// Picks a TimescaleDB server for the tests and the benchmark, in this order:
+// Picks a throwaway TimescaleDB server for the benchmark, and for the test harness
+// (tests/support/globalSetup.ts), which runs on the same servers; in this order:
 //   1. TEST_DATABASE_URL: any reachable server where the suite may create and drop its own databases;
 //   2. the docker compose development server, when `db:up` has started it (a server that
 //      outlives the run, as 1, so the tests' template is kept on it between runs);
@@ -10,9 +11,10 @@ import os from 'os';
 import path from 'path';
 import {
   ClusterOptions, clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
-} from './localCluster';
-import { maskUrl, urlForDatabase } from './settings';
-import { composeDatabase, devClusterOptions } from './devServer';
+} from '../server/localCluster';
+import { displayUrl } from '../server/connectionUrl';
+import { urlForDatabase } from '../server/settings';
+import { composeDatabase, devClusterOptions } from '../server/devServer';
 import { spawnSync } from 'child_process';
 
 // The image docker-compose.yml pins; keep them in step.
@@ -137,5 +139,5 @@ export function stopOnSignal(server: TestServer): void {
 }
 
 export function describeServer(server: TestServer): string {
-  return `${server.kind}: ${maskUrl(urlForDatabase(server.adminUrl, 'postgres'))}`;
+  return `${server.kind}: ${displayUrl(urlForDatabase(server.adminUrl, 'postgres'))}`;
 }
