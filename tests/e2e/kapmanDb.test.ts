@@ -8,6 +8,7 @@ import { freePort } from '../../scripts/lib/server/localCluster';
 import { parseUrl } from '../../scripts/lib/server/settings';
 import { ROOT } from '../support/cli';
 import { installDockerShim } from '../support/dockerShim';
+import { migrationFiles } from '../support/expected';
 import { copyProject, removeProject } from '../support/projectCopy';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
 
@@ -96,7 +97,7 @@ test('--quiet leaves out the line per migration file, not the outcome; KAPMAN_DE
   const quiet = kapman(['reset', '--quiet'], { DATABASE_URL: db.url });
   expect(quiet.code).toBe(0);
   expect(quiet.out).not.toMatch(/applying 0001_/);
-  expect(quiet.out).toMatch(/8 migrations applied/);
+  expect(quiet.out).toMatch(`${migrationFiles().length} migrations applied`);
   expect(quiet.out).toMatch(/swapped into place/);
   const loud = kapman(['reset'], { DATABASE_URL: db.url });
   expect(loud.out).toMatch(/applied 0001_timescaledb\.ts \(\d+ ms\)/);
