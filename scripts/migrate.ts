@@ -1,8 +1,11 @@
-// `npm run db:migrate`: apply every pending migration to the target database, in one batch.
+// `npm run db:migrate`: apply every pending migration to the target database, in one batch;
+// `--dry-run` prints the statements they will run instead, changing nothing.
 import type { KapmanCommand } from './lib/cli/cli';
-import { migrate } from './lib/migrations/migrate';
+import { migrate, planMigrations } from './lib/migrations/deploy';
 
-export const command: KapmanCommand = {
+export const command: KapmanCommand<{ 'dry-run': boolean }> = {
   database: true,
-  run: async (args, settings) => ({ database: settings.database, applied: await migrate(settings) }),
+  options: (y) => y
+    .option('dry-run', { type: 'boolean', default: false, describe: 'rehearse the pending migrations where nothing is lost and print the SQL each will run; change nothing' }),
+  run: async (args, settings) => (args['dry-run'] ? planMigrations(settings) : { database: settings.database, applied: await migrate(settings) }),
 };

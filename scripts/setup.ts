@@ -6,7 +6,7 @@ import type { KapmanCommand } from './lib/cli/cli';
 import { log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
 import { loadSettings, maskUrl } from './lib/server/settings';
-import { migrate } from './lib/migrations/migrate';
+import { migrate } from './lib/migrations/deploy';
 
 export interface SetupOptions extends DbUpOptions {
   /** How long to wait for the server to accept connections before migrating. */

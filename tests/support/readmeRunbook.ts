@@ -3,6 +3,7 @@
 // this list and the README's command lines are the same set, so a new line needs an entry here.
 import fs from 'fs';
 import path from 'path';
+import { nextNumber } from '../../scripts/new';
 import { migrationFiles } from './expected';
 
 /** What a run may fill in: a free port, the throwaway target's URL, the last backup written. */
@@ -51,8 +52,9 @@ export const RUNBOOK: Record<string, Coverage> = {
   'npx kapman-db reset': { run: { env: 'target', code: 0, output: /swapped into place: kapman_t_/ } },
   'npx kapman-db migrate': { run: { env: 'target', code: 0, output: /already up to date/ } },
   'npx knex migrate:latest': { run: { env: 'target', code: 0, output: /Already up to date/ } },
-  'npx kapman-db status': { run: { env: 'target', code: 0, output: /applied: 8, pending: 0/ } },
+  'npx kapman-db status': { run: { env: 'target', code: 0, output: new RegExp(`applied: ${migrationFiles().length}, pending: 0`) } },
   'npx kapman-db verify': { run: { env: 'target', code: 0, output: /matches the contract/ } },
+  'npx kapman-db lint [FILE…]': { run: { as: () => 'npx kapman-db lint', env: 'target', code: 0, output: /nothing to lint: no migration pending/ } },
   'npx kapman-db backup': {
     run: { env: 'target', code: 0, output: BACKUP_WRITTEN, then: (c, out) => { c.backup = BACKUP_WRITTEN.exec(out)![1]; } },
   },
@@ -75,8 +77,8 @@ export const RUNBOOK: Record<string, Coverage> = {
   },
   'npx kapman-db schema:dump': { run: { env: 'target', code: 0, output: /db\/schema\.sql is current/ } },
   'npx kapman-db erd': { run: { env: 'target', code: 0, output: /README\.md is current/ } },
-  'npm run db:new -- add ticker exchange': { run: { env: 'none', code: 0, output: /created db\/migrations\/0009_add_ticker_exchange\.ts/ } },
-  'npx kapman-db new <name>': { run: { as: () => 'npx kapman-db new add watchlists', env: 'none', code: 0, output: /created db\/migrations\/0010_add_watchlists\.ts/ } },
+  'npm run db:new -- add ticker exchange': { run: { env: 'none', code: 0, output: new RegExp(`created db/migrations/${nextNumber(migrationFiles())}_add_ticker_exchange\\.ts`) } },
+  'npx kapman-db new <name>': { run: { as: () => 'npx kapman-db new add watchlists', env: 'none', code: 0, output: new RegExp(`created db/migrations/${nextNumber([...migrationFiles(), `${nextNumber(migrationFiles())}_x.ts`])}_add_watchlists\\.ts`) } },
   // The measuring takes many minutes: the run renders the committed results instead.
   'npx kapman-db bench': { run: { as: () => 'npx kapman-db bench --render-only --no-write', env: 'none', code: 0, output: /(met|MISSED) +db:reset \/ psql floor/ } },
 };

@@ -92,6 +92,11 @@ export function log(message: string): void {
   if (!quiet) (toStderr ? process.stderr : process.stdout).write(`kapman: ${redact(message)}\n`);
 }
 
+/** Lines meant to be copied (SQL, a contract entry): as log() places them, without the prefix. */
+export function plain(text: string): void {
+  if (!quiet) (toStderr ? process.stderr : process.stdout).write(`${redact(text)}\n`);
+}
+
 /** Progress on one line, to stderr (dots while waiting). */
 export function progress(text: string): void {
   if (!quiet) process.stderr.write(redact(text));
