@@ -89,14 +89,14 @@ test('for a table the contract lacks and one that differs, verify prints the ent
     await c.query('BEGIN');
     try {
       await actAsOwner(c);
-      await c.query(`CREATE TABLE watchlists (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name varchar(100) NOT NULL,
+      await c.query(`CREATE TABLE probe_lists (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name varchar(100) NOT NULL,
         ticker_id uuid NOT NULL REFERENCES tickers (id) ON DELETE CASCADE, "Odd name" text)`);
-      await c.query('CREATE INDEX watchlists_ticker_id_index ON watchlists (ticker_id)');
-      await c.query("ALTER TABLE tickers ADD COLUMN exchange varchar(10) DEFAULT 'it''s'");
+      await c.query('CREATE INDEX probe_lists_ticker_id_index ON probe_lists (ticker_id)');
+      await c.query("ALTER TABLE tickers ADD COLUMN probe_exchange varchar(10) DEFAULT 'it''s'");
       const report = await verifyOn(c, db.database);
       expect(report.contractEntries).toBeDefined();
       const pasted = new Function('col', `return [${report.contractEntries}];`)(col) as TableContract[];
-      expect(pasted.map((t) => t.name).sort()).toEqual(['tickers', 'watchlists']);
+      expect(pasted.map((t) => t.name).sort()).toEqual(['probe_lists', 'tickers']);
       const contract = { ...CONTRACT, tables: [...CONTRACT.tables.map((t) => pasted.find((p) => p.name === t.name) ?? t), ...pasted.filter((p) => !TABLE_NAMES.includes(p.name))] };
       expect(diffSchema(contract, await reconcileExpressions(c, contract, await readSchema(c)))).toEqual([]);
     } finally {
@@ -113,7 +113,7 @@ test('what the database lacks, or a migration still pending, gives no entry to p
       await actAsOwner(c);
       await c.query('DROP TABLE recommendation_outcomes');
       expect((await verifyOn(c, db.database)).contractEntries).toBeUndefined();
-      await c.query('ALTER TABLE tickers ADD COLUMN exchange text');
+      await c.query('ALTER TABLE tickers ADD COLUMN probe_exchange text');
       const pending = migrationsFolder({ ...Object.fromEntries(fs.readdirSync(MIGRATIONS_DIR).map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')])), '9999_next.ts': 'export async function up() {}\nexport async function down() {}\n' });
       expect((await verifyOn(c, db.database, { migrationsDirectory: pending })).contractEntries).toBeUndefined();
       expect((await verifyOn(c, db.database)).contractEntries).toMatch(/name: 'tickers'/);

@@ -25,11 +25,11 @@ const released = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.rea
 // A pending migration with a bound value, a quote in it, and a `$1` that is text, not a placeholder.
 const ADDS_A_TICKER = `
 export async function up(knex: any) {
-  await knex.schema.alterTable('tickers', (t: any) => { t.string('exchange', 10); });
-  await knex('tickers').insert({ symbol: "O'X", exchange: 'NYSE', is_active: false });
-  await knex.raw("COMMENT ON COLUMN tickers.exchange IS 'costs $1'");
+  await knex.schema.alterTable('tickers', (t: any) => { t.string('probe_exchange', 10); });
+  await knex('tickers').insert({ symbol: "O'X", probe_exchange: 'NYSE', is_active: false });
+  await knex.raw("COMMENT ON COLUMN tickers.probe_exchange IS 'costs $1'");
 }
-export async function down(knex: any) { await knex.schema.alterTable('tickers', (t: any) => { t.dropColumn('exchange'); }); }
+export async function down(knex: any) { await knex.schema.alterTable('tickers', (t: any) => { t.dropColumn('probe_exchange'); }); }
 `;
 
 test('an empty database: every migration is rehearsed on a scratch database, in order, without knex bookkeeping; nothing is left behind', async () => {
@@ -55,11 +55,11 @@ test('a migrated database: only the pending migration, its bound values inlined,
   const r = await rehearse(db, { directory });
   expect(r.migrations.map((m) => m.file)).toEqual(['9001_adds_a_ticker.ts']);
   const [alter, insert, comment] = r.migrations[0].statements;
-  expect(alter).toBe('alter table "tickers" add column "exchange" varchar(10)');
-  expect(insert).toBe(`insert into "tickers" ("exchange", "is_active", "symbol") values ('NYSE', false, 'O''X')`);
-  expect(comment).toBe("COMMENT ON COLUMN tickers.exchange IS 'costs $1'");
+  expect(alter).toBe('alter table "tickers" add column "probe_exchange" varchar(10)');
+  expect(insert).toBe(`insert into "tickers" ("is_active", "probe_exchange", "symbol") values (false, 'NYSE', 'O''X')`);
+  expect(comment).toBe("COMMENT ON COLUMN tickers.probe_exchange IS 'costs $1'");
   expect(r.before.tables.map((t) => t.name)).toContain('tickers');
-  expect(r.after!.tables.find((t) => t.name === 'tickers')!.columns.map((c) => c.name)).toContain('exchange');
+  expect(r.after!.tables.find((t) => t.name === 'tickers')!.columns.map((c) => c.name)).toContain('probe_exchange');
   expect(schemaDump(db)).toEqual(before);
   expect((await status(db, { migrationsDirectory: directory })).filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_adds_a_ticker.ts']);
 });

@@ -88,6 +88,11 @@ export async function rehearse<T = undefined>(settings: Settings, o: RehearseOpt
     reported = files.filter((f) => !applied.includes(f));
   }
   const run = { directory: o.directory, only: through, reported, inspect: o.inspect };
+  if (reported.length === 0) {
+    // Nothing pending: nothing to run, and the target's schema is what they would start from.
+    const before = await withTransaction(settings.url, readSchema);
+    return { database: settings.database, where: mayCreate ? 'scratch database' : 'transaction rolled back', migrations: [], before, after: before };
+  }
   if (mayCreate) {
     return withScratchDatabase(settings, async (scratch) => {
       if (built.length) await applyMigrations(scratch, { directory: o.directory, only: built });
