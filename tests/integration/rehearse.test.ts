@@ -1,24 +1,17 @@
-// A rehearsal runs migrations where nothing is lost and hands back what each sent: on a scratch
-// database, or on the target in a transaction rolled back where no database can be created.
+// A rehearsal runs migrations where nothing is lost and hands back what each sent. (From an empty
+// database, named migrations, a role that may not create a database: e2e/rehearsal.test.ts.)
 import fs from 'fs';
 import path from 'path';
-import { escapeIdentifier } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { inlineBindings, rehearse } from '../../scripts/lib/migrations/rehearse';
-import { loadSettings } from '../../scripts/lib/server/settings';
 import { status } from '../../scripts/status';
 import { migrationFiles } from '../support/expected';
 import { migrationsFolder } from '../support/migrations';
-import { databasesLike, schemaDump } from '../support/schema';
-import {
-  admin, createMigratedDatabase, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, testSettings, uniqueName, urlAs, withDatabase,
-} from '../support/testDatabase';
+import { schemaDump } from '../support/schema';
+import { createMigratedDatabase, dropMadeDatabases } from '../support/testDatabase';
 
-afterAll(async () => {
-  await dropMadeDatabases();
-  await dropMadeRoles();
-});
+afterAll(dropMadeDatabases);
 
 const released = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
 
@@ -31,22 +24,6 @@ export async function up(knex: any) {
 }
 export async function down(knex: any) { await knex.schema.alterTable('tickers', (t: any) => { t.dropColumn('probe_exchange'); }); }
 `;
-
-test('an empty database: every migration is rehearsed on a scratch database, in order, without knex bookkeeping; nothing is left behind', async () => {
-  const db = await createTestDatabase('_rh_empty');
-  const r = await rehearse(db);
-  expect(r.where).toBe('scratch database');
-  expect(r.migrations.map((m) => m.file)).toEqual(migrationFiles());
-  const all = r.migrations.flatMap((m) => m.statements);
-  expect(all.filter((s) => /"knex"|knex_migrations|migration_checksums/.test(s))).toEqual([]);
-  expect(r.migrations.find((m) => m.file.includes('ohlcv'))!.statements).toContainEqual(expect.stringMatching(/create_hypertable\('ohlcv'/));
-  expect(r.before.tables).toEqual([]);
-  expect(r.after!.hypertables.map((h) => h.table)).toContain('ohlcv');
-  expect(r.failure).toBeUndefined();
-  await withDatabase(db, async (c) => expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace")).rows[0].n).toBe(0));
-  expect(r.scratch).toMatch(/^kapman_scratch_/);
-  expect(await admin((c) => databasesLike(c, r.scratch!))).toEqual([]);
-});
 
 test('a migrated database: only the pending migration, its bound values inlined, the target unchanged', async () => {
   const db = await createMigratedDatabase('_rh_pending');
@@ -62,32 +39,6 @@ test('a migrated database: only the pending migration, its bound values inlined,
   expect(r.after!.tables.find((t) => t.name === 'tickers')!.columns.map((c) => c.name)).toContain('probe_exchange');
   expect(schemaDump(db)).toEqual(before);
   expect((await status(db, { migrationsDirectory: directory })).filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_adds_a_ticker.ts']);
-});
-
-test('named migrations: the files before them are built first, and only theirs are reported', async () => {
-  const db = await createMigratedDatabase('_rh_named');
-  const files = migrationFiles();
-  const r = await rehearse(db, { only: [files[3]] });
-  expect(r.migrations.map((m) => m.file)).toEqual([files[3]]);
-  expect(r.before.tables.length).toBeGreaterThan(0);
-  expect(r.before.tables.length).toBeLessThan(r.after!.tables.length);
-});
-
-test('a role that may not create a database: the pending migrations run on the target in a transaction rolled back', async () => {
-  const role = await createTestRole('rh_nocreate');
-  const name = remember(uniqueName('_rh_managed'));
-  // As on a managed server: the platform installed timescaledb, the role owns the database.
-  await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)} TEMPLATE template0`));
-  const db = loadSettings({ env: 'test', databaseUrl: urlAs(role, name) });
-  await withDatabase(testSettings(name), (c) => c.query('CREATE EXTENSION timescaledb'));
-  const r = await rehearse(db);
-  expect(r.where).toBe('transaction rolled back');
-  expect(r.migrations.map((m) => m.file)).toEqual(migrationFiles());
-  await withDatabase(db, async (c) => {
-    expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace")).rows[0].n).toBe(0);
-    // Knex's empty schema stays: every connection of the migration runner makes sure it exists (knexfile.ts).
-    expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = to_regnamespace('knex')")).rows[0].n).toBe(0);
-  });
 });
 
 test('a migration that fails: its statements up to the failing one, and the error a real run gives', async () => {
