@@ -5,7 +5,7 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { copyProject, removeProject } from '../support/projectCopy';
-import { admin, createMigratedDatabase, dropMadeDatabases, serverUrl } from '../support/testDatabase';
+import { admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, urlAs } from '../support/testDatabase';
 import { dropDatabase } from '../../scripts/lib/server/admin';
 
 let copy: string;
@@ -15,6 +15,7 @@ beforeAll(() => {
 afterAll(async () => {
   await removeProject(copy);
   await dropMadeDatabases();
+  await dropMadeRoles();
 });
 
 const WATCHLISTS_UP = `export async function up(knex: Knex): Promise<void> {
@@ -73,11 +74,14 @@ test("the README's steps for a watchlists table leave the copy's npm test green"
     expect({ step, code: r.code, out: r.code === 0 ? '' : r.out }).toEqual({ step, code: 0, out: '' });
   }
 
-  const suite = npm(['test'], { TEST_DATABASE_URL: serverUrl(), KAPMAN_TEST_SERVER_URL: undefined, KAPMAN_TEST_TEMPLATE: undefined, KAPMAN_TEST_RUN: undefined });
-  // The copy's run left its template (kept between runs on a TEST_DATABASE_URL server), owned by this run's role.
+  // The copy's suite runs as a superuser role of its own: a run drops its user's templates of
+  // other contents, and this run's template (of other migrations) must stay for the tests beside it.
+  const nested = await createTestRole('second', 'SUPERUSER');
+  const suite = npm(['test'], { TEST_DATABASE_URL: urlAs(nested, 'postgres'), KAPMAN_TEST_SERVER_URL: undefined, KAPMAN_TEST_TEMPLATE: undefined, KAPMAN_TEST_RUN: undefined });
+  // The copy's run left its template (kept between runs on a TEST_DATABASE_URL server), owned by that role.
   await admin(async (c) => {
     const { rows } = await c.query(`SELECT datname FROM pg_database WHERE starts_with(datname, 'kapman_template_')
-      AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)`);
+      AND datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [nested.name]);
     for (const r of rows) await dropDatabase(c, r.datname);
   });
   expect({ code: suite.code, failed: suite.code === 0 ? '' : suite.out }).toEqual({ code: 0, failed: '' });
