@@ -10,6 +10,7 @@ import { sha256OfFile } from './lib/backup/metadata';
 import { restore } from './lib/backup/restore';
 import { clientConnection, findTool } from './lib/backup/tools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
+import { benchLocks } from './lib/bench/locks';
 import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
 import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
@@ -401,6 +402,9 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`daily upsert of ${ids.length} rows, median of ${newDays.length} days: ${TABLES.map((t) => `${t} ${Math.round(upsert.firstMs[t])} ms (re-run ${Math.round(upsert.rerunMs[t])} ms, ${upsert.rerunWritten[t]} rows written)`).join(', ')}`);
       for (const t of TABLES) await c.query(`VACUUM ANALYZE ${TABLE[t]}`);
 
+      const locks = { preset: o.preset, rows: rows + upsert.rows * upsert.days, cases: await benchLocks(c, TABLE.plain, 3) };
+      for (const l of locks.cases) log(`lock: ${l.rule}: ${l.refused ? `refused (${l.refused})` : `held ${Math.round(l.ms)} ms`}`);
+
       const reads = await readLatencies(c, TABLE, ids, dates, o.readSamples);
       for (const kind of ['ticker', 'cross'] as const) {
         log(`reads, ${kind}, server p50: ${TABLES.map((t) => `${t} ${reads[kind][t].server.p50.toFixed(2)} ms (planning ${reads[kind][t].planning.p50.toFixed(2)})`).join(', ')}`);
@@ -441,7 +445,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,
         reads: { samples: o.readSamples, ...reads },
-        removal, sweep, backup, suite,
+        removal, sweep, backup, suite, locks,
       };
     } finally {
       await c.end();

@@ -18,6 +18,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'verify', describe: 'Check a live database against the schema contract (db/contract.ts); exit 0 only when it matches', load: () => require('./verify').command },
   { name: 'backup', describe: 'Write a backup of the target database (pg_dump custom format, metadata in FILE.json beside it)', load: () => require('./backup').command },
   { name: 'restore', positionals: '<file>', needs: 'the backup to restore (the archive; its FILE.json lies beside it)', placeholder: 'FILE', describe: 'REPLACES EVERYTHING in the target database with a backup: restored beside it, verified, then swapped in', load: () => require('./restore').command },
+  { name: 'lint', positionals: '[migrations..]', describe: 'Lint the SQL of the pending migrations (or those named) with squawk and the TimescaleDB rules; exit 35 on a finding', load: () => require('./lint').command },
   { name: 'new', positionals: '<name..>', needs: 'the name of the migration', placeholder: 'NAME', describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub', load: () => require('./new').command },
   { name: 'schema:dump', describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)', load: () => require('./schema-dump').command },
   { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md', load: () => require('./erd').command },

@@ -1,10 +1,16 @@
-// `npm run db:migrate`: apply every pending migration to the target database, in one batch.
+// `npm run db:migrate`: apply every pending migration to the target database, in one batch;
+// `--dry-run` prints the statements they will run instead, changing nothing.
 import type { KapmanCommand } from './command';
 import { count } from './lib/cli/log';
-import { migrate } from './lib/migrations/migrate';
+import { migrate, MigrationPlan, planMigrations } from './lib/migrations/deploy';
 
-export const command: KapmanCommand<object, { database: string; applied: string[] }> = {
+type Applied = { database: string; applied: string[] };
+
+export const command: KapmanCommand<{ 'dry-run': boolean }, Applied | MigrationPlan> = {
   database: true,
-  run: async (args, settings) => ({ database: settings.database, applied: await migrate(settings) }),
-  outcome: (r) => (r.applied.length ? `${count(r.applied.length, 'migration')} applied to ${r.database}` : `${r.database} is up to date`),
+  options: (y) => y
+    .option('dry-run', { type: 'boolean', default: false, describe: 'rehearse the pending migrations where nothing is lost and print the SQL each will run; change nothing' }),
+  run: async (args, settings) => (args['dry-run'] ? planMigrations(settings) : { database: settings.database, applied: await migrate(settings) }),
+  outcome: (r) => ('dryRun' in r ? `${count(r.migrations.length, 'pending migration')} rehearsed on ${r.database}; nothing changed`
+    : r.applied.length ? `${count(r.applied.length, 'migration')} applied to ${r.database}` : `${r.database} is up to date`),
 };

@@ -8,7 +8,7 @@ import { count, log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
 import { displayUrl } from './lib/server/connectionUrl';
 import { loadSettings } from './lib/server/settings';
-import { migrate } from './lib/migrations/migrate';
+import { migrate } from './lib/migrations/deploy';
 
 export interface SetupOptions extends DbUpOptions {
   /** How long to wait for the server to accept connections before migrating. */

@@ -3,7 +3,10 @@ import fs from 'fs';
 import path from 'path';
 import { Client } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
-import { Difference } from '../../scripts/lib/schema/drift';
+import { CONTRACT, TABLE_NAMES, TableContract } from '../../db/contract';
+import { Difference, diffSchema } from '../../scripts/lib/schema/drift';
+import { reconcileExpressions } from '../../scripts/lib/schema/expressions';
+import { readSchema } from '../../scripts/lib/schema/introspect';
 import { verify, verifyOn } from '../../scripts/lib/schema/verify';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationsFolder } from '../support/migrations';
@@ -66,15 +69,58 @@ test('every change was rolled back: the database is the baseline again', async (
 
 test('an applied migration file edited since, or gone, is reported', async () => {
   const files = Object.fromEntries(fs.readdirSync(MIGRATIONS_DIR).map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
-  expect(Object.keys(files)).toHaveLength(8);
-  const edited = migrationsFolder({ ...files, '0003_tickers.ts': `${files['0003_tickers.ts']}\n// edited after it was applied\n` });
+  const names = Object.keys(files).sort();
+  const [first, last] = [names[0], names[names.length - 1]];
+  const edited = migrationsFolder({ ...files, [first]: `${files[first]}\n// edited after it was applied\n` });
   const report = await verify(db, { migrationsDirectory: edited });
-  expect(report.differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'changed', item: 'migration 0003_tickers.ts' })]);
+  expect(report.differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'changed', item: `migration ${first}` })]);
 
-  const { '0008_recommendation_outcomes.ts': _gone, ...rest } = files;
+  const { [last]: _gone, ...rest } = files;
   const missing = await verify(db, { migrationsDirectory: migrationsFolder(rest) });
-  expect(missing.differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'unexpected', item: 'migration 0008_recommendation_outcomes.ts' })]);
+  expect(missing.differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'unexpected', item: `migration ${last}` })]);
 
-  const pending = await verify(db, { migrationsDirectory: migrationsFolder({ ...files, '0009_next.ts': 'export async function up() {}\nexport async function down() {}\n' }) });
-  expect(pending.differences).toEqual([{ group: 'migrations', kind: 'missing', item: 'migration 0009_next.ts', expected: 'applied' }]);
+  const pending = await verify(db, { migrationsDirectory: migrationsFolder({ ...files, '9999_next.ts': 'export async function up() {}\nexport async function down() {}\n' }) });
+  expect(pending.differences).toEqual([{ group: 'migrations', kind: 'missing', item: 'migration 9999_next.ts', expected: 'applied' }]);
+});
+
+// contract.ts's own helper, for evaluating an entry as the file would.
+const col = (name: string, type: string, notNull = false, dflt?: string) => (dflt === undefined ? { name, type, notNull } : { name, type, notNull, default: dflt });
+
+test('for a table the contract lacks and one that differs, verify prints the entries that, pasted into the contract, make it match', async () => {
+  await withDatabase(db, async (c: Client) => {
+    await c.query('BEGIN');
+    try {
+      await actAsOwner(c);
+      await c.query(`CREATE TABLE probe_lists (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name varchar(100) NOT NULL,
+        ticker_id uuid NOT NULL REFERENCES tickers (id) ON DELETE CASCADE, "Odd name" text)`);
+      await c.query('CREATE INDEX probe_lists_ticker_id_index ON probe_lists (ticker_id)');
+      await c.query("ALTER TABLE tickers ADD COLUMN probe_exchange varchar(10) DEFAULT 'it''s'");
+      const report = await verifyOn(c, db.database);
+      expect(report.contractEntries).toBeDefined();
+      const pasted = new Function('col', `return [${report.contractEntries}];`)(col) as TableContract[];
+      expect(pasted.map((t) => t.name).sort()).toEqual(['probe_lists', 'tickers']);
+      const contract = { ...CONTRACT, tables: [...CONTRACT.tables.map((t) => pasted.find((p) => p.name === t.name) ?? t), ...pasted.filter((p) => !TABLE_NAMES.includes(p.name))] };
+      expect(diffSchema(contract, await reconcileExpressions(c, contract, await readSchema(c)))).toEqual([]);
+    } finally {
+      await c.query('ROLLBACK');
+    }
+  });
+});
+
+test('what the database lacks, or a migration still pending, gives no entry to paste', async () => {
+  expect((await verify(db)).contractEntries).toBeUndefined();
+  await withDatabase(db, async (c: Client) => {
+    await c.query('BEGIN');
+    try {
+      await actAsOwner(c);
+      await c.query('DROP TABLE recommendation_outcomes');
+      expect((await verifyOn(c, db.database)).contractEntries).toBeUndefined();
+      await c.query('ALTER TABLE tickers ADD COLUMN probe_exchange text');
+      const pending = migrationsFolder({ ...Object.fromEntries(fs.readdirSync(MIGRATIONS_DIR).map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')])), '9999_next.ts': 'export async function up() {}\nexport async function down() {}\n' });
+      expect((await verifyOn(c, db.database, { migrationsDirectory: pending })).contractEntries).toBeUndefined();
+      expect((await verifyOn(c, db.database)).contractEntries).toMatch(/name: 'tickers'/);
+    } finally {
+      await c.query('ROLLBACK');
+    }
+  });
 });

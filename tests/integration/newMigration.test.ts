@@ -4,7 +4,7 @@ import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { MigrationExistsError, MigrationFailedError, UsageError } from '../../scripts/lib/cli/errors';
-import { migrate } from '../../scripts/lib/migrations/migrate';
+import { migrate } from '../../scripts/lib/migrations/deploy';
 import { migrationName, newMigration, nextNumber } from '../../scripts/new';
 import { dbRollback } from '../../scripts/rollback';
 import { status } from '../../scripts/status';

@@ -3,6 +3,7 @@
 import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/cli/errors';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
+import { migrationFiles } from '../support/expected';
 import { databasesSnapshot, schemaDump } from '../support/schema';
 import { admin, createMigratedDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
 
@@ -14,7 +15,7 @@ test('a database that does not exist is created, owned by the connecting role', 
   const result = await reset(db);
   const me = new URL(serverUrl()).username;
   expect(result.owner).toBe(me);
-  expect(result.applied).toHaveLength(8);
+  expect(result.applied).toEqual(migrationFiles());
 });
 
 test.each(['postgres', 'template0', 'template1'])('refuses the system database %s', async (name) => {

@@ -9,11 +9,13 @@ import { ROOT } from './cli';
 
 // What a checkout holds that the commands read; node_modules is shared, not copied.
 const PROJECT_FILES = ['package.json', 'tsconfig.json', 'knexfile.ts', 'docker-compose.yml', 'README.md', 'scripts', 'db', 'docs'];
+// And what `npm test` reads, for a copy whose own suite runs.
+const TEST_FILES = ['jest.config.ts', 'jest.e2e.config.ts', 'tests', '.ci'];
 
-export function copyProject(label: string): string {
+export function copyProject(label: string, o: { withTests?: boolean } = {}): string {
   const copy = fs.mkdtempSync(path.join(os.tmpdir(), `kapman-${label}-`));
   fs.chmodSync(copy, 0o755); // the local cluster runs as the postgres OS user when we are root
-  for (const f of PROJECT_FILES) fs.cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
+  for (const f of [...PROJECT_FILES, ...(o.withTests ? TEST_FILES : [])]) fs.cpSync(path.join(ROOT, f), path.join(copy, f), { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
   return copy;
 }

@@ -3,6 +3,8 @@
 // this list and the README's command lines are the same set, so a new line needs an entry here.
 import fs from 'fs';
 import path from 'path';
+import { nextNumber } from '../../scripts/new';
+import { migrationFiles } from './expected';
 
 /** What a run may fill in: a free port, the throwaway target's URL, the last backup written. */
 export interface RunContext {
@@ -50,8 +52,9 @@ export const RUNBOOK: Record<string, Coverage> = {
   'npx kapman-db reset': { run: { env: 'target', code: 0, output: /swapped into place: kapman_t_/ } },
   'npx kapman-db migrate': { run: { env: 'target', code: 0, output: /already up to date/ } },
   'npx knex migrate:latest': { run: { env: 'target', code: 0, output: /Already up to date/ } },
-  'npx kapman-db status': { run: { env: 'target', code: 0, output: /applied: 8, pending: 0/ } },
+  'npx kapman-db status': { run: { env: 'target', code: 0, output: new RegExp(`applied: ${migrationFiles().length}, pending: 0`) } },
   'npx kapman-db verify': { run: { env: 'target', code: 0, output: /matches the contract/ } },
+  'npx kapman-db lint [FILE…]': { run: { as: () => 'npx kapman-db lint', env: 'target', code: 0, output: /nothing to lint: no migration pending/ } },
   'npx kapman-db backup': {
     run: { env: 'target', code: 0, output: BACKUP_WRITTEN, then: (c, out) => { c.backup = BACKUP_WRITTEN.exec(out)![1]; } },
   },
@@ -67,15 +70,15 @@ export const RUNBOOK: Record<string, Coverage> = {
     },
   },
   [`npm run db:restore -- ${EXAMPLE_BACKUP}`]: { run: { env: 'target', code: 0, output: /swapped into place: kapman_t_/ } },
-  'npx kapman-db rollback': { run: { env: 'target', code: 0, output: /8 migrations reverted/ } },
+  'npx kapman-db rollback': { run: { env: 'target', code: 0, output: new RegExp(`${migrationFiles().length} migrations reverted`) } },
   // A managed service's URL, filled in with the throwaway target's.
   "DATABASE_URL='postgres://tsdbadmin:…@HOST:PORT/tsdb?sslmode=verify-full&sslrootcert=/path/to/ca.crt' npm run db:reset -- --in-place": {
     run: { as: (c) => `DATABASE_URL='${c.url}' npm run db:reset -- --in-place`, env: 'none', code: 0, output: /committed: kapman_t_\w+ is the empty baseline/ },
   },
   'npx kapman-db schema:dump': { run: { env: 'target', code: 0, output: /db\/schema\.sql is current/ } },
   'npx kapman-db erd': { run: { env: 'target', code: 0, output: /README\.md is current/ } },
-  'npm run db:new -- add ticker exchange': { run: { env: 'none', code: 0, output: /created db\/migrations\/0009_add_ticker_exchange\.ts/ } },
-  'npx kapman-db new <name>': { run: { as: () => 'npx kapman-db new add watchlists', env: 'none', code: 0, output: /created db\/migrations\/0010_add_watchlists\.ts/ } },
+  'npm run db:new -- add ticker exchange': { run: { env: 'none', code: 0, output: new RegExp(`created db/migrations/${nextNumber(migrationFiles())}_add_ticker_exchange\\.ts`) } },
+  'npx kapman-db new <name>': { run: { as: () => 'npx kapman-db new add watchlists', env: 'none', code: 0, output: new RegExp(`created db/migrations/${nextNumber([...migrationFiles(), `${nextNumber(migrationFiles())}_x.ts`])}_add_watchlists\\.ts`) } },
   // The measuring takes many minutes: the run renders the committed results instead.
   'npx kapman-db bench': { run: { as: () => 'npx kapman-db bench --render-only --no-write', env: 'none', code: 0, output: /(met|MISSED) +db:reset \/ psql floor/ } },
 };

@@ -1,4 +1,5 @@
 // The benchmark's results, written for people: a markdown page and an SVG chart.
+import { LockTiming, PRODUCTION_ROWS } from './locks';
 
 export interface Latency {
   p50: number;
@@ -64,6 +65,13 @@ export interface BenchResults {
     backupMs: number; backupFloorMs: number; restoreMs: number; restoreFloorMs: number;
     /** Timed once each: the archive's sha256, and counting every table's rows. */
     sha256Ms: number; rowCountsMs: number;
+  };
+  /** Each lint rule's statement on ohlcv (of `rows` rows), in a transaction rolled back. Absent from older runs. */
+  locks?: {
+    /** The preset of the run that measured them: they may be merged into another run's results. */
+    preset: string;
+    rows: number;
+    cases: LockTiming[];
   };
   /** `npm test` against the same server, when timed. */
   /** npm test on a prepared server (the tests' template there already); firstMs: the run that built it. */
@@ -240,6 +248,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
   ];
   if (r.backup) lines.push(...renderBackup(r.backup, r.preset));
+  if (r.locks) lines.push(...renderLocks(r.locks, r.preset));
   lines.push('## Where a target is missed, and why', '', ...misses(r).map((m) => `- ${m}`), '');
   if (r.suite) {
     const first = r.suite.firstMs === undefined ? '' : ` The run before it, which built the tests' template on that server, took ${ms(r.suite.firstMs)}.`;
@@ -323,6 +332,26 @@ function renderBackup(b: NonNullable<BenchResults['backup']>, preset: string): s
     'before anything is touched, the checks and the lock of db:reset\'s pipeline, the restore built beside under a temporary name, giving',
     `its objects to the owner, verifying it against the contract, counting its rows and chunks against the backup's (${ms(b.rowCountsMs)} for the rows),`,
     'and the swap (the build closed, renamed, the target dropped, the build renamed into its place).',
+    '',
+  ];
+}
+
+/** Why each TimescaleDB rule of the lint exists: the lock its statement holds, here and at production's size. */
+function renderLocks(l: NonNullable<BenchResults['locks']>, preset: string): string[] {
+  const scale = PRODUCTION_ROWS / l.rows;
+  return [
+    '## Locks the lint warns about',
+    '',
+    ...(l.preset === preset ? [] : [`Measured in a separate run of the **${l.preset}** preset (\`npm run bench${l.preset === 'full' ? ' -- --preset full' : ''}\`), not the run above.`, '']),
+    `Each TimescaleDB rule of \`npm run db:lint\` on its statement against \`ohlcv\` (${count(l.rows)} rows), in a transaction rolled back at once:`,
+    'the lock is held from the statement\'s start to the rollback. The last column scales it linearly to 15,000 tickers × 10 years',
+    `(${count(PRODUCTION_ROWS)} rows, ×${scale.toFixed(0)}), a lower bound for an index build or a rewrite that outgrows memory. Medians of three runs.`,
+    'For `create_hypertable` the statement is the one the rule points to, with `migrate_data` on `ohlcv`\'s plain twin: without it',
+    'TimescaleDB refuses a table that holds rows; with it, every row moves into chunks under the lock.',
+    '',
+    '| rule | statement | lock held here | at 15,000 × 10 years (est.) |',
+    '| --- | --- | --- | --- |',
+    ...l.cases.map((c) => `| \`${c.rule}\` | \`${c.statement}\` | ${c.refused ? `refused: ${c.refused}` : ms(c.ms)} | ${c.refused ? '' : `${(c.ms * scale / 1000).toFixed(0)} s`} |`),
     '',
   ];
 }

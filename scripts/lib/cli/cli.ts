@@ -362,7 +362,7 @@ export function main(program: Program): void {
 /** The commands, for tests and the README check: each with its options. */
 export function describeCommands(commands: CommandEntry[]): Array<CommandEntry & { options: Map<string, boolean> }> {
   return commands.map((c) => {
-    const positionals = [...(c.positionals ?? '').matchAll(/<(\w+)/g)].map((m) => m[1]);
+    const positionals = [...(c.positionals ?? '').matchAll(/[<[](\w+)/g)].map((m) => m[1]);
     const options = [...commandOptions(c.load())].filter(([name]) => !positionals.includes(name));
     return { ...c, options: new Map(options) };
   });

@@ -148,6 +148,11 @@ export class MissingRolesError extends KapmanError {
   readonly exitCode = 34;
 }
 
+/** The lint found problems in the migrations (or could not run squawk); nothing was changed. */
+export class LintError extends KapmanError {
+  readonly exitCode = 35;
+}
+
 export const INSTALL_HINT =
   'without Docker, run `bash scripts/install-timescaledb.sh` as root (or through sudo); with Docker, use the timescale/timescaledb image (docker-compose.yml)';
 

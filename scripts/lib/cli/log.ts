@@ -98,6 +98,11 @@ export function outcome(message: string): void {
   if (!quiet) (toStderr ? process.stderr : process.stdout).write(`kapman: ${redact(message)}\n`);
 }
 
+/** Lines meant to be copied (SQL, a contract entry): as log() places them, without the prefix. */
+export function plain(text: string): void {
+  if (!quiet) (toStderr ? process.stderr : process.stdout).write(`${redact(text)}\n`);
+}
+
 /** Progress on one line, to stderr (dots while waiting). */
 export function progress(text: string): void {
   if (!quiet && !outcomeOnly) process.stderr.write(redact(text));

@@ -8,9 +8,8 @@ import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, RefusedTargetError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';
 import { blockersOf, describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
-import { count, detail, log, step } from '../cli/log';
+import { detail, log } from '../cli/log';
 import { SYSTEM_DATABASES } from '../server/admin';
-import { waitForServer } from '../server/connection';
 import { Settings } from '../server/settings';
 
 const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
@@ -73,6 +72,19 @@ function explainMissingFiles(err: unknown, settings: Settings): Error | undefine
 export interface WithKnexOptions extends MigrateOptions {
   /** A session that reports, after a while, who keeps the migration waiting for a lock. */
   watcher?: Client;
+  /** Only these files of the folder count as migrations (a rehearsal builds a scratch database up to a point). */
+  only?: readonly string[];
+}
+
+/** The folder's migrations, or only some of them, in the same order. */
+class SomeMigrationFiles extends MigrationFiles {
+  constructor(directory: string | undefined, reporter: MigrationReporter | undefined, readonly only: readonly string[]) {
+    super(directory, reporter);
+  }
+
+  async getMigrations(): Promise<string[]> {
+    return (await super.getMigrations()).filter((f) => this.only.includes(f));
+  }
 }
 
 /**
@@ -84,7 +96,7 @@ export function loadKnex(): typeof import('knex').knex {
 }
 
 export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
-  const source = new MigrationFiles(o.directory, o.reporter);
+  const source = o.only ? new SomeMigrationFiles(o.directory, o.reporter, o.only) : new MigrationFiles(o.directory, o.reporter);
   const pids = new Set<number>();
   const knex = loadKnex()({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
   if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
@@ -150,7 +162,7 @@ export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Kne
 // One migration run at a time per database, whatever the role's lock_timeout; the lock ends
 // with the holder's transaction. The knex CLI takes the same lock (knexfile.ts), so a run of it
 // waits too instead of failing on knex's own lock.
-async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
+export async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
   if (SYSTEM_DATABASES.includes(settings.database)) throw refusedTarget(settings.database, 'a system database');
   try {
     return await withLock(settings.url, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, settings.lockTimeoutMs, async (lock) => {
@@ -182,13 +194,4 @@ export async function rollback(settings: Settings, all: boolean, o: MigrateOptio
     const [, reverted] = await trx.migrate.rollback(undefined, all);
     return reverted as string[];
   })));
-}
-
-/** db:migrate's work: wait for the server when asked, apply what is pending, say what was done. */
-export async function migrate(settings: Settings, o: { waitMs?: number; migrationsDirectory?: string } = {}): Promise<string[]> {
-  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
-  const applied = await step((files: string[]) => `${count(files.length, 'migration')} applied to ${settings.database}`,
-    () => migrateLatest(settings, { reporter: printingReporter, directory: o.migrationsDirectory }));
-  if (applied.length === 0) log('already up to date');
-  return applied;
 }

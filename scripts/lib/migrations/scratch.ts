@@ -5,16 +5,22 @@ import { Client } from 'pg';
 import { createDatabase, dropDatabase } from '../server/admin';
 import { withClient, withMaintenanceClient } from '../server/connection';
 import { migrateLatest, MigrateOptions } from './migrate';
-import { loadSettings, Settings, urlForDatabase } from '../server/settings';
+import { Settings, settingsForDatabase } from '../server/settings';
 
-export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>, migrate: MigrateOptions = {}): Promise<T> {
+/** `work` on a new, empty database beside the target (kapman_scratch_<random>), dropped afterwards. */
+export async function withScratchDatabase<T>(settings: Settings, work: (scratch: Settings) => Promise<T>): Promise<T> {
   const name = `kapman_scratch_${crypto.randomBytes(4).toString('hex')}`;
   await withMaintenanceClient(settings.url, (c) => createDatabase(c, name));
   try {
-    const scratch = loadSettings({ env: settings.env, databaseUrl: urlForDatabase(settings.url, name) });
-    await migrateLatest(scratch, migrate);
-    return await withClient(scratch.url, work);
+    return await work(settingsForDatabase(settings, name));
   } finally {
     await withMaintenanceClient(settings.url, (c) => dropDatabase(c, name));
   }
+}
+
+export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>, migrate: MigrateOptions = {}): Promise<T> {
+  return withScratchDatabase(settings, async (scratch) => {
+    await migrateLatest(scratch, migrate);
+    return withClient(scratch.url, work);
+  });
 }

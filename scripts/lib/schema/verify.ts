@@ -6,9 +6,10 @@ import type { Client } from 'pg';
 import { withTransaction } from '../server/connection';
 import { Difference, diffMigrations, diffSchema } from './drift';
 import { ContractMismatchError, KapmanError, SchemaDriftError } from '../cli/errors';
+import { contractEntries } from './contractEntry';
 import { reconcileExpressions } from './expressions';
 import { misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './introspect';
-import { count, log } from '../cli/log';
+import { count, log, plain } from '../cli/log';
 import { Settings } from '../server/settings';
 
 export interface VerifyOptions {
@@ -26,6 +27,8 @@ export interface VerifyReport {
   rowCounts?: Record<string, number>;
   /** Contract tables that hold rows, when --empty asked. */
   notEmpty: string[];
+  /** The contract entries for what differs, as db/contract.ts writes them, to review and paste. */
+  contractEntries?: string;
 }
 
 export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
@@ -43,7 +46,8 @@ export async function verifyOn(client: Client, database: string, o: VerifyOption
   const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client)), ...misowned];
   const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
   const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
-  return { database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty };
+  const entries = contractEntries(live, differences);
+  return { database, ok: differences.length === 0 && notEmpty.length === 0, differences, rowCounts: counts, notEmpty, ...(entries ? { contractEntries: entries } : {}) };
 }
 
 /** The report for a person: one line per difference, grouped by table. */
@@ -62,6 +66,7 @@ export function formatReport(r: VerifyReport): string {
     lines.push(`    ${d.kind} ${d.item}${detail}`);
   }
   for (const t of r.notEmpty) lines.push(`  ${t}: not empty (${count(r.rowCounts![t], 'row')})`);
+
   return lines.join('\n');
 }
 
@@ -71,6 +76,10 @@ export function formatReport(r: VerifyReport): string {
  */
 export function reportVerification(r: VerifyReport, mismatch?: () => KapmanError): void {
   for (const line of formatReport(r).split('\n')) log(line);
+  if (r.contractEntries) {
+    log('if the database is right, these are the entries for db/contract.ts as the database has them (review, then paste over the old ones):');
+    plain(r.contractEntries);
+  }
   if (r.ok) return;
   const err = mismatch?.() ?? new SchemaDriftError(`database ${r.database} does not match the contract`, driftHint(r));
   err.result = r;

@@ -1,0 +1,93 @@
+// The lint's TimescaleDB rules: each fires on the real ohlcv hypertable of a migrated database and
+// stays quiet on a safe change. (The lint as a whole, the baseline, silencing: lint.test.ts.)
+import fs from 'fs';
+import path from 'path';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { lint, LintFinding, LintReport, lintRehearsal } from '../../scripts/lib/migrations/lint';
+import { rehearse } from '../../scripts/lib/migrations/rehearse';
+import { TIMESCALE_RULES } from '../../scripts/lib/migrations/timescaleRules';
+import { Settings } from '../../scripts/lib/server/settings';
+import { migrationFiles } from '../support/expected';
+import { migrationsFolder } from '../support/migrations';
+import { createMigratedDatabase, dropMadeDatabases } from '../support/testDatabase';
+
+afterAll(dropMadeDatabases);
+
+const released = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
+
+/** A pending migration of raw statements, after the released ones, with optional comment lines. */
+const migrationOf = (statements: string[], comments: string[] = []) => `${comments.join('\n')}
+export async function up(knex: any) {
+${statements.map((s) => `  await knex.raw(${JSON.stringify(s)});`).join('\n')}
+}
+export async function down() {}
+`;
+
+async function lintOf(db: Settings, statements: string[]): Promise<LintReport> {
+  const directory = migrationsFolder({ ...released(), '9001_change.ts': migrationOf(statements) });
+  return lintRehearsal(await rehearse(db, { directory }), { directory });
+}
+
+/** Rule -> the statement numbers (from 1) it fired on. */
+const firedOn = (findings: LintFinding[]) => {
+  const out: Record<string, number[]> = {};
+  for (const f of findings.filter((x) => x.source === 'timescaledb')) (out[f.rule] ??= []).push(f.statement);
+  return out;
+};
+
+let db: Settings;
+beforeAll(async () => {
+  db = await createMigratedDatabase('_lint');
+});
+
+// Two rehearsals for all the rules: TimescaleDB refuses the last statement of each, as it would in
+// production, and the lint still reads every statement up to it.
+test('on the live ohlcv hypertable, each rule fires on its statement, the one TimescaleDB refuses included', async () => {
+  const report = await lintOf(db, [
+    'CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)',
+    'ALTER TABLE ohlcv ALTER COLUMN close TYPE float8',
+    "SELECT create_hypertable('options_chains', by_range('time'))",
+    "SELECT set_chunk_time_interval('ohlcv', INTERVAL '30 days')",
+    'ALTER TABLE tickers ADD COLUMN probe_required text NOT NULL',
+    'CREATE UNIQUE INDEX ohlcv_close_key ON ohlcv (ticker_id, close)',
+  ]);
+  expect(report.failure?.message).toMatch(/used in partitioning/);
+  expect(firedOn(report.findings)).toEqual({
+    'timescaledb-index-on-populated-hypertable': [1, 6],
+    'timescaledb-hypertable-rewrite': [2],
+    'timescaledb-create-hypertable-without-migrate-data': [3],
+    'timescaledb-chunk-interval-change': [4],
+    'timescaledb-unique-without-time-column': [6],
+  });
+  const index = report.findings.find((f) => f.rule === 'timescaledb-index-on-populated-hypertable')!;
+  expect(index).toMatchObject({ migration: '9001_change.ts', sql: 'CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)', instead: expect.stringContaining('transaction_per_chunk') });
+  // squawk's advice for the same statement (build it CONCURRENTLY) is wrong on a hypertable, and left out.
+  expect(report.findings.filter((f) => f.statement === 1 && f.rule === 'require-concurrent-index-creation')).toEqual([]);
+  // squawk's own rules still speak where they apply.
+  expect(report.findings.filter((f) => f.source === 'squawk')).toContainEqual(expect.objectContaining({ rule: 'adding-required-field', statement: 5 }));
+});
+
+test('the safe counterparts stay quiet (key with the time column, a plain table, a hypertable made in the same migration, a column added without a rewrite, migrate_data); CONCURRENTLY on a hypertable fires', async () => {
+  const report = await lintOf(db, [
+    'CREATE UNIQUE INDEX ohlcv_close_key ON ohlcv (ticker_id, date, close)',
+    'CREATE TABLE probe_quotes (time timestamptz NOT NULL, symbol text NOT NULL, price numeric)',
+    "SELECT create_hypertable('probe_quotes', by_range('time', INTERVAL '7 days'))",
+    'CREATE INDEX probe_quotes_symbol_idx ON probe_quotes (symbol, time DESC)',
+    "SELECT set_chunk_time_interval('probe_quotes', INTERVAL '30 days')",
+    'ALTER TABLE ohlcv ADD COLUMN note text',
+    'CREATE INDEX tickers_name_idx ON tickers (name)',
+    "SELECT create_hypertable('options_chains', by_range('time'), migrate_data => true)",
+    'CREATE INDEX CONCURRENTLY ohlcv_close_idx ON ohlcv (close)',
+  ]);
+  expect(report.failure?.message).toMatch(/concurrent/);
+  // The first statement is an index on the populated hypertable: that rule alone may speak there.
+  expect(firedOn(report.findings)).toEqual({ 'timescaledb-index-on-populated-hypertable': [1], 'timescaledb-concurrent-index': [9] });
+  expect(report.findings.find((f) => f.rule === 'timescaledb-concurrent-index')!.instead).toMatch(/transaction_per_chunk/);
+});
+
+test('every TimescaleDB rule is among those exercised above', () => {
+  expect(TIMESCALE_RULES.map((r) => r.name).sort()).toEqual([
+    'timescaledb-chunk-interval-change', 'timescaledb-concurrent-index', 'timescaledb-create-hypertable-without-migrate-data',
+    'timescaledb-hypertable-rewrite', 'timescaledb-index-on-populated-hypertable', 'timescaledb-unique-without-time-column',
+  ]);
+});
