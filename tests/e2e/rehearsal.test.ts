@@ -1,10 +1,7 @@
 // Slow (a scratch database built and dropped per rehearsal, a role of its own): the rehearsal's
 // other paths (from an empty database, named migrations, a role that may not create a database),
 // and production's migrate, which shows the plan and lints it before anything changes.
-import fs from 'fs';
-import path from 'path';
 import { escapeIdentifier } from 'pg';
-import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { LintError } from '../../scripts/lib/cli/errors';
 import { migrate } from '../../scripts/lib/migrations/deploy';
 import { rehearse } from '../../scripts/lib/migrations/rehearse';
@@ -12,7 +9,7 @@ import { loadSettings } from '../../scripts/lib/server/settings';
 import { status } from '../../scripts/status';
 import { migrationFiles } from '../support/expected';
 import { runInProcess } from '../support/inProcess';
-import { migrationsFolder } from '../support/migrations';
+import { migrationsFolder, releasedMigrations } from '../support/migrations';
 import { databasesLike } from '../support/schema';
 import {
   admin, createMigratedDatabase, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, testSettings, uniqueName, urlAs, withDatabase,
@@ -83,7 +80,7 @@ test('in production, migrate prints the plan and lints it, then applies it', asy
 
 test('in production, a lint finding stops migrate before anything changes (exit 35)', async () => {
   const db = await createMigratedDatabase('_prod_lint');
-  const released = Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
+  const released = releasedMigrations();
   const directory = migrationsFolder({ ...released, '9001_index_ohlcv.ts': `
 export async function up(knex: any) { await knex.raw('CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)'); }
 export async function down(knex: any) { await knex.raw('DROP INDEX ohlcv_volume_idx'); }

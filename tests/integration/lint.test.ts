@@ -1,29 +1,18 @@
 // The lint: squawk and the TimescaleDB rules over what the rehearsed migrations send. The
 // repository's own migrations pass; a finding is silenced only with a reason; the command exits
 // 35 on a finding. (Each TimescaleDB rule on a real hypertable: lintRules.test.ts.)
-import fs from 'fs';
-import path from 'path';
-import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { LintError } from '../../scripts/lib/cli/errors';
 import { lint, lintRehearsal } from '../../scripts/lib/migrations/lint';
 import { rehearse } from '../../scripts/lib/migrations/rehearse';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationFiles } from '../support/expected';
 import { runInProcess } from '../support/inProcess';
-import { migrationsFolder } from '../support/migrations';
+import { migrationOf, migrationsFolder, releasedMigrations } from '../support/migrations';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
-const released = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
 
-/** A pending migration of raw statements, after the released ones, with optional comment lines. */
-const migrationOf = (statements: string[], comments: string[] = []) => `${comments.join('\n')}
-export async function up(knex: any) {
-${statements.map((s) => `  await knex.raw(${JSON.stringify(s)});`).join('\n')}
-}
-export async function down() {}
-`;
 
 
 
@@ -41,7 +30,7 @@ test("the repository's own migrations pass the lint, rehearsed from an empty dat
 
 test('a finding is silenced by a comment in the migration file that gives a reason; one without a reason silences nothing', async () => {
   const statements = ['ALTER TABLE ohlcv ALTER COLUMN volume TYPE numeric'];
-  const rehearsal = await rehearse(db, { directory: migrationsFolder({ ...released(), '9001_change.ts': migrationOf(statements) }) });
+  const rehearsal = await rehearse(db, { directory: migrationsFolder({ ...releasedMigrations(), '9001_change.ts': migrationOf(statements) }) });
   // The same migration with a comment: the lint reads it from the file.
   const withComment = (comment: string) => lintRehearsal(rehearsal, { directory: migrationsFolder({ '9001_change.ts': migrationOf(statements, [comment]) }) });
   expect(lintRehearsal(rehearsal, { directory: migrationsFolder({ '9001_change.ts': migrationOf(statements) }) }).findings.map((f) => f.rule)).toContain('timescaledb-hypertable-rewrite');
@@ -53,7 +42,7 @@ test('a finding is silenced by a comment in the migration file that gives a reas
 });
 
 test('`kapman-db lint`: exit 35 naming the file, statement, rule, why and instead; nothing pending: exit 0', async () => {
-  const directory = migrationsFolder({ ...released(), '9001_change.ts': migrationOf(['CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)']) });
+  const directory = migrationsFolder({ ...releasedMigrations(), '9001_change.ts': migrationOf(['CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)']) });
   const refused = lint(db, { directory });
   await expect(refused).rejects.toMatchObject({ exitCode: 35, result: { findings: expect.arrayContaining([expect.objectContaining({
     migration: '9001_change.ts', statement: 1, rule: 'timescaledb-index-on-populated-hypertable', why: expect.stringMatching(/blocks inserts/), instead: expect.stringMatching(/transaction_per_chunk/),

@@ -1,30 +1,18 @@
 // The lint's TimescaleDB rules: each fires on the real ohlcv hypertable of a migrated database and
 // stays quiet on a safe change. (The lint as a whole, the baseline, silencing: lint.test.ts.)
-import fs from 'fs';
-import path from 'path';
-import { MIGRATIONS_DIR } from '../../db/migrationSource';
-import { lint, LintFinding, LintReport, lintRehearsal } from '../../scripts/lib/migrations/lint';
+import { LintFinding, LintReport, lintRehearsal } from '../../scripts/lib/migrations/lint';
 import { rehearse } from '../../scripts/lib/migrations/rehearse';
 import { TIMESCALE_RULES } from '../../scripts/lib/migrations/timescaleRules';
 import { Settings } from '../../scripts/lib/server/settings';
-import { migrationFiles } from '../support/expected';
-import { migrationsFolder } from '../support/migrations';
+import { migrationOf, migrationsFolder, releasedMigrations } from '../support/migrations';
 import { createMigratedDatabase, dropMadeDatabases } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
-const released = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
 
-/** A pending migration of raw statements, after the released ones, with optional comment lines. */
-const migrationOf = (statements: string[], comments: string[] = []) => `${comments.join('\n')}
-export async function up(knex: any) {
-${statements.map((s) => `  await knex.raw(${JSON.stringify(s)});`).join('\n')}
-}
-export async function down() {}
-`;
 
 async function lintOf(db: Settings, statements: string[]): Promise<LintReport> {
-  const directory = migrationsFolder({ ...released(), '9001_change.ts': migrationOf(statements) });
+  const directory = migrationsFolder({ ...releasedMigrations(), '9001_change.ts': migrationOf(statements) });
   return lintRehearsal(await rehearse(db, { directory }), { directory });
 }
 

@@ -1,19 +1,14 @@
 // A rehearsal runs migrations where nothing is lost and hands back what each sent. (From an empty
 // database, named migrations, a role that may not create a database: e2e/rehearsal.test.ts.)
-import fs from 'fs';
-import path from 'path';
-import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { inlineBindings, rehearse } from '../../scripts/lib/migrations/rehearse';
 import { status } from '../../scripts/status';
-import { migrationFiles } from '../support/expected';
-import { migrationsFolder } from '../support/migrations';
+import { migrationsFolder, releasedMigrations } from '../support/migrations';
 import { schemaDump } from '../support/schema';
 import { createMigratedDatabase, dropMadeDatabases } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
-const released = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
 
 // A pending migration with a bound value, a quote in it, and a `$1` that is text, not a placeholder.
 const ADDS_A_TICKER = `
@@ -27,7 +22,7 @@ export async function down(knex: any) { await knex.schema.alterTable('tickers', 
 
 test('a migrated database: only the pending migration, its bound values inlined, the target unchanged', async () => {
   const db = await createMigratedDatabase('_rh_pending');
-  const directory = migrationsFolder({ ...released(), '9001_adds_a_ticker.ts': ADDS_A_TICKER });
+  const directory = migrationsFolder({ ...releasedMigrations(), '9001_adds_a_ticker.ts': ADDS_A_TICKER });
   const before = schemaDump(db);
   const r = await rehearse(db, { directory });
   expect(r.migrations.map((m) => m.file)).toEqual(['9001_adds_a_ticker.ts']);
@@ -44,7 +39,7 @@ test('a migrated database: only the pending migration, its bound values inlined,
 test('a migration that fails: its statements up to the failing one, and the error a real run gives', async () => {
   const db = await createMigratedDatabase('_rh_fails');
   const directory = migrationsFolder({
-    ...released(),
+    ...releasedMigrations(),
     '9001_fails.ts': `export async function up(knex: any) {
       await knex.raw('CREATE TABLE fine (x int)');
       await knex.raw('CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)');

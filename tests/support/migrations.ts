@@ -2,6 +2,8 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { migrationFiles } from './expected';
 
 const made: string[] = [];
 afterAll(() => {
@@ -15,6 +17,17 @@ export function migrationsFolder(files: Record<string, string>): string {
   for (const [name, source] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), source);
   return dir;
 }
+
+/** The repository's migrations, name -> source, for a folder that adds one after them. */
+export const releasedMigrations = () => Object.fromEntries(migrationFiles().map((f) => [f, fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')]));
+
+/** A pending migration of raw statements, after the released ones, with optional comment lines. */
+export const migrationOf = (statements: string[], comments: string[] = []) => `${comments.join('\n')}
+export async function up(knex: any) {
+${statements.map((s) => `  await knex.raw(${JSON.stringify(s)});`).join('\n')}
+}
+export async function down() {}
+`;
 
 export const CREATES_TABLE_A = `
 export async function up(knex: any) { await knex.schema.createTable('a', (t: any) => { t.integer('x'); }); }
