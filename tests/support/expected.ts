@@ -13,6 +13,9 @@ export function migrationFiles(): string[] {
   return fs.readdirSync(MIGRATIONS_DIR).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
 }
 
+/** The tables the contract declares, by name. */
+export const contractTables = (): string[] => CONTRACT.tables.map((t) => t.name).sort();
+
 /** The foreign keys the contract declares, by constraint name. */
 export const contractForeignKeys = (): string[] => CONTRACT.tables
   .flatMap((t) => Object.entries(t.constraints).filter(([, def]) => def.startsWith('FOREIGN KEY')).map(([name]) => name))
