@@ -193,6 +193,8 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
     `![measured against target](${chartFile})`,
     '',
+    'The Docker path (a compose server, Testcontainers) is measured beside the local one in [benchmarks-docker.md](benchmarks-docker.md).',
+    '',
     '## Machine',
     '',
     ...r.machine.map((m) => `- ${m}`),
