@@ -150,13 +150,21 @@ test('a truncated backup is refused before anything is touched (exit 22); one th
   expect(await admin((c) => databasesLike(c, buildPrefix(target.database)))).toEqual([]);
 });
 
+type Metadata = { migrations: object[]; timescaledb: string } & Record<string, unknown>;
+
+/** A copy of the backup `file` as `name` in the test's folder, its metadata changed by `change` (the archive as it was); and the original metadata. */
+function withMetadata(file: string, name: string, change: (meta: Metadata) => object): { other: string; meta: Metadata } {
+  const other = path.join(dir, name);
+  fs.copyFileSync(file, other);
+  const meta: Metadata = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
+  fs.writeFileSync(`${other}.json`, JSON.stringify(change(meta)));
+  return { other, meta };
+}
+
 test('a backup of another TimescaleDB version is refused naming both versions, before anything is touched (exit 23)', async () => {
   const { file } = await oneBackup();
   const { target, before } = await filledDatabase('_ver', 'VER');
-  const other = path.join(dir, 'other-version.dump');
-  fs.copyFileSync(file, other);
-  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
-  fs.writeFileSync(`${other}.json`, JSON.stringify({ ...meta, timescaledb: '2.1.0' }));
+  const { other, meta } = withMetadata(file, 'other-version.dump', (meta) => ({ ...meta, timescaledb: '2.1.0' }));
   const r = runScript('restore', [other], { DATABASE_URL: target.url });
   expect(r.code).toBe(23);
   expect(r.err).toContain('TimescaleDB 2.1.0');
@@ -369,10 +377,7 @@ async function waitForSession(database: string, where: string, done = () => fals
 test('a backup of another migration set is refused from FILE.json before anything is built (exit 25), naming the difference', async () => {
   const { file } = await oneBackup();
   const { target, before } = await filledDatabase('_set', 'SET');
-  const other = path.join(dir, 'other-set.dump');
-  fs.copyFileSync(file, other);
-  const meta = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8'));
-  fs.writeFileSync(`${other}.json`, JSON.stringify({ ...meta, migrations: [...meta.migrations, { name: '0099_future.ts', sha256: 'f'.repeat(64) }] }));
+  const { other } = withMetadata(file, 'other-set.dump', (meta) => ({ ...meta, migrations: [...meta.migrations, { name: '0099_future.ts', sha256: 'f'.repeat(64) }] }));
   const r = runScript('restore', [other], { DATABASE_URL: target.url });
   expect(r.code).toBe(25);
   expect(r.err).toMatch(/another set of migrations than this checkout's \(0099_future\.ts in the backup, not in this checkout\)/);
