@@ -6,9 +6,9 @@ import { loadDotEnv } from './scripts/lib/cli/dotenv';
 import { explainDatabaseError, KapmanError, UsageError } from './scripts/lib/cli/errors';
 import { DEFAULT_URLS, Environment, knexConfig } from './scripts/lib/server/knex';
 import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
-import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
+import { ConnectionParams, displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
 import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
-import { openClient } from './scripts/lib/server/ssl';
+import { openClient, workingConfig } from './scripts/lib/server/ssl';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
@@ -18,19 +18,27 @@ function forKnexCli(err: KapmanError): KapmanError {
 }
 
 /**
- * Takes the lock db:migrate and db:rollback take (the migration lock of the database), in a
- * session of its own, and keeps it until the process ends: the knex CLI exits as soon as its
- * command is done, and the lock, transaction-level, ends with the session (through a pooler too).
+ * Reads `url` (once: every connection of the run is opened from the result), then takes the
+ * lock db:migrate and db:rollback take (the migration lock of the database), in a session of its
+ * own, and keeps it until the process ends: the knex CLI exits as soon as its command is done,
+ * and the lock, transaction-level, ends with the session (through a pooler too).
  */
-async function holdMigrationLock(url: string): Promise<void> {
-  const client = await openClient(url).catch((err) => { throw forKnexCli(explainDatabaseError(err, displayUrl(url))); });
+async function holdMigrationLock(url: string): Promise<ConnectionParams> {
+  let p: ConnectionParams;
+  let client: Awaited<ReturnType<typeof openClient>>;
+  try {
+    p = readConnectionUrl(url);
+    client = await openClient(p);
+  } catch (err) {
+    throw forKnexCli(explainDatabaseError(err, displayUrl(url)));
+  }
   // Losing this session later loses only the lock; the run's own sessions report their errors.
   client.on('error', () => undefined);
   try {
     await prepareSession(client);
     await client.query('BEGIN');
     await prepareTransaction(client, { lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS });
-    await waitForLock(client, MIGRATIONS_LOCK, `the migration lock of ${readConnectionUrl(url).dbname}`, DEFAULT_LOCK_TIMEOUT_MS, {
+    await waitForLock(client, MIGRATIONS_LOCK, `the migration lock of ${p.dbname}`, DEFAULT_LOCK_TIMEOUT_MS, {
       bound: `the knex CLI waits ${DEFAULT_LOCK_TIMEOUT_MS / 1000} s`,
       longer: 'use `npm run db:migrate -- --lock-timeout <seconds>`',
     });
@@ -38,6 +46,7 @@ async function holdMigrationLock(url: string): Promise<void> {
     await client.end().catch(() => undefined);
     throw forKnexCli(explainDatabaseError(err, displayUrl(url)));
   }
+  return p;
 }
 
 /**
@@ -49,17 +58,13 @@ async function holdMigrationLock(url: string): Promise<void> {
  * db:migrate's too) holds the lock.
  */
 function cliConfig(env: Environment): Knex.Config {
-  const config = knexConfig(env);
+  const config = knexConfig(env, undefined); // without a connection: its own says what is missing
   const url = process.env.DATABASE_URL || DEFAULT_URLS[env];
-  if (!url) return config; // the connection itself says what is missing
-  const settings = config.connection as () => Promise<Knex.PgConnectionConfig>;
-  let locked: Promise<void> | undefined;
+  if (!url) return config;
+  let locked: Promise<ConnectionParams> | undefined;
   return {
     ...config,
-    connection: async () => {
-      await (locked ??= holdMigrationLock(url));
-      return settings();
-    },
+    connection: async () => workingConfig(await (locked ??= holdMigrationLock(url))) as Promise<Knex.PgConnectionConfig>,
     // Knex also logs a failed connection, stack and all, before the CLI prints it: the CLI's line is enough.
     log: { warn: (message: unknown) => { if (!/^Acquire connection error: kapman: error: /.test(String(message))) console.warn(message); } },
   };

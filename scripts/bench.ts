@@ -20,7 +20,7 @@ import { connect, withClient, withMaintenanceClient } from './lib/server/connect
 import { PROJECT_ROOT } from './lib/paths';
 import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
 import { withMigratedScratch } from './lib/migrations/scratch';
-import { loadSettings, Settings, urlForDatabase } from './lib/server/settings';
+import { loadSettings, Settings, settingsForDatabase, urlForDatabase } from './lib/server/settings';
 import { describeServer, pickTestServer, stopOnSignal } from './lib/bench/server';
 
 export interface BenchOptions {
@@ -253,23 +253,23 @@ async function benchSweep(c: Client, intervals: number[], ids: string[], dates: 
  * pg_restore by hand with the same binary and format flags, and TimescaleDB's documented restore
  * procedure. Tool and floor take turns going first; every file and database made is removed.
  */
-async function benchBackup(settings: Settings, adminUrl: string, preset: string, runs: number): Promise<NonNullable<BenchResults['backup']>> {
+async function benchBackup(settings: Settings, preset: string, runs: number): Promise<NonNullable<BenchResults['backup']>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-bench-backup-'));
   const archive = path.join(dir, 'tool.dump');
   const floorArchive = path.join(dir, 'floor.dump');
-  const target = loadSettings({ env: 'test', databaseUrl: urlForDatabase(adminUrl, `${settings.database}_restored`) });
+  const target = settingsForDatabase(settings, `${settings.database}_restored`);
   const floorDb = `${settings.database}_restored_floor`;
-  const admin = (work: (c: Client) => Promise<unknown>) => withMaintenanceClient(adminUrl, work);
+  const admin = (work: (c: Client) => Promise<unknown>) => withMaintenanceClient(settings, work);
   const dropRestored = () => admin(async (m) => {
     await dropDatabase(m, target.database);
     await dropDatabase(m, floorDb);
   });
-  const { server, timescaledb } = await withClient(settings.url, async (c) => (await c.query(`SELECT current_setting('server_version_num')::int AS server,
+  const { server, timescaledb } = await withClient(settings, async (c) => (await c.query(`SELECT current_setting('server_version_num')::int AS server,
     (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb`)).rows[0]);
   // Found once, outside the timings: the floor is the binary alone.
   const binary = { pg_dump: findTool('pg_dump', Math.floor(server / 10000)).file, pg_restore: findTool('pg_restore', Math.floor(server / 10000)).file };
-  const run = (tool: keyof typeof binary, url: string, args: string[]) => {
-    const { conninfo, env } = clientConnection(url);
+  const run = (tool: keyof typeof binary, on: Settings, args: string[]) => {
+    const { conninfo, env } = clientConnection(on.connection);
     const r = spawnSync(binary[tool], [...args, `--dbname=${conninfo}`], { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${r.stderr}`);
   };
@@ -280,7 +280,7 @@ async function benchBackup(settings: Settings, adminUrl: string, preset: string,
       for (const turn of rotate(['tool', 'floor'] as const, i)) {
         if (turn === 'tool') times.backup.push((await timed(() => backupDatabase(settings, { out: archive })))[1]);
         // The same format flags as backupDatabase; --verbose (its progress) and --snapshot (its counts' moment) are its own.
-        else times.backupFloor.push(timedSync(() => run('pg_dump', settings.url, ['--format=custom', `--file=${floorArchive}`])));
+        else times.backupFloor.push(timedSync(() => run('pg_dump', settings, ['--format=custom', `--file=${floorArchive}`])));
       }
       log(`backup run ${i + 1}/${runs}: db:backup ${Math.round(times.backup[i])} ms, pg_dump floor ${Math.round(times.backupFloor[i])} ms`);
     }
@@ -291,11 +291,11 @@ async function benchBackup(settings: Settings, adminUrl: string, preset: string,
         else {
           times.restoreFloor.push((await timed(async () => {
             await admin((m) => createDatabase(m, floorDb));
-            const floorUrl = urlForDatabase(adminUrl, floorDb);
-            await withClient(floorUrl, async (c) => {
+            const floor = settingsForDatabase(settings, floorDb);
+            await withClient(floor, async (c) => {
               if (timescaledb) await c.query(`CREATE EXTENSION timescaledb VERSION ${escapeLiteral(timescaledb)}`);
               if (timescaledb) await c.query('SELECT timescaledb_pre_restore()');
-              run('pg_restore', floorUrl, ['--exit-on-error', '--no-owner', archive]);
+              run('pg_restore', floor, ['--exit-on-error', '--no-owner', archive]);
               if (timescaledb) await c.query('SELECT timescaledb_post_restore()');
             });
           }))[1]);
@@ -306,7 +306,7 @@ async function benchBackup(settings: Settings, adminUrl: string, preset: string,
     }
     // Two parts of the tool's extra work, timed once: the archive's sha256 (written by the backup, checked by the restore) and the row counts (each side).
     const sha256Ms = (await timed(() => sha256OfFile(archive)))[1];
-    const [counts, rowCountsMs] = await timed(() => withClient(settings.url, async (c) => {
+    const [counts, rowCountsMs] = await timed(() => withClient(settings, async (c) => {
       const names = (await c.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')")).rows.map((r) => r.relname as string);
       return rowCounts(c, names, names);
     }));
@@ -345,7 +345,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
     const reset = await benchReset(settings, server.adminUrl, o.resetRuns);
     log(`reset: npm run db:reset ${Math.round(reset.npmRunMs)} ms, psql floor ${Math.round(reset.floorMs)} ms (medians)`);
 
-    const c = await connect(settings.url);
+    const c = await connect(settings);
     try {
       const versions = (await c.query(`SELECT current_setting('server_version') AS pg,
         (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS tsdb`)).rows[0];
@@ -421,7 +421,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       await c.query(`DROP SCHEMA ${BENCH_SCHEMA} CASCADE`);
       await copyBars(c, TABLE.hyper, ids, history.filter((d) => d < removal.oldest.before));
       await c.query(`VACUUM ANALYZE ${TABLE.hyper}`);
-      const backup = await benchBackup(settings, server.adminUrl, o.preset, o.backupRuns);
+      const backup = await benchBackup(settings, o.preset, o.backupRuns);
       const mbps = (ms: number) => (backup.archiveBytes / 2 ** 20 / (ms / 1000)).toFixed(1);
       log(`backup of ${backup.rows} rows, ${(backup.archiveBytes / 2 ** 20).toFixed(1)} MB: db:backup ${Math.round(backup.backupMs)} ms (${mbps(backup.backupMs)} MB/s), pg_dump floor ${Math.round(backup.backupFloorMs)} ms (${mbps(backup.backupFloorMs)} MB/s) (medians)`);
       log(`restore: db:restore ${Math.round(backup.restoreMs)} ms (${mbps(backup.restoreMs)} MB/s), pg_restore floor ${Math.round(backup.restoreFloorMs)} ms (${mbps(backup.restoreFloorMs)} MB/s) (medians)`);
@@ -449,7 +449,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       };
     } finally {
       await c.end();
-      await withMaintenanceClient(server.adminUrl, (m) => dropDatabase(m, settings.database));
+      await withMaintenanceClient(settings, (m) => dropDatabase(m, settings.database));
     }
   } finally {
     await server.stop();

@@ -46,7 +46,7 @@ async function target(args: DatabaseArgs): Promise<Settings> {
   const settings = settingsFromArgs(args);
   if (args.wait) {
     const { waitForServer } = await import('./lib/server/connection');
-    await waitForServer(settings.url, args['wait-timeout'] * 1000);
+    await waitForServer(settings, args['wait-timeout'] * 1000);
   }
   return settings;
 }

@@ -2,7 +2,6 @@
 import type { Argv } from 'yargs';
 import type { KapmanCommand } from './command';
 import { positivePort } from './lib/cli/cli';
-import { displayUrl } from './lib/server/connectionUrl';
 import { dbUp } from './lib/server/devServer';
 import { DEFAULT_PG_BIN } from './lib/server/localCluster';
 
@@ -22,6 +21,6 @@ export function devServerOptions(y: Argv, o: { port: boolean }): Argv {
 export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: number }, { url: string }> = {
   database: false,
   options: (y) => devServerOptions(y, { port: true }),
-  run: async (args) => ({ url: displayUrl(await dbUp({ docker: args.docker, binDir: args['pg-bin'], cluster: { port: args.port } })) }),
+  run: async (args) => ({ url: (await dbUp({ docker: args.docker, binDir: args['pg-bin'], cluster: { port: args.port } })).displayUrl }),
   outcome: (r) => `ready: ${r.url}`,
 };

@@ -43,7 +43,7 @@ export interface ResetResult {
 
 export async function reset(settings: Settings, o: ResetOptions = {}): Promise<ResetResult> {
   refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
-  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
+  if (o.waitMs) await waitForServer(settings, o.waitMs);
   const files = await new MigrationFiles().getMigrations();
   const dryRun = o.dryRun ? { dryRun: { wouldApply: files } } : {};
   let applied: string[] = [];

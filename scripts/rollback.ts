@@ -3,14 +3,14 @@ import type { KapmanCommand } from './command';
 import { count, log, step } from './lib/cli/log';
 import { printingReporter, rollback } from './lib/migrations/migrate';
 import { refuseProduction, Settings } from './lib/server/settings';
-import { replaceLockUrl, withReplaceLock } from './lib/replace/replace';
+import { replaceLockPlace, withReplaceLock } from './lib/replace/replace';
 
 export async function dbRollback(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
   refuseProduction(settings, o.force, 'roll back migrations', 'rolling back drops tables and their data');
   const revert = () => step((files: string[]) => `${count(files.length, 'migration')} reverted in ${settings.database}`,
     () => rollback(settings, Boolean(o.all), { reporter: printingReporter, directory: o.migrationsDirectory }));
   // Reverting everything empties the database: it waits for, and holds off, a reset or restore of it.
-  const reverted = o.all ? await withReplaceLock(settings, await replaceLockUrl(settings), revert) : await revert();
+  const reverted = o.all ? await withReplaceLock(settings, await replaceLockPlace(settings), revert) : await revert();
   if (reverted.length === 0) log('nothing to roll back');
   return reverted;
 }

@@ -7,14 +7,11 @@ import type { KapmanCommand } from './command';
 import { count, log } from './lib/cli/log';
 import { provisionTimescale } from './lib/server/provision';
 import { displayUrl } from './lib/server/connectionUrl';
-import { loadSettings } from './lib/server/settings';
 import { migrate } from './lib/migrations/deploy';
 
 export interface SetupOptions extends DbUpOptions {
   /** How long to wait for the server to accept connections before migrating. */
   waitMs: number;
-  /** --lock-timeout of the migration, in milliseconds. */
-  lockTimeoutMs?: number;
   /** Installs TimescaleDB for the local binaries when missing (tests pass their own). */
   provision?: (binDir: string) => void;
 }
@@ -31,10 +28,10 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   // The compose service runs the timescale/timescaledb image: nothing to install locally.
   if (!docker) (o.provision ?? provisionTimescale)(o.binDir);
   // db:up's database, not DATABASE_URL's: setup is about the server it just started.
-  const url = await dbUp({ ...o, docker });
-  const applied = await migrate(loadSettings({ env: 'development', databaseUrl: url, lockTimeoutMs: o.lockTimeoutMs }), { waitMs: o.waitMs });
-  log(`set up: ${displayUrl(url)} (stop it with \`npm run db:down\`)`);
-  return { url, applied };
+  const settings = await dbUp({ ...o, docker });
+  const applied = await migrate(settings, { waitMs: o.waitMs });
+  log(`set up: ${settings.displayUrl} (stop it with \`npm run db:down\`)`);
+  return { url: settings.url, applied };
 }
 
 export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: number; 'wait-timeout': number; 'lock-timeout': number }, SetupResult> = {

@@ -11,7 +11,7 @@ import { Settings } from './lib/server/settings';
 
 export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
   const files = await new MigrationFiles(o.migrationsDirectory).checksums();
-  const applied = await withTransaction(settings.url, readAppliedMigrations);
+  const applied = await withTransaction(settings, readAppliedMigrations);
   // A migration applied before checksums were kept counts as applied here; db:verify flags it.
   return migrationStates(files, applied).map(({ name, state }) => ({ name, state: state === 'applied, no checksum recorded' ? 'applied' : state }));
 }

@@ -10,6 +10,7 @@ import { CONTRACT, TABLE_NAMES } from '../../db/contract';
 import { backupDatabase } from '../../scripts/lib/backup/backup';
 import { readBackup, sha256OfFile } from '../../scripts/lib/backup/metadata';
 import { clientConnection } from '../../scripts/lib/backup/tools';
+import { readConnectionUrl } from '../../scripts/lib/server/connectionUrl';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { restore } from '../../scripts/lib/backup/restore';
@@ -225,7 +226,8 @@ test('no pg_dump of the server\'s version: a named error naming the package (exi
 
 test('pg_dump and pg_restore get the password in their environment, never in the conninfo', () => {
   const url = 'postgres://kapman:s3cr%27et@db.example:6543/kap%20man?sslmode=require';
-  const { conninfo, env } = clientConnection(url, { PGPASSWORD: 'inherited', PGHOST: 'elsewhere', HOME: '/nonexistent' });
+  const inherited = { PGPASSWORD: 'inherited', PGHOST: 'elsewhere', HOME: '/nonexistent' };
+  const { conninfo, env } = clientConnection(readConnectionUrl(url, inherited), inherited);
   expect(conninfo).toBe("host='db.example' port='6543' user='kapman' dbname='kap man' sslmode='require' application_name='kapman-db'");
   expect(env).toEqual({ HOME: '/nonexistent', PGPASSWORD: "s3cr'et" });
 });

@@ -20,7 +20,7 @@ import { installDockerShim, ShimCall } from '../support/dockerShim';
 import { databasesLike } from '../support/schema';
 import { fillEveryTable, fingerprint } from '../support/tradingData';
 import {
-  createMigratedDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase,
+  createMigratedDatabase, dropMadeDatabases, remember, serverSettings, serverUrl, testSettings, uniqueName, withDatabase,
 } from '../support/testDatabase';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-docker-'));
@@ -188,6 +188,6 @@ test('an archive pg_restore rejects at once, streamed into the container, is exi
   expect(err.message).toMatch(/pg_restore failed \(exit 1\): .*(not appear to be a valid archive|input file)/);
   expect(err.message).not.toMatch(/EPIPE|reading .* failed/); // pg_restore's reason, not the pipe it left
   expect(await print(target)).toEqual(before);
-  expect(await withMaintenanceClient(serverUrl(), (c) => databasesLike(c, buildPrefix(target.database)))).toEqual([]);
+  expect(await withMaintenanceClient(serverSettings(), (c) => databasesLike(c, buildPrefix(target.database)))).toEqual([]);
   expect(execs(shim.calls()).some((c) => c.argv.includes('pg_restore') && !c.argv.includes('--version'))).toBe(true);
 });

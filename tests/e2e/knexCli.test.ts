@@ -47,7 +47,7 @@ const clean = (r: CliResult) => ({ code: r.code, err: r.err });
  * that do not serialize race on knex's tables; process start-up alone would mostly keep them apart.
  */
 async function atTheSameMoment<T>(db: Settings, start: () => Promise<T>): Promise<T> {
-  const gate = await connect(db.url);
+  const gate = await connect(db);
   try {
     await gate.query('BEGIN');
     await gate.query(`CREATE SCHEMA ${escapeIdentifier(MIGRATIONS_SCHEMA)}`);
@@ -124,7 +124,7 @@ test('a knex CLI run and an in-process migrateLatest (db:migrate\'s) at once wai
 
 test('a knex CLI run that waits past the bound for the migration lock: exit 1, one error line and a hint, nothing done', async () => {
   const db = await createTestDatabase('_held');
-  const held = await acquireLock(db.url, MIGRATIONS_LOCK, 'the lock db:migrate holds', 1000);
+  const held = await acquireLock(db, MIGRATIONS_LOCK, 'the lock db:migrate holds', 1000);
   try {
     const r = await startKnex(['migrate:latest'], { DATABASE_URL: db.url });
     expect(r.code).toBe(1);

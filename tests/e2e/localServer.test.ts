@@ -14,6 +14,7 @@ import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings'
 import { pickTestServer, startThrowawayCluster } from '../../scripts/lib/bench/server';
 import { reset } from '../../scripts/reset';
 import { runScript } from '../support/cli';
+import { settingsOf } from '../support/testDatabase';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 
@@ -35,7 +36,7 @@ test('the throwaway cluster runs TimescaleDB, and stopping it leaves no process 
   const server = await pickTestServer({ PG_BIN: binDir }, async () => undefined);
   expect(server.kind).toBe('local cluster');
   const dataDir = server.dataDir!;
-  const version = await withClient(server.adminUrl, async (c) => {
+  const version = await withClient(settingsOf(server.adminUrl), async (c) => {
     await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
     return (await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")).rows[0].extversion;
   });
@@ -56,7 +57,7 @@ test('db:up twice is harmless, db:down stops the server and keeps its data', asy
     await dbUp({ docker: false, binDir, cluster });
     await dbUp({ docker: false, binDir, cluster });
     expect(isRunning(binDir, cluster.dataDir)).toBe(true);
-    const preload = await withClient(url, async (c) => (await c.query("SELECT current_setting('shared_preload_libraries') AS p")).rows[0].p);
+    const preload = await withClient(settingsOf(url), async (c) => (await c.query("SELECT current_setting('shared_preload_libraries') AS p")).rows[0].p);
     expect(preload).toMatch(/timescaledb/);
     await dbDown({ docker: false, binDir, dataDir: cluster.dataDir });
     expect(isRunning(binDir, cluster.dataDir)).toBe(false);
@@ -72,8 +73,8 @@ test('a server with TimescaleDB installed but not preloaded: reset refuses befor
   const server = await startThrowawayCluster(binDir, false);
   try {
     const url = urlForDatabase(server.adminUrl, 'kapman_nopreload');
-    await withClient(server.adminUrl, (c) => c.query('CREATE DATABASE kapman_nopreload'));
-    await withClient(url, (c) => c.query('CREATE TABLE keep (x int); INSERT INTO keep VALUES (1)'));
+    await withClient(settingsOf(server.adminUrl), (c) => c.query('CREATE DATABASE kapman_nopreload'));
+    await withClient(settingsOf(url), (c) => c.query('CREATE TABLE keep (x int); INSERT INTO keep VALUES (1)'));
 
     const attempt = reset(loadSettings({ env: 'test', databaseUrl: url }));
     await expect(attempt).rejects.toBeInstanceOf(TimescaleMissingError);
@@ -87,7 +88,7 @@ test('a server with TimescaleDB installed but not preloaded: reset refuses befor
     expect(migrate.code).toBe(8);
     expect(migrate.err).toMatch(/TimescaleDB is not usable .*preload/);
 
-    expect(await withClient(url, async (c) => (await c.query('SELECT x FROM keep')).rows)).toEqual([{ x: 1 }]);
+    expect(await withClient(settingsOf(url), async (c) => (await c.query('SELECT x FROM keep')).rows)).toEqual([{ x: 1 }]);
   } finally {
     await server.stop();
   }

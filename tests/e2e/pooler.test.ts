@@ -20,6 +20,7 @@ import { migrationFiles } from '../support/expected';
 import { PgBouncer, startPgBouncer } from '../support/pgbouncer';
 import { databasesSnapshot, rolesSnapshot, settingsSnapshot } from '../support/schema';
 import { makeCa, makeServerCertificate } from '../support/tls';
+import { settingsOf } from '../support/testDatabase';
 
 const POOL_SIZE = 6;
 const role = { name: 'tsdbadmin', password: crypto.randomBytes(12).toString('hex') };
@@ -30,9 +31,9 @@ let direct = '';
 let pooled = '';
 let before: unknown[] = [];
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(server!.adminUrl, work);
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(settingsOf(server!.adminUrl), work);
 /** tsdb, directly, as the platform's superuser. */
-const asSuperuser = <T>(work: (c: Client) => Promise<T>) => withClient(urlForDatabase(server!.adminUrl, 'tsdb'), work);
+const asSuperuser = <T>(work: (c: Client) => Promise<T>) => withClient(settingsOf(urlForDatabase(server!.adminUrl, 'tsdb')), work);
 const snapshot = () => admin(async (c) => [await rolesSnapshot(c), await databasesSnapshot(c, 'tsdb'), await settingsSnapshot(c)]);
 
 /** tsdb as tsdbadmin at `port`, by the name in the certificate, verified against the CA. */
@@ -86,7 +87,7 @@ async function pooledClient(application: string): Promise<Client> {
 
 test('the pooled URL is known as pooled, the direct one as direct; both over SSL', async () => {
   for (const [u, expected] of [[pooled, true], [direct, false]] as const) {
-    const c = await connect(u);
+    const c = await connect(settingsOf(u));
     try {
       expect(isPooled(c)).toBe(expected);
       expect((await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl).toBe(true);

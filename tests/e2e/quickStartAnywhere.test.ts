@@ -11,6 +11,7 @@ import { clusterUrl, DEFAULT_PG_BIN, devDataDir, freePort, runningPort, SHARED_D
 import { withClient } from '../../scripts/lib/server/connection';
 import { ROOT } from '../support/cli';
 import { commandLines, README_TEXT } from '../support/readme';
+import { settingsOf } from '../support/testDatabase';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 const readme = README_TEXT();
@@ -78,10 +79,10 @@ test('as root, a clone in a folder the postgres OS user cannot enter passes both
     expect({ code: again.code, out: again.out }).toEqual({ code: 0, out: expect.stringContaining(`local cluster exists in ${dataDir}`) });
     const dev = devClusterOptions(binDir);
     const url = clusterUrl({ ...dev, port }, dev.database);
-    await withClient(url, (c) => c.query('INSERT INTO tickers (symbol) VALUES ($1)', ['KEPT?']));
+    await withClient(settingsOf(url), (c) => c.query('INSERT INTO tickers (symbol) VALUES ($1)', ['KEPT?']));
     const reset = spawnSync('bash', ['-c', 'npm run db:reset'], { cwd: clone, env: { ...env, DATABASE_URL: url }, encoding: 'utf8' });
     expect({ code: reset.status, err: reset.stderr }).toEqual({ code: 0, err: expect.any(String) });
-    expect(await withClient(url, async (c) => (await c.query('SELECT count(*)::int AS n FROM tickers')).rows[0].n)).toBe(0);
+    expect(await withClient(settingsOf(url), async (c) => (await c.query('SELECT count(*)::int AS n FROM tickers')).rows[0].n)).toBe(0);
   } finally {
     await dbDown({ docker: false, binDir, dataDir }).catch(() => undefined);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -11,12 +11,12 @@ import { verify } from '../../scripts/lib/schema/verify';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { databasesSnapshot, publicTables, rolesSnapshot, schemaDump, settingsSnapshot } from '../support/schema';
 import { freeWorkerSlots } from '../support/workers';
-import { admin, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
+import { admin, createTestDatabase, dropMadeDatabases, remember, runPrefix, serverSettings, serverUrl, testSettings, withDatabase } from '../support/testDatabase';
 
 const roles: string[] = [];
 afterAll(async () => {
   await dropMadeDatabases();
-  await withMaintenanceClient(serverUrl(), async (c) => {
+  await withMaintenanceClient(serverSettings(), async (c) => {
     for (const r of roles) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
   });
 });
@@ -40,11 +40,11 @@ test('a database full of data, with sessions attached, comes back empty and exac
   await withDatabase(db, fillWithData);
 
   // Sessions on the target: idle, idle in a transaction, and one running a long query.
-  const idle = await connect(db.url);
-  const inTransaction = await connect(db.url);
+  const idle = await connect(db);
+  const inTransaction = await connect(db);
   await inTransaction.query('BEGIN');
   await inTransaction.query('SELECT count(*) FROM ohlcv');
-  const busy = await connect(db.url);
+  const busy = await connect(db);
   const longQuery = busy.query('SELECT pg_sleep(60)').catch((e: Error) => e);
 
   // TimescaleDB's scheduler attaches to a database with the extension when the server has a

@@ -16,7 +16,7 @@ import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/lib/schema/verify';
 import { startNpm } from '../support/npm';
 import { databaseAttributes, databasesLike } from '../support/schema';
-import { withDatabase } from '../support/testDatabase';
+import { settingsOf, withDatabase } from '../support/testDatabase';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 let server: Awaited<ReturnType<typeof startThrowawayCluster>>;
@@ -27,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(server.adminUrl, work);
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(settingsOf(server.adminUrl), work);
 let counter = 0;
 
 /** A migrated database on this server holding one row. */

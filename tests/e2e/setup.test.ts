@@ -14,6 +14,7 @@ import { setup } from '../../scripts/setup';
 import { status } from '../../scripts/status';
 import { migrationFiles } from '../support/expected';
 import { verify } from '../../scripts/lib/schema/verify';
+import { settingsOf } from '../support/testDatabase';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 
@@ -88,7 +89,7 @@ test('setup on a fresh folder makes the cluster, the database and the schema; a 
     const second = await setup({ docker: false, binDir, cluster, waitMs: 30_000, provision });
     expect(second).toEqual({ url: first.url, applied: [] });
     expect((await status(settings)).every((s) => s.state === 'applied')).toBe(true);
-    const databases = await withClient(clusterUrl({ ...dev, ...cluster }, 'postgres'),
+    const databases = await withClient(settingsOf(clusterUrl({ ...dev, ...cluster }, 'postgres')),
       async (c) => (await c.query('SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1')).rows.map((r) => r.datname));
     expect(databases).toEqual([dev.database, 'postgres'].sort());
     expect(provisioned).toEqual(['installed', 'installed']);

@@ -9,7 +9,7 @@ import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
 import { startThrowawayCluster, TestServer } from '../../scripts/lib/bench/server';
 import { runScript } from '../support/cli';
-import { serverUrl } from '../support/testDatabase';
+import { serverUrl, settingsOf } from '../support/testDatabase';
 import { makeCa, makeServerCertificate } from '../support/tls';
 
 let server: TestServer | undefined;
@@ -41,7 +41,7 @@ function sslUrl(params: string, host?: string, database = 'postgres'): string {
 
 /** Connects as the tool does; says whether the session is encrypted. */
 async function encrypted(url: string): Promise<boolean> {
-  const c = await connect(url);
+  const c = await connect(settingsOf(url));
   try {
     return (await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl;
   } finally {
@@ -52,7 +52,7 @@ async function encrypted(url: string): Promise<boolean> {
 const rootcert = (name: string) => `sslrootcert=${encodeURIComponent(file(name))}`;
 
 test('require: a server without SSL is an SslError (exit 18) naming sslmode', async () => {
-  const failure = connect(`${urlForDatabase(serverUrl(), 'postgres')}?sslmode=require`);
+  const failure = connect(settingsOf(`${urlForDatabase(serverUrl(), 'postgres')}?sslmode=require`));
   await expect(failure).rejects.toBeInstanceOf(SslError);
   await expect(failure).rejects.toMatchObject({ exitCode: 18, message: expect.stringMatching(/does not accept SSL.*sslmode=require/) });
 });
@@ -63,24 +63,24 @@ test('require encrypts without checking the certificate (a private CA passes)', 
 
 test('require with sslrootcert checks the CA, as verify-ca does', async () => {
   expect(await encrypted(sslUrl(`sslmode=require&${rootcert('ca.crt')}`))).toBe(true);
-  await expect(connect(sslUrl(`sslmode=require&${rootcert('other-ca.crt')}`))).rejects.toBeInstanceOf(SslError);
+  await expect(connect(settingsOf(sslUrl(`sslmode=require&${rootcert('other-ca.crt')}`)))).rejects.toBeInstanceOf(SslError);
 });
 
 test('verify-ca: the right CA connects, another CA is an SslError; the host name is not checked', async () => {
   expect(await encrypted(sslUrl(`sslmode=verify-ca&${rootcert('ca.crt')}`))).toBe(true); // 127.0.0.1, not in the certificate
-  const failure = connect(sslUrl(`sslmode=verify-ca&${rootcert('other-ca.crt')}`));
+  const failure = connect(settingsOf(sslUrl(`sslmode=verify-ca&${rootcert('other-ca.crt')}`)));
   await expect(failure).rejects.toBeInstanceOf(SslError);
   await expect(failure).rejects.toMatchObject({ message: expect.stringMatching(/certificate that fails verification/), hint: expect.stringMatching(/sslrootcert/) });
 });
 
 test('verify-ca without a root certificate file is an SslError naming the file', async () => {
-  await expect(connect(sslUrl(`sslmode=verify-ca&${rootcert('missing.crt')}`))).rejects.toMatchObject({ exitCode: 18, message: expect.stringMatching(/missing\.crt/) });
+  await expect(connect(settingsOf(sslUrl(`sslmode=verify-ca&${rootcert('missing.crt')}`)))).rejects.toMatchObject({ exitCode: 18, message: expect.stringMatching(/missing\.crt/) });
 });
 
 test('verify-full: the name in the certificate connects, an address it does not hold is an SslError', async () => {
   expect(await encrypted(sslUrl(`sslmode=verify-full&${rootcert('ca.crt')}`, 'localhost'))).toBe(true);
   expect(await encrypted(sslUrl(`sslmode=verify-full&${rootcert('ca.crt')}&hostaddr=127.0.0.1`, 'localhost'))).toBe(true);
-  const failure = connect(sslUrl(`sslmode=verify-full&${rootcert('ca.crt')}`, '127.0.0.1'));
+  const failure = connect(settingsOf(sslUrl(`sslmode=verify-full&${rootcert('ca.crt')}`, '127.0.0.1')));
   await expect(failure).rejects.toBeInstanceOf(SslError);
   await expect(failure).rejects.toMatchObject({ message: expect.stringMatching(/another host name/) });
 });
@@ -103,13 +103,13 @@ test("prefer: after a server's no to SSL, the process asks it in plain; a server
   const wrong = new URL(plainServer);
   wrong.password = 'not-the-password';
   // knex's settings: a probe connection, which the wrong password fails; its SSL attempt met the server's no.
-  await expect(ssl.workingConfig(wrong.toString())).rejects.toThrow(/password authentication failed/);
+  await expect(ssl.workingConfig(settingsOf(wrong.toString()).connection)).rejects.toThrow(/password authentication failed/);
   // Now no probe is made: plain settings come back although the password is wrong.
-  expect((await ssl.workingConfig(wrong.toString())).ssl).toBe(false);
-  const c = await ssl.openClient(plainServer);
+  expect((await ssl.workingConfig(settingsOf(wrong.toString()).connection)).ssl).toBe(false);
+  const c = await ssl.openClient(settingsOf(plainServer).connection);
   await c.end();
   // The SSL server (another port) learned nothing from that: its probe encrypts.
-  expect((await ssl.workingConfig(sslUrl('sslmode=prefer'))).ssl).not.toBe(false);
+  expect((await ssl.workingConfig(settingsOf(sslUrl('sslmode=prefer')).connection)).ssl).not.toBe(false);
 });
 
 test('through the commands: verify-full resets over SSL, require on a plain server exits 18; no warning text anywhere', () => {

@@ -7,7 +7,7 @@ import { verify } from '../../scripts/lib/schema/verify';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { startThrowawayCluster, TestServer } from '../../scripts/lib/bench/server';
-import { ensureTemplate } from '../support/testDatabase';
+import { ensureTemplate, settingsOf } from '../support/testDatabase';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -15,7 +15,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => server?.stop());
 
-const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(server.adminUrl, work);
+const admin = <T>(work: (c: Client) => Promise<T>) => withMaintenanceClient(settingsOf(server.adminUrl), work);
 const databases = () => admin(async (c) => (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'kapman%' ORDER BY 1")).rows.map((r) => r.datname));
 
 test('two runs at once build one template, dropping what a killed build left; the next run reuses it; a copy verifies as the empty baseline', async () => {

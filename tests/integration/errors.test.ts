@@ -13,14 +13,14 @@ import { CliResult } from '../support/cli';
 import { runInProcess } from '../support/inProcess';
 import { failingMigrations } from '../support/migrations';
 import {
-  createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverUrl, urlAs, withDatabase,
+  createMigratedDatabase, createTestDatabase, dropMadeDatabases, runPrefix, serverSettings, serverUrl, urlAs, withDatabase,
 } from '../support/testDatabase';
 
 const SECRET = `Pw_${crypto.randomBytes(6).toString('hex')}`;
 const roles: string[] = [];
 afterAll(async () => {
   await dropMadeDatabases();
-  await withMaintenanceClient(serverUrl(), async (c) => {
+  await withMaintenanceClient(serverSettings(), async (c) => {
     for (const r of roles) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
   });
 });
@@ -73,10 +73,10 @@ test('a role that may not create databases, or may not act as the owner: exit 9,
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
   const weak = `${runPrefix()}weak_${crypto.randomBytes(3).toString('hex')}`;
   roles.push(weak);
-  await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(weak)} LOGIN PASSWORD '${SECRET}'`));
+  await withMaintenanceClient(serverSettings(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(weak)} LOGIN PASSWORD '${SECRET}'`));
 
   expectOneLineError(await reset(urlAs({ name: weak, password: SECRET }, db.database)), 9, /may not create databases/);
-  await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER ROLE ${escapeIdentifier(weak)} CREATEDB`));
+  await withMaintenanceClient(serverSettings(), (c) => c.query(`ALTER ROLE ${escapeIdentifier(weak)} CREATEDB`));
   expectOneLineError(await reset(urlAs({ name: weak, password: SECRET }, db.database)), 9, /may not act as/);
 
   await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
@@ -114,7 +114,7 @@ describe('TimescaleDB missing or not preloaded is found before anything is dropp
 });
 
 test('the real server passes the preflight: TimescaleDB installed and preloaded', async () => {
-  const facts = await withMaintenanceClient(serverUrl(), (c) => serverFacts(c, new URL(serverUrl()).username));
+  const facts = await withMaintenanceClient(serverSettings(), (c) => serverFacts(c, new URL(serverUrl()).username));
   expect(facts).toEqual({ timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true, inRecovery: false, freeSessions: expect.any(Number) });
 });
 
@@ -155,20 +155,20 @@ test('migrate and rollback refuse a system or template database (exit 6): its sc
     expectOneLineError(r, 6, new RegExp(`refusing to migrate "${database}": it is a system database`));
   }
   const template = await createTestDatabase('_tpl');
-  await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER DATABASE ${escapeIdentifier(template.database)} IS_TEMPLATE true`));
+  await withMaintenanceClient(serverSettings(), (c) => c.query(`ALTER DATABASE ${escapeIdentifier(template.database)} IS_TEMPLATE true`));
   try {
     const r = await runInProcess('rollback', [], { DATABASE_URL: template.url });
     expectOneLineError(r, 6, /it is a template database/);
     expect(await withDatabase(template, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'knex'")).rows[0].n)).toBe(0);
   } finally {
-    await withMaintenanceClient(serverUrl(), (c) => c.query(`ALTER DATABASE ${escapeIdentifier(template.database)} IS_TEMPLATE false`));
+    await withMaintenanceClient(serverSettings(), (c) => c.query(`ALTER DATABASE ${escapeIdentifier(template.database)} IS_TEMPLATE false`));
   }
 });
 
 test('no password where the server asks for one: exit 5, saying where a password goes', async () => {
   const role = `${runPrefix()}nopw`;
   roles.push(role);
-  await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD 'x${SECRET}'`));
+  await withMaintenanceClient(serverSettings(), (c) => c.query(`CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD 'x${SECRET}'`));
   const u = new URL(urlForDatabase(serverUrl(), 'postgres'));
   u.username = role;
   u.password = '';

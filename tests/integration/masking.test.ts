@@ -11,7 +11,7 @@ import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { displayUrl } from '../../scripts/lib/server/connectionUrl';
 import { loadSettings } from '../../scripts/lib/server/settings';
 import { runInProcess } from '../support/inProcess';
-import { dropMadeDatabases, remember, runPrefix, serverUrl, uniqueName, urlAs } from '../support/testDatabase';
+import { dropMadeDatabases, remember, runPrefix, serverSettings, serverUrl, uniqueName, urlAs } from '../support/testDatabase';
 
 // A letter inside most words; the database and user names; the scheme's own word; URL-special characters.
 const PASSWORDS = ['e', 'kapman', 'postgres', 'p@ss:w/rd%'];
@@ -96,7 +96,7 @@ test('libpq\'s own messages (pg_dump\'s) about a connection string come out the 
 describe('a command run as the program runs it', () => {
   const role = `${runPrefix()}mask_${crypto.randomBytes(3).toString('hex')}`;
   const database = remember(uniqueName('_mask'));
-  const admin = (sql: string) => withMaintenanceClient(serverUrl(), (c) => c.query(sql));
+  const admin = (sql: string) => withMaintenanceClient(serverSettings(), (c) => c.query(sql));
   const setPassword = (pw: string) => admin(`ALTER ROLE ${escapeIdentifier(role)} PASSWORD ${escapeLiteral(pw)}`);
   // The program in-process (tests/support/inProcess.ts): its output is what a process prints.
   const dryRun = async (pw: string) => {

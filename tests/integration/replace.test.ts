@@ -3,9 +3,9 @@
 // production guard of rollback --all; the pipeline's safety invariants. In-process, side by side (each on databases of its own), and fast.
 import { escapeIdentifier } from 'pg';
 import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
-import { connect } from '../../scripts/lib/server/connection';
+import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { verify } from '../../scripts/lib/schema/verify';
-import { buildPrefix, replaceDatabase, replaceLockUrl, withReplaceLock } from '../../scripts/lib/replace/replace';
+import { buildPrefix, replaceDatabase, replaceLockPlace, withReplaceLock } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { dbRollback } from '../../scripts/rollback';
 import { reset } from '../../scripts/reset';
@@ -25,7 +25,7 @@ async function kept(label: string, lockTimeoutMs?: number): Promise<Settings> {
 const symbols = (db: Settings) => withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers')).rows.map((r) => r.symbol));
 
 /** Runs `work` while this process holds the reset lock of `db` on a session of its own, as another run would. */
-const whileHeld = async <T>(db: Settings, work: () => Promise<T>): Promise<T> => withReplaceLock(db, await replaceLockUrl(db), work);
+const whileHeld = async <T>(db: Settings, work: () => Promise<T>): Promise<T> => withReplaceLock(db, await replaceLockPlace(db), work);
 
 test.concurrent('rollback --all in production without --force is refused (exit 7), nothing reverted', async () => {
   const db = await kept('_rbprod');
@@ -104,11 +104,27 @@ test.concurrent("every session of the tools sets its own timeouts and search_pat
   const db = await createTestDatabase('_session');
   await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET statement_timeout = '50ms'; ALTER DATABASE ${escapeIdentifier(db.database)} SET search_path = elsewhere`));
   const settings = loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs: 4000 });
-  const c = await connect(settings.url, { lockTimeoutMs: settings.lockTimeoutMs });
+  const c = await connect(settings, { lockTimeoutMs: settings.lockTimeoutMs });
   try {
     const { rows: [r] } = await c.query(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
       current_setting('idle_in_transaction_session_timeout') AS it, current_setting('search_path') AS sp, pg_sleep(0.2)`);
     expect(r).toMatchObject({ st: '0', lt: '4s', it: '0', sp: 'public' });
+  } finally {
+    await c.end();
+  }
+});
+
+test.concurrent('the admin session (CREATE, DROP, RENAME DATABASE, on a maintenance database) waits --lock-timeout as every session does', async () => {
+  const db = await createTestDatabase('_admin');
+  const settings = loadSettings({ env: 'test', databaseUrl: db.url, lockTimeoutMs: 3000 });
+  const lockTimeout = (c: { query(sql: string): Promise<{ rows: Array<{ lt: string }> }> }) =>
+    c.query("SELECT current_setting('lock_timeout') AS lt").then((r) => r.rows[0].lt);
+  expect(await withMaintenanceClient(settings, lockTimeout)).toBe('3s');
+  const held = await replaceLockPlace(settings); // where the reset lock's session stands
+  expect(held.lockTimeoutMs).toBe(3000);
+  const c = await connect(held);
+  try {
+    expect(await lockTimeout(c)).toBe('3s');
   } finally {
     await c.end();
   }

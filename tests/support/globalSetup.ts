@@ -4,7 +4,7 @@ import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/bench/server';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { ensureTemplate, oneRoundScramSecret, runPrefix } from './testDatabase';
+import { ensureTemplate, oneRoundScramSecret, runPrefix, settingsOf } from './testDatabase';
 
 /**
  * On a server that outlives the run, the tests act as a superuser of the run's own with a
@@ -14,7 +14,7 @@ import { ensureTemplate, oneRoundScramSecret, runPrefix } from './testDatabase';
 async function runAdmin(url: string): Promise<string> {
   const name = `${runPrefix()}admin`;
   const password = crypto.randomBytes(12).toString('hex');
-  const superuser = await withMaintenanceClient(url, async (c) => {
+  const superuser = await withMaintenanceClient(settingsOf(url), async (c) => {
     if (!(await c.query('SELECT rolsuper FROM pg_roles WHERE rolname = current_user')).rows[0].rolsuper) return false;
     await c.query(`CREATE ROLE ${escapeIdentifier(name)} SUPERUSER LOGIN PASSWORD ${escapeLiteral(oneRoundScramSecret(password))}`);
     return true;

@@ -3,7 +3,7 @@
 import { escapeIdentifier } from 'pg';
 import { dropDatabase } from '../../scripts/lib/server/admin';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
-import { runPrefix } from './testDatabase';
+import { runPrefix, settingsOf } from './testDatabase';
 
 export default async function globalTeardown(): Promise<void> {
   const server = globalThis.kapmanTestServer;
@@ -18,7 +18,7 @@ export default async function globalTeardown(): Promise<void> {
 /** On a server that outlives the run, a database or role left behind is a bug: drop it and say so. */
 async function dropLeftovers(url: string): Promise<void> {
   const admin = `${runPrefix()}admin`;
-  const left = await withMaintenanceClient(url, async (c) => {
+  const left = await withMaintenanceClient(settingsOf(url), async (c) => {
     // A scratch database (its name is the command's, not the run's) is this run's when one of the
     // run's roles owns it: other runs on the same server make theirs meanwhile. Without a role of
     // the run's own (a user that is not a superuser), every scratch database counts.

@@ -5,12 +5,13 @@
 import { Client, escapeIdentifier } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
+import { settingsOf } from './testDatabase';
 
 export const PLATFORM_EXTENSIONS = ['pg_stat_statements', 'timescaledb'];
 
 /** Creates `database` owned by `owner` on the server of `adminUrl` (a superuser's), with the platform's extensions. */
 export async function createPlatformDatabase(adminUrl: string, database: string, owner: string): Promise<void> {
-  await withMaintenanceClient(adminUrl, (c) => c.query(`CREATE DATABASE ${escapeIdentifier(database)} OWNER ${escapeIdentifier(owner)}`));
+  await withMaintenanceClient(settingsOf(adminUrl), (c) => c.query(`CREATE DATABASE ${escapeIdentifier(database)} OWNER ${escapeIdentifier(owner)}`));
   const c = new Client({ connectionString: urlForDatabase(adminUrl, database) });
   await c.connect();
   try {

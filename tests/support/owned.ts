@@ -3,13 +3,13 @@ import { Client, escapeIdentifier } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';
 import { reset } from '../../scripts/reset';
-import { createTestRole, remember, serverUrl, uniqueName, urlAs, withDatabase } from './testDatabase';
+import { createTestRole, remember, serverSettings, serverUrl, uniqueName, urlAs, withDatabase } from './testDatabase';
 
 /** A database owned by a fresh LOGIN CREATEDB role, reset by it, with the row 'KEEP' to lose; settings connect as that role. */
 export async function ownedDatabase(label: string): Promise<{ db: Settings; role: { name: string; password: string } }> {
   const role = await createTestRole(label, 'CREATEDB');
   const name = remember(uniqueName(label));
-  await withMaintenanceClient(serverUrl(), (c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)}`));
+  await withMaintenanceClient(serverSettings(), (c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)}`));
   const db = loadSettings({ env: 'test', databaseUrl: urlAs(role, name) });
   await reset(db);
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));

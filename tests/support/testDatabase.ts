@@ -16,8 +16,14 @@ export function serverUrl(): string {
   return url;
 }
 
+/** Settings of the test environment for `url`, read once, as a command's are. */
+export const settingsOf = (url: string): Settings => loadSettings({ env: 'test', databaseUrl: url });
+
+/** Settings of the test server's URL (its maintenance database): what the run's admin connects with. */
+export const serverSettings = (): Settings => settingsOf(serverUrl());
+
 /** `work` on a maintenance session of the test server, as the run's admin. */
-export const admin = <T>(work: (c: Client) => Promise<T>): Promise<T> => withMaintenanceClient(serverUrl(), work);
+export const admin = <T>(work: (c: Client) => Promise<T>): Promise<T> => withMaintenanceClient(serverSettings(), work);
 
 const made = new Set<string>();
 
@@ -45,7 +51,7 @@ export function remember(database: string): string {
 /** Creates an empty database owned by the connecting role (or `owner`). */
 export async function createTestDatabase(label = '', owner?: string): Promise<Settings> {
   const name = remember(uniqueName(label));
-  await withMaintenanceClient(serverUrl(), (c) => createDatabase(c, name, owner));
+  await withMaintenanceClient(serverSettings(), (c) => createDatabase(c, name, owner));
   return testSettings(name);
 }
 
@@ -55,7 +61,7 @@ export async function createTestDatabase(label = '', owner?: string): Promise<Se
  */
 export async function dropMadeDatabases(): Promise<void> {
   if (made.size === 0) return;
-  await Promise.all([...made].map((name) => withMaintenanceClient(serverUrl(), (c) => dropDatabase(c, name))));
+  await Promise.all([...made].map((name) => withMaintenanceClient(serverSettings(), (c) => dropDatabase(c, name))));
   made.clear();
 }
 
@@ -66,7 +72,7 @@ export async function actAsOwner(c: Client): Promise<void> {
 }
 
 export async function withDatabase<T>(settings: Settings, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = await connect(settings.url);
+  const client = await connect(settings);
   try {
     return await work(client);
   } finally {
@@ -109,7 +115,7 @@ async function templateFor(c: Client): Promise<{ name: string; owner: string }> 
  * finds the template built, and a build a killed run left behind is dropped.
  */
 export async function ensureTemplate(url: string): Promise<{ name: string; owner: string; built: boolean }> {
-  return withMaintenanceClient(url, async (c) => {
+  return withMaintenanceClient(settingsOf(url), async (c) => {
     const { name, owner } = await templateFor(c);
     const lock = (n: string, tryOnly = false) =>
       c.query(`SELECT ${tryOnly ? 'pg_try_advisory_lock' : 'pg_advisory_lock'}(hashtext($1)) AS got`, [n]); // held until the session ends
@@ -145,7 +151,7 @@ export async function createMigratedDatabase(label = ''): Promise<Settings> {
   const name = remember(uniqueName(label));
   const tpl = template(); // owned, like the objects in it, by the template's owner: verify checks that
   // A session the scheduler had just started on the template may take a moment to leave.
-  await withMaintenanceClient(serverUrl(), (c) => retrying(() => c.query(
+  await withMaintenanceClient(serverSettings(), (c) => retrying(() => c.query(
     `CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`), databaseInUse));
   return testSettings(name);
 }
@@ -171,14 +177,14 @@ export async function createTestRole(label: string, attributes = ''): Promise<{ 
   const name = `${runPrefix()}${label}_${crypto.randomBytes(3).toString('hex')}`;
   const password = crypto.randomBytes(9).toString('hex');
   madeRoles.push(name);
-  await withMaintenanceClient(serverUrl(), (c) =>
+  await withMaintenanceClient(serverSettings(), (c) =>
     c.query(`CREATE ROLE ${escapeIdentifier(name)} LOGIN PASSWORD ${escapeLiteral(oneRoundScramSecret(password))} ${attributes}`));
   return { name, password };
 }
 
 /** Drops the roles this file made (after its databases: a role that owns one cannot go). */
 export async function dropMadeRoles(): Promise<void> {
-  await withMaintenanceClient(serverUrl(), async (c) => {
+  await withMaintenanceClient(serverSettings(), async (c) => {
     for (const r of madeRoles.splice(0)) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
   });
 }

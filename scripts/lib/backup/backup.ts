@@ -269,13 +269,13 @@ export async function backupDatabase(settings: Settings, o: BackupOptions = {}):
   });
   const started = process.hrtime.bigint();
   try {
-    return await withClient(settings.url, async (client) => {
+    return await withClient(settings, async (client) => {
       const snapshot = await readSnapshot(client, settings.database);
-      const tool = chooseTool('pg_dump', Math.floor(snapshot.metadata.server.versionNum / 10000), settings.url);
+      const tool = chooseTool('pg_dump', Math.floor(snapshot.metadata.server.versionNum / 10000), settings.connection);
       log(`backing up ${settings.database} with ${describeTool(tool)} to ${file}`);
       const output = new DumpOutput(snapshot, log);
       createPrivate(partial); // pg_dump (or the stream from the container) writes into it, keeping its mode
-      const code = await runTool(tool, settings.url, ['--format=custom', '--verbose', `--snapshot=${snapshot.id}`],
+      const code = await runTool(tool, settings.connection, ['--format=custom', '--verbose', `--snapshot=${snapshot.id}`],
         { file: partial, direction: 'write' }, (l) => output.line(l));
       output.end();
       await client.query('COMMIT');

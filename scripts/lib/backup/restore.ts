@@ -14,6 +14,7 @@ import { replaceDatabase } from '../replace/replace';
 import { rowCounts } from '../schema/introspect';
 import { reportVerification, verify } from '../schema/verify';
 import { withClient, withMaintenanceClient } from '../server/connection';
+import type { ConnectionParams } from '../server/connectionUrl';
 import { refuseProduction, Settings } from '../server/settings';
 import { BackupMetadata, readBackup } from './metadata';
 import { chooseTool, describeTool, FoundTool, runTool } from './tools';
@@ -23,7 +24,7 @@ import { chooseTool, describeTool, FoundTool, runTool } from './tools';
  * version it does not have, or a role that cannot run timescaledb_pre_restore() (it sets
  * timescaledb.restoring, which only a superuser may). Returns the pg_restore to use for `url`.
  */
-export async function restoreProblems(admin: Client, file: string, meta: BackupMetadata, url: string): Promise<FoundTool> {
+export async function restoreProblems(admin: Client, file: string, meta: BackupMetadata, target: ConnectionParams): Promise<FoundTool> {
   const { rows: [s] } = await admin.query(`SELECT current_setting('server_version_num')::int AS num,
       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super,
       (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS default_version,
@@ -37,7 +38,7 @@ export async function restoreProblems(admin: Client, file: string, meta: BackupM
     throw new PermissionDeniedError('restoring a TimescaleDB backup needs a superuser: timescaledb_pre_restore() sets timescaledb.restoring, which only a superuser may',
       'connect as a superuser (DATABASE_URL); nothing was changed');
   }
-  return chooseTool('pg_restore', Math.floor(s.num / 10000), url);
+  return chooseTool('pg_restore', Math.floor(s.num / 10000), target);
 }
 
 /** What pg_restore's messages say the cause is, as something to do. */
@@ -54,9 +55,9 @@ export function restoreCause(lines: string[]): string {
  * pg_restore of `file` into the database `url` names; objects are created by the connecting
  * role (--no-owner), without the archive's grants with `noAcl`; the first error stops it.
  */
-export async function runPgRestore(tool: FoundTool, url: string, file: string, noAcl = false): Promise<void> {
+export async function runPgRestore(tool: FoundTool, target: ConnectionParams, file: string, noAcl = false): Promise<void> {
   const lines: string[] = [];
-  const code = await runTool(tool, url, ['--exit-on-error', '--no-owner', ...(noAcl ? ['--no-acl'] : [])], { file, direction: 'read' }, (l) => lines.push(l));
+  const code = await runTool(tool, target, ['--exit-on-error', '--no-owner', ...(noAcl ? ['--no-acl'] : [])], { file, direction: 'read' }, (l) => lines.push(l));
   if (code !== 0) {
     throw new RestoreFailedError(`pg_restore failed (exit ${code}): ${lines.filter((l) => l.trim()).slice(0, 6).join(' | ') || 'no message'}`,
       `the target is unchanged; ${restoreCause(lines)}${tool.service ? ` (pg_restore ran in the docker compose service ${tool.service}: \`docker compose ps\` shows whether it is up)` : ''}`);
@@ -162,7 +163,7 @@ export interface RestoreResult {
 }
 
 async function liveCounts(settings: Settings): Promise<{ rows: Record<string, number>; chunks: Record<string, number> }> {
-  return withClient(settings.url, async (c) => {
+  return withClient(settings, async (c) => {
     const { rows: tables } = await c.query("SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')");
     const names = tables.map((t) => t.relname as string);
     const { rows } = await c.query(`SELECT hypertable_name AS h, count(*)::int AS n FROM timescaledb_information.chunks
@@ -183,8 +184,8 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
     throw new RestoreFailedError(`backup ${archive} was taken at another set of migrations than this checkout's (${mismatch.map(say).join('; ')}); ${settings.database} was not changed`,
       'restore it with the checkout of its time (its migrations are in FILE.json), then npm run db:migrate');
   }
-  const tool = await withMaintenanceClient(settings.url, async (admin) => {
-    const found = await restoreProblems(admin, archive, meta, settings.url);
+  const tool = await withMaintenanceClient(settings, async (admin) => {
+    const found = await restoreProblems(admin, archive, meta, settings.connection);
     const named = o.noAcl ? undefined : rolesNamed(found, archive);
     if (named?.length) {
       const { rows } = await admin.query('SELECT r FROM unnest($1::text[]) r WHERE r NOT IN (SELECT rolname FROM pg_roles) ORDER BY 1', [named]);
@@ -208,13 +209,13 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
     ],
     build: async (beside) => {
       if (meta.timescaledb) {
-        await step(`timescaledb ${meta.timescaledb} created, ready for the restore`, () => withClient(beside.url, async (c) => {
+        await step(`timescaledb ${meta.timescaledb} created, ready for the restore`, () => withClient(beside, async (c) => {
           await c.query(`CREATE EXTENSION timescaledb VERSION ${escapeLiteral(meta.timescaledb!)}`);
           await c.query('SELECT timescaledb_pre_restore()');
         }));
       }
-      await step(`${path.basename(archive)} restored${o.noAcl ? ' (without its grants)' : ''}`, () => runPgRestore(tool, beside.url, archive, o.noAcl));
-      await withClient(beside.url, async (c) => {
+      await step(`${path.basename(archive)} restored${o.noAcl ? ' (without its grants)' : ''}`, () => runPgRestore(tool, beside.connection, archive, o.noAcl));
+      await withClient(beside, async (c) => {
         if (meta.timescaledb) await c.query('SELECT timescaledb_post_restore()');
         await giveToOwner(c);
       });

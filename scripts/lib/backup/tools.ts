@@ -10,7 +10,7 @@ import fs from 'fs';
 import path from 'path';
 import readline from 'readline';
 import { pipeline } from 'stream/promises';
-import { ConnectionParams, readConnectionUrl } from '../server/connectionUrl';
+import type { ConnectionParams } from '../server/connectionUrl';
 import { ClientToolsError } from '../cli/errors';
 import { PROJECT_ROOT } from '../paths';
 import { COMPOSE_SERVICE, composeDatabase } from '../server/devServer';
@@ -77,11 +77,10 @@ export function findTool(name: Tool, serverMajor: number, env: NodeJS.ProcessEnv
 /** A host that is this machine, where the compose service publishes its port. */
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
-/** The `name` inside the compose service, when `url` is the database that service publishes here; why not otherwise. */
-function composeTool(name: Tool, serverMajor: number, url: string, env: NodeJS.ProcessEnv): FoundTool | string {
+/** The `name` inside the compose service, when `p` is the database that service publishes here; why not otherwise. */
+function composeTool(name: Tool, serverMajor: number, p: ConnectionParams, env: NodeJS.ProcessEnv): FoundTool | string {
   const db = composeDatabase(env);
   if (!db.running) return db.why;
-  const p = readConnectionUrl(url, env);
   const bound = db.published.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
   // Published on every address or on loopback, and the URL goes to that port on this machine.
   if (!isLoopback(p.hostaddr ?? p.host) || p.port !== db.port || !(bound === '0.0.0.0' || bound === '::' || isLoopback(bound))) {
@@ -102,13 +101,13 @@ function composeTool(name: Tool, serverMajor: number, url: string, env: NodeJS.P
 }
 
 /**
- * The `name` for the database `url` (of a PostgreSQL `serverMajor` server), by the rule at the
+ * The `name` for the database `p` (of a PostgreSQL `serverMajor` server), by the rule at the
  * top of this file; a ClientToolsError saying why neither path can be used otherwise.
  */
-export function chooseTool(name: Tool, serverMajor: number, url: string, env: NodeJS.ProcessEnv = process.env): FoundTool {
+export function chooseTool(name: Tool, serverMajor: number, p: ConnectionParams, env: NodeJS.ProcessEnv = process.env): FoundTool {
   const local = localTool(name, serverMajor, env);
   if (typeof local !== 'string') return local;
-  const inContainer = composeTool(name, serverMajor, url, env);
+  const inContainer = composeTool(name, serverMajor, p, env);
   if (typeof inContainer !== 'string') return inContainer;
   throw new ClientToolsError(`${local}; the docker compose service's ${name} cannot be used either: ${inContainer}`, installHint(serverMajor));
 }
@@ -121,12 +120,11 @@ export const describeTool = (tool: FoundTool) =>
 const quote = (value: string | number) => `'${String(value).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
- * What a libpq client needs to reach the database `url` names: a conninfo string for --dbname
- * without the password, and the environment to run it in (PGPASSWORD when there is one).
- * Inherited PG* variables are removed, so the child reaches exactly what `url` means.
+ * What a libpq client needs to reach the database `p`: a conninfo string for --dbname without
+ * the password, and the environment to run it in (PGPASSWORD when there is one). Inherited PG*
+ * variables are removed, so the child reaches exactly what the settings mean.
  */
-export function clientConnection(url: string, env: NodeJS.ProcessEnv = process.env): { conninfo: string; env: NodeJS.ProcessEnv } {
-  const p: ConnectionParams = readConnectionUrl(url, env);
+export function clientConnection(p: ConnectionParams, env: NodeJS.ProcessEnv = process.env): { conninfo: string; env: NodeJS.ProcessEnv } {
   const parts: Array<[string, string | number | undefined]> = [
     ['host', p.host], ['hostaddr', p.hostaddr], ['port', p.port], ['user', p.user], ['dbname', p.dbname], ['sslmode', p.sslmode],
     ['sslrootcert', p.sslrootcert], ['sslcert', p.sslcert], ['sslkey', p.sslkey],
@@ -139,13 +137,12 @@ export function clientConnection(url: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /**
- * How to reach the database `url` names from inside the compose service: the container's own
- * socket, with the URL's user, database and options. The password goes into the docker CLI's
- * environment and crosses as `-e PGPASSWORD`, a name only: Docker documents that a variable
- * given without a value takes its value from the environment `docker compose` runs in.
+ * How to reach the database `p` from inside the compose service: the container's own socket,
+ * with its user, database and options. The password goes into the docker CLI's environment and
+ * crosses as `-e PGPASSWORD`, a name only: Docker documents that a variable given without a
+ * value takes its value from the environment `docker compose` runs in.
  */
-function containerConnection(url: string, env: NodeJS.ProcessEnv): { conninfo: string; exec: string[]; env: NodeJS.ProcessEnv } {
-  const p: ConnectionParams = readConnectionUrl(url, env);
+function containerConnection(p: ConnectionParams, env: NodeJS.ProcessEnv): { conninfo: string; exec: string[]; env: NodeJS.ProcessEnv } {
   const parts: Array<[string, string | undefined]> = [
     ['user', p.user], ['dbname', p.dbname], ['application_name', p.application_name ?? APPLICATION_NAME], ['options', p.options],
   ];
@@ -164,22 +161,22 @@ export interface Archive {
 }
 
 /**
- * Runs `tool` with `args` on the database `url`, its stderr line by line to `onLine`; resolves
+ * Runs `tool` with `args` on the database `p`, its stderr line by line to `onLine`; resolves
  * to its exit code. A local binary opens the archive itself; in the container it cannot see
  * this machine's files, so the archive streams through docker's stdout (pg_dump) or stdin
  * (pg_restore).
  */
-export function runTool(tool: FoundTool, url: string, args: string[], archive: Archive, onLine: (line: string) => void,
+export function runTool(tool: FoundTool, p: ConnectionParams, args: string[], archive: Archive, onLine: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
   const streamed = tool.service !== undefined;
   let command: string;
   let argv: string[];
   let childEnv: NodeJS.ProcessEnv;
   if (streamed) {
-    const c = containerConnection(url, env);
+    const c = containerConnection(p, env);
     [command, argv, childEnv] = ['docker', [...c.exec, tool.service!, tool.file, ...args, `--dbname=${c.conninfo}`], c.env];
   } else {
-    const c = clientConnection(url, env);
+    const c = clientConnection(p, env);
     const file = archive.direction === 'write' ? `--file=${archive.file}` : archive.file;
     [command, argv, childEnv] = [tool.file, [...args, `--dbname=${c.conninfo}`, file], c.env];
   }

@@ -39,7 +39,7 @@ export function printPlan(r: Rehearsal): void {
 
 /** `db:migrate --dry-run`: the pending migrations' statements, rehearsed where nothing is lost; the target is not changed. */
 export async function planMigrations(settings: Settings, o: MigrateCommandOptions = {}): Promise<MigrationPlan> {
-  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
+  if (o.waitMs) await waitForServer(settings, o.waitMs);
   const rehearsal = await rehearse(settings, { directory: o.migrationsDirectory });
   printPlan(rehearsal);
   const plan: MigrationPlan = { database: settings.database, dryRun: true, where: rehearsal.where, migrations: rehearsal.migrations };
@@ -52,7 +52,7 @@ export async function planMigrations(settings: Settings, o: MigrateCommandOption
 
 /** db:migrate's work: wait for the server when asked, apply what is pending (in production, shown and linted first), say what was done. */
 export async function migrate(settings: Settings, o: MigrateCommandOptions = {}): Promise<string[]> {
-  if (o.waitMs) await waitForServer(settings.url, o.waitMs);
+  if (o.waitMs) await waitForServer(settings, o.waitMs);
   if (settings.env === 'production') {
     const rehearsal = await rehearse(settings, { directory: o.migrationsDirectory });
     printPlan(rehearsal);

@@ -165,7 +165,7 @@ export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Kne
 export async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
   if (SYSTEM_DATABASES.includes(settings.database)) throw refusedTarget(settings.database, 'a system database');
   try {
-    return await withLock(settings.url, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, settings.lockTimeoutMs, async (lock) => {
+    return await withLock(settings, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, async (lock) => {
       // A template's schema would reach every database created from it afterwards.
       const { rows: [db] } = await lock.client.query('SELECT datistemplate FROM pg_database WHERE datname = current_database()');
       if (db?.datistemplate) throw refusedTarget(settings.database, 'a template database');

@@ -63,7 +63,7 @@ class RehearsalOver extends KapmanError {}
  */
 export async function rehearse<T = undefined>(settings: Settings, o: RehearseOptions<T> = {}): Promise<Rehearsal<T>> {
   const files = await new MigrationFiles(o.directory).getMigrations();
-  const { applied, mayCreate } = await withTransaction(settings.url, async (c) => ({
+  const { applied, mayCreate } = await withTransaction(settings, async (c) => ({
     applied: (await readAppliedMigrations(c)).map((m) => m.name),
     mayCreate: (await c.query('SELECT rolcreatedb OR rolsuper AS may FROM pg_roles WHERE rolname = current_user')).rows[0].may as boolean,
   }));
@@ -90,7 +90,7 @@ export async function rehearse<T = undefined>(settings: Settings, o: RehearseOpt
   const run = { directory: o.directory, only: through, reported, inspect: o.inspect };
   if (reported.length === 0) {
     // Nothing pending: nothing to run, and the target's schema is what they would start from.
-    const before = await withTransaction(settings.url, readSchema);
+    const before = await withTransaction(settings, readSchema);
     return { database: settings.database, where: mayCreate ? 'scratch database' : 'transaction rolled back', migrations: [], before, after: before };
   }
   if (mayCreate) {
@@ -151,7 +151,7 @@ async function capture<T>(db: Settings, run: CaptureRun<T>): Promise<Captured<T>
   }
   // A failed migration aborted the transaction before `after`: the starting schema is read again,
   // on a session of its own for the scratch database (the target's is unchanged, as rolled back).
-  const before = result?.before ?? await withTransaction(db.url, readSchema);
+  const before = result?.before ?? await withTransaction(db, readSchema);
   const migrations = [...statements].filter(([file]) => failure === undefined || run.reported.indexOf(file) <= run.reported.indexOf(failure.file))
     .map(([file, sent]) => ({ file, statements: sent }));
   return { migrations, ...result, before, ...(failure ? { failure } : {}) };

@@ -10,17 +10,17 @@ import { Settings, settingsForDatabase } from '../server/settings';
 /** `work` on a new, empty database beside the target (kapman_scratch_<random>), dropped afterwards. */
 export async function withScratchDatabase<T>(settings: Settings, work: (scratch: Settings) => Promise<T>): Promise<T> {
   const name = `kapman_scratch_${crypto.randomBytes(4).toString('hex')}`;
-  await withMaintenanceClient(settings.url, (c) => createDatabase(c, name));
+  await withMaintenanceClient(settings, (c) => createDatabase(c, name));
   try {
     return await work(settingsForDatabase(settings, name));
   } finally {
-    await withMaintenanceClient(settings.url, (c) => dropDatabase(c, name));
+    await withMaintenanceClient(settings, (c) => dropDatabase(c, name));
   }
 }
 
 export async function withMigratedScratch<T>(settings: Settings, work: (client: Client) => Promise<T>, migrate: MigrateOptions = {}): Promise<T> {
   return withScratchDatabase(settings, async (scratch) => {
     await migrateLatest(scratch, migrate);
-    return withClient(scratch.url, work);
+    return withClient(scratch, work);
   });
 }

@@ -14,13 +14,13 @@ import { SYSTEM_DATABASES } from '../server/admin';
 import { connect } from '../server/connection';
 import { PermissionDeniedError, RefusedTargetError } from '../cli/errors';
 import { onInterrupt } from '../cli/interrupt';
-import { blockersOf, describeBlocker, withLock } from '../server/lock';
+import { blockersOf, describeBlocker, MIGRATIONS_LOCK, withLock } from '../server/lock';
 import { count, log, step } from '../cli/log';
 import { withKnex, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
-import { replaceLockUrl, withReplaceLock } from './replace';
+import { replaceLockPlace, withReplaceLock } from './replace';
 
 export interface InPlaceOptions {
   /** Print the plan and change nothing. */
@@ -125,7 +125,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
   }
   // The reset lock: a reset, restore or rollback --all of this database waits for this one, or
   // this one for it; and the migration lock: so does a db:migrate.
-  return withReplaceLock(settings, await replaceLockUrl(settings), () => withLock(settings.url, 'migrations', `the migration lock of ${target}`, settings.lockTimeoutMs, async (lock) => {
+  return withReplaceLock(settings, await replaceLockPlace(settings), () => withLock(settings, MIGRATIONS_LOCK, `the migration lock of ${target}`, async (lock) => {
     const c = lock.client;
     const identity = (await readIdentity(c, target))!;
     if (identity.isTemplate) {
@@ -146,7 +146,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
       return { owner, dropped: 0 };
     }
 
-    const client = await connect(settings.url);
+    const client = await connect(settings);
     const forget = onInterrupt(async () => {
       await client.end().catch(() => undefined); // before COMMIT: the server rolls it all back
       log(`interrupted: ${target} is unchanged`);

@@ -13,7 +13,7 @@ import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '.
 import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/interrupt';
 import { withLock } from '../server/lock';
 import { log, step } from '../cli/log';
-import { Settings, settingsForDatabase, urlForDatabase } from '../server/settings';
+import { Settings, settingsForDatabase } from '../server/settings';
 import { applyIdentity, createDatabaseLike, DatabaseIdentity, readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
 
@@ -71,7 +71,7 @@ async function swapFailure(settings: Settings, ready: string, progress: SwapProg
   const lead = targetExisted ? `the old ${target} was dropped` : `${target} was being created`;
   let state: Array<{ datname: string; open: boolean }>;
   try {
-    state = await withMaintenanceClient(settings.url, async (c) => (await c.query(
+    state = await withMaintenanceClient(settings, async (c) => (await c.query(
       'SELECT datname, datallowconn AS open FROM pg_database WHERE datname = ANY($1)', [[target, ready]])).rows);
   } catch (err) {
     return new SwapFailedError(`${lead} and the server could not be asked where its replacement is (${(err as Error).message}); ${why}`,
@@ -134,7 +134,7 @@ async function swap(c: Client, settings: Settings, build: string, targetExists: 
 
 /** TimescaleDB's jobs stopped for the rename; only a superuser may start them again. */
 async function restartTimescaleWorkers(settings: Settings): Promise<void> {
-  const client = await connect(settings.url).catch(() => undefined);
+  const client = await connect(settings).catch(() => undefined);
   if (!client) return;
   try {
     const { rows: [r] } = await client.query(`SELECT rolsuper AS super FROM pg_roles WHERE rolname = current_user`);
@@ -160,11 +160,11 @@ function printPlan(settings: Settings, identity: DatabaseIdentity | undefined, o
 /**
  * Runs `work` holding the lock that serializes everything that replaces or empties `settings`'
  * database (a reset either way, a restore, a rollback of every migration). It lives on the
- * database `lockUrl` names, which must be the same for all of them, as advisory locks are per
- * database: the maintenance database (replaceLockUrl).
+ * database `lockOn` names, which must be the same for all of them, as advisory locks are per
+ * database: the maintenance database (replaceLockPlace).
  */
-export async function withReplaceLock<T>(settings: Settings, lockUrl: string, work: () => Promise<T>): Promise<T> {
-  return withLock(lockUrl, `reset ${settings.database}`, `the reset lock of ${settings.database}`, settings.lockTimeoutMs, work);
+export async function withReplaceLock<T>(settings: Settings, lockOn: Settings, work: () => Promise<T>): Promise<T> {
+  return withLock(lockOn, `reset ${settings.database}`, `the reset lock of ${settings.database}`, work);
 }
 
 /**
@@ -172,8 +172,8 @@ export async function withReplaceLock<T>(settings: Settings, lockUrl: string, wo
  * stands on; where none can be reached (a managed server, one database), the target itself,
  * since only what runs in place can run there.
  */
-export async function replaceLockUrl(settings: Settings): Promise<string> {
-  return withMaintenanceClient(settings.url, async (c) => urlForDatabase(settings.url, c.database!)).catch(() => settings.url);
+export async function replaceLockPlace(settings: Settings): Promise<Settings> {
+  return withMaintenanceClient(settings, async (c) => settingsForDatabase(settings, c.database!)).catch(() => settings);
 }
 
 export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Promise<ReplaceResult> {
@@ -181,13 +181,13 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
   if (SYSTEM_DATABASES.includes(target)) {
     throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
   }
-  return withMaintenanceClient(settings.url, (admin) => {
+  return withMaintenanceClient(settings, (admin) => {
     // The swap needs a session of its own (CREATE/DROP DATABASE, ALTER DATABASE, the lock).
     if (isPooled(admin)) {
       throw new PoolerError(`${settings.displayUrl} goes through a connection pooler: a reset creates and drops databases, which needs a direct connection`,
         "use the server's direct address and port in DATABASE_URL (e.g. 5432, not the pooler's 6432), or npm run db:reset -- --in-place; nothing was changed");
     }
-    return withReplaceLock(settings, urlForDatabase(settings.url, admin.database!), async () => {
+    return withReplaceLock(settings, settingsForDatabase(settings, admin.database!), async () => {
       const identity = await readIdentity(admin, target);
       if (identity?.isTemplate) {
         throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');

@@ -32,7 +32,7 @@ export interface VerifyReport {
 }
 
 export async function verify(settings: Settings, o: VerifyOptions = {}): Promise<VerifyReport> {
-  return withTransaction(settings.url, (client) => verifyOn(client, settings.database, o));
+  return withTransaction(settings, (client) => verifyOn(client, settings.database, o));
 }
 
 /** The same on an open session, inside its transaction (an in-place reset verifies before it commits). */

@@ -34,9 +34,14 @@ export interface ConnectionParams {
   connect_timeout?: number;
   /** Command-line options sent to the server, e.g. `-c search_path=x`. */
   options?: string;
+  /**
+   * The password file's lines for this host, port and user, read once when neither the URL nor
+   * PGPASSWORD gave a password: another database of the server finds its line there (connectionForDatabase).
+   */
+  passwordFile?: string[][];
 }
 
-type Key = keyof ConnectionParams;
+type Key = Exclude<keyof ConnectionParams, 'passwordFile'>;
 
 // The query parameters accepted, each with the environment variable libpq falls back to.
 const PARAMETERS: Record<Key, string> = {
@@ -200,12 +205,14 @@ export function readConnectionUrl(url: string, env: NodeJS.ProcessEnv = process.
   const dbname = given.dbname ?? user;
   let connectTimeout = given.connect_timeout === undefined ? undefined : integer(given.connect_timeout, 'connect_timeout', 0, 2 ** 31 - 1);
   if (connectTimeout === 1) connectTimeout = 2; // libpq's floor: one second is too short to mean anything
+  const passwordFile = given.password === undefined ? readPasswordFile(env)?.filter((f) => matches(f, host, port, undefined, user)) : undefined;
   return {
     host,
     hostaddr: given.hostaddr,
     port,
     user,
-    password: given.password ?? passwordFromFile(env, host, port, dbname, user),
+    password: given.password ?? passwordFor(passwordFile, host, port, dbname, user),
+    passwordFile,
     dbname,
     sslmode: sslmode as SslMode,
     sslrootcert: given.sslrootcert,
@@ -218,28 +225,38 @@ export function readConnectionUrl(url: string, env: NodeJS.ProcessEnv = process.
 }
 
 /**
- * The password for these parameters in the password file (PGPASSFILE, else ~/.pgpass), by
- * libpq's rules: host:port:database:user:password lines, * for any, \\ escapes, the first match
- * wins, localhost stands for the default socket folder, a file others may read is ignored.
- * (The driver would read it too, but prints a deprecation warning when it does.)
+ * The password file (PGPASSFILE, else ~/.pgpass) as libpq reads it: host:port:database:user:password
+ * lines, comments left out; a file others may read is ignored. (The driver would read it too, but
+ * prints a deprecation warning when it does.)
  */
-function passwordFromFile(env: NodeJS.ProcessEnv, host: string, port: number, dbname: string, user: string): string | undefined {
+function readPasswordFile(env: NodeJS.ProcessEnv): string[][] | undefined {
   const file = env.PGPASSFILE || path.join(os.homedir(), '.pgpass');
-  let text: string;
   try {
     const stat = fs.statSync(file);
     if (!stat.isFile() || (stat.mode & 0o077) !== 0) return undefined;
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((line) => !line.startsWith('#')).map(splitPgpassLine);
   } catch {
     return undefined;
   }
+}
+
+/** A password-file line applies, by libpq's rules: * for any, localhost stands for the default socket folder (no dbname: any database). */
+function matches(fields: string[], host: string, port: number, dbname: string | undefined, user: string): boolean {
   const wanted = [host === DEFAULT_SOCKET_DIR ? 'localhost' : host, String(port), dbname, user];
-  for (const line of text.split(/\r?\n/)) {
-    if (line.startsWith('#')) continue;
-    const fields = splitPgpassLine(line);
-    if (fields.length === 5 && wanted.every((w, i) => fields[i] === '*' || fields[i] === w)) return fields[4];
-  }
-  return undefined;
+  return fields.length === 5 && wanted.every((w, i) => w === undefined || fields[i] === '*' || fields[i] === w);
+}
+
+/** The password of the first line that applies: the first match wins. */
+function passwordFor(lines: string[][] | undefined, host: string, port: number, dbname: string, user: string): string | undefined {
+  return lines?.find((fields) => matches(fields, host, port, dbname, user))?.[4];
+}
+
+/**
+ * The same connection to another database of the server: what libpq makes of the URL with only
+ * its database changed (withDatabase), without reading the URL or the environment again.
+ */
+export function connectionForDatabase(p: ConnectionParams, dbname: string): ConnectionParams {
+  return { ...p, dbname, password: p.passwordFile ? passwordFor(p.passwordFile, p.host, p.port, dbname, p.user) : p.password };
 }
 
 /** One password-file line's fields: split on the first four unescaped colons, escapes undone. */

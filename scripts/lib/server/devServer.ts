@@ -13,7 +13,7 @@ import {
   ClusterOptions, clusterUrl, devDataDir, initCluster, isInitialized, runningPort, serverLog, startCluster, startFailedHint,
 } from './localCluster';
 import { displayUrl } from './connectionUrl';
-import { parseUrl } from './settings';
+import { loadSettings, parseUrl, Settings } from './settings';
 import { PROJECT_ROOT } from '../paths';
 
 /** Why no Docker engine answers (`docker info` fails), in words for an error message; undefined when one does. */
@@ -121,20 +121,23 @@ export interface DbUpOptions {
   cluster?: Partial<Pick<ClusterOptions, 'dataDir' | 'port'>>;
   /** How long the compose service may take to accept connections over its published port. */
   waitMs?: number;
+  /** --lock-timeout of every session on the server brought up, in milliseconds. */
+  lockTimeoutMs?: number;
 }
 
-/** Returns the development database's URL, on whichever server it brought up. */
-export async function dbUp(o: DbUpOptions): Promise<string> {
+/** Returns the development database's settings, on whichever server it brought up. */
+export async function dbUp(o: DbUpOptions): Promise<Settings> {
   const cluster = { ...devClusterOptions(o.binDir), ...o.cluster };
+  // db:up makes its server's URL itself, so that URL, not DATABASE_URL, is read into settings.
+  const settings = loadSettings({ env: 'development', databaseUrl: clusterUrl(cluster, cluster.database), lockTimeoutMs: o.lockTimeoutMs });
   if (useDocker(o.docker)) {
     log('starting the docker compose service (timescaledb)');
     // docker-compose.yml publishes ${KAPMAN_DB_PORT:-5432}.
     compose(['up', '-d', '--wait'], { ...process.env, KAPMAN_DB_PORT: String(cluster.port) });
     // Healthy is not enough: on a first start the image serves its init scripts from a server on
     // the Unix socket only, then restarts. Ready is when the user's own connection succeeds.
-    const url = clusterUrl(cluster, cluster.database);
-    await waitForServer(url, o.waitMs ?? COMPOSE_READY_TIMEOUT_MS);
-    return announce(url);
+    await waitForServer(settings, o.waitMs ?? COMPOSE_READY_TIMEOUT_MS);
+    return announce(settings);
   }
   // A folder this run creates is removed again if the server never comes up in it.
   const creates = !fs.existsSync(cluster.dataDir);
@@ -172,23 +175,22 @@ export async function dbUp(o: DbUpOptions): Promise<string> {
     }
     throw err;
   }
-  const url = clusterUrl(cluster, 'postgres');
-  await withMaintenanceClient(url, async (c) => {
+  await withMaintenanceClient(settings, async (c) => {
     if (await databaseInfo(c, cluster.database)) return log(`database ${cluster.database} exists`);
     await createDatabase(c, cluster.database);
     log(`database ${cluster.database} created`);
   });
-  return announce(clusterUrl(cluster, cluster.database));
+  return announce(settings);
 }
 
 /** Says which URL the server serves, and when the commands would not use it by default, how to make them. */
-function announce(ready: string): string {
-  log(`ready: ${displayUrl(ready)}`);
+function announce(settings: Settings): Settings {
+  log(`ready: ${settings.displayUrl}`);
   const target = process.env.DATABASE_URL;
-  if (target && displayUrl(target) !== displayUrl(ready)) {
+  if (target && displayUrl(target) !== settings.displayUrl) {
     log(`note: DATABASE_URL is set to ${displayUrl(target)}, so the other commands use that database, not this one`);
-  } else if (!target && parseUrl(ready).port !== parseUrl(DEFAULT_URLS.development!).port) {
+  } else if (!target && settings.connection.port !== parseUrl(DEFAULT_URLS.development!).port) {
     log(`note: the commands default to ${displayUrl(DEFAULT_URLS.development!)}; set DATABASE_URL to the URL above (its password is docker-compose.yml's) to use this server`);
   }
-  return ready;
+  return settings;
 }

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { escapeIdentifier } from 'pg';
 // Knex's bookkeeping tables live in their own schema, so that `public` holds exactly the MVP tables.
 import { MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, MigrationFiles } from '../../../db/migrationSource';
+import type { ConnectionParams } from './connectionUrl';
 import { knexQueryable, prepareSession, prepareTransaction, Queryable, SessionOptions } from './session';
 import { workingConfig } from './ssl';
 
@@ -17,13 +18,13 @@ export const DEFAULT_URLS: Record<Environment, string | undefined> = {
   production: undefined,
 };
 
-export function knexConfig(env: Environment, databaseUrl = process.env.DATABASE_URL, session: SessionOptions = {}): Knex.Config {
-  const connectionString = databaseUrl || DEFAULT_URLS[env];
+/** Knex's settings for the connection `connection` (the URL as read once; none: the environment has no database). */
+export function knexConfig(env: Environment, connection: ConnectionParams | undefined, session: SessionOptions = {}): Knex.Config {
   return {
     client: 'pg',
     // The URL read as libpq reads it, never handed to the driver as a string (ssl.ts).
-    connection: connectionString
-      ? () => workingConfig(connectionString) as Promise<Knex.PgConnectionConfig>
+    connection: connection
+      ? () => workingConfig(connection) as Promise<Knex.PgConnectionConfig>
       : () => {
         // Never fall back to libpq's defaults (PGHOST, a local socket): say what is missing.
         throw new Error(`the ${env} environment has no default database: set DATABASE_URL`);

@@ -9,6 +9,7 @@ import { LockTimeoutError } from '../cli/errors';
 import { log } from '../cli/log';
 import { connect } from './connection';
 import { prepareTransaction } from './session';
+import type { Settings } from './settings';
 
 // After this long a wait for a lock held by some other session is reported, naming it.
 export const REPORT_WAIT_AFTER_MS = 2000;
@@ -97,11 +98,11 @@ export interface HeldLock {
 }
 
 /**
- * Takes the lock `name` on the database `url` points at, waiting at most `timeoutMs`; `what`
- * names it in messages ("the reset lock of kapman_dev").
+ * Takes the lock `name` on `on`'s database, waiting at most `timeoutMs` (its --lock-timeout);
+ * `what` names it in messages ("the reset lock of kapman_dev").
  */
-export async function acquireLock(url: string, name: string, what: string, timeoutMs: number): Promise<HeldLock> {
-  const client = await connect(url);
+export async function acquireLock(on: Settings, name: string, what: string, timeoutMs = on.lockTimeoutMs): Promise<HeldLock> {
+  const client = await connect(on);
   // The lock ends with the transaction; ending it before closing hands a pooler a clean server connection.
   const release = () => client.query('ROLLBACK').catch(() => undefined).then(() => client.end()).catch(() => undefined);
   try {
@@ -116,9 +117,9 @@ export async function acquireLock(url: string, name: string, what: string, timeo
   }
 }
 
-/** Runs `work` holding the lock; the lock ends with it, however it ends. */
-export async function withLock<T>(url: string, name: string, what: string, timeoutMs: number, work: (lock: HeldLock) => Promise<T>): Promise<T> {
-  const lock = await acquireLock(url, name, what, timeoutMs);
+/** Runs `work` holding the lock on `on`'s database; the lock ends with it, however it ends. */
+export async function withLock<T>(on: Settings, name: string, what: string, work: (lock: HeldLock) => Promise<T>): Promise<T> {
+  const lock = await acquireLock(on, name, what);
   try {
     return await work(lock);
   } finally {

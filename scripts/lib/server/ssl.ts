@@ -6,7 +6,7 @@ import os from 'os';
 import path from 'path';
 import tls from 'tls';
 import { Client, ClientConfig } from 'pg';
-import { ConnectionParams, isSocket, readConnectionUrl } from './connectionUrl';
+import { ConnectionParams, isSocket } from './connectionUrl';
 import { explainSslError, SslError } from '../cli/errors';
 
 // An unreachable server fails within this, not after a TCP hang (connect_timeout= overrides it).
@@ -108,18 +108,17 @@ async function open(p: ConnectionParams): Promise<{ client: Client; config: Clie
   throw new Error('unreachable: no connection attempt');
 }
 
-/** Opens a client on `url` as libpq would (connection.ts names any failure). */
-export async function openClient(url: string): Promise<Client> {
-  return (await open(readConnectionUrl(url))).client;
+/** Opens a client on the connection `p` as libpq would (connection.ts names any failure). */
+export async function openClient(p: ConnectionParams): Promise<Client> {
+  return (await open(p)).client;
 }
 
 /**
- * pg's settings for `url`, for knex's pool: under allow and prefer, one connection is made
- * (and closed) to learn which of the two ways works, unless the server already refused SSL;
- * knex then reuses that answer.
+ * pg's settings for the connection `p`, for knex's pool: under allow and prefer, one connection
+ * is made (and closed) to learn which of the two ways works, unless the server already refused
+ * SSL; knex then reuses that answer.
  */
-export async function workingConfig(url: string): Promise<ClientConfig> {
-  const p = readConnectionUrl(url);
+export async function workingConfig(p: ConnectionParams): Promise<ClientConfig> {
   const attempts = attemptsFor(p);
   if (attempts.length === 1) return attempts[0];
   const { client, config } = await open(p);
