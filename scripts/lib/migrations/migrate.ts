@@ -5,11 +5,11 @@ import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../
 import type { Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../server/session';
 import {
-  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, RefusedTargetError, PermissionDeniedError, TimescaleMissingError,
+  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';
 import { blockersOf, describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
 import { detail, log } from '../cli/log';
-import { SYSTEM_DATABASES } from '../server/admin';
+import { refuseSystemDatabase } from '../server/admin';
 import { Settings } from '../server/settings';
 
 const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
@@ -163,12 +163,11 @@ export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Kne
 // with the holder's transaction. The knex CLI takes the same lock (knexfile.ts), so a run of it
 // waits too instead of failing on knex's own lock.
 export async function oneAtATime<T>(settings: Settings, work: (watcher: Client) => Promise<T>): Promise<T> {
-  if (SYSTEM_DATABASES.includes(settings.database)) throw refusedTarget(settings.database, 'a system database');
+  refuseSystemDatabase(settings.database, 'migrate');
   try {
     return await withLock(settings, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, async (lock) => {
-      // A template's schema would reach every database created from it afterwards.
       const { rows: [db] } = await lock.client.query('SELECT datistemplate FROM pg_database WHERE datname = current_database()');
-      if (db?.datistemplate) throw refusedTarget(settings.database, 'a template database');
+      refuseSystemDatabase(settings.database, 'migrate', db?.datistemplate);
       return work(lock.client);
     });
   } catch (err) {
@@ -177,9 +176,6 @@ export async function oneAtATime<T>(settings: Settings, work: (watcher: Client) 
     throw err;
   }
 }
-
-const refusedTarget = (database: string, what: string) => new RefusedTargetError(`refusing to migrate "${database}": it is ${what}`,
-  'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
 
 /** Applies every pending migration in one batch; returns the files applied. */
 export async function migrateLatest(settings: Settings, o: MigrateOptions = {}): Promise<string[]> {

@@ -10,9 +10,9 @@ import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import { knexQueryable, prepareTransaction } from '../server/session';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
-import { SYSTEM_DATABASES } from '../server/admin';
+import { refuseSystemDatabase } from '../server/admin';
 import { connect } from '../server/connection';
-import { PermissionDeniedError, RefusedTargetError } from '../cli/errors';
+import { PermissionDeniedError } from '../cli/errors';
 import { onInterrupt } from '../cli/interrupt';
 import { blockersOf, describeBlocker, MIGRATIONS_LOCK, withLock } from '../server/lock';
 import { count, log, step } from '../cli/log';
@@ -120,17 +120,13 @@ function printPlan(settings: Settings, oid: number, owner: string, objects: Drop
 
 export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promise<{ owner: string; dropped: number }> {
   const target = settings.database;
-  if (SYSTEM_DATABASES.includes(target)) {
-    throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
-  }
+  refuseSystemDatabase(target, 'reset');
   // The reset lock: a reset, restore or rollback --all of this database waits for this one, or
   // this one for it; and the migration lock: so does a db:migrate.
   return withReplaceLock(settings, await replaceLockPlace(settings), () => withLock(settings, MIGRATIONS_LOCK, `the migration lock of ${target}`, async (lock) => {
     const c = lock.client;
     const identity = (await readIdentity(c, target))!;
-    if (identity.isTemplate) {
-      throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
-    }
+    refuseSystemDatabase(target, 'reset', identity.isTemplate);
     const owner = identity.owner;
     const problem = preflightProblem(await serverFacts(c, owner), target, owner, true, true) ?? (await targetProblem(c, target, identity));
     if (problem) throw problem;

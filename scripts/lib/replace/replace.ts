@@ -6,10 +6,10 @@
 import crypto from 'crypto';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
-import { closeDatabase, currentUser, dropDatabase, renameDatabase, SYSTEM_DATABASES } from '../server/admin';
+import { closeDatabase, currentUser, dropDatabase, refuseSystemDatabase, renameDatabase } from '../server/admin';
 import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../server/session';
-import { KapmanError, PoolerError, RefusedTargetError, SwapFailedError } from '../cli/errors';
+import { KapmanError, PoolerError, SwapFailedError } from '../cli/errors';
 import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/interrupt';
 import { withLock } from '../server/lock';
 import { log, step } from '../cli/log';
@@ -178,9 +178,7 @@ export async function replaceLockPlace(settings: Settings): Promise<Settings> {
 
 export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Promise<ReplaceResult> {
   const target = settings.database;
-  if (SYSTEM_DATABASES.includes(target)) {
-    throw new RefusedTargetError(`refusing to reset the system database "${target}"`, 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev');
-  }
+  refuseSystemDatabase(target, 'reset');
   return withMaintenanceClient(settings, (admin) => {
     // The swap needs a session of its own (CREATE/DROP DATABASE, ALTER DATABASE, the lock).
     if (isPooled(admin)) {
@@ -189,9 +187,7 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
     }
     return withReplaceLock(settings, settingsForDatabase(settings, admin.database!), async () => {
       const identity = await readIdentity(admin, target);
-      if (identity?.isTemplate) {
-        throw new RefusedTargetError(`refusing to reset "${target}": it is a template database`, 'point DATABASE_URL at a KapMan database');
-      }
+      refuseSystemDatabase(target, 'reset', identity?.isTemplate);
       const owner = identity?.owner ?? (await currentUser(admin));
       if (identity && !identity.allowConnections) {
         log(`${target} is closed to connections (datallowconn = false), as an interrupted swap leaves it: the new ${target} will be open`);

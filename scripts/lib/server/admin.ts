@@ -1,9 +1,25 @@
 // Admin SQL, run from a maintenance database. Every identifier is quoted by pg's escapeIdentifier.
 import { Client, escapeIdentifier } from 'pg';
+import { RefusedTargetError } from '../cli/errors';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../cli/timeouts';
 
-// Never a reset target: dropping these breaks the server for everyone.
-export const SYSTEM_DATABASES = ['postgres', 'template0', 'template1'];
+// Never a target: dropping these breaks the server for everyone, and a template's schema
+// would reach every database created from it afterwards.
+const SYSTEM_DATABASES = ['postgres', 'template0', 'template1'];
+const POINT_ELSEWHERE = 'point DATABASE_URL (or --env) at a KapMan database, e.g. kapman_dev';
+
+/**
+ * Refuses `database` as what a reset or a migration works on when it is a system database, or
+ * (`isTemplate`, once the caller has read it) a template database.
+ */
+export function refuseSystemDatabase(database: string, doing: 'reset' | 'migrate', isTemplate = false): void {
+  if (SYSTEM_DATABASES.includes(database)) {
+    // Each command's wording as it has always been.
+    throw new RefusedTargetError(doing === 'reset' ? `refusing to reset the system database "${database}"`
+      : `refusing to migrate "${database}": it is a system database`, POINT_ELSEWHERE);
+  }
+  if (isTemplate) throw new RefusedTargetError(`refusing to ${doing} "${database}": it is a template database`, POINT_ELSEWHERE);
+}
 
 export interface DatabaseInfo {
   owner: string;
