@@ -7,7 +7,7 @@ import { knexQueryable, prepareTransaction } from '../server/session';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError,
 } from '../cli/errors';
-import { blockersOf, describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, withLock } from '../server/lock';
+import { describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, watchBlockers, withLock } from '../server/lock';
 import { detail, log } from '../cli/log';
 import { refuseSystemDatabase } from '../server/admin';
 import { Settings } from '../server/settings';
@@ -100,7 +100,10 @@ export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: 
   const pids = new Set<number>();
   const knex = loadKnex()({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
   if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
-  const watch = o.watcher ? reportLockWaits(o.watcher, pids) : undefined;
+  // Every couple of seconds, names the sessions that keep the run waiting for a lock (once each).
+  const stopWatching = o.watcher ? watchBlockers(o.watcher, () => [...pids], REPORT_WAIT_AFTER_MS, (b, first) => {
+    if (first) log(`waiting for a lock held by ${describeBlocker(b)}`);
+  }) : undefined;
   try {
     return await work(knex);
   } catch (caught) {
@@ -108,28 +111,9 @@ export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: 
     if (err instanceof MigrationFileError) throw explainMigrationFailure(err, settings);
     throw explainMissingFiles(err, settings) ?? explainDatabaseError(err, settings.displayUrl);
   } finally {
-    if (watch) clearInterval(watch);
+    stopWatching?.();
     await knex.destroy();
   }
-}
-
-/** Every couple of seconds, names the sessions that keep `pids` waiting for a lock (once each). */
-function reportLockWaits(watcher: Client, pids: Set<number>): NodeJS.Timeout {
-  const told = new Set<number>();
-  let busy = false;
-  return setInterval(() => {
-    if (busy) return;
-    busy = true;
-    blockersOf(watcher, [...pids])
-      .then((blockers) => {
-        for (const b of blockers.filter((x) => !told.has(x.pid))) {
-          told.add(b.pid);
-          log(`waiting for a lock held by ${describeBlocker(b)}`);
-        }
-      })
-      .catch(() => undefined)
-      .finally(() => { busy = false; });
-  }, REPORT_WAIT_AFTER_MS);
 }
 
 /** Applies every pending migration in one batch, without serializing (the caller owns the database). */

@@ -14,7 +14,7 @@ import { refuseSystemDatabase } from '../server/admin';
 import { connect } from '../server/connection';
 import { PermissionDeniedError } from '../cli/errors';
 import { onInterrupt } from '../cli/interrupt';
-import { blockersOf, describeBlocker, MIGRATIONS_LOCK, withLock } from '../server/lock';
+import { describeBlocker, MIGRATIONS_LOCK, watchBlockers, withLock } from '../server/lock';
 import { count, log, step } from '../cli/log';
 import { withKnex, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
@@ -88,25 +88,15 @@ const label = (o: Droppable) => `${o.kind.toLowerCase()} ${o.sql}`;
  * a prepared transaction) keeps it waiting at most --lock-timeout.
  */
 function endBlockers(watcher: Client, pid: number): () => void {
-  const told = new Set<number>();
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    (async () => {
-      for (const b of await blockersOf(watcher, [pid])) {
-        // Only what this role may end: a failed pg_terminate_backend would abort the lock's transaction.
-        const { rows } = await watcher.query(`SELECT pg_terminate_backend(a.pid) AS ended FROM pg_stat_activity a, pg_roles me, pg_roles r
-            WHERE a.pid = $1 AND me.rolname = current_user AND r.oid = a.usesysid
-              AND (me.rolsuper OR (NOT r.rolsuper AND (pg_has_role(me.oid, r.oid, 'MEMBER') OR pg_has_role(me.oid, 'pg_signal_backend', 'MEMBER'))))`, [b.pid]);
-        if (told.has(b.pid)) continue;
-        told.add(b.pid);
-        log(rows[0]?.ended ? `ended ${describeBlocker(b)}: it held a lock on what is dropped`
-          : `waiting for ${describeBlocker(b)}, which this role may not end (at most --lock-timeout)`);
-      }
-    })().catch(() => undefined).finally(() => { busy = false; });
-  }, 100);
-  return () => clearInterval(timer);
+  return watchBlockers(watcher, () => [pid], 100, async (b, first) => {
+    // Only what this role may end: a failed pg_terminate_backend would abort the lock's transaction.
+    const { rows } = await watcher.query(`SELECT pg_terminate_backend(a.pid) AS ended FROM pg_stat_activity a, pg_roles me, pg_roles r
+        WHERE a.pid = $1 AND me.rolname = current_user AND r.oid = a.usesysid
+          AND (me.rolsuper OR (NOT r.rolsuper AND (pg_has_role(me.oid, r.oid, 'MEMBER') OR pg_has_role(me.oid, 'pg_signal_backend', 'MEMBER'))))`, [b.pid]);
+    if (!first) return;
+    log(rows[0]?.ended ? `ended ${describeBlocker(b)}: it held a lock on what is dropped`
+      : `waiting for ${describeBlocker(b)}, which this role may not end (at most --lock-timeout)`);
+  });
 }
 
 function printPlan(settings: Settings, oid: number, owner: string, objects: Droppable[], extensions: string[], plan: string[]): void {

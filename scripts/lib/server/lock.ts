@@ -57,6 +57,28 @@ export async function blockersOf(client: Queryable, pids: number[]): Promise<Blo
   return rows;
 }
 
+/**
+ * Every `everyMs`, on `watcher`, finds the sessions that keep any of `pids()` waiting for a lock
+ * and hands each to `act`, `first` the first time that session is met (to say it once): a
+ * report, or an end to it. One round at a time; a failed round is skipped. Returns the stop.
+ */
+export function watchBlockers(watcher: Queryable, pids: () => number[], everyMs: number,
+  act: (blocker: Blocker, first: boolean) => Promise<void> | void): () => void {
+  const met = new Set<number>();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    (async () => {
+      for (const b of await blockersOf(watcher, pids())) {
+        await act(b, !met.has(b.pid));
+        met.add(b.pid);
+      }
+    })().catch(() => undefined).finally(() => { busy = false; });
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
 export interface WaitOptions {
   /** What bounds the wait, for the message ("--lock-timeout"). */
   bound: string;
