@@ -24,7 +24,7 @@ export interface MigrationPlan {
 }
 
 /** Prints each rehearsed migration and its statements, as they will run. */
-export function printPlan(r: Rehearsal): void {
+export function printRehearsal(r: Rehearsal): void {
   if (r.migrations.length === 0 && !r.failure) {
     log(`no migration pending on ${r.database}`);
     return;
@@ -41,7 +41,7 @@ export function printPlan(r: Rehearsal): void {
 export async function planMigrations(settings: Settings, o: MigrateCommandOptions = {}): Promise<MigrationPlan> {
   if (o.waitMs) await waitForServer(settings, o.waitMs);
   const rehearsal = await rehearse(settings, { directory: o.migrationsDirectory });
-  printPlan(rehearsal);
+  printRehearsal(rehearsal);
   const plan: MigrationPlan = { database: settings.database, dryRun: true, where: rehearsal.where, migrations: rehearsal.migrations };
   if (rehearsal.failure) {
     rehearsal.failure.error.result = plan;
@@ -55,7 +55,7 @@ export async function migrate(settings: Settings, o: MigrateCommandOptions = {})
   if (o.waitMs) await waitForServer(settings, o.waitMs);
   if (settings.env === 'production') {
     const rehearsal = await rehearse(settings, { directory: o.migrationsDirectory });
-    printPlan(rehearsal);
+    printRehearsal(rehearsal);
     if (rehearsal.migrations.length === 0 && !rehearsal.failure) return [];
     const report = lintRehearsal(rehearsal, { directory: o.migrationsDirectory });
     printLintReport(report);

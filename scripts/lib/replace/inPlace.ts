@@ -20,7 +20,7 @@ import { withKnex, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
-import { replaceLockPlace, withReplaceLock } from './replace';
+import { printReplacePlan, replaceLockPlace, withReplaceLock } from './replace';
 
 export interface InPlaceOptions {
   /** Print the plan and change nothing. */
@@ -99,15 +99,6 @@ function endBlockers(watcher: Client, pid: number): () => void {
   });
 }
 
-function printPlan(settings: Settings, oid: number, owner: string, objects: Droppable[], extensions: string[], plan: string[]): void {
-  log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);
-  log(`database ${settings.database} (oid ${oid}, owner ${owner}) is kept; in one transaction, committed only if it verifies:`);
-  log(objects.length ? `  drop ${count(objects.length, 'object')}:` : '  drop nothing (public and knex are empty)');
-  for (const o of objects) log(`    ${label(o)} (owner ${o.owner})`);
-  for (const line of plan) log(`  ${line}`);
-  log(`kept: the database, its owner, grants and settings, and the extensions ${extensions.join(', ') || '(none)'}`);
-}
-
 export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promise<{ owner: string; dropped: number }> {
   const target = settings.database;
   refuseSystemDatabase(target, 'reset');
@@ -128,7 +119,11 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
     }
     const extensions = (await c.query("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")).rows.map((r) => r.extname);
     if (o.dryRun) {
-      printPlan(settings, identity.oid, owner, objects, extensions, o.plan);
+      printReplacePlan(settings, [`database ${target} (oid ${identity.oid}, owner ${owner}) is kept; in one transaction, committed only if it verifies:`], [
+        objects.length ? `drop ${count(objects.length, 'object')}:` : 'drop nothing (public and knex are empty)',
+        ...objects.map((x) => `  ${label(x)} (owner ${x.owner})`),
+        ...o.plan,
+      ], `kept: the database, its owner, grants and settings, and the extensions ${extensions.join(', ') || '(none)'}`);
       return { owner, dropped: 0 };
     }
 

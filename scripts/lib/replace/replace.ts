@@ -14,7 +14,7 @@ import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/in
 import { withLock } from '../server/lock';
 import { log, step } from '../cli/log';
 import { Settings, settingsForDatabase } from '../server/settings';
-import { applyIdentity, createDatabaseLike, DatabaseIdentity, readIdentity } from './identity';
+import { applyIdentity, createDatabaseLike, readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
 
 export interface ReplaceOptions {
@@ -146,15 +146,15 @@ async function restartTimescaleWorkers(settings: Settings): Promise<void> {
   }
 }
 
-function printPlan(settings: Settings, identity: DatabaseIdentity | undefined, owner: string, plan: string[]): void {
-  const target = settings.database;
+/**
+ * A reset's or restore's dry run, beside or in place: the server, what becomes of the database
+ * (`intro`), the steps, indented, and what follows them.
+ */
+export function printReplacePlan(settings: Settings, intro: string[], steps: string[], then: string): void {
   log(`plan (dry run, nothing changed): server ${settings.displayUrl}`);
-  log(`database ${target} ${identity ? `exists, owner ${owner}` : `does not exist; would be created, owner ${owner}`}`);
-  log(`would build the new ${target} beside it as ${buildPrefix(target)}…, owned by ${owner}:`);
-  for (const line of plan) log(`  ${line}`);
-  log(identity
-    ? `then give it ${target}'s encoding, locale, grants, settings, connection limit and comment, and swap it in (drop the old ${target}, ending its sessions)`
-    : `then rename it to ${target}`);
+  for (const line of intro) log(line);
+  for (const line of steps) log(`  ${line}`);
+  log(then);
 }
 
 /**
@@ -196,7 +196,12 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
         ?? (identity ? await targetProblem(admin, target, identity) : undefined);
       if (problem) throw problem;
       if (o.dryRun) {
-        printPlan(settings, identity, owner, o.plan);
+        printReplacePlan(settings, [
+          `database ${target} ${identity ? `exists, owner ${owner}` : `does not exist; would be created, owner ${owner}`}`,
+          `would build the new ${target} beside it as ${buildPrefix(target)}…, owned by ${owner}:`,
+        ], o.plan, identity
+          ? `then give it ${target}'s encoding, locale, grants, settings, connection limit and comment, and swap it in (drop the old ${target}, ending its sessions)`
+          : `then rename it to ${target}`);
         return { owner };
       }
 
