@@ -1,4 +1,4 @@
-// Running the migrations from the scripts: the knexfile's settings, knex's own logger
+// Running the migrations from the scripts: the settings' knex config (the knex CLI's too), knex's own logger
 // silenced (errors are reported once, at the top), each file reported as it runs.
 import type { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../db/migrationSource';
@@ -74,6 +74,8 @@ export interface WithKnexOptions extends MigrateOptions {
   watcher?: Client;
   /** Only these files of the folder count as migrations (a rehearsal builds a scratch database up to a point). */
   only?: readonly string[];
+  /** The session to run the transaction on instead of one of knex's (in place: the one whose blockers are ended). */
+  session?: Client;
 }
 
 /** The folder's migrations, or only some of them, in the same order. */
@@ -95,7 +97,8 @@ export function loadKnex(): typeof import('knex').knex {
   return require('knex').knex;
 }
 
-export async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
+/** Knex on `settings`' database for `work`, then destroyed; its failures named (the one place knex is started). */
+async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
   const source = o.only ? new SomeMigrationFiles(o.directory, o.reporter, o.only) : new MigrationFiles(o.directory, o.reporter);
   const pids = new Set<number>();
   const knex = loadKnex()({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
@@ -122,25 +125,17 @@ export async function applyMigrations(settings: Settings, o: WithKnexOptions = {
 }
 
 /**
- * `work` in one migration transaction (see inTransaction), given the pg session it runs on as
- * well: a reset checks what it built there before it commits, without a session of its own.
+ * `work` in one migration transaction, the only way the tools run one: it starts with the
+ * session setup (SET LOCAL), so that knex's bookkeeping, the batch and all run as the owner with
+ * the tools' timeouts, behind a transaction pooler too. `work` is given the pg session it runs on
+ * as well: a reset checks what it built there before it commits, without a session of its own.
  */
 export async function withMigrationTransaction<T>(settings: Settings, o: WithKnexOptions,
   work: (trx: Knex.Transaction, session: Client) => Promise<T>): Promise<T> {
-  return withKnex(settings, o, (knex) => inTransaction(settings, knex, async (trx) =>
-    work(trx, (await trx.client.acquireConnection()) as Client)));
-}
-
-/**
- * `work` in one transaction that starts with the session setup (SET LOCAL), so that knex's
- * bookkeeping, the batch and all run as the owner with the tools' timeouts, behind a
- * transaction pooler too.
- */
-export function inTransaction<T>(settings: Settings, knex: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return knex.transaction(async (trx) => {
+  return withKnex(settings, o, (knex) => knex.transaction(async (trx) => {
     await prepareTransaction(knexQueryable(trx), { asOwner: true, lockTimeoutMs: settings.lockTimeoutMs });
-    return work(trx);
-  });
+    return work(trx, (await trx.client.acquireConnection()) as Client);
+  }, o.session ? { connection: o.session } : undefined));
 }
 
 // One migration run at a time per database, whatever the role's lock_timeout; the lock ends
@@ -170,8 +165,8 @@ export async function migrateLatest(settings: Settings, o: MigrateOptions = {}):
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
   // Knex reverts each migration in a transaction of its own; one around them all makes a
   // rollback that fails or times out half-way leave every table where it was.
-  return oneAtATime(settings, (watcher) => withKnex(settings, { ...o, watcher }, (knex) => inTransaction(settings, knex, async (trx) => {
+  return oneAtATime(settings, (watcher) => withMigrationTransaction(settings, { ...o, watcher }, async (trx) => {
     const [, reverted] = await trx.migrate.rollback(undefined, all);
     return reverted as string[];
-  })));
+  }));
 }

@@ -16,7 +16,7 @@ import { PermissionDeniedError } from '../cli/errors';
 import { onInterrupt } from '../cli/interrupt';
 import { describeBlocker, MIGRATIONS_LOCK, watchBlockers, withLock } from '../server/lock';
 import { count, log, step } from '../cli/log';
-import { withKnex, WithKnexOptions } from '../migrations/migrate';
+import { withMigrationTransaction, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
 import { preflightProblem, serverFacts, targetProblem } from './preflight';
@@ -133,9 +133,8 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
       log(`interrupted: ${target} is unchanged`);
     });
     try {
-      await withKnex(settings, { reporter: o.reporter, watcher: c }, (knex) => knex.transaction(async (trx) => {
+      await withMigrationTransaction(settings, { reporter: o.reporter, watcher: c, session: client }, async (trx) => {
         const q = knexQueryable(trx);
-        await prepareTransaction(q, { lockTimeoutMs: settings.lockTimeoutMs });
         await trx.raw('SET LOCAL ROLE NONE'); // drop as the connecting role, whose rights the preflight checked
         const { rows: [me] } = await client.query('SELECT pg_backend_pid() AS pid');
         const stopEnding = endBlockers(c, me.pid);
@@ -150,7 +149,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
         await prepareTransaction(q, { asOwner: true, lockTimeoutMs: settings.lockTimeoutMs });
         await trx.raw(`CREATE SCHEMA ${escapeIdentifier(MIGRATIONS_SCHEMA)}`);
         await o.build(trx, client);
-      }, { connection: client }));
+      });
       log(`committed: ${target} is the empty baseline (oid ${identity.oid}, owner ${owner}, extensions kept)`);
     } catch (err) {
       log(`nothing changed: ${target} is as it was (the transaction was rolled back)`);
