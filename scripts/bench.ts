@@ -11,7 +11,7 @@ import { restore } from './lib/backup/restore';
 import { clientConnection, findTool } from './lib/backup/tools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
 import { benchLocks } from './lib/bench/locks';
-import { BenchResults, latency, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
+import { BenchResults, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
 import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
 import { rowCounts } from './lib/schema/introspect';
@@ -160,7 +160,7 @@ async function sample<K extends string>(c: Client, tables: Record<K, string>, ki
       times[k].planning.push(p['Planning Time']);
     }
   }
-  return perKey(keys, (k) => ({ server: latency(times[k].server), planning: latency(times[k].planning), client: latency(times[k].client) }));
+  return perKey(keys, (k) => ({ server: latencyOf(times[k].server), planning: latencyOf(times[k].planning), client: latencyOf(times[k].client) }));
 }
 
 const tickerSql = (table: string) => `SELECT date, open, high, low, close, volume FROM ${table} WHERE ticker_id = $1 AND date >= $2 AND date <= $3 ORDER BY date`;

@@ -15,7 +15,7 @@ export interface NewMigrationOptions {
   directory?: string;
 }
 
-export interface NewMigration {
+export interface WrittenMigration {
   /** The file name, e.g. 0009_add_ticker_exchange.ts. */
   file: string;
   path: string;
@@ -80,7 +80,7 @@ export const NEXT_STEPS = [
   'npm test                (it reads its expectations from db/contract.ts and db/migrations/)',
 ];
 
-export function newMigration(o: NewMigrationOptions): NewMigration {
+export function newMigration(o: NewMigrationOptions): WrittenMigration {
   const directory = o.directory ?? MIGRATIONS_DIR;
   const name = migrationName(o.name);
   if (!fs.existsSync(directory)) throw new KapmanError(`no migrations folder at ${directory}`);
@@ -97,7 +97,7 @@ export function newMigration(o: NewMigrationOptions): NewMigration {
   return { file, path: target };
 }
 
-export const command: KapmanCommand<{ name: string[] }, NewMigration> = {
+export const command: KapmanCommand<{ name: string[] }, WrittenMigration> = {
   database: false,
   // name..: `npm run db:new -- add ticker exchange` needs no quotes.
   options: (y) => y.positional('name', { type: 'string', array: true, demandOption: true, describe: 'what it does, e.g. add_ticker_exchange (snake_cased)' }),

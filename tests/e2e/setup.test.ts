@@ -8,7 +8,7 @@ import { withClient } from '../../scripts/lib/server/connection';
 import { devClusterOptions } from '../../scripts/lib/server/devServer';
 import { LocalClusterError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
 import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/server/localCluster';
-import { INSTALL_SCRIPT, machineFacts, provisionPlan, provisionTimescale } from '../../scripts/lib/server/provision';
+import { INSTALL_SCRIPT, machineFacts, planProvision, provisionTimescale } from '../../scripts/lib/server/provision';
 import { loadSettings } from '../../scripts/lib/server/settings';
 import { setup } from '../../scripts/setup';
 import { status } from '../../scripts/status';
@@ -22,23 +22,23 @@ describe('the provisioning decision', () => {
   const missing = { timescaleInstalled: false, isRoot: false, sudoOnPath: false, binDir: DEFAULT_PG_BIN };
 
   test('installed: nothing to do, whoever runs it', () => {
-    expect(provisionPlan({ ...missing, timescaleInstalled: true, isRoot: true, sudoOnPath: true })).toEqual({ kind: 'installed' });
-    expect(provisionPlan({ ...missing, timescaleInstalled: true })).toEqual({ kind: 'installed' });
+    expect(planProvision({ ...missing, timescaleInstalled: true, isRoot: true, sudoOnPath: true })).toEqual({ kind: 'installed' });
+    expect(planProvision({ ...missing, timescaleInstalled: true })).toEqual({ kind: 'installed' });
   });
 
   test('missing, as root: runs the install script itself', () => {
-    expect(provisionPlan({ ...missing, isRoot: true, sudoOnPath: true })).toEqual({ kind: 'install', command: 'bash', args: [INSTALL_SCRIPT] });
+    expect(planProvision({ ...missing, isRoot: true, sudoOnPath: true })).toEqual({ kind: 'install', command: 'bash', args: [INSTALL_SCRIPT] });
     // Another PG_BIN travels with the command, since sudo would drop it from the environment.
-    expect(provisionPlan({ ...missing, isRoot: true, binDir: '/opt/pg15/bin' }))
+    expect(planProvision({ ...missing, isRoot: true, binDir: '/opt/pg15/bin' }))
       .toEqual({ kind: 'install', command: 'env', args: ['PG_BIN=/opt/pg15/bin', 'bash', INSTALL_SCRIPT] });
   });
 
   test('missing, not root, sudo there: runs it through sudo', () => {
-    expect(provisionPlan({ ...missing, sudoOnPath: true })).toEqual({ kind: 'install', command: 'sudo', args: ['bash', INSTALL_SCRIPT] });
+    expect(planProvision({ ...missing, sudoOnPath: true })).toEqual({ kind: 'install', command: 'sudo', args: ['bash', INSTALL_SCRIPT] });
   });
 
   test('missing, not root, no sudo: a named error (exit 8) whose hint is the command to run as root', () => {
-    const plan = provisionPlan(missing);
+    const plan = planProvision(missing);
     if (plan.kind !== 'refuse') throw new Error(`expected a refusal, got ${plan.kind}`);
     expect(plan.error).toBeInstanceOf(TimescaleMissingError);
     expect(plan.error.exitCode).toBe(8);
@@ -73,7 +73,7 @@ test('setup on a fresh folder makes the cluster, the database and the schema; a 
   // Decides as db:setup does, but asserts there is nothing to install instead of ever running apt.
   const provisioned: string[] = [];
   const provision = (dir: string) => {
-    provisioned.push(provisionPlan(machineFacts(dir)).kind);
+    provisioned.push(planProvision(machineFacts(dir)).kind);
   };
   try {
     const first = await setup({ docker: false, binDir, cluster, waitMs: 30_000, provision });

@@ -8,7 +8,7 @@ import { freePort } from '../../scripts/lib/server/localCluster';
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { redact } from '../../scripts/lib/cli/log';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
-import { preflightProblem, ServerFacts, serverFacts } from '../../scripts/lib/replace/preflight';
+import { preflightProblem, ServerFacts, readServerFacts } from '../../scripts/lib/replace/preflight';
 import { CliResult } from '../support/cli';
 import { runInProcess } from '../support/inProcess';
 import { failingMigrations } from '../support/migrations';
@@ -114,7 +114,7 @@ describe('TimescaleDB missing or not preloaded is found before anything is dropp
 });
 
 test('the real server passes the preflight: TimescaleDB installed and preloaded', async () => {
-  const facts = await withMaintenanceClient(serverSettings(), (c) => serverFacts(c, new URL(serverUrl()).username));
+  const facts = await withMaintenanceClient(serverSettings(), (c) => readServerFacts(c, new URL(serverUrl()).username));
   expect(facts).toEqual({ timescaleAvailable: true, timescalePreloaded: true, canCreateDatabase: true, canActAsOwner: true, inRecovery: false, freeSessions: expect.any(Number) });
 });
 

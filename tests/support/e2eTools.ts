@@ -4,7 +4,7 @@
 import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { asRootPlan, AsRootPlan, onPath } from '../../scripts/lib/server/provision';
+import { planAsRoot, AsRootPlan, onPath } from '../../scripts/lib/server/provision';
 import { shellWord } from '../../scripts/lib/cli/log';
 import { PGBOUNCER } from './pgbouncer';
 
@@ -24,7 +24,7 @@ export function missingTools(f: E2eToolFacts): string[] {
 }
 
 export function e2eToolsPlan(f: E2eToolFacts): { kind: 'installed' } | AsRootPlan {
-  return missingTools(f).length ? asRootPlan(['bash', E2E_TOOLS_SCRIPT], f) : { kind: 'installed' };
+  return missingTools(f).length ? planAsRoot(['bash', E2E_TOOLS_SCRIPT], f) : { kind: 'installed' };
 }
 
 export const machineToolFacts = (): E2eToolFacts => ({ pgbouncer: PGBOUNCER, isRoot: process.getuid?.() === 0, sudoOnPath: onPath('sudo'), openssl: onPath('openssl') });

@@ -36,7 +36,7 @@ export interface DatabaseArgs extends GlobalArgs {
  * the shared database options and the target's settings `S`, as the entry's Program.target
  * reads them (this layer only hands them on); what `run` returns is the result `--json` prints.
  */
-export type Command<S, A = object, R = unknown> =
+export type CommandSpec<S, A = object, R = unknown> =
   | {
     database: true; options?: (y: Argv) => Argv; run(args: A & DatabaseArgs, settings: S): Promise<R>;
     /** The one line --quiet prints when the command succeeds. */
@@ -55,7 +55,7 @@ export interface CommandEntry {
   placeholder?: string;
   describe: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command has its own arguments and result
-  load(): Command<any, any>;
+  load(): CommandSpec<any, any>;
 }
 
 /** The npm script that runs a command: `db:reset`, and `bench` for the benchmark. */
@@ -126,7 +126,7 @@ export function report(err: unknown, o: { json?: boolean; debug?: boolean } = {}
 }
 
 /** The names of the options a command accepts, each with whether it is a boolean. */
-export function commandOptions(command: Command<unknown, unknown>): Map<string, boolean> {
+export function commandOptions(command: CommandSpec<unknown, unknown>): Map<string, boolean> {
   const probe = declare(yargs([]), command);
   // getOptions() is yargs' own record of what was declared (not in its typings).
   const declared = (probe as unknown as { getOptions(): { key: Record<string, unknown>; boolean: string[] } }).getOptions();
@@ -135,7 +135,7 @@ export function commandOptions(command: Command<unknown, unknown>): Map<string, 
 }
 
 /** Declares a command's options: the global ones, the shared ones it uses, then its own. */
-function declare(y: Argv, command: Command<unknown, unknown>): Argv {
+function declare(y: Argv, command: CommandSpec<unknown, unknown>): Argv {
   y = y.options(GLOBAL_OPTIONS);
   const shared: SharedOption[] = command.database ? (Object.keys(DATABASE_OPTIONS) as SharedOption[]) : command.shared ?? [];
   for (const name of shared) y = y.option(name, DATABASE_OPTIONS[name] as Options);
@@ -219,7 +219,7 @@ export function nearestOption(typed: string, options: Map<string, boolean>): str
 }
 
 /** Runs the parsed command: its target's settings (waited for with --wait), the work, then the --json result. */
-async function execute(target: Program['target'], command: Command<unknown, unknown>, args: DatabaseArgs): Promise<void> {
+async function execute(target: Program['target'], command: CommandSpec<unknown, unknown>, args: DatabaseArgs): Promise<void> {
   setOutput({ quiet: args.quiet, toStderr: args.json });
   let result: unknown;
   let line: string | undefined;
@@ -308,7 +308,7 @@ export async function runProgram({ commands, target }: Program, given: string[],
       const guesses = [...fixes.values()].filter(Boolean).map((f) => `--${f}`).join(', ');
       return new UsageError(message, `did you mean ${guesses}? run: ${typed(fixed)}`);
     };
-    let chosen: Command<unknown, unknown> | undefined;
+    let chosen: CommandSpec<unknown, unknown> | undefined;
     if (entry) {
       const command = entry.load();
       // Only an npm script can lose flags to npm; the options' list costs a yargs of its own.

@@ -19,7 +19,7 @@ import { count, log, step } from '../cli/log';
 import { withMigrationTransaction, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
-import { preflightProblem, serverFacts, targetProblem } from './preflight';
+import { preflightProblem, readServerFacts, targetProblem } from './preflight';
 import { printReplacePlan, replaceLockPlace, withReplaceLock } from './replace';
 
 export interface InPlaceOptions {
@@ -109,7 +109,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
     const identity = (await readIdentity(c, target))!;
     refuseSystemDatabase(target, 'reset', identity.isTemplate);
     const owner = identity.owner;
-    const problem = preflightProblem(await serverFacts(c, owner), target, owner, true, true) ?? (await targetProblem(c, target, identity));
+    const problem = preflightProblem(await readServerFacts(c, owner), target, owner, true, true) ?? (await targetProblem(c, target, identity));
     if (problem) throw problem;
     const objects = await objectsToDrop(c);
     const refused = objects.filter((x) => !x.mayDrop);

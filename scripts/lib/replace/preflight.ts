@@ -26,7 +26,7 @@ export interface ServerFacts {
 }
 
 /** What a replacement needs from the server, read before anything is changed. */
-export async function serverFacts(client: Client, owner: string): Promise<ServerFacts> {
+export async function readServerFacts(client: Client, owner: string): Promise<ServerFacts> {
   const { rows: [r] } = await client.query(`SELECT
       EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS available,
       (SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user) AS createdb,

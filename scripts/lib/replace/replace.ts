@@ -15,7 +15,7 @@ import { withLock } from '../server/lock';
 import { log, step } from '../cli/log';
 import { Settings, settingsForDatabase } from '../server/settings';
 import { applyIdentity, createDatabaseLike, readIdentity } from './identity';
-import { preflightProblem, serverFacts, targetProblem } from './preflight';
+import { preflightProblem, readServerFacts, targetProblem } from './preflight';
 
 export interface ReplaceOptions {
   /** Print the plan and change nothing. */
@@ -192,7 +192,7 @@ export async function replaceDatabase(settings: Settings, o: ReplaceOptions): Pr
       if (identity && !identity.allowConnections) {
         log(`${target} is closed to connections (datallowconn = false), as an interrupted swap leaves it: the new ${target} will be open`);
       }
-      const problem = preflightProblem(await serverFacts(admin, owner), target, owner, Boolean(identity))
+      const problem = preflightProblem(await readServerFacts(admin, owner), target, owner, Boolean(identity))
         ?? (identity ? await targetProblem(admin, target, identity) : undefined);
       if (problem) throw problem;
       if (o.dryRun) {

@@ -26,7 +26,7 @@ export interface DatabaseInfo {
   isTemplate: boolean;
 }
 
-export async function databaseInfo(client: Client, database: string): Promise<DatabaseInfo | undefined> {
+export async function readDatabaseInfo(client: Client, database: string): Promise<DatabaseInfo | undefined> {
   const { rows } = await client.query(
     'SELECT pg_get_userbyid(datdba) AS owner, datistemplate AS "isTemplate" FROM pg_database WHERE datname = $1',
     [database],

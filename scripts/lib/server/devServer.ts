@@ -6,7 +6,7 @@ import os from 'os';
 import path from 'path';
 import { DEFAULT_URLS } from './knex';
 import { log } from '../cli/log';
-import { createDatabase, databaseInfo } from './admin';
+import { createDatabase, readDatabaseInfo } from './admin';
 import { waitForServer, withMaintenanceClient } from './connection';
 import { DockerUnavailableError, LocalClusterError } from '../cli/errors';
 import {
@@ -81,7 +81,7 @@ function composeProblem(env: NodeJS.ProcessEnv): string | undefined {
 export const COMPOSE_SERVICE = 'timescaledb';
 export const COMPOSE_PRIVATE_PORT = 5432;
 
-export type ComposeDatabase =
+export type ComposeDatabaseState =
   | { running: true; /** Where the host publishes the service's 5432, as `docker compose port` prints it (0.0.0.0:5432). */ published: string; port: number }
   | { running: false; /** Why not, in words for an error message. */ why: string };
 
@@ -91,7 +91,7 @@ export type ComposeDatabase =
  * output is captured, so a missing Compose plugin is reported in a sentence, not as docker's
  * usage text.
  */
-export function composeDatabase(env: NodeJS.ProcessEnv = process.env): ComposeDatabase {
+export function composeDatabase(env: NodeJS.ProcessEnv = process.env): ComposeDatabaseState {
   const run = (args: string[]) =>
     spawnSync('docker', ['compose', ...args], { cwd: PROJECT_ROOT, env, encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
   const said = (r: ReturnType<typeof run>) => r.error?.message || (r.stderr || r.stdout || '').trim().split('\n')[0] || `exit ${r.status}`;
@@ -176,7 +176,7 @@ export async function dbUp(o: DbUpOptions): Promise<Settings> {
     throw err;
   }
   await withMaintenanceClient(settings, async (c) => {
-    if (await databaseInfo(c, cluster.database)) return log(`database ${cluster.database} exists`);
+    if (await readDatabaseInfo(c, cluster.database)) return log(`database ${cluster.database} exists`);
     await createDatabase(c, cluster.database);
     log(`database ${cluster.database} created`);
   });

@@ -28,16 +28,16 @@ export type ProvisionPlan =
 /** How a command that needs root runs: as it is (root), through sudo, or not here: then the line to run as root. */
 export type AsRootPlan = { kind: 'install'; command: string; args: string[] } | { kind: 'refuse'; asRoot: string };
 
-export function asRootPlan(argv: string[], f: Pick<ProvisionFacts, 'isRoot' | 'sudoOnPath'>): AsRootPlan {
+export function planAsRoot(argv: string[], f: Pick<ProvisionFacts, 'isRoot' | 'sudoOnPath'>): AsRootPlan {
   if (f.isRoot) return { kind: 'install', command: argv[0], args: argv.slice(1) };
   if (f.sudoOnPath) return { kind: 'install', command: 'sudo', args: argv };
   return { kind: 'refuse', asRoot: `su -c "${argv.map(shellWord).join(' ')}"` };
 }
 
-export function provisionPlan(f: ProvisionFacts): ProvisionPlan {
+export function planProvision(f: ProvisionFacts): ProvisionPlan {
   if (f.timescaleInstalled) return { kind: 'installed' };
   // sudo resets the environment, so a PG_BIN other than the script's default is passed on the command line.
-  const plan = asRootPlan([...(f.binDir === DEFAULT_PG_BIN ? [] : ['env', `PG_BIN=${f.binDir}`]), 'bash', INSTALL_SCRIPT], f);
+  const plan = planAsRoot([...(f.binDir === DEFAULT_PG_BIN ? [] : ['env', `PG_BIN=${f.binDir}`]), 'bash', INSTALL_SCRIPT], f);
   if (plan.kind === 'install') return plan;
   return {
     kind: 'refuse',
@@ -65,7 +65,7 @@ export function machineFacts(binDir: string): ProvisionFacts {
 
 /** Installs TimescaleDB when the plan says so; throws the plan's error when it refuses. */
 export function provisionTimescale(binDir: string, facts: ProvisionFacts = machineFacts(binDir)): void {
-  const plan = provisionPlan(facts);
+  const plan = planProvision(facts);
   if (plan.kind === 'installed') return log(`TimescaleDB is installed for the PostgreSQL in ${binDir}`);
   if (plan.kind === 'refuse') throw plan.error;
   const shown = [plan.command, ...plan.args].map(shellWord).join(' ');
