@@ -21,7 +21,7 @@ import { PROJECT_ROOT } from './lib/paths';
 import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
 import { withMigratedScratch } from './lib/migrations/scratch';
 import { loadSettings, Settings, settingsForDatabase, urlForDatabase } from './lib/server/settings';
-import { describeServer, pickTestServer, stopOnSignal } from './lib/bench/server';
+import { describeServer, pickTestServer, stopOnSignal } from './lib/server/testServer';
 
 export interface BenchOptions {
   preset: 'quick' | 'full';

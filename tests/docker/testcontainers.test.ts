@@ -4,7 +4,7 @@
 import { spawnSync } from 'child_process';
 import path from 'path';
 import { Client } from 'pg';
-import { tryTestcontainers } from '../../scripts/lib/bench/server';
+import { tryTestcontainers } from '../../scripts/lib/server/testServer';
 import { ROOT } from '../support/cli';
 import { docker, requireDockerEngine } from '../support/docker';
 

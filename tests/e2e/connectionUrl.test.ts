@@ -9,7 +9,7 @@ import path from 'path';
 import { Client, escapeIdentifier } from 'pg';
 import { DEFAULT_SOCKET_DIR, readConnectionUrl } from '../../scripts/lib/server/connectionUrl';
 import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/server/localCluster';
-import { startThrowawayCluster, TestServer } from '../../scripts/lib/bench/server';
+import { startThrowawayCluster, TestServer } from '../../scripts/lib/server/testServer';
 import { startScript } from '../support/cli';
 
 const BIN = process.env.PG_BIN || DEFAULT_PG_BIN;

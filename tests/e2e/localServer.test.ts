@@ -11,7 +11,7 @@ import { withClient } from '../../scripts/lib/server/connection';
 import { clusterUrl, DEFAULT_PG_BIN, freePort, isRunning, localBinariesProblem } from '../../scripts/lib/server/localCluster';
 import { LocalClusterError, TimescaleMissingError } from '../../scripts/lib/cli/errors';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
-import { pickTestServer, startThrowawayCluster } from '../../scripts/lib/bench/server';
+import { pickTestServer, startThrowawayCluster } from '../../scripts/lib/server/testServer';
 import { reset } from '../../scripts/reset';
 import { runScript } from '../support/cli';
 import { settingsOf } from '../support/testDatabase';

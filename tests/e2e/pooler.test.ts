@@ -12,7 +12,7 @@ import { isPooled } from '../../scripts/lib/server/session';
 import { connect, withClient, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
-import { startThrowawayCluster, TestServer } from '../../scripts/lib/bench/server';
+import { startThrowawayCluster, TestServer } from '../../scripts/lib/server/testServer';
 import { verify } from '../../scripts/lib/schema/verify';
 import { CliResult, runScript, startKnex, startScript } from '../support/cli';
 import { createPlatformDatabase, fillWithData, keptIdentity } from '../support/managed';

@@ -11,7 +11,7 @@ import { ReadOnlyTargetError, TargetInUseError } from '../../scripts/lib/cli/err
 import { DEFAULT_PG_BIN, freePort, run, startCluster, stopCluster } from '../../scripts/lib/server/localCluster';
 import { buildPrefix, replaceDatabase } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
-import { startThrowawayCluster } from '../../scripts/lib/bench/server';
+import { startThrowawayCluster } from '../../scripts/lib/server/testServer';
 import { reset } from '../../scripts/reset';
 import { verify } from '../../scripts/lib/schema/verify';
 import { startNpm } from '../support/npm';

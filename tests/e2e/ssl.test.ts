@@ -7,7 +7,7 @@ import { connect } from '../../scripts/lib/server/connection';
 import { SslError } from '../../scripts/lib/cli/errors';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 import { urlForDatabase } from '../../scripts/lib/server/settings';
-import { startThrowawayCluster, TestServer } from '../../scripts/lib/bench/server';
+import { startThrowawayCluster, TestServer } from '../../scripts/lib/server/testServer';
 import { runScript } from '../support/cli';
 import { serverUrl, settingsOf } from '../support/testDatabase';
 import { makeCa, makeServerCertificate } from '../support/tls';

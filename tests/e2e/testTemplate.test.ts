@@ -6,7 +6,7 @@ import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { verify } from '../../scripts/lib/schema/verify';
 import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
-import { startThrowawayCluster, TestServer } from '../../scripts/lib/bench/server';
+import { startThrowawayCluster, TestServer } from '../../scripts/lib/server/testServer';
 import { ensureTemplate, settingsOf } from '../support/testDatabase';
 
 let server: TestServer;

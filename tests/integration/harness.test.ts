@@ -2,7 +2,7 @@
 // And the server it found: a real TimescaleDB 2.x, preloaded, on which hypertables work.
 import fs from 'fs';
 import path from 'path';
-import { NoTestServerError, pickTestServer, TestServer, TIMESCALE_IMAGE } from '../../scripts/lib/bench/server';
+import { NoTestServerError, pickTestServer, TestServer, TIMESCALE_IMAGE } from '../../scripts/lib/server/testServer';
 import { admin, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);

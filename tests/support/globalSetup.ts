@@ -1,7 +1,7 @@
 // Jest global setup: find a TimescaleDB server (see server.ts), say which, and hand
 // its URL to the test workers through the environment. Never skip: no server, no run.
 import crypto from 'crypto';
-import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/bench/server';
+import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/server/testServer';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { ensureTemplate, oneRoundScramSecret, runPrefix, settingsOf } from './testDatabase';

@@ -5,16 +5,18 @@
 //      outlives the run, as 1, so the tests' template is kept on it between runs);
 //   3. Testcontainers with the pinned image, when a container runtime answers;
 //   4. a throwaway cluster from the local binaries (temp data folder, free port), deleted after the run.
+// It stands with the server tools, not in tests/support: the benchmark uses it too, and nothing
+// under scripts/ imports tests/.
 import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import {
   ClusterOptions, clusterUrl, DEFAULT_PG_BIN, freePort, initCluster, localBinariesProblem, startCluster, stopCluster,
-} from '../server/localCluster';
-import { displayUrl } from '../server/connectionUrl';
-import { urlForDatabase } from '../server/settings';
-import { composeDatabase, devClusterOptions } from '../server/devServer';
+} from './localCluster';
+import { displayUrl } from './connectionUrl';
+import { urlForDatabase } from './settings';
+import { composeDatabase, devClusterOptions } from './devServer';
 import { spawnSync } from 'child_process';
 
 // The image docker-compose.yml pins; keep them in step.
