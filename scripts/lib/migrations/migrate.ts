@@ -1,5 +1,6 @@
-// Running the migrations from the scripts: the settings' knex config (the knex CLI's too), knex's own logger
-// silenced (errors are reported once, at the top), each file reported as it runs.
+// Running the migrations from the scripts: knex started from the settings (the config the knex
+// CLI gets too), its own logger silenced (errors are reported once, at the top), each file
+// reported as it runs, every run in one transaction, one run at a time per database.
 import type { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../db/migrationSource';
 import type { Client } from 'pg';

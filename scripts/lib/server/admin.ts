@@ -1,4 +1,5 @@
-// Admin SQL, run from a maintenance database. Every identifier is quoted by pg's escapeIdentifier.
+// Admin SQL, run from a maintenance database, and which databases are never a target. Every
+// identifier is quoted by pg's escapeIdentifier.
 import { Client, escapeIdentifier } from 'pg';
 import { RefusedTargetError } from '../cli/errors';
 import { DEFAULT_LOCK_TIMEOUT_MS } from '../cli/timeouts';

@@ -1,4 +1,4 @@
-// The development server that the knexfile's defaults point at: docker compose when a
+// The development server that the default URLs (knex.ts) point at: docker compose when a
 // Docker engine answers, else a project-local cluster in .pgdata/ (git-ignored).
 import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';

@@ -3,7 +3,8 @@
 // visible whatever the role's lock_timeout says, and the lock ends with its transaction or
 // session, so neither a pooler nor a killed run can leave it behind.
 // waitForLock takes it on a session the caller holds (the knexfile's, for the knex CLI);
-// acquireLock opens one of its own.
+// acquireLock opens one of its own. And who keeps a run waiting for an ordinary lock:
+// watchBlockers polls for those sessions, and its caller reports or ends them.
 import type { Client } from 'pg';
 import { LockTimeoutError } from '../cli/errors';
 import { log } from '../cli/log';
