@@ -3,7 +3,8 @@
 import fs from 'fs';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { erdFilesOf } from '../../scripts/erd';
-import { SCHEMA_SQL, schemaSqlOf } from '../../scripts/schema-dump';
+import { SCHEMA_SQL } from '../../scripts/schema-dump';
+import { schemaSqlOf } from '../../scripts/lib/schema/render';
 import { readSchema } from '../../scripts/lib/schema/introspect';
 import { status } from '../../scripts/status';
 import { Settings } from '../../scripts/lib/server/settings';
