@@ -9,6 +9,8 @@ import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
 import { displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
 import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
 import { openClient } from './scripts/lib/server/ssl';
+import { loadSettings } from './scripts/lib/server/settings';
+import { carryForward } from './scripts/lib/migrations/carryForward';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
@@ -40,6 +42,12 @@ async function holdMigrationLock(url: string): Promise<void> {
   }
 }
 
+async function carryPastSquash(env: Environment, url: string): Promise<void> {
+  await carryForward(loadSettings({ env, databaseUrl: url })).catch((err) => {
+    throw forKnexCli(err instanceof KapmanError ? err : explainDatabaseError(err, displayUrl(url)));
+  });
+}
+
 /**
  * The knex CLI's settings: knexConfig's, and no connection opened before the migration lock is
  * held. Knex checks for its tables and creates them outside any transaction, then locks its lock
@@ -57,7 +65,8 @@ function cliConfig(env: Environment): Knex.Config {
   return {
     ...config,
     connection: async () => {
-      await (locked ??= holdMigrationLock(url));
+      // Under the lock, a database migrated before a squash is carried past it first, as db:migrate does: knex would call it corrupt.
+      await (locked ??= holdMigrationLock(url).then(() => carryPastSquash(env, url)));
       return settings();
     },
     // Knex also logs a failed connection, stack and all, before the CLI prints it: the CLI's line is enough.

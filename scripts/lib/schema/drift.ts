@@ -73,6 +73,10 @@ export interface MigrationState {
   /** The file's hash now, and the one recorded when it was applied. */
   current?: string;
   recorded?: string | null;
+  /** A baseline's: the migrations it replaced. */
+  squashes?: string[];
+  /** A baseline whose squashed migrations the database applied, not recorded yet: db:migrate records it. */
+  toCarry?: boolean;
 }
 
 /** Every migration file and every applied migration, with where it stands. */
@@ -90,11 +94,18 @@ export function migrationStates(files: MigrationFile[], applied: AppliedMigratio
   return states;
 }
 
-/** Applied migrations against the files: edited since applied, gone, or not applied yet. */
-export function diffMigrations(files: MigrationFile[], applied: AppliedMigration[]): Difference[] {
+/**
+ * Applied migrations against the files: edited since applied, gone, or not applied yet. With
+ * `baselines`, a baseline whose squashed migrations are applied but which is not recorded yet
+ * is one difference, not one per squashed file.
+ */
+export function diffMigrations(files: MigrationFile[], applied: AppliedMigration[], baselines: Baseline[] = []): Difference[] {
   const group = 'migrations';
   const short = (sha?: string | null) => (sha ?? '').slice(0, 12);
-  return migrationStates(files, applied).flatMap((m): Difference[] => {
+  const fold = foldSquashed(files, applied, baselines);
+  const unrecorded = fold.carried.map((c): Difference => ({ group, kind: 'missing', item: `record of ${c.baseline}`, expected: 'recorded as applied',
+    actual: `the ${c.squashed.length} migrations it squashed are applied: \`npm run db:migrate\` records it` }));
+  return [...unrecorded, ...migrationStates(files, fold.applied).flatMap((m): Difference[] => {
     switch (m.state) {
       case 'applied': return [];
       case 'pending': return [{ group, kind: 'missing', item: `migration ${m.name}`, expected: 'applied' }];
@@ -103,7 +114,7 @@ export function diffMigrations(files: MigrationFile[], applied: AppliedMigration
       case 'edited since applied':
         return [{ group, kind: 'changed', item: `migration ${m.name}`, expected: `sha256 ${short(m.recorded)} (as applied)`, actual: `sha256 ${short(m.current)} (file now)` }];
     }
-  });
+  })];
 }
 
 /** Where a database stands against a baseline it has not recorded yet. */
