@@ -94,7 +94,8 @@ export function baselineSource(live: LiveSchema, q: (name: string) => string, sq
   const names = Object.keys(squashes);
   const up = schemaStatements(live, q).flat();
   const down = [
-    ...(live.tables.length ? [`DROP TABLE ${live.tables.map((t) => `public.${q(t.name)}`).sort().join(', ')}`] : []),
+    // One table a statement (TimescaleDB drops a hypertable only alone), each before those it references.
+    ...dropOrder(live).map((t) => `DROP TABLE public.${q(t)}`),
     ...(Object.keys(live.enums).length ? [`DROP TYPE ${Object.keys(live.enums).sort().map((e) => `public.${q(e)}`).join(', ')}`] : []),
   ];
   const template = (sql: string) => `  \`${sql.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')}\`,`;
@@ -131,6 +132,20 @@ export async function down(knex: Knex): Promise<void> {
   for (const sql of DOWN) await knex.raw(sql);
 }
 `;
+}
+
+/** The tables, each after every table whose foreign keys reference it. */
+function dropOrder(live: LiveSchema): string[] {
+  const references = (t: LiveSchema['tables'][number]) => Object.values(t.constraints)
+    .map((def) => /^FOREIGN KEY .* REFERENCES (?:public\.)?"?([^"(]+)"?\(/.exec(def)?.[1]).filter((r): r is string => !!r && r !== t.name);
+  const left = [...live.tables].sort((a, b) => a.name.localeCompare(b.name));
+  const order: string[] = [];
+  while (left.length) {
+    // A table no remaining table references; a cycle of references is dropped in name order.
+    const at = Math.max(0, left.findIndex((t) => !left.some((o) => o !== t && references(o).includes(t.name))));
+    order.push(left.splice(at, 1)[0].name);
+  }
+  return order;
 }
 
 /** Builds the old migrations and the baseline on two scratch databases and compares them; returns the baseline's text and db/schema.sql's. */
