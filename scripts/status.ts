@@ -34,7 +34,8 @@ export async function status(settings: Settings, o: { migrationsDirectory?: stri
     ...(squashes.has(m.name) ? { squashes: squashes.get(m.name) } : {}),
     ...(toCarry.has(m.name) ? { toCarry: true } : {}),
   }));
-  return { database: settings.database, migrations, squashed, refused: refusal(fold, settings.database, o.migrationsDirectory)?.message };
+  const refused = refusal(fold, settings.database, o.migrationsDirectory)?.message;
+  return { database: settings.database, migrations, squashed, ...(refused ? { refused } : {}) };
 }
 
 /** `applied: 8, pending: 0`, and the edited or missing ones when there are. */
