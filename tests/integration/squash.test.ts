@@ -8,10 +8,10 @@ import path from 'path';
 import { Baseline, migrationFilesIn } from '../../db/migrationSource';
 import { SquashRefusedError } from '../../scripts/lib/cli/errors';
 import { carryForward } from '../../scripts/lib/migrations/carryForward';
-import { applyMigrations } from '../../scripts/lib/migrations/migrate';
+import { applyMigrations, withMigrationTransaction } from '../../scripts/lib/migrations/migrate';
 import { squash } from '../../scripts/lib/migrations/squash';
 import { foldSquashed } from '../../scripts/lib/schema/drift';
-import { verify } from '../../scripts/lib/schema/verify';
+import { verify, verifyOn } from '../../scripts/lib/schema/verify';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationOf, releasedMigrations } from '../support/migrations';
 import { schemaDump } from '../support/schema';
@@ -140,6 +140,16 @@ describe('a squash of the released migrations and one on the hypertable', () => 
     expect(await withDatabase(before, fingerprint)).toEqual(rows);
     const report = await verify(before, { migrationsDirectory: directory });
     expect(report.differences.filter((d) => d.group === 'migrations')).toEqual([]);
+  });
+
+  test("a fresh build verified in its own transaction keeps its work (the baseline's CHECK deparses otherwise than the contract's)", async () => {
+    const fresh = await createTestDatabase('_sq_fresh');
+    const kept = await withMigrationTransaction(fresh, { directory }, async (trx, session) => {
+      await trx.migrate.latest();
+      await verifyOn(session, fresh.database);
+      return (await session.query("SELECT to_regclass('public.tickers') IS NOT NULL AS kept")).rows[0].kept;
+    });
+    expect(kept).toBe(true);
   });
 
   test('a database part-way is refused, naming the commit to migrate with first, and left as it was', async () => {
