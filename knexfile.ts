@@ -6,9 +6,11 @@ import { loadDotEnv } from './scripts/lib/cli/dotenv';
 import { explainDatabaseError, KapmanError, UsageError } from './scripts/lib/cli/errors';
 import { DEFAULT_URLS, Environment, knexConfig } from './scripts/lib/server/knex';
 import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
-import { ConnectionParams, displayUrl, readConnectionUrl } from './scripts/lib/server/connectionUrl';
+import { displayUrl } from './scripts/lib/server/connectionUrl';
 import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
 import { openClient, workingConfig } from './scripts/lib/server/ssl';
+import { loadSettings, Settings } from './scripts/lib/server/settings';
+import { carryForward } from './scripts/lib/migrations/carryForward';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
@@ -18,17 +20,17 @@ function forKnexCli(err: KapmanError): KapmanError {
 }
 
 /**
- * Reads `url` (once: every connection of the run is opened from the result), then takes the
+ * Reads the settings (once: every connection of the run is opened from them), then takes the
  * lock db:migrate and db:rollback take (the migration lock of the database), in a session of its
  * own, and keeps it until the process ends: the knex CLI exits as soon as its command is done,
  * and the lock, transaction-level, ends with the session (through a pooler too).
  */
-async function holdMigrationLock(url: string): Promise<ConnectionParams> {
-  let p: ConnectionParams;
+async function holdMigrationLock(env: Environment, url: string): Promise<Settings> {
+  let settings: Settings;
   let client: Awaited<ReturnType<typeof openClient>>;
   try {
-    p = readConnectionUrl(url);
-    client = await openClient(p);
+    settings = loadSettings({ env, databaseUrl: url, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS });
+    client = await openClient(settings.connection);
   } catch (err) {
     throw forKnexCli(explainDatabaseError(err, displayUrl(url)));
   }
@@ -38,15 +40,15 @@ async function holdMigrationLock(url: string): Promise<ConnectionParams> {
     await prepareSession(client);
     await client.query('BEGIN');
     await prepareTransaction(client, { lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS });
-    await waitForLock(client, MIGRATIONS_LOCK, `the migration lock of ${p.dbname}`, DEFAULT_LOCK_TIMEOUT_MS, {
+    await waitForLock(client, MIGRATIONS_LOCK, `the migration lock of ${settings.database}`, DEFAULT_LOCK_TIMEOUT_MS, {
       bound: `the knex CLI waits ${DEFAULT_LOCK_TIMEOUT_MS / 1000} s`,
       longer: 'use `npm run db:migrate -- --lock-timeout <seconds>`',
     });
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw forKnexCli(explainDatabaseError(err, displayUrl(url)));
+    throw forKnexCli(explainDatabaseError(err, settings.displayUrl));
   }
-  return p;
+  return settings;
 }
 
 /**
@@ -61,10 +63,17 @@ function cliConfig(env: Environment): Knex.Config {
   const config = knexConfig(env, undefined); // without a connection: its own says what is missing
   const url = process.env.DATABASE_URL || DEFAULT_URLS[env];
   if (!url) return config;
-  let locked: Promise<ConnectionParams> | undefined;
+  let locked: Promise<Settings> | undefined;
   return {
     ...config,
-    connection: async () => workingConfig(await (locked ??= holdMigrationLock(url))) as Promise<Knex.PgConnectionConfig>,
+    connection: async () => {
+      // Under the lock, a database migrated before a squash is carried past it first, as db:migrate does: knex would call it corrupt.
+      locked ??= holdMigrationLock(env, url).then(async (settings) => {
+        await carryForward(settings).catch((err) => { throw forKnexCli(err instanceof KapmanError ? err : explainDatabaseError(err, settings.displayUrl)); });
+        return settings;
+      });
+      return workingConfig((await locked).connection) as Promise<Knex.PgConnectionConfig>;
+    },
     // Knex also logs a failed connection, stack and all, before the CLI prints it: the CLI's line is enough.
     log: { warn: (message: unknown) => { if (!/^Acquire connection error: kapman: error: /.test(String(message))) console.warn(message); } },
   };

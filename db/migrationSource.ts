@@ -8,6 +8,11 @@ import type { Knex } from 'knex';
 
 export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
+/** Where a squash moves the migrations it folded into a baseline: beside the migrations folder, and run by nothing. */
+export function squashedDirOf(directory = MIGRATIONS_DIR): string {
+  return path.join(path.dirname(directory), 'squashed');
+}
+
 export interface MigrationReporter {
   started(name: string, direction: 'up' | 'down'): void;
   finished(name: string, direction: 'up' | 'down', ms: number): void;
@@ -24,12 +29,22 @@ interface MigrationModule {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
   config?: Knex.MigratorConfig;
+  /** A baseline's: the migrations it replaced, each with the sha256 it had when they were squashed. */
+  squashes?: Record<string, string>;
+}
+
+/** A migration written by a squash: it builds what `squashes` built, which now lie in the squashed folder. */
+export interface Baseline {
+  name: string;
+  squashes: Record<string, string>;
 }
 
 /** Knex's bookkeeping schema, and the table beside knex_migrations that keeps each applied file's hash. */
 export const MIGRATIONS_SCHEMA = 'knex';
 export const MIGRATIONS_TABLE = 'knex_migrations';
 export const CHECKSUMS_TABLE = 'migration_checksums';
+/** The migrations a database applied before they were squashed: their rows moved out of knex_migrations, which knex would call corrupt. */
+export const SQUASHED_TABLE = 'squashed_migrations';
 
 /** The sha256 of a migration file's content, as recorded when it is applied. */
 export function fileChecksum(directory: string, file: string): string {
@@ -38,7 +53,7 @@ export function fileChecksum(directory: string, file: string): string {
 
 // Recorded in the migration's own transaction, so a file counts as applied with exactly
 // the content that ran (Flyway's checksums; knex keeps only names).
-async function recordChecksum(knex: Knex, file: string, sha256: string | undefined): Promise<void> {
+export async function recordChecksum(knex: Knex, file: string, sha256: string | undefined): Promise<void> {
   // IF NOT EXISTS rather than knex's hasTable: its information_schema query costs more than the
   // rest of the bookkeeping, once per migration. The columns are those knex's builder gave it.
   await knex.raw(`CREATE TABLE IF NOT EXISTS ??.?? (name varchar(255) CONSTRAINT ?? PRIMARY KEY,
@@ -58,6 +73,16 @@ export const FORMER_CHECKSUMS: Record<string, string[]> = {
   '0001_timescaledb.ts': ['6cec8ad6eb0b2902ebd2ad5ff46c7a20cbfc2e6a5086330904323fd6b50fc073'], // its down keeps the extension now
 };
 
+/** A folder's migration files, in the order they run. */
+export function migrationFilesIn(directory: string): string[] {
+  return fs.readdirSync(directory).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
+}
+
+function loadMigration(directory: string, file: string): MigrationModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path.join(directory, file));
+}
+
 export class MigrationFiles implements Knex.MigrationSource<string> {
   /** The last migration that failed: when the failure also broke the connection, knex reports only its ROLLBACK's error. */
   lastFailure?: MigrationFileError;
@@ -65,7 +90,7 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
   constructor(readonly directory = MIGRATIONS_DIR, readonly reporter?: MigrationReporter) {}
 
   async getMigrations(): Promise<string[]> {
-    return fs.readdirSync(this.directory).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
+    return migrationFilesIn(this.directory);
   }
 
   /** Every file with the hash of its content now. */
@@ -74,13 +99,23 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
     return (await this.getMigrations()).map((name) => ({ name, sha256: fileChecksum(this.directory, name), former: former(name) }));
   }
 
+  /** The baselines among the files, in order, and (with `squashed`) those a later squash folded in turn. */
+  async baselines(o: { squashed?: boolean } = {}): Promise<Baseline[]> {
+    const found = (directory: string, files: string[]) => files.flatMap((name) => {
+      const squashes = loadMigration(directory, name).squashes;
+      return squashes ? [{ name, squashes }] : [];
+    });
+    const squashedDir = squashedDirOf(this.directory);
+    const older = o.squashed && fs.existsSync(squashedDir) ? found(squashedDir, migrationFilesIn(squashedDir)) : [];
+    return [...older, ...found(this.directory, await this.getMigrations())];
+  }
+
   getMigrationName(file: string): string {
     return file;
   }
 
   async getMigration(file: string): Promise<Knex.Migration> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const module: MigrationModule = require(path.join(this.directory, file));
+    const module = loadMigration(this.directory, file);
     const run = (direction: 'up' | 'down') => async (knex: Knex) => {
       this.reporter?.started(file, direction);
       const started = process.hrtime.bigint();

@@ -20,6 +20,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'restore', positionals: '<file>', needs: 'the backup to restore (the archive; its FILE.json lies beside it)', placeholder: 'FILE', describe: 'REPLACES EVERYTHING in the target database with a backup: restored beside it, verified, then swapped in', load: () => require('./restore').command },
   { name: 'lint', positionals: '[migrations..]', describe: 'Lint the SQL of the pending migrations (or those named) with squawk and the TimescaleDB rules; exit 35 on a finding', load: () => require('./lint').command },
   { name: 'new', positionals: '<name..>', needs: 'the name of the migration', placeholder: 'NAME', describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub', load: () => require('./new').command },
+  { name: 'squash', describe: 'Fold the migrations (or those up to --through NNNN) into one baseline migration, proven to build the identical database first', load: () => require('./squash').command },
   { name: 'schema:dump', describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)', load: () => require('./schema-dump').command },
   { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md', load: () => require('./erd').command },
   { name: 'bench', describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB', load: () => require('./bench').command },

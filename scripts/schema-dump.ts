@@ -1,12 +1,10 @@
 // `npm run db:schema:dump`: write db/schema.sql, the migrations' schema as SQL, so every
 // schema change shows up in review as a diff of that file (dbmate's schema.sql).
 import path from 'path';
-import type { Client } from 'pg';
 import type { KapmanCommand } from './command';
 import { PROJECT_ROOT } from './lib/paths';
 import { syncGenerated } from './lib/schema/generated';
-import { readAppliedMigrations, readSchema } from './lib/schema/introspect';
-import { identQuoter, renderSchemaSql } from './lib/schema/render';
+import { schemaSqlOf } from './lib/schema/render';
 import { withMigratedScratch } from './lib/migrations/scratch';
 import { Settings } from './lib/server/settings';
 
@@ -15,12 +13,6 @@ export const SCHEMA_SQL = path.join(PROJECT_ROOT, 'db', 'schema.sql');
 /** db/schema.sql's text for the schema the migrations build (on a scratch database of the target's server). */
 export async function schemaSql(settings: Settings): Promise<string> {
   return withMigratedScratch(settings, schemaSqlOf);
-}
-
-/** db/schema.sql's text for a database the migrations built. */
-export async function schemaSqlOf(c: Client): Promise<string> {
-  const live = await readSchema(c);
-  return renderSchemaSql(live, await readAppliedMigrations(c), await identQuoter(c, live));
 }
 
 /** Writes db/schema.sql, or with `check` only compares; returns it when it was stale. */

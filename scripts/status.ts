@@ -1,19 +1,41 @@
-// `npm run db:status`: which migrations are applied and which are pending, like `dbmate status`.
-// Read-only: unlike `knex migrate:status`, it creates no bookkeeping table.
+// `npm run db:status`: which migrations are applied and which are pending, like `dbmate status`;
+// a baseline with what it squashed folded under it. Read-only: unlike `knex migrate:status`,
+// it creates no bookkeeping table.
 import { MigrationFiles } from '../db/migrationSource';
 import type { KapmanCommand } from './command';
 import { MigrationsNotAppliedError } from './lib/cli/errors';
 import { withTransaction } from './lib/server/connection';
-import { MigrationState, migrationStates } from './lib/schema/drift';
-import { readAppliedMigrations } from './lib/schema/introspect';
-import { detail, log } from './lib/cli/log';
+import { foldSquashed, MigrationState, migrationStates } from './lib/schema/drift';
+import { readAppliedMigrations, readSquashedMigrations, SquashedMigration } from './lib/schema/introspect';
+import { refusal } from './lib/migrations/carryForward';
+import { count, detail, log } from './lib/cli/log';
 import { Settings } from './lib/server/settings';
 
-export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<MigrationState[]> {
-  const files = await new MigrationFiles(o.migrationsDirectory).checksums();
-  const applied = await withTransaction(settings, readAppliedMigrations);
-  // A migration applied before checksums were kept counts as applied here; db:verify flags it.
-  return migrationStates(files, applied).map(({ name, state }) => ({ name, state: state === 'applied, no checksum recorded' ? 'applied' : state }));
+export interface Status {
+  database: string;
+  migrations: MigrationState[];
+  /** What this database applied before a squash replaced it. */
+  squashed: SquashedMigration[];
+  /** Why the database cannot be carried past a squash, when it cannot. */
+  refused?: string;
+}
+
+export async function status(settings: Settings, o: { migrationsDirectory?: string } = {}): Promise<Status> {
+  const source = new MigrationFiles(o.migrationsDirectory);
+  const [files, baselines] = [await source.checksums(), await source.baselines({ squashed: true })];
+  const { applied, squashed } = await withTransaction(settings, async (c) => ({ applied: await readAppliedMigrations(c), squashed: await readSquashedMigrations(c) }));
+  const fold = foldSquashed(files, applied, baselines);
+  const toCarry = new Set(fold.carried.map((c) => c.baseline));
+  const squashes = new Map(baselines.map((b) => [b.name, Object.keys(b.squashes)]));
+  const migrations = migrationStates(files, fold.applied).map((m): MigrationState => ({
+    name: m.name,
+    // A migration applied before checksums were kept counts as applied here; db:verify flags it.
+    state: m.state === 'applied, no checksum recorded' ? 'applied' : m.state,
+    ...(squashes.has(m.name) ? { squashes: squashes.get(m.name) } : {}),
+    ...(toCarry.has(m.name) ? { toCarry: true } : {}),
+  }));
+  const refused = refusal(fold, settings.database, o.migrationsDirectory)?.message;
+  return { database: settings.database, migrations, squashed, ...(refused ? { refused } : {}) };
 }
 
 /** `applied: 8, pending: 0`, and the edited or missing ones when there are. */
@@ -27,18 +49,37 @@ const MARK: Record<MigrationState['state'], string> = {
   applied: '[X]', pending: '[ ]', 'edited since applied': '[!]', 'applied, file missing': '[?]', 'applied, no checksum recorded': '[X]',
 };
 
-export const command: KapmanCommand<{ check: boolean }, { database: string; migrations: MigrationState[] }> = {
+/** The lines under a baseline: what it squashed, nested for an older baseline, with when this database applied each. */
+function foldedLines(names: string[], squashes: Map<string, string[]>, history: SquashedMigration[], depth = 1): string[] {
+  return names.flatMap((name) => {
+    const applied = history.find((h) => h.name === name);
+    const when = applied ? `applied here ${applied.appliedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, before the squash` : 'squashed';
+    return [`${'    '.repeat(depth)}└ ${name} (${when})`, ...foldedLines(squashes.get(name) ?? [], squashes, history, depth + 1)];
+  });
+}
+
+export const command: KapmanCommand<{ check: boolean }, Status> = {
   database: true,
   options: (y) => y
     .option('check', { type: 'boolean', default: false, describe: 'fail (exit 29) unless every migration is applied as written: none pending, edited or missing' }),
   run: async (args, settings) => {
-    const states = await status(settings);
+    const result = await status(settings);
+    const states = result.migrations;
+    const squashes = new Map(states.filter((s) => s.squashes).map((s) => [s.name, s.squashes!]));
     log(`migrations of ${settings.displayUrl}:`);
-    for (const s of states) detail(`${MARK[s.state]} ${s.name}${s.state === 'applied' || s.state === 'pending' ? '' : ` (${s.state})`}`);
+    for (const s of states) {
+      const notes = [
+        s.state === 'applied' || s.state === 'pending' ? '' : s.state,
+        s.squashes ? `baseline of ${count(s.squashes.length, 'squashed migration')}` : '',
+        s.toCarry ? 'applied as the migrations it squashed: `npm run db:migrate` records it' : '',
+      ].filter(Boolean);
+      detail(`${MARK[s.state]} ${s.name}${notes.length ? ` (${notes.join('; ')})` : ''}`);
+      for (const line of foldedLines(s.squashes ?? [], squashes, result.squashed)) detail(line);
+    }
+    if (result.refused) log(result.refused);
     const n = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
     const other = states.length - n('applied') - n('pending');
     log(tally(states));
-    const result = { database: settings.database, migrations: states };
     if (args.check && other + n('pending') > 0) {
       const err = new MigrationsNotAppliedError(`${settings.database}: ${n('pending')} pending, ${other} edited or missing`,
         other ? 'an edited [!] or missing [?] file: bring back the file as it was applied (git), or rebuild the database with `npm run db:reset`'

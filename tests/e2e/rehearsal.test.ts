@@ -74,7 +74,7 @@ test('in production, migrate prints the plan and lints it, then applies it', asy
   expect(plan).toBeGreaterThan(0);
   expect(linted).toBeGreaterThan(plan);
   expect(applied).toBeGreaterThan(linted);
-  expect((await status(production)).filter((m) => m.state !== 'applied')).toEqual([]);
+  expect((await status(production)).migrations.filter((m) => m.state !== 'applied')).toEqual([]);
 });
 
 
@@ -89,7 +89,7 @@ export async function down(knex: any) { await knex.raw('DROP INDEX ohlcv_volume_
   const refused = migrate(production, { migrationsDirectory: directory });
   await expect(refused).rejects.toBeInstanceOf(LintError);
   await expect(refused).rejects.toMatchObject({ exitCode: 35 });
-  expect((await status(production, { migrationsDirectory: directory })).filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_index_ohlcv.ts']);
+  expect((await status(production, { migrationsDirectory: directory })).migrations.filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_index_ohlcv.ts']);
   await withDatabase(db, async (c) => expect((await c.query("SELECT to_regclass('ohlcv_volume_idx') AS i")).rows[0].i).toBeNull());
   // The development environment applies it without a lint: the lint guards production.
   expect(await migrate(loadSettings({ env: 'test', databaseUrl: db.url }), { migrationsDirectory: directory })).toEqual(['9001_index_ohlcv.ts']);

@@ -88,7 +88,7 @@ test('setup on a fresh folder makes the cluster, the database and the schema; a 
 
     const second = await setup({ docker: false, binDir, cluster, waitMs: 30_000, provision });
     expect(second).toEqual({ url: first.url, applied: [] });
-    expect((await status(settings)).every((s) => s.state === 'applied')).toBe(true);
+    expect((await status(settings)).migrations.every((s) => s.state === 'applied')).toBe(true);
     const databases = await withClient(settingsOf(clusterUrl({ ...dev, ...cluster }, 'postgres')),
       async (c) => (await c.query('SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1')).rows.map((r) => r.datname));
     expect(databases).toEqual([dev.database, 'postgres'].sort());

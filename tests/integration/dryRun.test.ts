@@ -17,7 +17,7 @@ test('--dry-run prints each pending migration and its statements, and the databa
   expect(r.out).toContain("\nSELECT create_hypertable('ohlcv', by_range('date', INTERVAL '365 days'));\n");
   expect(r.out).not.toMatch(/knex_migrations|migration_checksums/);
   await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual([]));
-  expect(await status(db)).toEqual(migrationFiles().map((name) => ({ name, state: 'pending' })));
+  expect((await status(db)).migrations).toEqual(migrationFiles().map((name) => ({ name, state: 'pending' })));
 
   const json = await runInProcess('migrate', ['--dry-run', '--json'], { DATABASE_URL: db.url });
   expect(json.code).toBe(0);

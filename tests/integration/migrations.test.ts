@@ -102,7 +102,7 @@ test('check constraints reject out-of-range scores and phases', async () => {
 
 test('migrate:latest a second time applies nothing', async () => {
   expect(await migrateLatest(db)).toEqual([]);
-  expect((await status(db)).filter((m) => m.state !== 'applied')).toEqual([]);
+  expect((await status(db)).migrations.filter((m) => m.state !== 'applied')).toEqual([]);
 });
 
 test('rolling everything back leaves public without tables or types, and TimescaleDB installed; migrating again gives the same schema', async () => {
@@ -127,10 +127,10 @@ test('a database that applied 0001 before its down was edited still verifies and
   const record = (sha: string) => withDatabase(older, (c) => c.query("UPDATE knex.migration_checksums SET sha256 = $1 WHERE name = '0001_timescaledb.ts'", [sha]));
   await record(former);
   expect((await verify(older)).ok).toBe(true);
-  expect((await status(older)).find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('applied');
+  expect((await status(older)).migrations.find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('applied');
   await record('0'.repeat(64));
   expect((await verify(older)).differences).toEqual([expect.objectContaining({ group: 'migrations', kind: 'changed', item: 'migration 0001_timescaledb.ts' })]);
-  expect((await status(older)).find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('edited since applied');
+  expect((await status(older)).migrations.find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('edited since applied');
 });
 
 test('two fresh builds get identical schemas (pg_dump --schema-only)', async () => {

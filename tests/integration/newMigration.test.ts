@@ -28,7 +28,7 @@ test('a generated migration, once written, is applied by db:migrate, listed by d
   expect(stub).toMatch(/\n\/\/ Why: .*\nexport async function up\(knex: Knex\): Promise<void> \{/s);
   expect(stub).toMatch(/\nexport async function down\(knex: Knex\): Promise<void> \{/);
 
-  const listed = async () => Object.fromEntries((await status(db, { migrationsDirectory: dir })).map((s) => [s.name, s.state]));
+  const listed = async () => Object.fromEntries((await status(db, { migrationsDirectory: dir })).migrations.map((s) => [s.name, s.state]));
   expect(await listed()).toEqual({ ...Object.fromEntries(released.map((f) => [f, 'applied'])), [made.file]: 'pending' });
 
   // Left unwritten, the stub fails loudly instead of being recorded as applied.

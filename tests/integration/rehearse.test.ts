@@ -33,7 +33,7 @@ test('a migrated database: only the pending migration, its bound values inlined,
   expect(r.before.tables.map((t) => t.name)).toContain('tickers');
   expect(r.after!.tables.find((t) => t.name === 'tickers')!.columns.map((c) => c.name)).toContain('probe_exchange');
   expect(schemaDump(db)).toEqual(before);
-  expect((await status(db, { migrationsDirectory: directory })).filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_adds_a_ticker.ts']);
+  expect((await status(db, { migrationsDirectory: directory })).migrations.filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_adds_a_ticker.ts']);
 });
 
 test('a migration that fails: its statements up to the failing one, and the error a real run gives', async () => {

@@ -3,7 +3,8 @@
 import fs from 'fs';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { erdFilesOf } from '../../scripts/erd';
-import { SCHEMA_SQL, schemaSqlOf } from '../../scripts/schema-dump';
+import { SCHEMA_SQL } from '../../scripts/schema-dump';
+import { schemaSqlOf } from '../../scripts/lib/schema/render';
 import { readSchema } from '../../scripts/lib/schema/introspect';
 import { status } from '../../scripts/status';
 import { Settings } from '../../scripts/lib/server/settings';
@@ -38,13 +39,13 @@ test('docs/schema.md and the README diagram are current (run `npm run db:erd` wh
 test('db:status lists pending, applied and edited migrations', async () => {
   const empty = await createTestDatabase('_status');
   const files = fs.readdirSync(MIGRATIONS_DIR).sort();
-  expect(await status(empty)).toEqual(files.map((name) => ({ name, state: 'pending' })));
+  expect((await status(empty)).migrations).toEqual(files.map((name) => ({ name, state: 'pending' })));
   const db = migrated; // what migrating it gives, without the migrating
-  expect(await status(db)).toEqual(files.map((name) => ({ name, state: 'applied' })));
+  expect((await status(db)).migrations).toEqual(files.map((name) => ({ name, state: 'applied' })));
 
   const sources = Object.fromEntries(files.map((f) => [f, fs.readFileSync(`${MIGRATIONS_DIR}/${f}`, 'utf8')]));
   const edited = migrationsFolder({ ...sources, [files[1]]: `${sources[files[1]]}\n// edited\n`, '0099_later.ts': sources[files[0]] });
-  const states = await status(db, { migrationsDirectory: edited });
+  const states = (await status(db, { migrationsDirectory: edited })).migrations;
   expect(states.filter((s) => s.state !== 'applied')).toEqual([
     { name: files[1], state: 'edited since applied' },
     { name: '0099_later.ts', state: 'pending' },

@@ -29,6 +29,8 @@ export interface Run {
 
 export type Coverage = { ci: string } | { run: Run };
 
+const COMMIT_DB = 'git add -A db && git -c user.name=readme -c user.email=readme@example.com commit -qm db';
+const lastNumber = () => migrationFiles()[migrationFiles().length - 1].slice(0, 4);
 const BACKUP_WRITTEN = /backup written: (\S+\.dump) \(/;
 const EXAMPLE_BACKUP = 'backups/kapman_dev-20250101T120000Z.dump';
 
@@ -74,6 +76,17 @@ export const RUNBOOK: Record<string, Coverage> = {
   // A managed service's URL, filled in with the throwaway target's.
   "DATABASE_URL='postgres://tsdbadmin:…@HOST:PORT/tsdb?sslmode=verify-full&sslrootcert=/path/to/ca.crt' npm run db:reset -- --in-place": {
     run: { as: (c) => `DATABASE_URL='${c.url}' npm run db:reset -- --in-place`, env: 'none', code: 0, output: /committed: kapman_t_\w+ is the empty baseline/ },
+  },
+  // The copy becomes a git repository (db/ committed) so the squash may run; the first folds up
+  // to 0004, the second folds that baseline with the rest, and the target is carried past both.
+  'npx kapman-db squash': {
+    run: { as: () => `git init -q && ${COMMIT_DB} && npx kapman-db squash --through 0004`, env: 'target', code: 0, output: /4 migrations squashed into 0004_baseline\.ts, proven identical/ },
+  },
+  'npm run db:squash': {
+    run: { as: () => `${COMMIT_DB} && npm run db:squash`, env: 'target', code: 0, output: new RegExp(`${migrationFiles().length - 3} migrations squashed into ${lastNumber()}_baseline\\.ts, proven identical`) },
+  },
+  'npm run db:migrate': {
+    run: { as: () => `${COMMIT_DB} && npm run db:migrate`, env: 'target', code: 0, output: new RegExp(`carried past the squash: ${lastNumber()}_baseline\\.ts recorded in place of ${migrationFiles().length} applied migrations`) },
   },
   'npx kapman-db schema:dump': { run: { env: 'target', code: 0, output: /db\/schema\.sql is current/ } },
   'npx kapman-db erd': { run: { env: 'target', code: 0, output: /README\.md is current/ } },

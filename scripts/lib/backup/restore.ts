@@ -8,7 +8,8 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
 import { MigrationFiles } from '../../../db/migrationSource';
 import { BackupVersionError, MissingRolesError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
-import { Difference, diffMigrations } from '../schema/drift';
+import { Difference, diffMigrations, foldSquashed } from '../schema/drift';
+import { carryForward } from '../migrations/carryForward';
 import { count, log, step } from '../cli/log';
 import { replaceDatabase } from '../replace/replace';
 import { rowCounts } from '../schema/introspect';
@@ -178,7 +179,11 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
   const meta = await readBackup(archive);
   if (meta.database !== settings.database) log(`warning: ${archive} is a backup of ${meta.database}, not of ${settings.database}`);
   // A backup of another migration set would be refused by the verification after the whole load: known now.
-  const mismatch = diffMigrations(await new MigrationFiles().checksums(), meta.migrations);
+  // A backup taken before a squash is carried past it once restored, as db:migrate would.
+  const source = new MigrationFiles();
+  const files = await source.checksums();
+  const fold = foldSquashed(files, meta.migrations, await source.baselines({ squashed: true }));
+  const mismatch = diffMigrations(files, fold.applied);
   if (mismatch.length) {
     const say = (d: Difference) => `${d.item.replace(/^migration /, '')} ${d.kind === 'missing' ? 'not in the backup' : d.kind === 'unexpected' ? 'in the backup, not in this checkout' : 'of another content'}`;
     throw new RestoreFailedError(`backup ${archive} was taken at another set of migrations than this checkout's (${mismatch.map(say).join('; ')}); ${settings.database} was not changed`,
@@ -219,6 +224,7 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
         if (meta.timescaledb) await c.query('SELECT timescaledb_post_restore()');
         await giveToOwner(c);
       });
+      if (fold.carried.length) await carryForward(beside);
       // Reported under the target's name: the build becomes it.
       reportVerification({ ...(await step('compared with the contract', () => verify(beside))), database: settings.database }, () => new RestoreFailedError(
         `the restored backup does not match this checkout's db/contract.ts; ${settings.database} was not changed`,

@@ -153,6 +153,11 @@ export class LintError extends KapmanError {
   readonly exitCode = 35;
 }
 
+/** A squash, or carrying a database past one, was refused: nothing was written or changed. */
+export class SquashRefusedError extends KapmanError {
+  readonly exitCode = 37;
+}
+
 export const INSTALL_HINT =
   'without Docker, run `bash scripts/install-timescaledb.sh` as root (or through sudo); with Docker, use the timescale/timescaledb image (docker-compose.yml)';
 

@@ -5,7 +5,8 @@ import { count, log, plain, step } from '../cli/log';
 import { waitForServer } from '../server/connection';
 import { Settings } from '../server/settings';
 import { lintOutcome, lintRehearsal, printLintReport } from './lint';
-import { migrateLatest, printingReporter } from './migrate';
+import { carryForward } from './carryForward';
+import { applyMigrations, oneAtATime, printingReporter } from './migrate';
 import { Rehearsal, RehearsedMigration, rehearse } from './rehearse';
 
 export interface MigrateCommandOptions {
@@ -62,7 +63,10 @@ export async function migrate(settings: Settings, o: MigrateCommandOptions = {})
     lintOutcome(report, rehearsal.failure?.error);
   }
   const applied = await step((files: string[]) => `${count(files.length, 'migration')} applied to ${settings.database}`,
-    () => migrateLatest(settings, { reporter: printingReporter, directory: o.migrationsDirectory }));
+    () => oneAtATime(settings, async (watcher) => {
+      await carryForward(settings, { directory: o.migrationsDirectory });
+      return applyMigrations(settings, { reporter: printingReporter, directory: o.migrationsDirectory, watcher });
+    }));
   if (applied.length === 0) log('already up to date');
   return applied;
 }

@@ -9,6 +9,8 @@ import { withScratchDatabase } from './scratch';
 import { Settings } from '../server/settings';
 import { LiveSchema, readAppliedMigrations, readSchema } from '../schema/introspect';
 import { applyMigrations, oneAtATime, withMigrationTransaction } from './migrate';
+import { refusal } from './carryForward';
+import { foldSquashed } from '../schema/drift';
 
 export interface RehearsedMigration {
   /** The migration's file name, as knex records it. */
@@ -62,11 +64,17 @@ class RehearsalOver extends KapmanError {}
  * server), on the target itself, holding the migration lock, in a transaction rolled back.
  */
 export async function rehearse<T = undefined>(settings: Settings, o: RehearseOptions<T> = {}): Promise<Rehearsal<T>> {
-  const files = await new MigrationFiles(o.directory).getMigrations();
-  const { applied, mayCreate } = await withTransaction(settings, async (c) => ({
-    applied: (await readAppliedMigrations(c)).map((m) => m.name),
+  const source = new MigrationFiles(o.directory);
+  const files = await source.getMigrations();
+  const { recorded, mayCreate } = await withTransaction(settings, async (c) => ({
+    recorded: await readAppliedMigrations(c),
     mayCreate: (await c.query('SELECT rolcreatedb OR rolsuper AS may FROM pg_roles WHERE rolname = current_user')).rows[0].may as boolean,
   }));
+  // A database migrated before a squash counts as having applied the baseline, as db:migrate will record.
+  const fold = foldSquashed(await source.checksums(), recorded, await source.baselines({ squashed: true }));
+  const refused = refusal(fold, settings.database, o.directory);
+  if (refused) throw refused;
+  const applied = fold.applied.map((m) => m.name);
   let built: string[];
   let through: string[];
   let reported: string[];

@@ -1,6 +1,7 @@
 // Compares two schemas item by item: what is missing, unexpected or changed, grouped
 // by table (or `database` for extensions, enums, hypertables and stray objects).
 import type { SchemaContract, TableContract } from '../../../db/contract';
+import type { Baseline } from '../../../db/migrationSource';
 import type { AppliedMigration, LiveSchema } from './introspect';
 
 export interface Difference {
@@ -72,6 +73,10 @@ export interface MigrationState {
   /** The file's hash now, and the one recorded when it was applied. */
   current?: string;
   recorded?: string | null;
+  /** A baseline's: the migrations it replaced. */
+  squashes?: string[];
+  /** A baseline whose squashed migrations the database applied, not recorded yet: db:migrate records it. */
+  toCarry?: boolean;
 }
 
 /** Every migration file and every applied migration, with where it stands. */
@@ -89,11 +94,18 @@ export function migrationStates(files: MigrationFile[], applied: AppliedMigratio
   return states;
 }
 
-/** Applied migrations against the files: edited since applied, gone, or not applied yet. */
-export function diffMigrations(files: MigrationFile[], applied: AppliedMigration[]): Difference[] {
+/**
+ * Applied migrations against the files: edited since applied, gone, or not applied yet. With
+ * `baselines`, a baseline whose squashed migrations are applied but which is not recorded yet
+ * is one difference, not one per squashed file.
+ */
+export function diffMigrations(files: MigrationFile[], applied: AppliedMigration[], baselines: Baseline[] = []): Difference[] {
   const group = 'migrations';
   const short = (sha?: string | null) => (sha ?? '').slice(0, 12);
-  return migrationStates(files, applied).flatMap((m): Difference[] => {
+  const fold = foldSquashed(files, applied, baselines);
+  const unrecorded = fold.carried.map((c): Difference => ({ group, kind: 'missing', item: `record of ${c.baseline}`, expected: 'recorded as applied',
+    actual: `the ${c.squashed.length} migrations it squashed are applied: \`npm run db:migrate\` records it` }));
+  return [...unrecorded, ...migrationStates(files, fold.applied).flatMap((m): Difference[] => {
     switch (m.state) {
       case 'applied': return [];
       case 'pending': return [{ group, kind: 'missing', item: `migration ${m.name}`, expected: 'applied' }];
@@ -102,5 +114,54 @@ export function diffMigrations(files: MigrationFile[], applied: AppliedMigration
       case 'edited since applied':
         return [{ group, kind: 'changed', item: `migration ${m.name}`, expected: `sha256 ${short(m.recorded)} (as applied)`, actual: `sha256 ${short(m.current)} (file now)` }];
     }
-  });
+  })];
+}
+
+/** Where a database stands against a baseline it has not recorded yet. */
+export interface SquashFold {
+  /** The applied migrations as they are once carried past every squash: each fully applied baseline in place of what it squashed. */
+  applied: AppliedMigration[];
+  /** Baselines whose squashed migrations the database applied in full, with the applied rows they replace. */
+  carried: Array<{ baseline: string; squashed: string[] }>;
+  /** A baseline only some of whose squashed migrations are applied: the database cannot be carried past it. */
+  partway?: { baseline: string; applied: string[]; missing: string[] };
+  /** Squashed migrations applied with other content than they had when squashed. */
+  edited?: { baseline: string; files: string[] };
+}
+
+/**
+ * Reads `applied` past the baselines of `files`: a database that applied every migration a
+ * baseline squashed (directly, or through an older baseline in the squashed folder) counts as
+ * having applied the baseline. `baselines` holds the current ones and the squashed older ones.
+ */
+export function foldSquashed(files: MigrationFile[], applied: AppliedMigration[], baselines: Baseline[]): SquashFold {
+  const recorded = new Map(applied.map((a) => [a.name, a.sha256]));
+  const older = new Map(baselines.map((b) => [b.name, b.squashes]));
+  const fold: SquashFold = { applied: [...applied], carried: [] };
+  for (const file of files) {
+    const squashes = older.get(file.name);
+    if (!squashes || recorded.has(file.name)) continue;
+    const used: string[] = [];
+    const missing: string[] = [];
+    const edited: string[] = [];
+    const visit = (members: Record<string, string>) => {
+      for (const [name, sha] of Object.entries(members)) {
+        if (recorded.has(name)) {
+          used.push(name);
+          const had = recorded.get(name);
+          if (had !== null && had !== sha) edited.push(name);
+        } else if (older.has(name)) visit(older.get(name)!);
+        else missing.push(name);
+      }
+    };
+    visit(squashes);
+    if (used.length === 0) continue;
+    if (edited.length) return { ...fold, edited: { baseline: file.name, files: edited } };
+    if (missing.length) return { ...fold, partway: { baseline: file.name, applied: used, missing } };
+    fold.applied = [...fold.applied.filter((a) => !used.includes(a.name)), { name: file.name, sha256: file.sha256 }];
+    for (const name of used) recorded.delete(name);
+    recorded.set(file.name, file.sha256);
+    fold.carried.push({ baseline: file.name, squashed: used });
+  }
+  return fold;
 }

@@ -97,8 +97,11 @@ export async function reconcileExpressions(client: Client, expected: SchemaContr
   const todo = candidates(expected, live);
   if (todo.length === 0) return live;
   const same = new Set<Candidate>();
+  // Inside the caller's transaction (a reset verifies what it built before it commits), a
+  // savepoint: a ROLLBACK there would undo the caller's work. Outside one, a transaction of its own.
+  const nested = await client.query('SAVEPOINT kapman_reconcile').then(() => true, () => false);
   try {
-    await client.query('BEGIN');
+    if (!nested) await client.query('BEGIN');
     for (const table of new Set(todo.map((c) => c.table))) {
       await client.query('SAVEPOINT kapman_table');
       try {
@@ -121,7 +124,8 @@ export async function reconcileExpressions(client: Client, expected: SchemaContr
   } catch {
     // No scratch table here: compare the texts.
   } finally {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query(nested ? 'ROLLBACK TO SAVEPOINT kapman_reconcile' : 'ROLLBACK').catch(() => undefined);
+    if (nested) await client.query('RELEASE SAVEPOINT kapman_reconcile').catch(() => undefined);
   }
   if (same.size === 0) return live;
   const tables = live.tables.map((t): TableContract => {

@@ -2,7 +2,7 @@
 // so the two can be compared item by item. Knex's bookkeeping schema is not read.
 import { Client } from 'pg';
 import type { SchemaContract, TableContract } from '../../../db/contract';
-import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../../db/migrationSource';
+import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, SQUASHED_TABLE } from '../../../db/migrationSource';
 
 export interface LiveSchema extends SchemaContract {
   /** Anything else in `public` that the contract has no place for: views, sequences, functions, triggers, types. */
@@ -104,6 +104,23 @@ export async function readAppliedMigrations(client: Client): Promise<AppliedMigr
     : 'LEFT JOIN (SELECT NULL::text AS name, NULL::text AS sha256) c ON false';
   const { rows } = await client.query(
     `SELECT m.name, c.sha256 FROM ${schema}.${client.escapeIdentifier(MIGRATIONS_TABLE)} m ${checksums} ORDER BY m.id`);
+  return rows;
+}
+
+export interface SquashedMigration {
+  name: string;
+  /** The baseline recorded in its place when the database was carried past a squash. */
+  squashedInto: string;
+  /** When it was applied, before the squash. */
+  appliedAt: Date;
+}
+
+/** The migrations this database applied before they were squashed: its history, kept when a squash replaced them. */
+export async function readSquashedMigrations(client: Client): Promise<SquashedMigration[]> {
+  const table = `${client.escapeIdentifier(MIGRATIONS_SCHEMA)}.${client.escapeIdentifier(SQUASHED_TABLE)}`;
+  const { rows: [has] } = await client.query('SELECT to_regclass($1) IS NOT NULL AS squashed', [table]);
+  if (!has.squashed) return [];
+  const { rows } = await client.query(`SELECT name, squashed_into AS "squashedInto", migration_time AS "appliedAt" FROM ${table} ORDER BY migration_time, name`);
   return rows;
 }
 

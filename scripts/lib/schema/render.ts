@@ -2,7 +2,7 @@
 // (docs/schema.md). Both are deterministic: the same schema gives the same bytes.
 import type { Client } from 'pg';
 import type { TableContract } from '../../../db/contract';
-import type { AppliedMigration, LiveSchema } from './introspect';
+import { AppliedMigration, LiveSchema, readAppliedMigrations, readSchema } from './introspect';
 
 /** PostgreSQL's own quote_ident for every name, so the text quotes exactly as pg_dump would. */
 export async function identQuoter(client: Client, live: LiveSchema): Promise<(name: string) => string> {
@@ -17,44 +17,49 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 const byName = <T extends { name: string }>(items: T[]) => [...items].sort((a, b) => a.name.localeCompare(b.name));
 const isForeignKey = (def: string) => def.startsWith('FOREIGN KEY');
 
+/**
+ * The statements that build `live` on an empty database, in groups and in an order that works:
+ * extensions, enum types, each table with its keys and indexes, the foreign keys, the hypertables.
+ * Each index is its own statement, so a hypertable is made without its default ones.
+ */
+export function schemaStatements(live: LiveSchema, q: (name: string) => string): string[][] {
+  const groups: string[][] = [live.extensions.map((e) => `CREATE EXTENSION IF NOT EXISTS ${q(e)}`)];
+  groups.push(Object.entries(live.enums).sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, values]) => `CREATE TYPE public.${q(name)} AS ENUM (${values.map(literal).join(', ')})`));
+  const tables = byName(live.tables);
+  for (const t of tables) {
+    const columns = t.columns.map((c) => `    ${q(c.name)} ${c.type}${c.default === undefined ? '' : ` DEFAULT ${c.default}`}${c.notNull ? ' NOT NULL' : ''}`);
+    groups.push([
+      `CREATE TABLE public.${q(t.name)} (\n${columns.join(',\n')}\n)`,
+      ...sortedEntries(t.constraints).filter(([, d]) => !isForeignKey(d)).map(([name, def]) => `ALTER TABLE ONLY public.${q(t.name)} ADD CONSTRAINT ${q(name)} ${def}`),
+      ...sortedEntries(t.indexes).filter(([n]) => !(n in t.constraints)).map(([name, def]) => {
+        const unique = def.startsWith('UNIQUE ');
+        return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${q(name)} ON public.${q(t.name)} USING ${def.replace(/^UNIQUE /, '')}`;
+      }),
+    ]);
+  }
+  groups.push(tables.flatMap((t) => sortedEntries(t.constraints).filter(([, d]) => isForeignKey(d))
+    .map(([name, def]) => `ALTER TABLE ONLY public.${q(t.name)} ADD CONSTRAINT ${q(name)} ${def}`)));
+  groups.push(live.hypertables.map((h) => `SELECT create_hypertable('public.${q(h.table)}', by_range(${literal(h.timeColumn)}, INTERVAL ${literal(h.chunkInterval)}), create_default_indexes => false)`));
+  return groups.filter((g) => g.length > 0);
+}
+
 export function renderSchemaSql(live: LiveSchema, applied: AppliedMigration[], q: (name: string) => string): string {
   const out: string[] = [
     '-- KapMan MVP schema: what the migrations build, written by `npm run db:schema:dump`.',
     '-- Do not edit: a test fails when the migrations and this file disagree. For review, not for loading.',
-    '',
   ];
-  for (const e of live.extensions) out.push(`CREATE EXTENSION IF NOT EXISTS ${q(e)};`);
-  out.push('');
-  for (const [name, values] of Object.entries(live.enums).sort(([a], [b]) => a.localeCompare(b))) {
-    out.push(`CREATE TYPE public.${q(name)} AS ENUM (${values.map(literal).join(', ')});`);
-  }
-  const tables = byName(live.tables);
-  for (const t of tables) {
-    out.push('', `CREATE TABLE public.${q(t.name)} (`);
-    out.push(t.columns.map((c) => `    ${q(c.name)} ${c.type}${c.default === undefined ? '' : ` DEFAULT ${c.default}`}${c.notNull ? ' NOT NULL' : ''}`).join(',\n'));
-    out.push(');');
-    for (const [name, def] of sortedEntries(t.constraints).filter(([, d]) => !isForeignKey(d))) {
-      out.push(`ALTER TABLE ONLY public.${q(t.name)} ADD CONSTRAINT ${q(name)} ${def};`);
-    }
-    for (const [name, def] of sortedEntries(t.indexes).filter(([n]) => !(n in t.constraints))) {
-      const unique = def.startsWith('UNIQUE ');
-      out.push(`CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${q(name)} ON public.${q(t.name)} USING ${def.replace(/^UNIQUE /, '')};`);
-    }
-  }
-  out.push('');
-  for (const t of tables) {
-    for (const [name, def] of sortedEntries(t.constraints).filter(([, d]) => isForeignKey(d))) {
-      out.push(`ALTER TABLE ONLY public.${q(t.name)} ADD CONSTRAINT ${q(name)} ${def};`);
-    }
-  }
-  out.push('');
-  for (const h of live.hypertables) {
-    out.push(`SELECT create_hypertable('public.${q(h.table)}', by_range(${literal(h.timeColumn)}, INTERVAL ${literal(h.chunkInterval)}));`);
-  }
+  for (const group of schemaStatements(live, q)) out.push('', ...group.map((sql) => `${sql};`));
   for (const o of live.others) out.push(`-- also in public: ${o}`);
   out.push('', '-- Migrations applied, with the sha256 of each file:');
   for (const m of applied) out.push(`-- ${m.name} ${m.sha256 ?? '(none recorded)'}`);
   return `${out.join('\n')}\n`;
+}
+
+/** db/schema.sql's text for a database the migrations built. */
+export async function schemaSqlOf(c: Client): Promise<string> {
+  const live = await readSchema(c);
+  return renderSchemaSql(live, await readAppliedMigrations(c), await identQuoter(c, live));
 }
 
 function sortedEntries(record: Record<string, string>): Array<[string, string]> {

@@ -39,11 +39,12 @@ export async function verify(settings: Settings, o: VerifyOptions = {}): Promise
 export async function verifyOn(client: Client, database: string, o: VerifyOptions = {}): Promise<VerifyReport> {
   // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
   const live = await reconcileExpressions(client, CONTRACT, await readSchema(client));
-  const files = await new MigrationFiles(o.migrationsDirectory).checksums();
+  const source = new MigrationFiles(o.migrationsDirectory);
+  const [files, baselines] = [await source.checksums(), await source.baselines({ squashed: true })];
   const misowned = (await misownedObjects(client)).map((m): Difference => ({
     group: 'ownership', kind: 'changed', item: `owner of ${m.item}`, expected: m.expected, actual: m.owner,
   }));
-  const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client)), ...misowned];
+  const differences = [...diffSchema(CONTRACT, live), ...diffMigrations(files, await readAppliedMigrations(client), baselines), ...misowned];
   const counts = o.empty ? await rowCounts(client, TABLE_NAMES, live.tables.map((t) => t.name)) : undefined;
   const notEmpty = Object.entries(counts ?? {}).filter(([, n]) => n > 0).map(([t]) => t);
   const entries = contractEntries(live, differences);
@@ -61,7 +62,7 @@ export function formatReport(r: VerifyReport): string {
   for (const d of r.differences) {
     if (d.group !== group) lines.push(`  ${(group = d.group)}:`);
     const detail = d.kind === 'changed' ? `: expected ${d.expected}, found ${d.actual}`
-      : d.kind === 'missing' && d.expected ? `: expected ${d.expected}`
+      : d.kind === 'missing' && d.expected ? `: expected ${d.expected}${d.actual ? `; ${d.actual}` : ''}`
       : d.kind === 'unexpected' && d.actual && d.actual !== 'present' ? `: ${d.actual}` : '';
     lines.push(`    ${d.kind} ${d.item}${detail}`);
   }
@@ -92,7 +93,7 @@ export function reportVerification(r: VerifyReport, mismatch?: () => KapmanError
  */
 function driftHint(r: VerifyReport): string {
   const migrations = r.differences.filter((d) => d.group === 'migrations');
-  if (migrations.some((d) => d.kind === 'missing' && d.item.startsWith('migration '))) {
+  if (migrations.some((d) => d.kind === 'missing' && (d.item.startsWith('migration ') || d.item.startsWith('record of ')))) {
     return 'apply the pending migrations with `npm run db:migrate`; if it still differs, make db/contract.ts describe what the migrations build';
   }
   if (migrations.length) {
