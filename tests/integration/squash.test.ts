@@ -8,7 +8,7 @@ import path from 'path';
 import { Baseline, migrationFilesIn } from '../../db/migrationSource';
 import { SquashRefusedError } from '../../scripts/lib/cli/errors';
 import { carryForward } from '../../scripts/lib/migrations/carryForward';
-import { applyMigrations, withMigrationTransaction } from '../../scripts/lib/migrations/migrate';
+import { applyMigrations, rollback, withMigrationTransaction } from '../../scripts/lib/migrations/migrate';
 import { squash } from '../../scripts/lib/migrations/squash';
 import { foldSquashed } from '../../scripts/lib/schema/drift';
 import { verify, verifyOn } from '../../scripts/lib/schema/verify';
@@ -118,7 +118,9 @@ describe('a squash of the released migrations and one on the hypertable', () => 
   beforeAll(async () => {
     directory = project({ ...releasedMigrations(), [next]: OHLCV_VWAP });
     const files = migrationFilesIn(directory);
-    before = await migratedWith(directory, '_sq_before');
+    // Two batches: the released migrations, then the one on the hypertable.
+    before = await migratedWith(directory, '_sq_before', files.slice(0, -1));
+    await applyMigrations(before, { directory });
     await withDatabase(before, (c) => fillEveryTable(c));
     partway = await migratedWith(directory, '_sq_partway', files.slice(0, 3));
     result = await squash(before, { directory });
@@ -150,6 +152,12 @@ describe('a squash of the released migrations and one on the hypertable', () => 
       return (await session.query("SELECT to_regclass('public.tickers') IS NOT NULL AS kept")).rows[0].kept;
     });
     expect(kept).toBe(true);
+  });
+
+  test('rolling back the last batch of a database carried past it is refused: the baseline stands for both batches', async () => {
+    const dump = schemaDump(before);
+    expect(await refusal(rollback(before, false, { directory }))).toMatch(/stands for \d+ migrations applied in 2 batches/);
+    expect(schemaDump(before)).toEqual(dump);
   });
 
   test('a database part-way is refused, naming the commit to migrate with first, and left as it was', async () => {

@@ -155,7 +155,7 @@ export class LintError extends KapmanError {
 
 /** A squash, or carrying a database past one, was refused: nothing was written or changed. */
 export class SquashRefusedError extends KapmanError {
-  readonly exitCode = 37;
+  readonly exitCode = 36;
 }
 
 export const INSTALL_HINT =

@@ -42,8 +42,8 @@ export function refusal(fold: SquashFold, database: string, directory = MIGRATIO
     const before = releaseBefore(directory, baseline);
     return new SquashRefusedError(`${database} applied ${applied.length} of the ${applied.length + missing.length} migrations ${baseline} replaced `
       + `(not ${missing.join(', ')}): it is part-way and cannot be carried past the squash; nothing changed`,
-      `migrate it with the release before the squash first, then with this one: git stash -u; git checkout ${before.commit} && npm ci && npm run db:migrate; `
-      + `git checkout - && npm ci && npm run db:migrate; git stash pop${before.known ? '' : ` (${before.commit}: the commit before the one that added db/migrations/${baseline})`}`);
+      `migrate it with the release before the squash first, then with this one; with a clean work tree (commit or stash your changes): git checkout ${before.commit} && npm ci && npm run db:migrate && `
+      + `git checkout - && npm ci && npm run db:migrate${before.known ? '' : ` (${before.commit}: the commit before the one that added db/migrations/${baseline})`}`);
   }
   return undefined;
 }

@@ -2,16 +2,17 @@
 // CLI gets too), its own logger silenced (errors are reported once, at the top), each file
 // reported as it runs, every run in one transaction, one run at a time per database.
 import type { Knex } from 'knex';
-import { MigrationFileError, MigrationFiles, MigrationReporter } from '../../../db/migrationSource';
+import { MigrationFileError, MigrationFiles, MigrationReporter, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../../db/migrationSource';
 import type { Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../server/session';
 import {
-  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError,
+  ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError, SquashRefusedError,
 } from '../cli/errors';
 import { describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, watchBlockers, withLock } from '../server/lock';
 import { detail, log } from '../cli/log';
 import { refuseSystemDatabase } from '../server/admin';
 import { Settings } from '../server/settings';
+import { readSquashedMigrations } from '../schema/introspect';
 
 const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
 
@@ -162,11 +163,32 @@ export async function migrateLatest(settings: Settings, o: MigrateOptions = {}):
   return oneAtATime(settings, (watcher) => applyMigrations(settings, { ...o, watcher }));
 }
 
+/**
+ * A baseline a database was carried past stands for every batch it replaced: reverting it as
+ * "the last batch" would revert them all, dropping its tables with their data.
+ */
+async function refuseRevertingSquashedBatches(session: Client, database: string): Promise<void> {
+  const history = await readSquashedMigrations(session);
+  if (history.length === 0) return;
+  const { rows } = await session.query(`SELECT name FROM ${session.escapeIdentifier(MIGRATIONS_SCHEMA)}.${session.escapeIdentifier(MIGRATIONS_TABLE)}
+    WHERE batch = (SELECT max(batch) FROM ${session.escapeIdentifier(MIGRATIONS_SCHEMA)}.${session.escapeIdentifier(MIGRATIONS_TABLE)})`);
+  for (const { name } of rows) {
+    const replaced = history.filter((h) => h.squashedInto === name);
+    const batches = new Set(replaced.map((h) => h.batch)).size;
+    if (batches > 1) {
+      throw new SquashRefusedError(`the last batch of ${database} holds ${name}, which stands for ${replaced.length} migrations applied in ${batches} batches: `
+        + 'rolling it back would revert them all, dropping every table it built with its data; nothing was changed',
+      'to undo the last change only, write a migration that undoes it (`npm run db:new`); to revert everything, `npm run db:rollback -- --all`');
+    }
+  }
+}
+
 /** Reverts the last batch, or every batch with `all`; returns the files reverted. */
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
   // Knex reverts each migration in a transaction of its own; one around them all makes a
   // rollback that fails or times out half-way leave every table where it was.
-  return oneAtATime(settings, (watcher) => withMigrationTransaction(settings, { ...o, watcher }, async (trx) => {
+  return oneAtATime(settings, (watcher) => withMigrationTransaction(settings, { ...o, watcher }, async (trx, session) => {
+    if (!all) await refuseRevertingSquashedBatches(session, settings.database);
     const [, reverted] = await trx.migrate.rollback(undefined, all);
     return reverted as string[];
   }));

@@ -111,8 +111,9 @@ export interface SquashedMigration {
   name: string;
   /** The baseline recorded in its place when the database was carried past a squash. */
   squashedInto: string;
-  /** When it was applied, before the squash. */
+  /** When it was applied, before the squash, and in which batch. */
   appliedAt: Date;
+  batch: number;
 }
 
 /** The migrations this database applied before they were squashed: its history, kept when a squash replaced them. */
@@ -120,7 +121,7 @@ export async function readSquashedMigrations(client: Client): Promise<SquashedMi
   const table = `${client.escapeIdentifier(MIGRATIONS_SCHEMA)}.${client.escapeIdentifier(SQUASHED_TABLE)}`;
   const { rows: [has] } = await client.query('SELECT to_regclass($1) IS NOT NULL AS squashed', [table]);
   if (!has.squashed) return [];
-  const { rows } = await client.query(`SELECT name, squashed_into AS "squashedInto", migration_time AS "appliedAt" FROM ${table} ORDER BY migration_time, name`);
+  const { rows } = await client.query(`SELECT name, squashed_into AS "squashedInto", migration_time AS "appliedAt", batch FROM ${table} ORDER BY migration_time, name`);
   return rows;
 }
 
