@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import {
   CHECKSUMS_TABLE, MigrationFiles, MIGRATIONS_DIR, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, recordChecksum, SQUASHED_TABLE,
 } from '../../../db/migrationSource';
-import { PermissionDeniedError, SquashRefusedError } from '../cli/errors';
+import { SquashRefusedError } from '../cli/errors';
 import { count, log } from '../cli/log';
 import { withClient, withTransaction } from '../server/connection';
 import { Settings } from '../server/settings';
@@ -15,7 +15,7 @@ import { diffSchema, foldSquashed, SquashFold } from '../schema/drift';
 import { reconcileExpressions } from '../schema/expressions';
 import { readAppliedMigrations, readSchema } from '../schema/introspect';
 import { applyMigrations, withMigrationTransaction } from './migrate';
-import { withScratchDatabase } from './scratch';
+import { withScratchDatabase, withScratchServer } from './scratch';
 
 export interface Carried {
   baseline: string;
@@ -61,22 +61,16 @@ function releaseBefore(directory: string, baseline: string): { commit: string; k
  * its structure is what the migrations build (on a scratch database). The caller holds the
  * migration lock. Returns what was carried; nothing when there was nothing to carry.
  */
-export async function carryForward(settings: Settings, o: { directory?: string } = {}): Promise<Carried[]> {
+export async function carryForward(settings: Settings, o: { directory?: string; pgBin?: string } = {}): Promise<Carried[]> {
   const fold = await foldOf(settings, o.directory);
   const refused = refusal(fold, settings.database, o.directory);
   if (refused) throw refused;
   if (fold.carried.length === 0) return [];
   const built = fold.applied.map((a) => a.name);
-  const expected = await withScratchDatabase(settings, async (scratch) => {
+  const expected = await withScratchServer(settings, o.pgBin, (server) => withScratchDatabase(server, async (scratch) => {
     await applyMigrations(scratch, { directory: o.directory, only: built });
     return withTransaction(scratch, readSchema);
-  }).catch((err) => {
-    if (err instanceof PermissionDeniedError) {
-      throw new PermissionDeniedError(`carrying ${settings.database} past a squash checks its structure on a scratch database, and the connecting role may not create one`,
-        'run `npm run db:migrate` once as a role with CREATEDB (the server\'s superuser, or the owner with CREATEDB)', { cause: err });
-    }
-    throw err;
-  });
+  }));
   // CHECKs, defaults and indexes compared by meaning, as db:verify does: a baseline deparses some differently.
   const live = await withClient(settings, async (c) => reconcileExpressions(c, expected, await readSchema(c)));
   const differences = diffSchema(expected, live);

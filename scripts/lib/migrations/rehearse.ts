@@ -6,6 +6,7 @@ import { MigrationFiles, MIGRATIONS_SCHEMA, MigrationReporter } from '../../../d
 import { KapmanError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, UsageError } from '../cli/errors';
 import { withTransaction } from '../server/connection';
 import { withScratchDatabase } from './scratch';
+import { mayCreateDatabases } from '../server/admin';
 import { Settings } from '../server/settings';
 import { LiveSchema, readAppliedMigrations, readSchema } from '../schema/introspect';
 import { applyMigrations, oneAtATime, withMigrationTransaction } from './migrate';
@@ -68,7 +69,7 @@ export async function rehearse<T = undefined>(settings: Settings, o: RehearseOpt
   const files = await source.getMigrations();
   const { recorded, mayCreate } = await withTransaction(settings, async (c) => ({
     recorded: await readAppliedMigrations(c),
-    mayCreate: (await c.query('SELECT rolcreatedb OR rolsuper AS may FROM pg_roles WHERE rolname = current_user')).rows[0].may as boolean,
+    mayCreate: await mayCreateDatabases(c),
   }));
   // A database migrated before a squash counts as having applied the baseline, as db:migrate will record.
   const fold = foldSquashed(await source.checksums(), recorded, await source.baselines({ squashed: true }));

@@ -17,7 +17,7 @@ import { LiveSchema, readSchema } from '../schema/introspect';
 import { identQuoter, schemaSqlOf, schemaStatements } from '../schema/render';
 import { foldOf, refusal } from './carryForward';
 import { applyMigrations } from './migrate';
-import { withScratchDatabase } from './scratch';
+import { withScratchDatabase, withScratchServer } from './scratch';
 
 export interface SquashOptions {
   /** The last migration to fold in, by its number (NNNN); every one when absent. */
@@ -26,6 +26,8 @@ export interface SquashOptions {
   allowDirty?: boolean;
   /** Another migrations folder (tests use project copies). */
   directory?: string;
+  /** The local PostgreSQL binaries, for the proof's throwaway server where the target's role may not create databases. */
+  pgBin?: string;
 }
 
 export interface SquashResult {
@@ -98,7 +100,8 @@ export function baselineSource(live: LiveSchema, q: (name: string) => string, sq
     ...dropOrder(live).map((t) => `DROP TABLE public.${q(t)}`),
     ...(Object.keys(live.enums).length ? [`DROP TYPE ${Object.keys(live.enums).sort().map((e) => `public.${q(e)}`).join(', ')}`] : []),
   ];
-  const template = (sql: string) => `  \`${sql.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')}\`,`;
+  // Each statement as a template literal, its backslashes, backticks and ${ escaped (\u0060: a backtick).
+  const template = (sql: string) => `  \u0060${sql.replace(/[\\\u0060]|\$\{/g, (m) => `\\${m}`)}\u0060,`;
   return `import type { Knex } from 'knex';
 
 // Baseline: the schema that ${names[0]} to ${names[names.length - 1]} built, folded into one
@@ -149,23 +152,23 @@ function dropOrder(live: LiveSchema): string[] {
 }
 
 /** Builds the old migrations and the baseline on two scratch databases and compares them; returns the baseline's text and db/schema.sql's. */
-async function prove(settings: Settings, source: MigrationFiles, chosen: string[], baseline: string, squashes: Record<string, string>) {
+async function prove(settings: Settings, pgBin: string | undefined, source: MigrationFiles, chosen: string[], baseline: string, squashes: Record<string, string>) {
   const started = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-squash-'));
   try {
-    return await withScratchDatabase(settings, async (old) => {
+    return await withScratchServer(settings, pgBin, (server) => withScratchDatabase(server, async (old) => {
       await applyMigrations(old, { directory: source.directory, only: chosen });
       const text = await withClient(old, async (c: Client) => {
         const live = await readSchema(c);
         return baselineSource(live, await identQuoter(c, live), squashes);
       });
       fs.writeFileSync(path.join(tmp, baseline), text);
-      return withScratchDatabase(settings, async (fresh) => {
+      return withScratchDatabase(server, async (fresh) => {
         await applyMigrations(fresh, { directory: tmp });
         const proof = await compareDatabases(old, fresh, ['the squashed migrations', 'the baseline']);
         return { text, proof, proofMs: Date.now() - started, schemaSql: await withClient(fresh, schemaSqlOf) };
       });
-    });
+    }));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -185,7 +188,7 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
   if (!o.allowDirty) refuseDirty(dbDir);
   const squashes = await refuseUnapplied(settings, source, chosen);
   log(`proving that ${baseline} builds what ${count(chosen.length, 'migration')} built, on two scratch databases`);
-  const { text, proof, proofMs, schemaSql } = await prove(settings, source, chosen, baseline, squashes);
+  const { text, proof, proofMs, schemaSql } = await prove(settings, o.pgBin, source, chosen, baseline, squashes);
   for (const c of proof) detail(`${c.check}: ${c.differences.length ? `${count(c.differences.length, 'difference')}` : 'identical'} (${c.covered}; ${c.ms} ms)`);
   const differing = proof.filter((c) => c.differences.length);
   if (differing.length) {

@@ -22,6 +22,11 @@ export function refuseSystemDatabase(database: string, doing: 'reset' | 'migrate
   if (isTemplate) throw new RefusedTargetError(`refusing to ${doing} "${database}": it is a template database`, POINT_ELSEWHERE);
 }
 
+/** Whether the connecting role may create databases (a managed server's usually may not). */
+export async function mayCreateDatabases(client: Client): Promise<boolean> {
+  return (await client.query('SELECT rolcreatedb OR rolsuper AS may FROM pg_roles WHERE rolname = current_user')).rows[0].may;
+}
+
 export interface DatabaseInfo {
   owner: string;
   isTemplate: boolean;
