@@ -100,7 +100,9 @@ const flip = (d: Difference): Difference => ({
  * second has, so it runs both ways; what both runs find is said once.
  */
 function compareStructure(left: LiveSchema, right: LiveSchema, labels: Labels): Result {
-  const lines = new Set([...diffSchema(left, right), ...diffSchema(right, left).map(flip)].map((d) => describe(d, labels)));
+  const both = [...diffSchema(left, right), ...diffSchema(right, left).map(flip)]
+    .sort((a, b) => Number(a.group !== 'database') - Number(b.group !== 'database')); // what belongs to no table first, as diffSchema does
+  const lines = new Set(both.map((d) => describe(d, labels)));
   const tables = left.tables;
   const covered = [count(tables.length, 'table'), count(tables.reduce((n, t) => n + t.columns.length, 0), 'column'),
     count(tables.reduce((n, t) => n + Object.keys(t.constraints).length, 0), 'constraint'),
