@@ -9,7 +9,7 @@ import { performance } from 'perf_hooks';
 import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
-import { chooseTool, runTool } from '../backup/tools';
+import { chooseTool, runTool } from '../server/clientTools';
 import { BackupFailedError } from '../cli/errors';
 import { count } from '../cli/log';
 import { withClient } from '../server/connection';
