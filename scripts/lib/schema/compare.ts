@@ -177,7 +177,7 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 
 /**
  * The dump as statements, without what differs between two builds of one schema: comments and
- * blank lines, the session settings at its top, the random keys of `\restrict` (newer pg_dump),
+ * blank lines, the session settings at its top (the same pg_dump writes the same ones), the random keys of `\restrict` (newer pg_dump),
  * and the database's own name and owner, which are each side's (a role other than the owner
  * still shows).
  */
@@ -188,7 +188,8 @@ export function normaliseDump(text: string, side: Pick<Side, 'owner' | 'database
   let current: string[] = [];
   for (const raw of text.split('\n')) {
     if (raw.trim() === '' || raw.startsWith('--') || /^\\(un)?restrict /.test(raw)) continue;
-    if (current.length === 0 && (/^SET \w+ = /.test(raw) || raw.startsWith('SELECT pg_catalog.set_config('))) continue;
+    // Only the settings ahead of the first statement: a SET default_tablespace further down places a table.
+    if (statements.length === 0 && current.length === 0 && (/^SET \w+ = /.test(raw) || raw.startsWith('SELECT pg_catalog.set_config('))) continue;
     let line = raw.replace(database, '<database>');
     if (/ OWNER TO |^(GRANT|REVOKE|ALTER DEFAULT PRIVILEGES) /.test(line)) line = line.replace(owner, '<owner>');
     current.push(line);
