@@ -274,16 +274,17 @@ async function readTimescale(c: Client): Promise<Map<string, string>> {
       .filter(Boolean).join(', '));
   }
   // The config names its hypertable by id: left out, the job is keyed by the hypertable's name instead.
-  const jobs = await q(`SELECT coalesce(format('%I.%I', hypertable_schema, hypertable_name), 'database') AS name,
+  // A job of its own (add_job) has no hypertable, and most have no check: format() refuses a null name.
+  const jobs = await q(`SELECT CASE WHEN hypertable_name IS NULL THEN 'database' ELSE format('%I.%I', hypertable_schema, hypertable_name) END AS name,
       format('%I.%I', proc_schema, proc_name) AS proc, schedule_interval::text AS schedule, max_runtime::text, max_retries,
       retry_period::text, scheduled, fixed_schedule, (config - 'hypertable_id' - 'mat_hypertable_id')::text AS config,
-      format('%I.%I', check_schema, check_name) AS check_proc
+      CASE WHEN check_name IS NOT NULL THEN format('%I.%I', check_schema, check_name) END AS check_proc
     FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY 1, 2, 3, 9, job_id`);
   for (const [i, j] of jobs.entries()) {
     const same = jobs.slice(0, i).filter((o) => o.name === j.name && o.proc === j.proc).length;
     items.set(`${j.name}: job ${j.proc}${same ? ` #${same + 1}` : ''}`, [`every ${j.schedule}`, `config ${j.config ?? 'none'}`,
       `max runtime ${j.max_runtime}`, `${j.max_retries} retries every ${j.retry_period}`, j.scheduled ? 'scheduled' : 'not scheduled',
-      j.fixed_schedule ? 'fixed schedule' : 'schedule from last run', ...(j.check_proc === '.' ? [] : [`check ${j.check_proc}`])].join(', '));
+      j.fixed_schedule ? 'fixed schedule' : 'schedule from last run', ...(j.check_proc === null ? [] : [`check ${j.check_proc}`])].join(', '));
   }
   return items;
 }
