@@ -8,7 +8,7 @@ import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { backupDatabase } from './lib/backup/backup';
 import { sha256OfFile } from './lib/backup/metadata';
 import { restore } from './lib/backup/restore';
-import { clientConnection, findTool } from './lib/backup/tools';
+import { clientConnection, findTool } from './lib/server/clientTools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
 import { benchLocks } from './lib/bench/locks';
 import { BenchResults, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';

@@ -9,7 +9,7 @@ import { escapeIdentifier } from 'pg';
 import { CONTRACT, TABLE_NAMES } from '../../db/contract';
 import { backupDatabase } from '../../scripts/lib/backup/backup';
 import { readBackup, sha256OfFile } from '../../scripts/lib/backup/metadata';
-import { clientConnection } from '../../scripts/lib/backup/tools';
+import { clientConnection } from '../../scripts/lib/server/clientTools';
 import { readConnectionUrl } from '../../scripts/lib/server/connectionUrl';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings } from '../../scripts/lib/server/settings';

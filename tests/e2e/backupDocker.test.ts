@@ -10,7 +10,7 @@ import os from 'os';
 import path from 'path';
 import { backupDatabase } from '../../scripts/lib/backup/backup';
 import { restore } from '../../scripts/lib/backup/restore';
-import { findTool } from '../../scripts/lib/backup/tools';
+import { findTool } from '../../scripts/lib/server/clientTools';
 import { BackupFailedError, ClientToolsError, RestoreFailedError } from '../../scripts/lib/cli/errors';
 import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';

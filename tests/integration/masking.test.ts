@@ -6,7 +6,7 @@ import crypto from 'crypto';
 import { inspect } from 'util';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MASK, redact } from '../../scripts/lib/cli/log';
-import { findTool } from '../../scripts/lib/backup/tools';
+import { findTool } from '../../scripts/lib/server/clientTools';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { displayUrl } from '../../scripts/lib/server/connectionUrl';
 import { loadSettings } from '../../scripts/lib/server/settings';

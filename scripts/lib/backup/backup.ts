@@ -15,7 +15,7 @@ import { readAppliedMigrations, rowCounts } from '../schema/introspect';
 import { count, detail, log } from '../cli/log';
 import { Settings } from '../server/settings';
 import { BackupMetadata, METADATA_FORMAT, metadataFile, sha256OfFile } from './metadata';
-import { chooseTool, describeTool, runTool } from './tools';
+import { chooseTool, describeTool, runTool } from '../server/clientTools';
 
 export interface BackupOptions {
   /** Where to write the archive; default backups/<database>-<UTC timestamp>.dump in the project. */

@@ -18,7 +18,7 @@ import { withClient, withMaintenanceClient } from '../server/connection';
 import type { ConnectionParams } from '../server/connectionUrl';
 import { refuseProduction, Settings } from '../server/settings';
 import { BackupMetadata, readBackup } from './metadata';
-import { chooseTool, describeTool, FoundTool, runTool } from './tools';
+import { chooseTool, describeTool, FoundTool, runTool } from '../server/clientTools';
 
 /**
  * Refuses, before anything is touched, a backup this server cannot take: a TimescaleDB

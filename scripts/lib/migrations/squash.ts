@@ -189,7 +189,10 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
   const squashes = await refuseUnapplied(settings, source, chosen);
   log(`proving that ${baseline} builds what ${count(chosen.length, 'migration')} built, on two scratch databases`);
   const { text, proof, proofMs, schemaSql } = await prove(settings, o.pgBin, source, chosen, baseline, squashes);
-  for (const c of proof) detail(`${c.check}: ${c.differences.length ? `${count(c.differences.length, 'difference')}` : 'identical'} (${c.covered}; ${c.ms} ms)`);
+  for (const c of proof) {
+    detail(`${c.check}: ${c.differences.length ? `${count(c.differences.length, 'difference')}` : 'identical'} (${c.covered}; ${c.ms} ms)`);
+    for (const note of c.notes ?? []) detail(`  note: ${note}`);
+  }
   const differing = proof.filter((c) => c.differences.length);
   if (differing.length) {
     for (const c of differing) for (const d of c.differences) detail(`${c.check}: ${d}`);

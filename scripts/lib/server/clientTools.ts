@@ -10,12 +10,12 @@ import fs from 'fs';
 import path from 'path';
 import readline from 'readline';
 import { pipeline } from 'stream/promises';
-import type { ConnectionParams } from '../server/connectionUrl';
+import type { ConnectionParams } from './connectionUrl';
 import { ClientToolsError } from '../cli/errors';
 import { PROJECT_ROOT } from '../paths';
-import { COMPOSE_SERVICE, composeDatabase } from '../server/devServer';
-import { DEFAULT_PG_BIN } from '../server/localCluster';
-import { APPLICATION_NAME } from '../server/ssl';
+import { COMPOSE_SERVICE, composeDatabase } from './devServer';
+import { DEFAULT_PG_BIN } from './localCluster';
+import { APPLICATION_NAME } from './ssl';
 
 export type Tool = 'pg_dump' | 'pg_restore';
 

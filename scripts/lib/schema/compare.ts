@@ -1,0 +1,335 @@
+// Proves two databases of one server hold the same schema (squash compares the database the old
+// migrations build with the one its baseline builds), four ways that miss different things:
+// the schema as the contract sees it, each against the contract, pg_dump's text, and
+// TimescaleDB's own catalog (hypertables, dimensions, policies), which pg_dump does not dump.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { performance } from 'perf_hooks';
+import type { Client } from 'pg';
+import { escapeIdentifier } from 'pg';
+import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
+import { chooseTool, runTool } from '../server/clientTools';
+import { BackupFailedError } from '../cli/errors';
+import { count } from '../cli/log';
+import { withClient } from '../server/connection';
+import type { Settings } from '../server/settings';
+import { Difference, diffSchema } from './drift';
+import { reconcileExpressions } from './expressions';
+import { LiveSchema, readSchema } from './introspect';
+import { verify } from './verify';
+
+export interface Comparison {
+  /** e.g. 'structure', 'contract', 'pg_dump --schema-only', 'TimescaleDB catalog' */
+  check: string;
+  /** What the check covered, for the report: e.g. '9 tables, 41 columns, 23 indexes', '2 hypertables, 2 dimensions, 0 jobs' */
+  covered: string;
+  /** Empty when identical; else one line per difference, readable, e.g. 'ohlcv: index ohlcv_date_idx: btree (date DESC) in old migrations, missing in baseline' */
+  differences: string[];
+  /** What the check found the same on both sides and worth saying, not a difference between them (both differ from the contract alike). */
+  notes?: string[];
+  ms: number;
+}
+
+type Labels = [string, string];
+type Result = Omit<Comparison, 'check' | 'ms'>;
+
+/** One database as pg_dump reaches it, and its name and owner as pg_dump writes them (quote_ident). */
+interface Side {
+  settings: Settings;
+  label: string;
+  owner: string;
+  database: string;
+  serverMajor: number;
+}
+
+// At most this many lines of a pg_dump difference: the first few say what is wrong.
+const MAX_DUMP_LINES = 20;
+
+/**
+ * Compares database `left` with `right` (both on the same server, usually scratch databases);
+ * labels name them in differences ('old migrations' / 'baseline'). Throws only when a database
+ * cannot be read (connection, pg_dump); differences are data. The checks run one after the
+ * other, so that each one's time is its own; each reads both sides at once.
+ */
+export async function compareDatabases(left: Settings, right: Settings, labels: Labels): Promise<Comparison[]> {
+  return withClient(left, (lc) => withClient(right, async (rc) => {
+    const sides = await Promise.all([side(left, labels[0], lc), side(right, labels[1], rc)]);
+    const both = <T>(read: (c: Client) => Promise<T>) => Promise.all([read(lc), read(rc)]);
+    let rewrites: Rewrite[] = [];
+    return [
+      await timed('structure', async () => {
+        const [l, r] = await both(readSchema);
+        // Written the left's way where PostgreSQL's text differs but the meaning does not (expressions.ts).
+        const reconciled = await reconcileExpressions(rc, l, r);
+        rewrites = rewritesOf(r, reconciled);
+        return compareStructure(l, reconciled, labels, rewrites);
+      }),
+      await timed('contract', () => compareWithContract(left, right, labels)),
+      await timed('pg_dump --schema-only', () => compareDumps(sides, rewrites)),
+      await timed('TimescaleDB catalog', async () => compareTimescale(...await both(readTimescale), labels)),
+    ];
+  }));
+}
+
+async function timed(check: string, work: () => Promise<Result>): Promise<Comparison> {
+  const started = performance.now();
+  const result = await work();
+  return { check, ...result, ms: Math.round(performance.now() - started) };
+}
+
+async function side(settings: Settings, label: string, client: Client): Promise<Side> {
+  const { rows: [r] } = await client.query(`SELECT quote_ident(pg_get_userbyid(datdba)) AS owner, quote_ident(datname) AS database,
+      current_setting('server_version_num')::int / 10000 AS major FROM pg_database WHERE datname = current_database()`);
+  return { settings, label, owner: r.owner, database: r.database, serverMajor: r.major };
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+// ---- differences as lines ----
+
+/** A value of a difference, or what stands for the lack of one. */
+const shown = (value: string | undefined, present: boolean) => (present ? value ?? 'present' : 'missing');
+
+/** One line: `group: item: <left value> in <left>, <right value> in <right>`, with `expected` the left side. */
+function describe(d: Difference, labels: Labels): string {
+  return `${d.group}: ${d.item}: ${shown(d.expected, d.kind !== 'unexpected')} in ${labels[0]}, ${shown(d.actual, d.kind !== 'missing')} in ${labels[1]}`;
+}
+
+/** The same difference seen from the other side. */
+const flip = (d: Difference): Difference => ({
+  ...d, kind: d.kind === 'missing' ? 'unexpected' : d.kind === 'unexpected' ? 'missing' : 'changed', expected: d.actual, actual: d.expected,
+});
+
+// ---- 1. structure: readSchema's view, each side as the other's expectation ----
+
+/**
+ * diffSchema takes its first argument as the expectation and overlooks extensions only the
+ * second has, so it runs both ways; what both runs find is said once.
+ */
+function compareStructure(left: LiveSchema, right: LiveSchema, labels: Labels, rewrites: Rewrite[]): Result {
+  const both = [...diffSchema(left, right), ...diffSchema(right, left).map(flip)]
+    .sort((a, b) => Number(a.group !== 'database') - Number(b.group !== 'database')); // what belongs to no table first, as diffSchema does
+  const lines = new Set(both.map((d) => describe(d, labels)));
+  const tables = left.tables;
+  const covered = [count(tables.length, 'table'), count(tables.reduce((n, t) => n + t.columns.length, 0), 'column'),
+    count(tables.reduce((n, t) => n + Object.keys(t.constraints).length, 0), 'constraint'),
+    plural(tables.reduce((n, t) => n + Object.keys(t.indexes).length, 0), 'index', 'indexes'),
+    count(Object.keys(left.enums).length, 'enum'), count(left.hypertables.length, 'hypertable'),
+    count(left.others.length, 'other object')].join(', ');
+  const notes = rewrites.map((w) => `${w.item}: the same by meaning, written ${w.from} in ${labels[1]} (PostgreSQL deparses it so after a reparse)`);
+  return notes.length ? { covered, differences: [...lines], notes } : { covered, differences: [...lines] };
+}
+
+/** An expression of the right side's, and the left's text that means the same. */
+interface Rewrite {
+  item: string;
+  from: string;
+  to: string;
+}
+
+/** What reconcileExpressions rewrote: each CHECK, default and index whose text it gave the left's. */
+function rewritesOf(raw: LiveSchema, reconciled: LiveSchema): Rewrite[] {
+  return raw.tables.flatMap((t) => {
+    const r = reconciled.tables.find((x) => x.name === t.name)!;
+    const pairs = [
+      ...t.columns.map((c, i) => [`${t.name}: default of ${c.name}`, c.default, r.columns[i].default]),
+      ...Object.entries(t.constraints).map(([n, d]) => [`${t.name}: constraint ${n}`, d, r.constraints[n]]),
+      ...Object.entries(t.indexes).map(([n, d]) => [`${t.name}: index ${n}`, d, r.indexes[n]]),
+    ] as Array<[string, string | undefined, string | undefined]>;
+    return pairs.filter(([, from, to]) => from !== undefined && to !== undefined && from !== to).map(([item, from, to]) => ({ item, from: from!, to: to! }));
+  });
+}
+
+// ---- 2. the contract: each side against db/contract.ts ----
+
+/**
+ * Each side as db:verify sees it, but for which migrations are recorded as applied: the
+ * baseline records itself as one migration by design. A difference from the contract that
+ * both sides have alike (the contract out of date) is a note, not a difference of the proof:
+ * the two databases still agree, and db:verify says the rest when the baseline is used.
+ */
+async function compareWithContract(left: Settings, right: Settings, labels: Labels): Promise<Result> {
+  const against = (label: string): Labels => ['db/contract.ts', label];
+  // Keyed by the line with a neutral name for the side, so that the two sides' lines can be matched.
+  const read = async (s: Settings) => new Map((await verify(s)).differences.filter((d) => d.group !== 'migrations')
+    .map((d) => [describe(d, against('the database')), d]));
+  const [l, r] = await Promise.all([read(left), read(right)]);
+  const only = (mine: Map<string, Difference>, theirs: Map<string, Difference>, label: string) =>
+    [...mine].filter(([key]) => !theirs.has(key)).map(([, d]) => describe(d, against(label)));
+  const differences = [...only(l, r, labels[0]), ...only(r, l, labels[1])];
+  const notes = [...l].filter(([key]) => r.has(key)).map(([, d]) => describe(d, against(`both ${labels[0]} and ${labels[1]}`)));
+  const each = l.size === r.size ? count(l.size, 'difference') : `${l.size} and ${r.size} differences`;
+  const covered = `db/contract.ts against each side: ${each} from it${notes.length ? `, ${notes.length} the same on both sides (notes)` : ''}`;
+  return notes.length ? { covered, differences, notes } : { covered, differences };
+}
+
+// ---- 3. pg_dump --schema-only, as text ----
+
+/**
+ * Left out of the dump: knex's bookkeeping schema (the baseline records itself differently), and
+ * `_timescaledb_internal`, where TimescaleDB keeps chunks and other tables derived from a
+ * hypertable, named by catalog ids (`_hyper_3_7_chunk`) that differ between two builds that
+ * create, or drop, in another order; the catalog check compares what they derive from, by name.
+ * Objects an extension owns (its `_timescaledb_*` schemas and functions) pg_dump leaves out by
+ * itself, writing CREATE EXTENSION instead, so both sides show the same line and nothing else.
+ */
+const DUMP_EXCLUDES = [MIGRATIONS_SCHEMA, '_timescaledb_internal'];
+
+async function compareDumps(sides: Side[], rewrites: Rewrite[]): Promise<Result> {
+  const [l, raw] = await Promise.all(sides.map(async (s) => normaliseDump(await schemaOnlyDump(s), s)));
+  // The structure check found these the same by meaning: the right's dump writes them the left's way too.
+  const r = raw.map((line) => rewrites.reduce((text, w) => text.split(w.from).join(w.to), line));
+  const differences = diffStatements(l, r, [sides[0].label, sides[1].label]);
+  const covered = `${count(l.length, 'statement')} (knex's schema and _timescaledb_internal left out)`;
+  return { covered, differences };
+}
+
+/** pg_dump --schema-only of the side's database, through the project's pg_dump (the password stays in its environment). */
+async function schemaOnlyDump(side: Side): Promise<string> {
+  const tool = chooseTool('pg_dump', side.serverMajor, side.settings.connection);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-compare-'));
+  const file = path.join(dir, 'schema.sql');
+  try {
+    const messages: string[] = [];
+    const args = ['--schema-only', ...DUMP_EXCLUDES.map((s) => `--exclude-schema=${escapeIdentifier(s)}`)];
+    const code = await runTool(tool, side.settings.connection, args, { file, direction: 'write' }, (line) => messages.push(line));
+    if (code !== 0) {
+      throw new BackupFailedError(`pg_dump --schema-only of ${side.settings.database} failed (exit ${code}): ${messages.slice(0, 6).join(' | ') || 'no message'}`,
+        'the comparison reads both databases with pg_dump; fix the cause above and run it again');
+    }
+    return fs.readFileSync(file, 'utf8');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The dump as statements, without what differs between two builds of one schema: comments and
+ * blank lines, the session settings at its top (the same pg_dump writes the same ones), the random keys of `\restrict` (newer pg_dump),
+ * and the database's own name and owner, which are each side's (a role other than the owner
+ * still shows).
+ */
+export function normaliseDump(text: string, side: Pick<Side, 'owner' | 'database'>): string[] {
+  const name = (n: string) => new RegExp(`(?<![\\w$"])${escapeRegExp(n)}(?![\\w$"])`, 'g');
+  const [database, owner] = [name(side.database), name(side.owner)];
+  const statements: string[] = [];
+  let current: string[] = [];
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '' || raw.startsWith('--') || /^\\(un)?restrict /.test(raw)) continue;
+    // Only the settings ahead of the first statement: a SET default_tablespace further down places a table.
+    if (statements.length === 0 && current.length === 0 && (/^SET \w+ = /.test(raw) || raw.startsWith('SELECT pg_catalog.set_config('))) continue;
+    let line = raw.replace(database, '<database>');
+    if (/ OWNER TO |^(GRANT|REVOKE|ALTER DEFAULT PRIVILEGES) /.test(line)) line = line.replace(owner, '<owner>');
+    current.push(line);
+    if (line.endsWith(';')) {
+      statements.push(current.join('\n'));
+      current = [];
+    }
+  }
+  if (current.length) statements.push(current.join('\n'));
+  return statements;
+}
+
+/** What `a` holds more often than `b`. */
+function surplus(a: string[], b: string[]): string[] {
+  const left = new Map<string, number>();
+  for (const x of b) left.set(x, (left.get(x) ?? 0) + 1);
+  return a.filter((x) => {
+    const n = left.get(x) ?? 0;
+    if (n > 0) left.set(x, n - 1);
+    return n === 0;
+  });
+}
+
+const firstLine = (statement: string) => statement.split('\n')[0];
+const oneLine = (statement: string) => statement.replace(/\s*\n\s*/g, ' ');
+
+/**
+ * The statements of one side that the other lacks, as lines. A statement changed on both sides
+ * (same first line: a CREATE TABLE with another column) is shown by the lines that differ.
+ */
+export function diffStatements(left: string[], right: string[], labels: Labels): string[] {
+  const [onlyLeft, onlyRight] = [surplus(left, right), surplus(right, left)];
+  const lines: string[] = [];
+  for (const l of onlyLeft) {
+    const i = onlyRight.findIndex((r) => firstLine(r) === firstLine(l) && l.includes('\n'));
+    if (i < 0) {
+      lines.push(`${oneLine(l)}: in ${labels[0]}, not in ${labels[1]}`);
+      continue;
+    }
+    const [r] = onlyRight.splice(i, 1);
+    const [ll, rl] = [l.split('\n'), r.split('\n')];
+    const [lx, rx] = [surplus(ll, rl), surplus(rl, ll)];
+    if (lx.length + rx.length === 0) lines.push(`${firstLine(l)} …: the same lines in another order in ${labels[0]} and ${labels[1]}`);
+    for (const x of lx) lines.push(`${firstLine(l)} … ${x.trim()}: in ${labels[0]}, not in ${labels[1]}`);
+    for (const x of rx) lines.push(`${firstLine(l)} … ${x.trim()}: in ${labels[1]}, not in ${labels[0]}`);
+  }
+  for (const r of onlyRight) lines.push(`${oneLine(r)}: in ${labels[1]}, not in ${labels[0]}`);
+  return lines.length > MAX_DUMP_LINES
+    ? [...lines.slice(0, MAX_DUMP_LINES - 1), `… and ${lines.length - MAX_DUMP_LINES + 1} more differing lines of pg_dump`]
+    : lines;
+}
+
+// ---- 4. TimescaleDB's catalog, by name ----
+
+/**
+ * TimescaleDB's own settings of the schema, item -> value, keyed by names (never by its ids,
+ * which two builds need not share): the extension's version, each hypertable, its dimensions
+ * with their chunk intervals, its compression settings, and the jobs (policies) of the
+ * database. Jobs below id 1000 are the ones every database gets (telemetry, job history).
+ */
+async function readTimescale(c: Client): Promise<Map<string, string>> {
+  const items = new Map<string, string>();
+  const { rows: [ext] } = await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'");
+  if (!ext) return items;
+  items.set('database: extension timescaledb', `version ${ext.extversion}`);
+  const q = async (sql: string) => (await c.query(sql)).rows;
+  for (const h of await q(`SELECT format('%I.%I', hypertable_schema, hypertable_name) AS name, num_dimensions, compression_enabled,
+      coalesce(array_to_string(tablespaces, ', '), 'default') AS tablespaces FROM timescaledb_information.hypertables`)) {
+    items.set(`${h.name}: hypertable`, `${count(h.num_dimensions, 'dimension')}, compression ${h.compression_enabled ? 'on' : 'off'}, tablespaces ${h.tablespaces}`);
+  }
+  for (const d of await q(`SELECT format('%I.%I', hypertable_schema, hypertable_name) AS name, dimension_number, column_name, column_type::text,
+      dimension_type, time_interval::text, integer_interval, integer_now_func, num_partitions FROM timescaledb_information.dimensions`)) {
+    const interval = d.time_interval ?? d.integer_interval;
+    items.set(`${d.name}: dimension ${d.column_name}`, [`#${d.dimension_number} ${d.dimension_type} (${d.column_type})`,
+      interval === null ? '' : `chunk interval ${interval}`, d.num_partitions === null ? '' : `${d.num_partitions} partitions`,
+      d.integer_now_func === null ? '' : `now function ${d.integer_now_func}`].filter(Boolean).join(', '));
+  }
+  for (const s of await q(`SELECT format('%I.%I', hypertable_schema, hypertable_name) AS name, attname, segmentby_column_index,
+      orderby_column_index, orderby_asc, orderby_nullsfirst FROM timescaledb_information.compression_settings`)) {
+    items.set(`${s.name}: compression of ${s.attname}`, [s.segmentby_column_index === null ? '' : `segment by #${s.segmentby_column_index}`,
+      s.orderby_column_index === null ? '' : `order by #${s.orderby_column_index} ${s.orderby_asc ? 'ASC' : 'DESC'} NULLS ${s.orderby_nullsfirst ? 'FIRST' : 'LAST'}`]
+      .filter(Boolean).join(', '));
+  }
+  // The config names its hypertable by id: left out, the job is keyed by the hypertable's name instead.
+  // A job of its own (add_job) has no hypertable, and most have no check: format() refuses a null name.
+  const jobs = await q(`SELECT CASE WHEN hypertable_name IS NULL THEN 'database' ELSE format('%I.%I', hypertable_schema, hypertable_name) END AS name,
+      format('%I.%I', proc_schema, proc_name) AS proc, schedule_interval::text AS schedule, max_runtime::text, max_retries,
+      retry_period::text, scheduled, fixed_schedule, (config - 'hypertable_id' - 'mat_hypertable_id')::text AS config,
+      CASE WHEN check_name IS NOT NULL THEN format('%I.%I', check_schema, check_name) END AS check_proc
+    FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY 1, 2, 3, 9, job_id`);
+  for (const [i, j] of jobs.entries()) {
+    const same = jobs.slice(0, i).filter((o) => o.name === j.name && o.proc === j.proc).length;
+    items.set(`${j.name}: job ${j.proc}${same ? ` #${same + 1}` : ''}`, [`every ${j.schedule}`, `config ${j.config ?? 'none'}`,
+      `max runtime ${j.max_runtime}`, `${j.max_retries} retries every ${j.retry_period}`, j.scheduled ? 'scheduled' : 'not scheduled',
+      j.fixed_schedule ? 'fixed schedule' : 'schedule from last run', ...(j.check_proc === null ? [] : [`check ${j.check_proc}`])].join(', '));
+  }
+  return items;
+}
+
+/** Item maps compared key by key: `key: <left value> in <left>, <right value> in <right>`. */
+function compareTimescale(left: Map<string, string>, right: Map<string, string>, labels: Labels): Result {
+  const differences: string[] = [];
+  for (const key of new Set([...left.keys(), ...right.keys()])) {
+    const [l, r] = [left.get(key), right.get(key)];
+    if (l !== r) differences.push(`${key}: ${l ?? 'missing'} in ${labels[0]}, ${r ?? 'missing'} in ${labels[1]}`);
+  }
+  const keys = [...left.keys()];
+  const n = (word: string) => keys.filter((k) => k.includes(`: ${word}`)).length;
+  const covered = [count(n('hypertable'), 'hypertable'), count(n('dimension '), 'dimension'),
+    count(n('compression of '), 'compression setting'), count(n('job '), 'job')].join(', ');
+  return { covered, differences };
+}
