@@ -296,6 +296,33 @@ test('H, part-way through the squashed migrations, is refused by db:migrate (exi
   expect(await everything(H)).toEqual(was);
 });
 
+test("the part-way refusal's hint, followed as written (npm ci aside), carries H forward and leaves the work tree and an older stash as they were", async () => {
+  const refused = npm(['db:migrate'], H);
+  expect(refused.code).toBe(37);
+  const hint = /^(?:kapman: )?hint: [^\n]*?(git stash -u;[^\n]*git stash pop)/m.exec(refused.out)?.[1];
+  expect(hint).toContain('git checkout');
+  // A developer's older stash entry, from other work: the hint's own stash and pop must leave it be.
+  fs.writeFileSync(path.join(copy, 'other-work.txt'), 'stashed last week\n');
+  git('stash', 'push', '-q', '-u', '-m', 'other work');
+  const head = git('rev-parse', 'HEAD');
+  const branch = git('rev-parse', '--abbrev-ref', 'HEAD').trim();
+  try {
+    // npm ci is left out: node_modules is the worktree's, shared by the copy, and the same on both commits.
+    const followed = spawnSync('sh', ['-c', hint!.replace(/npm ci/g, 'true').replace(/npm run /g, 'npm run -s ')], {
+      cwd: copy, encoding: 'utf8', env: { ...process.env, NODE_ENV: undefined, KAPMAN_DEBUG: undefined, DATABASE_URL: H.url },
+    });
+    const out = `${followed.stdout}${followed.stderr}`;
+    expect(await applied(H)).toEqual(['0010_baseline.ts']);
+    expectExit(npm(['db:verify'], H), 0);
+    expect({ head: git('rev-parse', 'HEAD'), status: gitStatus(), stashes: git('stash', 'list').split('\n').filter(Boolean).length, out })
+      .toEqual({ head, status: '', stashes: 1, out });
+  } finally {
+    git('checkout', '-q', '-f', branch);
+    fs.rmSync(path.join(copy, 'other-work.txt'), { force: true });
+    git('stash', 'clear');
+  }
+});
+
 test('the backup of A taken before the squash restores after it, carried forward, and verifies', async () => {
   const restored = testSettings(remember(uniqueName('_restored'))); // does not exist yet: the restore creates it
   expectExit(npm(['db:restore', '--', backupOfA], restored), 0);
