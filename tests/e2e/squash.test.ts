@@ -241,6 +241,8 @@ test('a fresh database from the baseline is identical to the ten migrations\' (r
   // deparses with the casts moved inside the array (expressions.ts). The same values, the same
   // meaning: that one line may differ, no other.
   const freshDump = dumpWithoutKnex(F);
+  expect(oldDump).toMatch(/CREATE TABLE public\.watchlists /);
+  expect(oldDump).toMatch(/CREATE INDEX ohlcv_ticker_id_adjusted_close_idx ON public\.ohlcv /);
   const lines = (dump: string) => dump.split('\n');
   const onlyIn = (a: string, b: string) => lines(a).filter((l) => !lines(b).includes(l));
   const CHECK = /^ {4}CONSTRAINT daily_snapshots_wyckoff_phase_check CHECK /;
@@ -280,6 +282,17 @@ test('A, migrated before the squash, is carried forward by db:migrate with every
   expectExit(npm(['db:verify'], B), 0);
   expect(await applied(B)).toEqual(['0010_baseline.ts']);
   expect((await squashedRows(B)).map((r) => r.name)).toEqual(released);
+});
+
+test('db:rollback on B, carried past the squash, reverts at most what its last batch built: the tables of its first batch stay', async () => {
+  // B: the eight released migrations in its first batch (the template), 0009 and 0010 in its second.
+  // Before the squash db:rollback reverted that second batch; the baseline carries its batch.
+  const batches = await withDatabase(B, async (c) => (await c.query('SELECT name, batch FROM knex.squashed_migrations ORDER BY name')).rows);
+  expect(new Set(batches.map((r) => r.batch)).size).toBe(2);
+  const firstBatch = oldSchema.tables.map((t) => t.name).filter((t) => t !== 'watchlists');
+  const r = npm(['db:rollback'], B);
+  const left = await withDatabase(B, publicTables);
+  expect({ gone: firstBatch.filter((t) => !left.includes(t)), out: r.out }).toEqual({ gone: [], out: r.out });
 });
 
 test('H, part-way through the squashed migrations, is refused by db:migrate (exit 37) with the commit to go back to, and left as it was', async () => {
