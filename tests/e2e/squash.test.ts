@@ -1,8 +1,9 @@
-// Slow (about two minutes of npm processes, each squash building two scratch databases):
-// `npm run db:squash` done for real in a git copy of the project that has ten migrations, and
-// what follows it: a fresh build identical to the migrations', databases migrated before it
-// carried forward (db:migrate, the knex CLI, a restore of an older backup), one part-way refused,
-// the baseline's rollback, a squash of a squash, and the squash's own refusals.
+// Slow (80-130 s of npm processes, each squash building two scratch databases): `npm run
+// db:squash` done for real in a git copy of the project that has ten migrations, and what follows
+// it: a fresh build identical to the migrations', databases migrated before it carried forward
+// (db:migrate, the knex CLI, a restore of an older backup), one part-way refused and its hint
+// followed, the baseline's rollback, a squash of a squash, and the squash's own refusals.
+// The tests run in order and share the copy and its databases: each builds on the one before.
 import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
@@ -137,7 +138,7 @@ let squashCommit: string;
 // pg_dump without knex's schema, the owner's name made neutral (the two sides may be made by different roles).
 const dumpWithoutKnex = (db: Settings) => schemaDump(db, ['--exclude-schema=knex']).replace(/Owner: \S+$/gm, 'Owner: -').replace(/ OWNER TO \S+;$/gm, ' OWNER TO -;');
 
-test('ten migrations, two of them new; a squash that is refused while db/ is dirty, a folded file was edited or one is pending, then goes through', async () => {
+test('ten migrations, two of them new; a squash refused (exit 37, db/ unchanged) when a folded file was edited, one is pending, db/ is not in git or is dirty, then with --allow-dirty it goes through', async () => {
   [A, B, H] = await Promise.all([createMigratedDatabase('_a'), createMigratedDatabase('_b'), createMigratedDatabase('_h')]);
   await withDatabase(A, (c) => fillEveryTable(c));
 
