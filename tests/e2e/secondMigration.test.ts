@@ -1,9 +1,9 @@
 // Slow (a whole `npm test` of its own, about a minute): the README's "Writing the next
 // migration" steps, done as written for a watchlists table in a copy of the project, leave that
 // copy's own suite green.
-import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
+import { createdFile, fillStub, npmIn, pasteEntries, printedEntries, WATCHLISTS_DOWN, WATCHLISTS_UP, WATCHLISTS_WHY } from '../support/nextMigration';
 import { copyProject, removeProject } from '../support/projectCopy';
 import { admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, urlAs } from '../support/testDatabase';
 import { dropDatabase } from '../../scripts/lib/server/admin';
@@ -18,25 +18,7 @@ afterAll(async () => {
   await dropMadeRoles();
 });
 
-const WATCHLISTS_UP = `export async function up(knex: Knex): Promise<void> {
-  await knex.schema.createTable('watchlists', (t) => {
-    t.uuid('id').primary().defaultTo(knex.raw('gen_random_uuid()'));
-    t.string('name', 100).notNullable();
-    t.uuid('ticker_id').notNullable().references('id').inTable('tickers').onDelete('CASCADE');
-    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.raw('now()'));
-    t.index(['ticker_id']);
-  });
-}`;
-const WATCHLISTS_DOWN = `export async function down(knex: Knex): Promise<void> {
-  await knex.schema.dropTable('watchlists');
-}`;
-function npm(args: string[], env: Record<string, string | undefined>): { code: number | null; out: string } {
-  const r = spawnSync('npm', ['run', '-s', ...args], {
-    cwd: copy, encoding: 'utf8', maxBuffer: 64 << 20,
-    env: { ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, ...env },
-  });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
+const npm = (args: string[], env: Record<string, string | undefined>) => npmIn(copy, args, env);
 
 test("the README's steps for a watchlists table leave the copy's npm test green", async () => {
   const dev = await createMigratedDatabase('_second'); // stands for the development database, at the baseline
@@ -44,14 +26,10 @@ test("the README's steps for a watchlists table leave the copy's npm test green"
 
   const made = npm(['db:new', '--', 'add', 'watchlists'], {});
   expect(made).toMatchObject({ code: 0 });
-  const file = /created (db\/migrations\/\d{4}_add_watchlists\.ts)/.exec(made.out)![1];
-  const stub = fs.readFileSync(path.join(copy, file), 'utf8');
-  const migration = stub
-    .replace(/export async function up\(knex: Knex\)[^]*?\n}/, WATCHLISTS_UP)
-    .replace(/export async function down\(knex: Knex\)[^]*?\n}/, WATCHLISTS_DOWN)
-    .replace(/\/\/ Why: [^]*?\n(?=export)/, "// Why: a user's watchlists, one row per ticker on a list; deleting a ticker takes it off every list.\n");
+  const file = createdFile(made.out);
+  expect(file).toMatch(/^db\/migrations\/\d{4}_add_watchlists\.ts$/);
+  const migration = fillStub(copy, file, { up: WATCHLISTS_UP, down: WATCHLISTS_DOWN, why: WATCHLISTS_WHY });
   expect(migration).toContain(WATCHLISTS_UP);
-  fs.writeFileSync(path.join(copy, file), migration);
 
   const planned = npm(['db:migrate', '--', '--dry-run'], target);
   expect({ code: planned.code, sql: /\ncreate table "watchlists" \([^\n]*\);\n/.test(planned.out) }).toEqual({ code: 0, sql: true });
@@ -62,12 +40,11 @@ test("the README's steps for a watchlists table leave the copy's npm test green"
   // The contract: db:verify prints the entry it lacks, which is pasted where the tables end.
   const differs = npm(['db:verify'], target);
   expect(differs.code).toBe(11);
-  const entry = differs.out.split('\n').filter((l) => l && !l.startsWith('kapman: ')).join('\n');
+  const entry = printedEntries(differs.out);
   expect(entry).toMatch(/^\/\/ in tables: \[\.\.\.\]\n {4}\{\n {6}name: 'watchlists',/);
-  const contractFile = path.join(copy, 'db', 'contract.ts');
-  const contract = fs.readFileSync(contractFile, 'utf8');
-  expect(contract).toMatch(/\n {2}\],\n {2}hypertables:/);
-  fs.writeFileSync(contractFile, contract.replace(/\n {2}\],\n {2}hypertables:/, `\n${entry}\n  ],\n  hypertables:`));
+  const contract = fs.readFileSync(path.join(copy, 'db', 'contract.ts'), 'utf8');
+  expect(contract).not.toMatch(/name: 'watchlists'/);
+  pasteEntries(copy, entry);
 
   for (const step of [['db:verify'], ['db:schema:dump'], ['db:erd']]) {
     const r = npm(step, target);

@@ -4,10 +4,10 @@ import { Client } from 'pg';
 import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/server/localCluster';
 import { Settings } from '../../scripts/lib/server/settings';
 
-/** `pg_dump --schema-only`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
-export function schemaDump(settings: Settings): string {
+/** `pg_dump --schema-only [...options]`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
+export function schemaDump(settings: Settings, options: string[] = []): string {
   // stderr is piped away: pg_dump warns about circular keys in timescaledb's own catalog.
-  const out = execFileSync(localTool(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump'), ['--schema-only', '--dbname', settings.url],
+  const out = execFileSync(localTool(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump'), ['--schema-only', ...options, '--dbname', settings.url],
     { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   return out.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
 }
