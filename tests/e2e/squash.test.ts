@@ -18,6 +18,7 @@ import {
   createMigratedDatabase, createTestDatabase, dropMadeDatabases, remember, testSettings, uniqueName, withDatabase,
 } from '../support/testDatabase';
 import { fillEveryTable, fingerprint } from '../support/tradingData';
+import { dbFiles as dbFilesOf, git as gitIn } from '../support/gitProject';
 
 let copy: string;
 let backups: string;
@@ -35,9 +36,7 @@ afterAll(async () => {
   await dropMadeDatabases();
 });
 
-function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=KapMan Tests', '-c', 'user.email=tests@kapman.invalid', ...args], { cwd: copy, encoding: 'utf8' });
-}
+const git = (...args: string[]) => gitIn(copy, ...args);
 const npm = (args: string[], db?: Settings) => npmIn(copy, args, db ? { DATABASE_URL: db.url } : {});
 function knexCli(args: string[], db: Settings): NpmResult {
   const r = spawnSync('npx', ['knex', ...args], {
@@ -54,13 +53,7 @@ const filesIn = (folder: 'migrations' | 'squashed') => {
   const dir = path.join(copy, 'db', folder);
   return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).sort() : [];
 };
-/** Every file under db/ with its text: what a refused squash must leave as it was. */
-function dbFiles(dir = path.join(copy, 'db')): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name)).flatMap((e) => {
-    const file = path.join(dir, e.name);
-    return e.isDirectory() ? Object.entries(dbFiles(file)) : [[path.relative(copy, file), fs.readFileSync(file, 'utf8')]];
-  }));
-}
+const dbFiles = () => dbFilesOf(path.join(copy, 'db'));
 const gitStatus = () => git('status', '--porcelain', '--untracked-files=all');
 
 const applied = (db: Settings) => withDatabase(db, async (c) =>
@@ -138,7 +131,7 @@ let squashCommit: string;
 // pg_dump without knex's schema, the owner's name made neutral (the two sides may be made by different roles).
 const dumpWithoutKnex = (db: Settings) => schemaDump(db, ['--exclude-schema=knex']).replace(/Owner: \S+$/gm, 'Owner: -').replace(/ OWNER TO \S+;$/gm, ' OWNER TO -;');
 
-test('ten migrations, two of them new; a squash refused (exit 37, db/ unchanged) when a folded file was edited, one is pending, db/ is not in git or is dirty, then with --allow-dirty it goes through', async () => {
+test('ten migrations, two of them new; a squash refused (exit 36, db/ unchanged) when a folded file was edited, one is pending, db/ is not in git or is dirty, then with --allow-dirty it goes through', async () => {
   [A, B, H] = await Promise.all([createMigratedDatabase('_a'), createMigratedDatabase('_b'), createMigratedDatabase('_h')]);
   await withDatabase(A, (c) => fillEveryTable(c));
 
@@ -171,7 +164,7 @@ test('ten migrations, two of them new; a squash refused (exit 37, db/ unchanged)
 
   const before = dbFiles();
   const unchanged = (r: NpmResult, said: RegExp) => {
-    expect({ code: r.code, said: said.test(r.out), out: r.out }).toEqual({ code: 37, said: true, out: r.out });
+    expect({ code: r.code, said: said.test(r.out), out: r.out }).toEqual({ code: 36, said: true, out: r.out });
     expect(dbFiles()).toEqual(before);
   };
 
@@ -180,7 +173,7 @@ test('ten migrations, two of them new; a squash refused (exit 37, db/ unchanged)
   git('commit', '-q', '-am', 'An edit of a released migration');
   const editedFiles = dbFiles();
   const edited = npm(['db:squash'], A);
-  expect({ code: edited.code, said: new RegExp(`${watchlists} was edited after`).test(edited.out) }).toEqual({ code: 37, said: true });
+  expect({ code: edited.code, said: new RegExp(`${watchlists} was edited after`).test(edited.out) }).toEqual({ code: 36, said: true });
   expect(dbFiles()).toEqual(editedFiles);
   expect(gitStatus()).toBe('');
   git('reset', '-q', '--hard', 'HEAD~1');
@@ -202,7 +195,7 @@ test('ten migrations, two of them new; a squash refused (exit 37, db/ unchanged)
   fs.writeFileSync(path.join(copy, 'db', 'NOTES.txt'), 'not committed\n');
   const dirty = dbFiles();
   const refused = npm(['db:squash'], A);
-  expect({ code: refused.code, said: /uncommitted changes[^\n]*NOTES\.txt/.test(refused.out), out: refused.out }).toEqual({ code: 37, said: true, out: refused.out });
+  expect({ code: refused.code, said: /uncommitted changes[^\n]*NOTES\.txt/.test(refused.out), out: refused.out }).toEqual({ code: 36, said: true, out: refused.out });
   expect(dbFiles()).toEqual(dirty);
   expect(gitStatus()).toBe('?? db/NOTES.txt\n');
 
@@ -292,14 +285,15 @@ test('db:rollback on B, carried past the squash, reverts at most what its last b
   expect(new Set(batches.map((r) => r.batch)).size).toBe(2);
   const firstBatch = oldSchema.tables.map((t) => t.name).filter((t) => t !== 'watchlists');
   const r = npm(['db:rollback'], B);
+  expect({ code: r.code, refused: /stands for \d+ migrations applied in 2 batches/.test(r.out) }).toEqual({ code: 36, refused: true });
   const left = await withDatabase(B, publicTables);
   expect({ gone: firstBatch.filter((t) => !left.includes(t)), out: r.out }).toEqual({ gone: [], out: r.out });
 });
 
-test('H, part-way through the squashed migrations, is refused by db:migrate (exit 37) with the commit to go back to, and left as it was', async () => {
+test('H, part-way through the squashed migrations, is refused by db:migrate (exit 36) with the commit to go back to, and left as it was', async () => {
   const was = await everything(H);
   const refused = npm(['db:migrate'], H);
-  expect(refused.code).toBe(37);
+  expect(refused.code).toBe(36);
   expect(refused.out).toContain('git checkout');
   const commit = /git checkout ([0-9a-f]+)~1/.exec(refused.out)?.[1];
   expect(commit && git('rev-parse', commit).trim()).toBe(squashCommit);
@@ -312,8 +306,8 @@ test('H, part-way through the squashed migrations, is refused by db:migrate (exi
 
 test("the part-way refusal's hint, followed as written (npm ci aside), carries H forward and leaves the work tree and an older stash as they were", async () => {
   const refused = npm(['db:migrate'], H);
-  expect(refused.code).toBe(37);
-  const hint = /^(?:kapman: )?hint: [^\n]*?(git stash -u;[^\n]*git stash pop)/m.exec(refused.out)?.[1];
+  expect(refused.code).toBe(36);
+  const hint = /^(?:kapman: )?hint: [^\n]*?(git checkout [^\n]*npm run db:migrate)$/m.exec(refused.out)?.[1];
   expect(hint).toContain('git checkout');
   // A developer's older stash entry, from other work: the hint's own stash and pop must leave it be.
   fs.writeFileSync(path.join(copy, 'other-work.txt'), 'stashed last week\n');
@@ -349,7 +343,7 @@ test('a squash of a squash: 0011 folded with the baseline into 0011_baseline.ts;
   // One file, the baseline, is nothing to squash.
   const alone = dbFiles();
   const nothing = npm(['db:squash'], A);
-  expect({ code: nothing.code, said: /nothing to squash/.test(nothing.out), out: nothing.out }).toEqual({ code: 37, said: true, out: nothing.out });
+  expect({ code: nothing.code, said: /nothing to squash/.test(nothing.out), out: nothing.out }).toEqual({ code: 36, said: true, out: nothing.out });
   expect(dbFiles()).toEqual(alone);
   expect(gitStatus()).toBe('');
 

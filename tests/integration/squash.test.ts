@@ -1,9 +1,7 @@
 // The squash's safety checks, in-process on a project-like folder (db/migrations in a git
 // repository of its own): what it refuses, what its proof catches, and how a database migrated
 // before it is carried past it or refused. Through npm, the knex CLI and a backup: e2e/squash.test.ts.
-import { execFileSync } from 'child_process';
 import fs from 'fs';
-import os from 'os';
 import path from 'path';
 import { Baseline, migrationFilesIn } from '../../db/migrationSource';
 import { SquashRefusedError } from '../../scripts/lib/cli/errors';
@@ -17,42 +15,12 @@ import { migrationOf, releasedMigrations } from '../support/migrations';
 import { schemaDump } from '../support/schema';
 import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 import { fillEveryTable, fingerprint } from '../support/tradingData';
+import { dbFiles, git, gitProject } from '../support/gitProject';
 
-const projects: string[] = [];
-afterAll(async () => {
-  for (const p of projects.splice(0)) fs.rmSync(p, { recursive: true, force: true });
-  await dropMadeDatabases();
-});
+afterAll(dropMadeDatabases);
 
-const git = (dir: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir, encoding: 'utf8' });
-
-/** A project's db/ folder holding these migrations, committed to a git repository of its own; returns db/migrations. */
-function project(files: Record<string, string>): string {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-squash-'));
-  projects.push(root);
-  const directory = path.join(root, 'db', 'migrations');
-  fs.mkdirSync(directory, { recursive: true });
-  for (const [name, source] of Object.entries(files)) fs.writeFileSync(path.join(directory, name), source);
-  git(root, 'init', '-q');
-  git(root, 'add', '-A');
-  git(root, 'commit', '-qm', 'migrations');
-  return directory;
-}
-
-/** Every file under db/, with its content: what a refused squash must leave as it was. */
-function dbFiles(directory: string): Record<string, string> {
-  const db = path.dirname(directory);
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(db, p)] = fs.readFileSync(p, 'utf8');
-    }
-  };
-  walk(db);
-  return out;
-}
+const project = gitProject;
+const dbFilesOf = (directory: string) => dbFiles(path.dirname(directory));
 
 async function migratedWith(directory: string, label: string, only?: string[]): Promise<Settings> {
   const db = await createTestDatabase(label);
@@ -187,9 +155,9 @@ describe('refusals leave db/ as it was', () => {
   test('a migration to fold pending on the target', async () => {
     const directory = project(two());
     const db = await migratedWith(directory, '_sq_pending', ['0001_a.ts']);
-    const files = dbFiles(directory);
+    const files = dbFilesOf(directory);
     expect(await refusal(squash(db, { directory }))).toMatch(/pending on .*: 0002_b\.ts/);
-    expect(dbFiles(directory)).toEqual(files);
+    expect(dbFilesOf(directory)).toEqual(files);
   });
 
   test('a folded migration edited after the target applied it', async () => {
@@ -197,26 +165,26 @@ describe('refusals leave db/ as it was', () => {
     const db = await migratedWith(directory, '_sq_edited');
     fs.writeFileSync(path.join(directory, '0002_b.ts'), migrationOf(['CREATE TABLE b (y bigint)']));
     git(path.dirname(directory), 'commit', '-qam', 'edit');
-    const files = dbFiles(directory);
+    const files = dbFilesOf(directory);
     expect(await refusal(squash(db, { directory }))).toMatch(/0002_b\.ts was edited after/);
-    expect(dbFiles(directory)).toEqual(files);
+    expect(dbFilesOf(directory)).toEqual(files);
   });
 
   test('uncommitted changes under db/, unless --allow-dirty', async () => {
     const directory = project(two());
     const db = await migratedWith(directory, '_sq_dirty');
     fs.writeFileSync(path.join(path.dirname(directory), 'notes.txt'), 'work in progress');
-    const files = dbFiles(directory);
+    const files = dbFilesOf(directory);
     expect(await refusal(squash(db, { directory }))).toMatch(/uncommitted changes \(db\/notes\.txt\)/);
-    expect(dbFiles(directory)).toEqual(files);
+    expect(dbFilesOf(directory)).toEqual(files);
     await expect(squash(db, { directory, allowDirty: true })).resolves.toMatchObject({ baseline: '0002_baseline.ts' });
   });
 
   test('a schema the baseline cannot build (a view): the proof finds it and nothing is written', async () => {
     const directory = project({ ...two(), '0003_view.ts': migrationOf(['CREATE VIEW a_view AS SELECT x FROM a']) });
     const db = await migratedWith(directory, '_sq_view');
-    const files = dbFiles(directory);
+    const files = dbFilesOf(directory);
     expect(await refusal(squash(db, { directory }))).toMatch(/would not build what the migrations built/);
-    expect(dbFiles(directory)).toEqual(files);
+    expect(dbFilesOf(directory)).toEqual(files);
   });
 });

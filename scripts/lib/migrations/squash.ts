@@ -37,6 +37,8 @@ export interface SquashResult {
   /** The four comparisons of a database built by each, all empty of differences. */
   proof: Comparison[];
   proofMs: number;
+  /** The server that held the two scratch databases: the target's, or a throwaway local one. */
+  proofServer: string;
   /** The files written, relative to the project. */
   written: string[];
 }
@@ -166,7 +168,7 @@ async function prove(settings: Settings, pgBin: string | undefined, source: Migr
       return withScratchDatabase(server, async (fresh) => {
         await applyMigrations(fresh, { directory: tmp });
         const proof = await compareDatabases(old, fresh, ['the squashed migrations', 'the baseline']);
-        return { text, proof, proofMs: Date.now() - started, schemaSql: await withClient(fresh, schemaSqlOf) };
+        return { text, proof, proofMs: Date.now() - started, proofServer: server.displayUrl, schemaSql: await withClient(fresh, schemaSqlOf) };
       });
     }));
   } finally {
@@ -188,7 +190,7 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
   if (!o.allowDirty) refuseDirty(dbDir);
   const squashes = await refuseUnapplied(settings, source, chosen);
   log(`proving that ${baseline} builds what ${count(chosen.length, 'migration')} built, on two scratch databases`);
-  const { text, proof, proofMs, schemaSql } = await prove(settings, o.pgBin, source, chosen, baseline, squashes);
+  const { text, proof, proofMs, proofServer, schemaSql } = await prove(settings, o.pgBin, source, chosen, baseline, squashes);
   for (const c of proof) {
     detail(`${c.check}: ${c.differences.length ? `${count(c.differences.length, 'difference')}` : 'identical'} (${c.covered}; ${c.ms} ms)`);
     for (const note of c.notes ?? []) detail(`  note: ${note}`);
@@ -217,7 +219,7 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
   for (const line of ['git add -A db/', 'git status --short db/', 'git diff --cached -M --stat db/',
     `git commit -m "Squash ${chosen[0].slice(0, 4)}-${chosen[chosen.length - 1].slice(0, 4)} into ${baseline}"`]) log(`  ${line}`);
   log(`then \`npm run db:migrate\` carries each database migrated before the squash past it, without a rebuild`);
-  return { baseline, squashed: chosen, proof, proofMs, written };
+  return { baseline, squashed: chosen, proof, proofMs, proofServer, written };
 }
 
 /** `db/…`: a path as the project names it. */
