@@ -3,7 +3,7 @@
 // before it is carried past it or refused. Through npm, the knex CLI and a backup: e2e/squash.test.ts.
 import fs from 'fs';
 import path from 'path';
-import { Baseline, migrationFilesIn } from '../../db/migrationSource';
+import { Baseline, MigrationFiles, migrationFilesIn } from '../../db/migrationSource';
 import { SquashRefusedError } from '../../scripts/lib/cli/errors';
 import { carryForward } from '../../scripts/lib/migrations/carryForward';
 import { applyMigrations, rollback, withMigrationTransaction } from '../../scripts/lib/migrations/migrate';
@@ -147,6 +147,18 @@ test('a database whose structure is not what its migrations built is not carried
   const dump = schemaDump(db);
   expect(await refusal(carryForward(db, { directory }))).toMatch(/not what its applied migrations build[^]*column z/);
   expect(schemaDump(db)).toEqual(dump);
+});
+
+test('--through: the baseline replaces the files up to that number, and the database carries on with the later ones applied', async () => {
+  const directory = project({
+    '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']), '0003_c.ts': migrationOf(['CREATE TABLE c (z int)']),
+  });
+  const db = await migratedWith(directory, '_sq_through');
+  const r = await squash(db, { directory, through: '0002' });
+  expect({ baseline: r.baseline, squashed: r.squashed, folder: migrationFilesIn(directory) })
+    .toEqual({ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'], folder: ['0002_baseline.ts', '0003_c.ts'] });
+  expect((await new MigrationFiles(directory).baselines()).map((b) => [b.name, Object.keys(b.squashes)])).toEqual([['0002_baseline.ts', ['0001_a.ts', '0002_b.ts']]]);
+  await expect(carryForward(db, { directory })).resolves.toEqual([{ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'] }]);
 });
 
 describe('refusals leave db/ as it was', () => {

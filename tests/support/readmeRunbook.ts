@@ -80,10 +80,10 @@ export const RUNBOOK: Record<string, Coverage> = {
   // The copy becomes a git repository (db/ committed) so the squash may run; the first folds up
   // to 0004, the second folds that baseline with the rest, and the target is carried past both.
   'npx kapman-db squash': {
-    run: { as: () => `git init -q && ${COMMIT_DB} && npx kapman-db squash --through 0004`, env: 'target', code: 0, output: /4 migrations squashed into 0004_baseline\.ts, proven identical/ },
+    run: { as: () => `git init -q && ${COMMIT_DB} && npx kapman-db squash --through 0004`, env: 'target', code: 0, output: /proof: identical on structure, contract, pg_dump --schema-only, TimescaleDB catalog[^]*written: db\/migrations\/0004_baseline\.ts/ },
   },
   'npm run db:squash': {
-    run: { as: () => `${COMMIT_DB} && npm run db:squash`, env: 'target', code: 0, output: new RegExp(`${migrationFiles().length - 3} migrations squashed into ${lastNumber()}_baseline\\.ts, proven identical`) },
+    run: { as: () => `${COMMIT_DB} && npm run db:squash`, env: 'target', code: 0, output: new RegExp(`moved to db/squashed/: 0004_baseline\\.ts, [^\\n]*\\nkapman: written: db/migrations/${lastNumber()}_baseline\\.ts`) },
   },
   'npm run db:migrate': {
     run: { as: () => `${COMMIT_DB} && npm run db:migrate`, env: 'target', code: 0, output: new RegExp(`carried past the squash: ${lastNumber()}_baseline\\.ts recorded in place of ${migrationFiles().length} applied migrations`) },

@@ -79,7 +79,9 @@ async function refuseUnapplied(settings: Settings, source: MigrationFiles, chose
   const fold = await foldOf(settings, source.directory);
   const refused = refusal(fold, settings.database, source.directory);
   if (refused) throw refused;
-  const states = migrationStates((await source.checksums()).filter((f) => chosen.includes(f.name)), fold.applied);
+  // Only the files to fold: the applied migrations after them are no business of the squash.
+  const states = migrationStates((await source.checksums()).filter((f) => chosen.includes(f.name)), fold.applied)
+    .filter((s) => chosen.includes(s.name));
   const pending = states.filter((s) => s.state === 'pending').map((s) => s.name);
   if (pending.length) {
     throw new SquashRefusedError(`${count(pending.length, 'migration')} to squash ${pending.length === 1 ? 'is' : 'are'} pending on ${settings.database}: ${pending.join(', ')}; nothing was written`,
