@@ -17,7 +17,7 @@ const containersOf = (pid: number) => docker(['ps', '-a', '--filter', `label=${L
 
 /** A harness run in a child process that starts its container, then ends as `how` says. */
 function childRun(how: string): number {
-  const script = `require(${JSON.stringify(path.join(ROOT, 'scripts', 'lib', 'bench', 'server.ts'))}).tryTestcontainers([])` +
+  const script = `require(${JSON.stringify(path.join(ROOT, 'scripts', 'lib', 'server', 'testServer.ts'))}).tryTestcontainers([])` +
     `.then(() => { process.stdout.write(String(process.pid)); ${how} })`;
   const r = spawnSync(process.execPath, ['-r', path.join(ROOT, 'scripts', 'register.js'), '-e', script], { encoding: 'utf8', timeout: 120_000 });
   const pid = Number(r.stdout);
