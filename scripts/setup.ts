@@ -29,7 +29,7 @@ export async function setup(o: SetupOptions): Promise<SetupResult> {
   if (!docker) (o.provision ?? provisionTimescale)(o.binDir);
   // db:up's database, not DATABASE_URL's: setup is about the server it just started.
   const settings = await dbUp({ ...o, docker });
-  const applied = await migrate(settings, { waitMs: o.waitMs });
+  const { applied } = await migrate(settings, { waitMs: o.waitMs });
   log(`set up: ${settings.displayUrl} (stop it with \`npm run db:down\`)`);
   return { url: settings.url, applied };
 }

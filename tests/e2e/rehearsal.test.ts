@@ -92,7 +92,7 @@ export async function down(knex: any) { await knex.raw('DROP INDEX ohlcv_volume_
   expect((await status(production, { migrationsDirectory: directory })).migrations.filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_index_ohlcv.ts']);
   await withDatabase(db, async (c) => expect((await c.query("SELECT to_regclass('ohlcv_volume_idx') AS i")).rows[0].i).toBeNull());
   // The development environment applies it without a lint: the lint guards production.
-  expect(await migrate(loadSettings({ env: 'test', databaseUrl: db.url }), { migrationsDirectory: directory })).toEqual(['9001_index_ohlcv.ts']);
+  expect((await migrate(loadSettings({ env: 'test', databaseUrl: db.url }), { migrationsDirectory: directory })).applied).toEqual(['9001_index_ohlcv.ts']);
 });
 
 test('`kapman-db lint` names migrations, applied or not: 0004 creates ohlcv and makes it a hypertable, and passes', async () => {

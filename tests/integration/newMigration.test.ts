@@ -43,7 +43,7 @@ test('a generated migration, once written, is applied by db:migrate, listed by d
   const hasExchange = () => withDatabase(db, async (c) => (await c.query(
     "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'tickers' AND column_name = 'exchange'")).rows[0].n === 1);
 
-  expect(await migrate(db, { migrationsDirectory: dir })).toEqual([made.file]);
+  expect((await migrate(db, { migrationsDirectory: dir })).applied).toEqual([made.file]);
   expect(await hasExchange()).toBe(true);
   expect((await listed())[made.file]).toBe('applied');
 

@@ -10,7 +10,8 @@ import { applyMigrations, rollback, withMigrationTransaction } from '../../scrip
 import { squash } from '../../scripts/lib/migrations/squash';
 import { foldSquashed } from '../../scripts/lib/schema/drift';
 import { verify, verifyOn } from '../../scripts/lib/schema/verify';
-import { Settings } from '../../scripts/lib/server/settings';
+import { loadSettings, Settings } from '../../scripts/lib/server/settings';
+import { migrate } from '../../scripts/lib/migrations/deploy';
 import { migrationOf, releasedMigrations } from '../support/migrations';
 import { schemaDump } from '../support/schema';
 import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
@@ -81,6 +82,7 @@ describe('a squash of the released migrations and one on the hypertable', () => 
   let directory: string;
   let before: Settings;
   let partway: Settings;
+  let production: Settings;
   let result: Awaited<ReturnType<typeof squash>>;
 
   beforeAll(async () => {
@@ -91,6 +93,7 @@ describe('a squash of the released migrations and one on the hypertable', () => 
     await applyMigrations(before, { directory });
     await withDatabase(before, (c) => fillEveryTable(c));
     partway = await migratedWith(directory, '_sq_partway', files.slice(0, 3));
+    production = loadSettings({ env: 'production', databaseUrl: (await migratedWith(directory, '_sq_production')).url });
     result = await squash(before, { directory });
     git(path.dirname(directory), 'add', '-A');
     git(path.dirname(directory), 'commit', '-qm', 'squash');
@@ -126,6 +129,11 @@ describe('a squash of the released migrations and one on the hypertable', () => 
     const dump = schemaDump(before);
     expect(await refusal(rollback(before, false, { directory }))).toMatch(/stands for \d+ migrations applied in 2 batches/);
     expect(schemaDump(before)).toEqual(dump);
+  });
+
+  test('db:migrate in production, with nothing pending, still carries the database past the squash', async () => {
+    const r = await migrate(production, { migrationsDirectory: directory });
+    expect(r).toEqual({ applied: [], carried: [{ baseline: '9001_baseline.ts', squashed: result.squashed }] });
   });
 
   test('a database part-way is refused, naming the commit to migrate with first, and left as it was', async () => {

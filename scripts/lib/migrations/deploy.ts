@@ -5,7 +5,7 @@ import { count, log, plain, step } from '../cli/log';
 import { waitForServer } from '../server/connection';
 import { Settings } from '../server/settings';
 import { lintOutcome, lintRehearsal, printLintReport } from './lint';
-import { carryForward } from './carryForward';
+import { Carried, carryForward } from './carryForward';
 import { applyMigrations, oneAtATime, printingReporter } from './migrate';
 import { Rehearsal, RehearsedMigration, rehearse } from './rehearse';
 
@@ -51,22 +51,32 @@ export async function planMigrations(settings: Settings, o: MigrateCommandOption
   return plan;
 }
 
-/** db:migrate's work: wait for the server when asked, apply what is pending (in production, shown and linted first), say what was done. */
-export async function migrate(settings: Settings, o: MigrateCommandOptions = {}): Promise<string[]> {
+export interface Migrated {
+  /** The migration files applied. */
+  applied: string[];
+  /** The baselines the database was carried past first (a squash), each with the migrations it replaced. */
+  carried: Carried[];
+}
+
+/** db:migrate's work: wait for the server when asked, carry the database past a squash, apply what is pending (in production, shown and linted first), say what was done. */
+export async function migrate(settings: Settings, o: MigrateCommandOptions = {}): Promise<Migrated> {
   if (o.waitMs) await waitForServer(settings, o.waitMs);
   if (settings.env === 'production') {
     const rehearsal = await rehearse(settings, { directory: o.migrationsDirectory });
     printRehearsal(rehearsal);
-    if (rehearsal.migrations.length === 0 && !rehearsal.failure) return [];
-    const report = lintRehearsal(rehearsal, { directory: o.migrationsDirectory });
-    printLintReport(report);
-    lintOutcome(report, rehearsal.failure?.error);
+    // Nothing pending may still leave a squash to carry the database past: that is not linted, only checked.
+    if (rehearsal.migrations.length > 0 || rehearsal.failure) {
+      const report = lintRehearsal(rehearsal, { directory: o.migrationsDirectory });
+      printLintReport(report);
+      lintOutcome(report, rehearsal.failure?.error);
+    }
   }
+  let carried: Carried[] = [];
   const applied = await step((files: string[]) => `${count(files.length, 'migration')} applied to ${settings.database}`,
     () => oneAtATime(settings, async (watcher) => {
-      await carryForward(settings, { directory: o.migrationsDirectory });
+      carried = await carryForward(settings, { directory: o.migrationsDirectory });
       return applyMigrations(settings, { reporter: printingReporter, directory: o.migrationsDirectory, watcher });
     }));
   if (applied.length === 0) log('already up to date');
-  return applied;
+  return { applied, carried };
 }
