@@ -77,7 +77,7 @@ test('--json: the result alone on stdout, progress on stderr, for migrate, statu
   const migrated = kapman(['migrate', '--json'], env);
   expect(migrated.code).toBe(0);
   const files = fs.readdirSync(path.join(ROOT, 'db', 'migrations')).filter((f) => /^\d{4}_.*\.ts$/.test(f)).sort();
-  expect(JSON.parse(migrated.out)).toEqual({ database: db.database, applied: files });
+  expect(JSON.parse(migrated.out)).toEqual({ database: db.database, applied: files, carried: [] });
   expect(migrated.err).toMatch(/applying 0001_/);
 
   const status = JSON.parse(kapman(['status', '--json'], env).out);
