@@ -69,7 +69,7 @@ function cliConfig(env: Environment): Knex.Config {
     connection: async () => {
       // Under the lock, a database migrated before a squash is carried past it first, as db:migrate does: knex would call it corrupt.
       locked ??= holdMigrationLock(env, url).then(async (settings) => {
-        await carryForward(settings).catch((err) => { throw forKnexCli(err instanceof KapmanError ? err : explainDatabaseError(err, settings.displayUrl)); });
+        await carryForward(settings, { pgBin: process.env.PG_BIN }).catch((err) => { throw forKnexCli(err instanceof KapmanError ? err : explainDatabaseError(err, settings.displayUrl)); });
         return settings;
       });
       return workingConfig((await locked).connection) as Promise<Knex.PgConnectionConfig>;

@@ -10,7 +10,7 @@ export const command: KapmanCommand<{ 'dry-run': boolean }, Applied | MigrationP
   database: true,
   options: (y) => y
     .option('dry-run', { type: 'boolean', default: false, describe: 'rehearse the pending migrations where nothing is lost and print the SQL each will run; change nothing' }),
-  run: async (args, settings) => (args['dry-run'] ? planMigrations(settings) : { database: settings.database, ...(await migrate(settings)) }),
+  run: async (args, settings) => (args['dry-run'] ? planMigrations(settings) : { database: settings.database, ...(await migrate(settings, { pgBin: process.env.PG_BIN })) }),
   outcome: (r) => ('dryRun' in r ? `${count(r.migrations.length, 'pending migration')} rehearsed on ${r.database}; nothing changed`
     : `${r.carried.map((c) => `${r.database} carried past the squash into ${c.baseline}; `).join('')}${r.applied.length ? `${count(r.applied.length, 'migration')} applied to ${r.database}` : `${r.database} is up to date`}`),
 };

@@ -1,6 +1,7 @@
 // A squash where the target's role may not create databases (a managed server's usually may
 // not): the proof's two scratch databases go on a throwaway local server, and it says so.
 import { squash } from '../../scripts/lib/migrations/squash';
+import { carryForward } from '../../scripts/lib/migrations/carryForward';
 import { applyMigrations } from '../../scripts/lib/migrations/migrate';
 import { loadSettings } from '../../scripts/lib/server/settings';
 import { gitProject } from '../support/gitProject';
@@ -12,7 +13,7 @@ afterAll(async () => {
   await dropMadeRoles();
 });
 
-test('a role without CREATEDB: the proof runs on a throwaway local server, is clean, and the baseline is written', async () => {
+test('a role without CREATEDB: the proof runs on a throwaway local server, is clean, the baseline is written, and the database is carried past it', async () => {
   const role = await createTestRole('nocreatedb');
   const db = await createTestDatabase('_sq_managed', role.name);
   await withDatabase(db, (c) => c.query('CREATE EXTENSION IF NOT EXISTS timescaledb')); // as the platform would have
@@ -28,4 +29,6 @@ test('a role without CREATEDB: the proof runs on a throwaway local server, is cl
   expect(r.proof.map((c) => c.check)).toEqual(['structure', 'contract', 'pg_dump --schema-only', 'TimescaleDB catalog']);
   expect(r.proof.filter((c) => c.differences.length)).toEqual([]);
   expect(r.baseline).toBe('0002_baseline.ts');
+  // The same database, migrated before the squash, is carried past it: its structure checked on a throwaway server too.
+  await expect(carryForward(asRole, { directory })).resolves.toEqual([{ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'] }]);
 });

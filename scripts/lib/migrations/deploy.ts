@@ -14,6 +14,8 @@ export interface MigrateCommandOptions {
   waitMs?: number;
   /** Another migrations folder (tests use temporary ones). */
   migrationsDirectory?: string;
+  /** The local PostgreSQL binaries, for a carry-forward's throwaway server where the role may not create databases. */
+  pgBin?: string;
 }
 
 export interface MigrationPlan {
@@ -74,7 +76,7 @@ export async function migrate(settings: Settings, o: MigrateCommandOptions = {})
   let carried: Carried[] = [];
   const applied = await step((files: string[]) => `${count(files.length, 'migration')} applied to ${settings.database}`,
     () => oneAtATime(settings, async (watcher) => {
-      carried = await carryForward(settings, { directory: o.migrationsDirectory });
+      carried = await carryForward(settings, { directory: o.migrationsDirectory, pgBin: o.pgBin });
       return applyMigrations(settings, { reporter: printingReporter, directory: o.migrationsDirectory, watcher });
     }));
   if (applied.length === 0) log('already up to date');
