@@ -7,7 +7,7 @@ import { MigrationsNotAppliedError } from './lib/cli/errors';
 import { withTransaction } from './lib/server/connection';
 import { foldSquashed, MigrationState, migrationStates } from './lib/schema/drift';
 import { readAppliedMigrations, readSquashedMigrations, SquashedMigration } from './lib/schema/introspect';
-import { refusal } from './lib/migrations/carryForward';
+import { carryForwardRefusal } from './lib/migrations/carryForward';
 import { count, detail, log } from './lib/cli/log';
 import { Settings } from './lib/server/settings';
 
@@ -34,7 +34,7 @@ export async function status(settings: Settings, o: { migrationsDirectory?: stri
     ...(squashes.has(m.name) ? { squashes: squashes.get(m.name) } : {}),
     ...(toCarry.has(m.name) ? { toCarry: true } : {}),
   }));
-  const refused = refusal(fold, settings.database, o.migrationsDirectory)?.message;
+  const refused = carryForwardRefusal(fold, settings.database, o.migrationsDirectory)?.message;
   return { database: settings.database, migrations, squashed, ...(refused ? { refused } : {}) };
 }
 

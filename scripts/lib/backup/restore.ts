@@ -8,8 +8,8 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_SCHEMA } from '../../../db/migrationSource';
 import { MigrationFiles } from '../../../db/migrationSource';
 import { BackupVersionError, MissingRolesError, PermissionDeniedError, RestoreFailedError } from '../cli/errors';
-import { Difference, diffMigrations, foldSquashed } from '../schema/drift';
-import { carryForward } from '../migrations/carryForward';
+import { Difference, diffMigrations } from '../schema/drift';
+import { carryForward, foldPast } from '../migrations/carryForward';
 import { count, log, step } from '../cli/log';
 import { replaceDatabase } from '../replace/replace';
 import { rowCounts } from '../schema/introspect';
@@ -181,9 +181,8 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
   // A backup of another migration set would be refused by the verification after the whole load: known now.
   // A backup taken before a squash is carried past it once restored, as db:migrate would.
   const source = new MigrationFiles();
-  const files = await source.checksums();
-  const fold = foldSquashed(files, meta.migrations, await source.baselines({ squashed: true }));
-  const mismatch = diffMigrations(files, fold.applied);
+  const fold = await foldPast(source, meta.migrations);
+  const mismatch = diffMigrations(await source.checksums(), fold.applied);
   if (mismatch.length) {
     const say = (d: Difference) => `${d.item.replace(/^migration /, '')} ${d.kind === 'missing' ? 'not in the backup' : d.kind === 'unexpected' ? 'in the backup, not in this checkout' : 'of another content'}`;
     throw new RestoreFailedError(`backup ${archive} was taken at another set of migrations than this checkout's (${mismatch.map(say).join('; ')}); ${settings.database} was not changed`,

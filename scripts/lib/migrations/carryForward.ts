@@ -13,7 +13,7 @@ import { withClient, withTransaction } from '../server/connection';
 import { Settings } from '../server/settings';
 import { diffSchema, foldSquashed, SquashFold } from '../schema/drift';
 import { reconcileExpressions } from '../schema/expressions';
-import { readAppliedMigrations, readSchema } from '../schema/introspect';
+import { AppliedMigration, readAppliedMigrations, readSchema } from '../schema/introspect';
 import { applyMigrations, withMigrationTransaction } from './migrate';
 import { withScratchDatabase, withScratchServer } from './scratch';
 
@@ -23,16 +23,18 @@ export interface Carried {
   squashed: string[];
 }
 
-/** How the migrations `directory` holds read the database's applied ones, baselines included. */
+/** The database's applied migrations read past the baselines of the folder `source` reads (and the older ones squashed). */
+export async function foldPast(source: MigrationFiles, applied: AppliedMigration[]): Promise<SquashFold> {
+  return foldSquashed(await source.checksums(), applied, await source.baselines({ squashed: true }));
+}
+
+/** The same for the target's applied migrations. */
 export async function foldOf(settings: Settings, directory?: string): Promise<SquashFold> {
-  const source = new MigrationFiles(directory);
-  const [files, baselines, applied] = await Promise.all([source.checksums(), source.baselines({ squashed: true }),
-    withTransaction(settings, readAppliedMigrations)]);
-  return foldSquashed(files, applied, baselines);
+  return foldPast(new MigrationFiles(directory), await withTransaction(settings, readAppliedMigrations));
 }
 
 /** The error for a database that cannot be carried past a squash, or nothing when it can. */
-export function refusal(fold: SquashFold, database: string, directory = MIGRATIONS_DIR): SquashRefusedError | undefined {
+export function carryForwardRefusal(fold: SquashFold, database: string, directory = MIGRATIONS_DIR): SquashRefusedError | undefined {
   if (fold.edited) {
     return new SquashRefusedError(`${database} applied ${fold.edited.files.join(', ')} with other content than ${fold.edited.baseline} squashed; nothing changed`,
       `the database was migrated from an edited file: rebuild it with \`npm run db:reset\` (after a backup: \`npm run db:backup\`), or migrate it with the edit undone`);
@@ -63,7 +65,7 @@ function releaseBefore(directory: string, baseline: string): { commit: string; k
  */
 export async function carryForward(settings: Settings, o: { directory?: string; pgBin?: string } = {}): Promise<Carried[]> {
   const fold = await foldOf(settings, o.directory);
-  const refused = refusal(fold, settings.database, o.directory);
+  const refused = carryForwardRefusal(fold, settings.database, o.directory);
   if (refused) throw refused;
   if (fold.carried.length === 0) return [];
   const built = fold.applied.map((a) => a.name);
@@ -79,12 +81,13 @@ export async function carryForward(settings: Settings, o: { directory?: string; 
       + differences.map((d) => `${d.group}: ${d.item} ${d.kind}${d.expected ? ` (expected ${d.expected}${d.actual ? `, found ${d.actual}` : ''})` : ''}`).join('; '),
     '`npm run db:verify` shows the drift; fix it by hand, or rebuild with `npm run db:reset` after `npm run db:backup`');
   }
-  return withMigrationTransaction(settings, { directory: o.directory }, async (trx) => {
+  await withMigrationTransaction(settings, { directory: o.directory }, async (trx) => {
     const sha = new Map(fold.applied.map((a) => [a.name, a.sha256]));
     for (const c of fold.carried) await record(trx, c, sha.get(c.baseline)!);
-    for (const c of fold.carried) log(`${settings.database} carried past the squash: ${c.baseline} recorded in place of ${count(c.squashed.length, 'applied migration')} (kept in ${MIGRATIONS_SCHEMA}.${SQUASHED_TABLE})`);
-    return fold.carried;
   });
+  // Said once committed.
+  for (const c of fold.carried) log(`${settings.database} carried past the squash: ${c.baseline} recorded in place of ${count(c.squashed.length, 'applied migration')} (kept in ${MIGRATIONS_SCHEMA}.${SQUASHED_TABLE})`);
+  return fold.carried;
 }
 
 /** Moves the squashed migrations' rows to the squashed table and records the baseline, in the caller's transaction. */

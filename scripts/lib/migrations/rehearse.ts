@@ -10,8 +10,7 @@ import { mayCreateDatabases } from '../server/admin';
 import { Settings } from '../server/settings';
 import { LiveSchema, readAppliedMigrations, readSchema } from '../schema/introspect';
 import { applyMigrations, oneAtATime, withMigrationTransaction } from './migrate';
-import { refusal } from './carryForward';
-import { foldSquashed } from '../schema/drift';
+import { carryForwardRefusal, foldPast } from './carryForward';
 
 export interface RehearsedMigration {
   /** The migration's file name, as knex records it. */
@@ -72,8 +71,8 @@ export async function rehearse<T = undefined>(settings: Settings, o: RehearseOpt
     mayCreate: await mayCreateDatabases(c),
   }));
   // A database migrated before a squash counts as having applied the baseline, as db:migrate will record.
-  const fold = foldSquashed(await source.checksums(), recorded, await source.baselines({ squashed: true }));
-  const refused = refusal(fold, settings.database, o.directory);
+  const fold = await foldPast(source, recorded);
+  const refused = carryForwardRefusal(fold, settings.database, o.directory);
   if (refused) throw refused;
   const applied = fold.applied.map((m) => m.name);
   let built: string[];

@@ -15,7 +15,7 @@ import { compareDatabases, Comparison } from '../schema/compare';
 import { migrationStates } from '../schema/drift';
 import { LiveSchema, readSchema } from '../schema/introspect';
 import { identQuoter, schemaSqlOf, schemaStatements } from '../schema/render';
-import { foldOf, refusal } from './carryForward';
+import { carryForwardRefusal, foldOf } from './carryForward';
 import { applyMigrations } from './migrate';
 import { withScratchDatabase, withScratchServer } from './scratch';
 
@@ -77,7 +77,7 @@ function refuseDirty(dbDir: string): void {
 /** Refuses unless the target applied every file to fold, as written: the squash records their checksums as applied there. */
 async function refuseUnapplied(settings: Settings, source: MigrationFiles, chosen: string[]): Promise<Record<string, string>> {
   const fold = await foldOf(settings, source.directory);
-  const refused = refusal(fold, settings.database, source.directory);
+  const refused = carryForwardRefusal(fold, settings.database, source.directory);
   if (refused) throw refused;
   // Only the files to fold: the applied migrations after them are no business of the squash.
   const states = migrationStates((await source.checksums()).filter((f) => chosen.includes(f.name)), fold.applied)
@@ -187,7 +187,7 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
   const baseline = `${NUMBERED.exec(chosen[chosen.length - 1])?.[1] ?? '0000'}_baseline.ts`;
   const clashes = [...chosen.map((f) => path.join(squashedDir, f)), path.join(directory, baseline)].filter((f) => fs.existsSync(f));
   if (clashes.length) {
-    throw new SquashRefusedError(`${clashes.map((f) => f2(dbDir, f)).join(', ')} exists already; nothing was written`, 'move it away or rename it, then squash');
+    throw new SquashRefusedError(`${clashes.map((f) => projectPath(dbDir, f)).join(', ')} exists already; nothing was written`, 'move it away or rename it, then squash');
   }
   if (!o.allowDirty) refuseDirty(dbDir);
   const squashes = await refuseUnapplied(settings, source, chosen);
@@ -209,13 +209,13 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
   fs.mkdirSync(squashedDir, { recursive: true });
   for (const f of chosen) fs.renameSync(path.join(directory, f), path.join(squashedDir, f));
   fs.writeFileSync(path.join(directory, baseline), text, { flag: 'wx' });
-  const written = [f2(dbDir, path.join(directory, baseline))];
+  const written = [projectPath(dbDir, path.join(directory, baseline))];
   const schemaFile = path.join(dbDir, 'schema.sql');
   if (fs.existsSync(schemaFile) && fs.readFileSync(schemaFile, 'utf8') !== schemaSql) {
     fs.writeFileSync(schemaFile, schemaSql);
-    written.push(f2(dbDir, schemaFile));
+    written.push(projectPath(dbDir, schemaFile));
   }
-  log(`moved to ${f2(dbDir, squashedDir)}/: ${chosen.join(', ')}`);
+  log(`moved to ${projectPath(dbDir, squashedDir)}/: ${chosen.join(', ')}`);
   log(`written: ${written.join(', ')}`);
   log('review and commit:');
   for (const line of ['git add -A db/', 'git status --short db/', 'git diff --cached -M --stat db/',
@@ -225,6 +225,6 @@ export async function squash(settings: Settings, o: SquashOptions = {}): Promise
 }
 
 /** `db/…`: a path as the project names it. */
-function f2(dbDir: string, file: string): string {
+function projectPath(dbDir: string, file: string): string {
   return path.join(path.basename(dbDir), path.relative(dbDir, file));
 }
