@@ -11,7 +11,7 @@ import { SquashRefusedError } from '../cli/errors';
 import { count, log } from '../cli/log';
 import { withClient, withTransaction } from '../server/connection';
 import { Settings } from '../server/settings';
-import { diffSchema, foldSquashed, SquashFold } from '../schema/drift';
+import { describeDifference, diffSchema, foldSquashed, SquashFold } from '../schema/drift';
 import { reconcileExpressions } from '../schema/expressions';
 import { AppliedMigration, readAppliedMigrations, readSchema } from '../schema/introspect';
 import { applyMigrations, withMigrationTransaction } from './migrate';
@@ -64,6 +64,8 @@ function releaseBefore(directory: string, baseline: string): { commit: string; k
  * migration lock. Returns what was carried; nothing when there was nothing to carry.
  */
 export async function carryForward(settings: Settings, o: { directory?: string; pgBin?: string } = {}): Promise<Carried[]> {
+  // No baseline in the folder (a project never squashed): nothing to read.
+  if ((await new MigrationFiles(o.directory).baselines()).length === 0) return [];
   const fold = await foldOf(settings, o.directory);
   const refused = carryForwardRefusal(fold, settings.database, o.directory);
   if (refused) throw refused;
@@ -78,7 +80,7 @@ export async function carryForward(settings: Settings, o: { directory?: string; 
   const differences = diffSchema(expected, live);
   if (differences.length) {
     throw new SquashRefusedError(`${settings.database} is not what its applied migrations build, so it cannot be carried past the squash: `
-      + differences.map((d) => `${d.group}: ${d.item} ${d.kind}${d.expected ? ` (expected ${d.expected}${d.actual ? `, found ${d.actual}` : ''})` : ''}`).join('; '),
+      + differences.map((d) => describeDifference(d, ['what they build', settings.database])).join('; '),
     '`npm run db:verify` shows the drift; fix it by hand, or rebuild with `npm run db:reset` after `npm run db:backup`');
   }
   await withMigrationTransaction(settings, { directory: o.directory }, async (trx) => {

@@ -14,7 +14,7 @@ import { BackupFailedError } from '../cli/errors';
 import { count } from '../cli/log';
 import { withClient } from '../server/connection';
 import type { Settings } from '../server/settings';
-import { Difference, diffSchema } from './drift';
+import { describeDifference, Difference, diffSchema } from './drift';
 import { reconcileExpressions } from './expressions';
 import { LiveSchema, readSchema } from './introspect';
 import { verify } from './verify';
@@ -88,14 +88,6 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 // ---- differences as lines ----
 
-/** A value of a difference, or what stands for the lack of one. */
-const shown = (value: string | undefined, present: boolean) => (present ? value ?? 'present' : 'missing');
-
-/** One line: `group: item: <left value> in <left>, <right value> in <right>`, with `expected` the left side. */
-function describe(d: Difference, labels: Labels): string {
-  return `${d.group}: ${d.item}: ${shown(d.expected, d.kind !== 'unexpected')} in ${labels[0]}, ${shown(d.actual, d.kind !== 'missing')} in ${labels[1]}`;
-}
-
 /** The same difference seen from the other side. */
 const flip = (d: Difference): Difference => ({
   ...d, kind: d.kind === 'missing' ? 'unexpected' : d.kind === 'unexpected' ? 'missing' : 'changed', expected: d.actual, actual: d.expected,
@@ -110,7 +102,7 @@ const flip = (d: Difference): Difference => ({
 function compareStructure(left: LiveSchema, right: LiveSchema, labels: Labels, rewrites: Rewrite[]): Result {
   const both = [...diffSchema(left, right), ...diffSchema(right, left).map(flip)]
     .sort((a, b) => Number(a.group !== 'database') - Number(b.group !== 'database')); // what belongs to no table first, as diffSchema does
-  const lines = new Set(both.map((d) => describe(d, labels)));
+  const lines = new Set(both.map((d) => describeDifference(d, labels)));
   const tables = left.tables;
   const covered = [count(tables.length, 'table'), count(tables.reduce((n, t) => n + t.columns.length, 0), 'column'),
     count(tables.reduce((n, t) => n + Object.keys(t.constraints).length, 0), 'constraint'),
@@ -153,12 +145,12 @@ async function compareWithContract(left: Settings, right: Settings, labels: Labe
   const against = (label: string): Labels => ['db/contract.ts', label];
   // Keyed by the line with a neutral name for the side, so that the two sides' lines can be matched.
   const read = async (s: Settings) => new Map((await verify(s)).differences.filter((d) => d.group !== 'migrations')
-    .map((d) => [describe(d, against('the database')), d]));
+    .map((d) => [describeDifference(d, against('the database')), d]));
   const [l, r] = await Promise.all([read(left), read(right)]);
   const only = (mine: Map<string, Difference>, theirs: Map<string, Difference>, label: string) =>
-    [...mine].filter(([key]) => !theirs.has(key)).map(([, d]) => describe(d, against(label)));
+    [...mine].filter(([key]) => !theirs.has(key)).map(([, d]) => describeDifference(d, against(label)));
   const differences = [...only(l, r, labels[0]), ...only(r, l, labels[1])];
-  const notes = [...l].filter(([key]) => r.has(key)).map(([, d]) => describe(d, against(`both ${labels[0]} and ${labels[1]}`)));
+  const notes = [...l].filter(([key]) => r.has(key)).map(([, d]) => describeDifference(d, against(`both ${labels[0]} and ${labels[1]}`)));
   const each = l.size === r.size ? count(l.size, 'difference') : `${l.size} and ${r.size} differences`;
   const covered = `db/contract.ts against each side: ${each} from it${notes.length ? `, ${notes.length} the same on both sides (notes)` : ''}`;
   return notes.length ? { covered, differences, notes } : { covered, differences };

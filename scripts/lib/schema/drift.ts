@@ -14,6 +14,14 @@ export interface Difference {
   actual?: string;
 }
 
+/** A value of a difference, or what stands for the lack of one. */
+const shown = (value: string | undefined, present: boolean) => (present ? value ?? 'present' : 'missing');
+
+/** One line: `group: item: <expected> in <first>, <actual> in <second>`, the expected side named first. */
+export function describeDifference(d: Difference, labels: [string, string]): string {
+  return `${d.group}: ${d.item}: ${shown(d.expected, d.kind !== 'unexpected')} in ${labels[0]}, ${shown(d.actual, d.kind !== 'missing')} in ${labels[1]}`;
+}
+
 type Items = Map<string, { group: string; item: string; value: string }>;
 
 function describeColumn(c: TableContract['columns'][number]): string {
