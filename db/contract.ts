@@ -8,30 +8,85 @@ export interface ColumnContract {
   type: string;
   notNull: boolean;
   default?: string;
+  /** GENERATED ALWAYS AS (…) STORED: the expression. */
+  generated?: string;
+  /** GENERATED … AS IDENTITY. */
+  identity?: 'always' | 'by default';
+  /** ALTER COLUMN … SET (…): the attribute options that are schema (see SCHEMA_ATTRIBUTE_OPTIONS in introspect.ts). */
+  options?: string[];
 }
 
 export interface TableContract {
+  /** In `public`, the bare name; in another schema, `schema.name`. */
   name: string;
   columns: ColumnContract[];
   /** Constraint name -> definition (primary key, unique, foreign key, check). */
   constraints: Record<string, string>;
   /** Index name -> `[UNIQUE ]method (columns)`, including the indexes behind constraints. */
   indexes: Record<string, string>;
+  /** Trigger name -> its CREATE TRIGGER statement (pg_get_triggerdef). */
+  triggers?: Record<string, string>;
+  /** Row-level security: `enabled`, or `forced` on the owner too. */
+  rowSecurity?: 'enabled' | 'forced';
+  /** Row-level security policy name -> `AS PERMISSIVE FOR ALL TO role USING (…) WITH CHECK (…)`. */
+  rowPolicies?: Record<string, string>;
 }
 
 export interface HypertableContract {
   table: string;
   timeColumn: string;
   chunkInterval: string;
+  /** The dimensions after the first, e.g. `ticker_id: hash, 4 partitions`. */
+  dimensions?: string[];
+  /** Compression settings, as TimescaleDB lists them: `segmentBy` columns, `orderBy` with directions. */
+  compression?: { segmentBy: string; orderBy: string };
+}
+
+/** A TimescaleDB job: a retention, compression or refresh policy, or a job of the database's own (add_job). */
+export interface PolicyContract {
+  /** The hypertable or continuous aggregate it acts on; absent for a job of the database's own. */
+  on?: string;
+  /** `retention`, `compression`, `refresh`, `reorder`; for add_job, its procedure. */
+  kind: string;
+  /** Its configuration, key: value, keys in order, without TimescaleDB's ids. */
+  config: string;
+  /** How often it runs, as an interval. */
+  schedule: string;
+  /** Set when alter_job(scheduled => false) paused it. */
+  paused?: boolean;
+}
+
+export interface ContinuousAggregateContract {
+  /** The query it materializes, as TimescaleDB lists it. */
+  query: string;
+  materializedOnly: boolean;
 }
 
 export interface SchemaContract {
   /** Extensions the database has, besides plpgsql. */
   extensions: string[];
-  /** Enum types in `public`, values in sort order. */
+  /** Enum types, values in sort order (`schema.name` outside `public`). */
   enums: Record<string, string[]>;
   tables: TableContract[];
   hypertables: HypertableContract[];
+  // What follows is absent where the schema has none of it.
+  /** Schemas the migrations create, besides `public` and knex's. */
+  schemas?: string[];
+  /** View name -> its query (pg_get_viewdef); compared by meaning. */
+  views?: Record<string, string>;
+  materializedViews?: Record<string, string>;
+  continuousAggregates?: Record<string, ContinuousAggregateContract>;
+  /** `schema.name(argument types)` -> its CREATE FUNCTION statement (pg_get_functiondef). */
+  functions?: Record<string, string>;
+  /** Sequence name -> `type, start …, increment …, min …, max …, cache …[, cycle][, owned by table.column]`. */
+  sequences?: Record<string, string>;
+  policies?: PolicyContract[];
+  /** ALTER DATABASE … SET name = value. */
+  settings?: Record<string, string>;
+  /** `table tickers to reporting` -> `SELECT, INSERT` (`*` after a privilege given WITH GRANT OPTION). */
+  grants?: Record<string, string>;
+  /** `table tickers`, `column tickers.symbol`, `view v`, … -> the comment. */
+  comments?: Record<string, string>;
 }
 
 const col = (name: string, type: string, notNull = false, dflt?: string): ColumnContract =>

@@ -30,7 +30,7 @@ const cases: Array<[string, string, Difference]> = [
   ["ohlcv's chunk interval changed", "SELECT set_chunk_time_interval('ohlcv', INTERVAL '7 days')",
     { group: 'database', kind: 'changed', item: 'hypertable ohlcv', expected: 'on date, chunk interval 365 days', actual: 'on date, chunk interval 7 days' }],
   ['a view added to public', 'CREATE VIEW public.latest AS SELECT 1 AS one',
-    { group: 'database', kind: 'unexpected', item: 'view latest', actual: 'present' }],
+    { group: 'database', kind: 'unexpected', item: 'view latest', actual: ' SELECT 1 AS one;' }],
   ['a column default changed', 'ALTER TABLE tickers ALTER COLUMN is_active SET DEFAULT false',
     { group: 'tickers', kind: 'changed', item: 'column is_active', expected: 'boolean NOT NULL DEFAULT true', actual: 'boolean NOT NULL DEFAULT false' }],
   ['a check constraint dropped', 'ALTER TABLE daily_snapshots DROP CONSTRAINT daily_snapshots_bc_score_check',

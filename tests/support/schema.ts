@@ -3,13 +3,18 @@ import { execFileSync } from 'child_process';
 import { Client } from 'pg';
 import { DEFAULT_PG_BIN, localTool } from '../../scripts/lib/server/localCluster';
 import { Settings } from '../../scripts/lib/server/settings';
+import { withoutBuildStamps } from '../../scripts/lib/schema/compare';
 
-/** `pg_dump --schema-only [...options]`, without the \restrict lines whose key is random since PostgreSQL 15.14. */
+/**
+ * `pg_dump --schema-only [...options]`, without the \restrict lines whose key is random since
+ * PostgreSQL 15.14, and 15.20's per-build column stamps (which an older pg_dump prints).
+ */
 export function schemaDump(settings: Settings, options: string[] = []): string {
   // stderr is piped away: pg_dump warns about circular keys in timescaledb's own catalog.
   const out = execFileSync(localTool(process.env.PG_BIN || DEFAULT_PG_BIN, 'pg_dump'), ['--schema-only', ...options, '--dbname', settings.url],
     { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
-  return out.split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
+  return out.split('\n').filter((l) => !/^\\(un)?restrict /.test(l))
+    .flatMap((l) => (l && !withoutBuildStamps(l) ? [] : [withoutBuildStamps(l)])).join('\n');
 }
 
 export async function publicTables(c: Client): Promise<string[]> {

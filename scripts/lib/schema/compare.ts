@@ -17,6 +17,7 @@ import type { Settings } from '../server/settings';
 import { describeDifference, Difference, diffSchema } from './drift';
 import { reconcileExpressions } from './expressions';
 import { LiveSchema, readSchema } from './introspect';
+import { BUILD_STAMP_OPTIONS } from './read/tables';
 import { verify } from './verify';
 
 export interface Comparison {
@@ -201,6 +202,7 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 /**
  * The dump as statements, without what differs between two builds of one schema: comments and
  * blank lines, the session settings at its top (the same pg_dump writes the same ones), the random keys of `\restrict` (newer pg_dump),
+ * 15.20's per-build stamps among a column's options,
  * and the database's own name and owner, which are each side's (a role other than the owner
  * still shows).
  */
@@ -213,7 +215,8 @@ export function normaliseDump(text: string, side: Pick<Side, 'owner' | 'database
     if (raw.trim() === '' || raw.startsWith('--') || /^\\(un)?restrict /.test(raw)) continue;
     // Only the settings ahead of the first statement: a SET default_tablespace further down places a table.
     if (statements.length === 0 && current.length === 0 && (/^SET \w+ = /.test(raw) || raw.startsWith('SELECT pg_catalog.set_config('))) continue;
-    let line = raw.replace(database, '<database>');
+    if (isBuildStampOnly(raw)) continue;
+    let line = withoutBuildStamps(raw).replace(database, '<database>');
     if (/ OWNER TO |^(GRANT|REVOKE|ALTER DEFAULT PRIVILEGES) /.test(line)) line = line.replace(owner, '<owner>');
     current.push(line);
     if (line.endsWith(';')) {
@@ -224,6 +227,21 @@ export function normaliseDump(text: string, side: Pick<Side, 'owner' | 'database
   if (current.length) statements.push(current.join('\n'));
   return statements;
 }
+
+// pg_dump writes a column's attribute options as `ALTER TABLE ONLY t ALTER COLUMN c SET (a=1, b=2);`
+// (a pg_dump older than the server writes 15.20's build stamps there too).
+const COLUMN_OPTIONS = /^(ALTER TABLE ONLY .* ALTER COLUMN .* SET \()(.*)(\);)$/;
+const stamp = new RegExp(`^(${BUILD_STAMP_OPTIONS.join('|')})=`);
+
+/** A line of pg_dump's without the attribute options that are no schema (BUILD_STAMP_OPTIONS); '' where none is left. */
+export function withoutBuildStamps(line: string): string {
+  const m = COLUMN_OPTIONS.exec(line);
+  if (!m) return line;
+  const options = m[2].split(', ').filter((o) => !stamp.test(o));
+  return options.length ? `${m[1]}${options.join(', ')}${m[3]}` : '';
+}
+
+const isBuildStampOnly = (line: string) => line !== '' && withoutBuildStamps(line) === '';
 
 /** What `a` holds more often than `b`. */
 function surplus(a: string[], b: string[]): string[] {

@@ -1,8 +1,10 @@
 // Compares two schemas item by item: what is missing, unexpected or changed, grouped
 // by table (or `database` for extensions, enums, hypertables and stray objects).
-import type { SchemaContract, TableContract } from '../../../db/contract';
+import crypto from 'crypto';
+import type { HypertableContract, PolicyContract, SchemaContract, TableContract } from '../../../db/contract';
 import type { Baseline } from '../../../db/migrationSource';
 import type { AppliedMigration, LiveSchema } from './introspect';
+import type { Data, TableRows } from './read/data';
 
 export interface Difference {
   /** A table name, or `database` for what belongs to no table. */
@@ -14,33 +16,97 @@ export interface Difference {
   actual?: string;
 }
 
-/** A value of a difference, or what stands for the lack of one. */
-const shown = (value: string | undefined, present: boolean) => (present ? value ?? 'present' : 'missing');
+const LONGEST_VALUE = 100;
+
+/**
+ * A difference's two values, each on one line and short: a definition (a view's query, a
+ * function) only where both sides have one, from a little before the place where they part.
+ */
+export function briefValues(d: Difference): [string, string] {
+  const flat = (v: string | undefined) => (v === undefined ? undefined : v.replace(/\s+/g, ' ').trim());
+  let [e, a] = [flat(d.expected), flat(d.actual)];
+  if (d.kind !== 'changed') {
+    const long = (v?: string) => (v !== undefined && v.length > LONGEST_VALUE ? 'present' : v);
+    [e, a] = [long(e), long(a)];
+  } else if (e !== undefined && a !== undefined && Math.max(e.length, a.length) > LONGEST_VALUE) {
+    let at = 0;
+    while (at < e.length && e[at] === a[at]) at++;
+    const from = Math.max(0, at - 20);
+    const cut = (v: string) => `${from ? '…' : ''}${v.slice(from, from + LONGEST_VALUE)}${v.length > from + LONGEST_VALUE ? '…' : ''}`;
+    [e, a] = [cut(e), cut(a)];
+  }
+  return [d.kind === 'unexpected' ? 'missing' : e ?? 'present', d.kind === 'missing' ? 'missing' : a ?? 'present'];
+}
 
 /** One line: `group: item: <expected> in <first>, <actual> in <second>`, the expected side named first. */
 export function describeDifference(d: Difference, labels: [string, string]): string {
-  return `${d.group}: ${d.item}: ${shown(d.expected, d.kind !== 'unexpected')} in ${labels[0]}, ${shown(d.actual, d.kind !== 'missing')} in ${labels[1]}`;
+  const [expected, actual] = briefValues(d);
+  return `${d.group}: ${d.item}: ${expected} in ${labels[0]}, ${actual} in ${labels[1]}`;
 }
 
 type Items = Map<string, { group: string; item: string; value: string }>;
 
 function describeColumn(c: TableContract['columns'][number]): string {
-  return [c.type, c.notNull ? 'NOT NULL' : 'NULL', c.default === undefined ? '' : `DEFAULT ${c.default}`].filter(Boolean).join(' ');
+  return [c.type, c.notNull ? 'NOT NULL' : 'NULL', c.default === undefined ? '' : `DEFAULT ${c.default}`,
+    c.generated === undefined ? '' : `GENERATED ALWAYS AS (${c.generated}) STORED`,
+    c.identity === undefined ? '' : `GENERATED ${c.identity.toUpperCase()} AS IDENTITY`,
+    c.options?.length ? `WITH (${c.options.join(', ')})` : ''].filter(Boolean).join(' ');
 }
 
-function flatten(schema: SchemaContract & { others?: string[] }): { tables: Set<string>; items: Items } {
+const describeHypertable = (h: HypertableContract) =>
+  [`on ${h.timeColumn}, chunk interval ${h.chunkInterval}`, ...(h.dimensions ?? [])].join('; ');
+
+/** A policy's name as a difference names it: `retention policy on ohlcv`. */
+export const policyItem = (p: PolicyContract) => `${p.kind} policy${p.on ? ` on ${p.on}` : ''}`;
+const describePolicy = (p: PolicyContract) => `${p.config || 'no config'}; every ${p.schedule}${p.paused ? '; paused' : ''}`;
+
+function flatten(schema: SchemaContract & { others?: string[]; data?: Data }): { tables: Set<string>; items: Items } {
   const items: Items = new Map();
   const add = (group: string, item: string, value: string) => items.set(`${group}\u0000${item}`, { group, item, value });
+  const each = (record: Record<string, string> | undefined, item: (name: string) => string) => {
+    for (const [name, value] of Object.entries(record ?? {})) add('database', item(name), value);
+  };
   for (const e of schema.extensions) add('database', `extension ${e}`, 'installed');
+  for (const s of schema.schemas ?? []) add('database', `schema ${s}`, 'present');
   for (const [name, values] of Object.entries(schema.enums)) add('database', `enum ${name}`, values.join(', '));
-  for (const h of schema.hypertables) add('database', `hypertable ${h.table}`, `on ${h.timeColumn}, chunk interval ${h.chunkInterval}`);
+  for (const h of schema.hypertables) {
+    add('database', `hypertable ${h.table}`, describeHypertable(h));
+    if (h.compression) add('database', `compression of ${h.table}`, `segment by ${h.compression.segmentBy || 'nothing'}, order by ${h.compression.orderBy || 'nothing'}`);
+  }
+  for (const p of schema.policies ?? []) {
+    // Two jobs of one kind on one table (add_job twice) are told apart by their place.
+    const same = [...items.values()].filter((x) => x.item === policyItem(p) || x.item.startsWith(`${policyItem(p)} #`)).length;
+    add('database', same ? `${policyItem(p)} #${same + 1}` : policyItem(p), describePolicy(p));
+  }
+  each(schema.views, (n) => `view ${n}`);
+  each(schema.materializedViews, (n) => `materialized view ${n}`);
+  for (const [name, c] of Object.entries(schema.continuousAggregates ?? {})) {
+    add('database', `continuous aggregate ${name}`, `${c.materializedOnly ? 'materialized only' : 'real time'}: ${c.query}`);
+  }
+  each(schema.functions, (n) => `function ${n}`);
+  each(schema.sequences, (n) => `sequence ${n}`);
+  each(schema.settings, (n) => `setting ${n}`);
+  each(schema.grants, (n) => `grant on ${n}`);
+  each(schema.comments, (n) => `comment on ${n}`);
   for (const o of schema.others ?? []) add('database', o, 'present');
   for (const t of schema.tables) {
     for (const c of t.columns) add(t.name, `column ${c.name}`, describeColumn(c));
     for (const [name, def] of Object.entries(t.constraints)) add(t.name, `constraint ${name}`, def);
     for (const [name, def] of Object.entries(t.indexes)) add(t.name, `index ${name}`, def);
+    for (const [name, def] of Object.entries(t.triggers ?? {})) add(t.name, `trigger ${name}`, def);
+    if (t.rowSecurity) add(t.name, 'row-level security', t.rowSecurity);
+    for (const [name, def] of Object.entries(t.rowPolicies ?? {})) add(t.name, `row-level security policy ${name}`, def);
   }
+  // The data of a fresh build, when both sides were read with it (a squash's proof).
+  for (const [table, r] of Object.entries(schema.data?.rows ?? {})) add(table, 'rows', describeRows(r));
+  each(schema.data?.sequenceState, (n) => `state of sequence ${n}`);
   return { tables: new Set(schema.tables.map((t) => t.name)), items };
+}
+
+/** A table's rows as one value: their count, and a digest that differs when any row does. */
+function describeRows(r: TableRows): string {
+  if (!r.rows) return `${r.count} rows (more than were read)`;
+  return `${r.count === 1 ? '1 row' : `${r.count} rows`}, sha256 ${crypto.createHash('sha256').update(r.rows.join('\n')).digest('hex').slice(0, 12)}`;
 }
 
 export function diffSchema(expected: SchemaContract, actual: LiveSchema): Difference[] {

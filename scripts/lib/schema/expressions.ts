@@ -9,6 +9,7 @@ import type { Client } from 'pg';
 import { escapeIdentifier } from 'pg';
 import type { SchemaContract, TableContract } from '../../../db/contract';
 import type { LiveSchema } from './introspect';
+import { sqlName } from './read/scope';
 
 type Kind = 'check' | 'default' | 'index';
 
@@ -95,39 +96,28 @@ async function fixedPoint(client: Client, c: Candidate, text: string): Promise<s
  */
 export async function reconcileExpressions(client: Client, expected: SchemaContract, live: LiveSchema): Promise<LiveSchema> {
   const todo = candidates(expected, live);
-  if (todo.length === 0) return live;
   const same = new Set<Candidate>();
-  // Inside the caller's transaction (a reset verifies what it built before it commits), a
-  // savepoint: a ROLLBACK there would undo the caller's work. Outside one, a transaction of its own.
-  const nested = await client.query('SAVEPOINT kapman_reconcile').then(() => true, () => false);
-  try {
-    if (!nested) await client.query('BEGIN');
-    for (const table of new Set(todo.map((c) => c.table))) {
-      await client.query('SAVEPOINT kapman_table');
-      try {
-        await client.query(`CREATE TEMP TABLE ${escapeIdentifier(SCRATCH)} (LIKE public.${escapeIdentifier(table)})`);
-      } catch {
-        await client.query('ROLLBACK TO SAVEPOINT kapman_table');
-        continue;
-      }
-      for (const c of todo.filter((x) => x.table === table)) {
-        await client.query('SAVEPOINT kapman_probe');
+  if (todo.length) {
+    await probing(client, async () => {
+      for (const table of new Set(todo.map((c) => c.table))) {
+        await client.query('SAVEPOINT kapman_table');
         try {
-          if (await fixedPoint(client, c, c.expected) === await fixedPoint(client, c, c.actual)) same.add(c);
+          await client.query(`CREATE TEMP TABLE ${escapeIdentifier(SCRATCH)} (LIKE ${sqlName(table, escapeIdentifier)})`);
         } catch {
-          // One side does not parse here (a column it names is gone): a real difference.
+          await client.query('ROLLBACK TO SAVEPOINT kapman_table');
+          continue;
         }
-        await client.query('ROLLBACK TO SAVEPOINT kapman_probe');
+        for (const c of todo.filter((x) => x.table === table)) {
+          await probe(client, async () => {
+            if (await fixedPoint(client, c, c.expected) === await fixedPoint(client, c, c.actual)) same.add(c);
+          });
+        }
+        await client.query(`DROP TABLE ${escapeIdentifier(SCRATCH)}`);
       }
-      await client.query(`DROP TABLE ${escapeIdentifier(SCRATCH)}`);
-    }
-  } catch {
-    // No scratch table here: compare the texts.
-  } finally {
-    await client.query(nested ? 'ROLLBACK TO SAVEPOINT kapman_reconcile' : 'ROLLBACK').catch(() => undefined);
-    if (nested) await client.query('RELEASE SAVEPOINT kapman_reconcile').catch(() => undefined);
+    });
   }
-  if (same.size === 0) return live;
+  const views = await reconcileViews(client, expected, live);
+  if (same.size === 0) return { ...live, ...views };
   const tables = live.tables.map((t): TableContract => {
     const mine = [...same].filter((c) => c.table === t.name);
     if (mine.length === 0) return t;
@@ -139,5 +129,61 @@ export async function reconcileExpressions(client: Client, expected: SchemaContr
       indexes: Object.fromEntries(Object.entries(t.indexes).map(([n, d]) => [n, pick('index', n) ?? d])),
     };
   });
-  return { ...live, tables };
+  return { ...live, ...views, tables };
+}
+
+/**
+ * The views (and materialized views' queries) whose text differs but whose query means the
+ * contract's, written the contract's way. Each text is made a temporary view in a transaction
+ * rolled back, and PostgreSQL's deparse of the two compared.
+ */
+async function reconcileViews(client: Client, expected: SchemaContract, live: LiveSchema): Promise<Pick<LiveSchema, 'views' | 'materializedViews'>> {
+  const result = { views: { ...live.views }, materializedViews: { ...live.materializedViews } };
+  const todo = (['views', 'materializedViews'] as const).flatMap((field) => Object.entries(expected[field] ?? {})
+    .filter(([name, text]) => live[field][name] !== undefined && live[field][name] !== text).map(([name, text]) => ({ field, name, text })));
+  if (todo.length === 0) return result;
+  const deparse = async (text: string) => {
+    await client.query(`CREATE TEMP VIEW ${PROBE} AS ${text}`);
+    const { rows: [r] } = await client.query(`SELECT pg_get_viewdef('${PROBE}'::regclass) AS def`);
+    await client.query(`DROP VIEW ${PROBE}`);
+    return r.def as string;
+  };
+  await probing(client, async () => {
+    for (const v of todo) {
+      await probe(client, async () => {
+        if (await deparse(v.text) === await deparse(live[v.field][v.name])) result[v.field][v.name] = v.text;
+      });
+    }
+  });
+  return result;
+}
+
+/**
+ * `work` in a transaction that is rolled back whatever happens. Inside the caller's transaction
+ * (a reset verifies what it built before it commits), a savepoint: a ROLLBACK there would undo
+ * the caller's work. Outside one, a transaction of its own. Where nothing temporary can be made
+ * (no TEMP privilege, a standby), `work` stops and the texts are compared as they are.
+ */
+async function probing(client: Client, work: () => Promise<void>): Promise<void> {
+  const nested = await client.query('SAVEPOINT kapman_reconcile').then(() => true, () => false);
+  try {
+    if (!nested) await client.query('BEGIN');
+    await work();
+  } catch {
+    // Nothing temporary here: compare the texts.
+  } finally {
+    await client.query(nested ? 'ROLLBACK TO SAVEPOINT kapman_reconcile' : 'ROLLBACK').catch(() => undefined);
+    if (nested) await client.query('RELEASE SAVEPOINT kapman_reconcile').catch(() => undefined);
+  }
+}
+
+/** One comparison inside `probing`; a side that does not parse here (a column or table it names is gone) is a real difference. */
+async function probe(client: Client, compare: () => Promise<void>): Promise<void> {
+  await client.query('SAVEPOINT kapman_probe');
+  try {
+    await compare();
+  } catch {
+    // A real difference: left as it is.
+  }
+  await client.query('ROLLBACK TO SAVEPOINT kapman_probe');
 }

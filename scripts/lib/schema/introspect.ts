@@ -1,79 +1,44 @@
-// Reads a live database's `public` schema into the contract's shape (db/contract.ts),
-// so the two can be compared item by item. Knex's bookkeeping schema is not read.
+// The one reader of a live database's schema, by meaning, in the contract's shape (db/contract.ts):
+// every schema the migrations touch, TimescaleDB's catalog, access and comments, the database's
+// settings, and (for a squash's proof) the rows a fresh build holds. db:verify, the drift and
+// carry-forward checks, the squash's proof and generator, the lint and db:schema:dump all read
+// through it, each comparing what it needs. Knex's bookkeeping is not read (readAppliedMigrations is).
 import { Client } from 'pg';
-import type { SchemaContract, TableContract } from '../../../db/contract';
+import type { SchemaContract } from '../../../db/contract';
 import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, SQUASHED_TABLE } from '../../../db/migrationSource';
+import { readAccess } from './read/access';
+import { Data, readData } from './read/data';
+import { readObjects } from './read/objects';
+import { inScope, notFromExtension, queryOn, readSchemas } from './read/scope';
+import { readTables } from './read/tables';
+import { readTimescale } from './read/timescale';
 
-export interface LiveSchema extends SchemaContract {
-  /** Anything else in `public` that the contract has no place for: views, sequences, functions, triggers, types. */
+export interface LiveSchema extends Required<SchemaContract> {
+  /** What the contract has no place for (other types, aggregates, foreign tables): named, so nothing goes unseen. */
   others: string[];
+  /** The rows and sequence states, when the scope asked for them. */
+  data?: Data;
 }
 
-const PUBLIC = "'public'::regnamespace";
-// Objects an extension owns (timescaledb's functions in public, its insert-blocker trigger function) are its business.
-const notFromExtension = (catalog: string, oid: string) =>
-  `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
+export interface ReadScope {
+  /** Also the rows of every table and where each sequence stands: for fresh builds only (a squash's proof). */
+  data?: boolean;
+}
 
-export async function readSchema(client: Client): Promise<LiveSchema> {
-  const q = async (sql: string) => (await client.query(sql)).rows;
-
+export async function readSchema(client: Client, scope: ReadScope = {}): Promise<LiveSchema> {
+  const q = queryOn(client);
   const extensions = (await q("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY extname")).map((r) => r.extname);
-
-  const enums: Record<string, string[]> = {};
-  for (const r of await q(`SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
-      FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid WHERE t.typnamespace = ${PUBLIC} GROUP BY t.typname ORDER BY t.typname`)) {
-    enums[r.typname] = r.labels;
-  }
-
-  const tables = new Map<string, TableContract>();
-  for (const r of await q(`SELECT relname FROM pg_class WHERE relnamespace = ${PUBLIC} AND relkind IN ('r', 'p') ORDER BY relname`)) {
-    tables.set(r.relname, { name: r.relname, columns: [], constraints: {}, indexes: {} });
-  }
-  for (const r of await q(`SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull,
-        pg_get_expr(d.adbin, d.adrelid) AS dflt
-      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE c.relnamespace = ${PUBLIC} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY c.relname, a.attnum`)) {
-    const column = { name: r.attname, type: r.type, notNull: r.attnotnull };
-    tables.get(r.relname)!.columns.push(r.dflt === null ? column : { ...column, default: r.dflt });
-  }
-  for (const r of await q(`SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) AS def
-      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-      WHERE c.relnamespace = ${PUBLIC} AND c.relkind IN ('r', 'p') ORDER BY c.relname, k.conname`)) {
-    tables.get(r.relname)!.constraints[r.conname] = r.def;
-  }
-  for (const r of await q(`SELECT t.relname AS tablename, i.relname AS indexname, x.indisunique,
-        substring(pg_get_indexdef(x.indexrelid) from ' USING (.*)$') AS def
-      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
-      WHERE t.relnamespace = ${PUBLIC} AND t.relkind IN ('r', 'p') ORDER BY t.relname, i.relname`)) {
-    tables.get(r.tablename)!.indexes[r.indexname] = `${r.indisunique ? 'UNIQUE ' : ''}${r.def}`;
-  }
-
-  const hypertables = extensions.includes('timescaledb')
-    ? (await q(`SELECT hypertable_name, column_name, time_interval::text AS interval
-        FROM timescaledb_information.dimensions WHERE hypertable_schema = 'public' ORDER BY hypertable_name, dimension_number`))
-        .map((r) => ({ table: r.hypertable_name, timeColumn: r.column_name, chunkInterval: r.interval }))
-    : [];
-
-  const others = (await q(`
-      SELECT CASE relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
-             WHEN 'f' THEN 'foreign table' ELSE 'relation' END || ' ' || relname AS item
-        FROM pg_class c WHERE relnamespace = ${PUBLIC} AND relkind IN ('v', 'm', 'S', 'f') AND ${notFromExtension('pg_class', 'c.oid')}
-      UNION ALL
-      SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p
-       WHERE pronamespace = ${PUBLIC} AND ${notFromExtension('pg_proc', 'p.oid')}
-      UNION ALL
-      SELECT 'trigger ' || tgname || ' on ' || c.relname FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
-       WHERE c.relnamespace = ${PUBLIC} AND NOT g.tgisinternal AND ${notFromExtension('pg_proc', 'g.tgfoid')}
-      UNION ALL
-      SELECT 'type ' || typname FROM pg_type t
-       WHERE typnamespace = ${PUBLIC} AND typtype IN ('b', 'c', 'd', 'r', 'm') AND typcategory <> 'A'
-         AND (typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = typrelid) = 'c') -- not a table's row type
-         AND ${notFromExtension('pg_type', 't.oid')}
-      ORDER BY 1`)).map((r) => r.item);
-
-  return { extensions, enums, tables: [...tables.values()], hypertables, others };
+  const tables = await readTables(q);
+  const { enums, views, materializedViews, functions, sequences, others } = await readObjects(q);
+  const timescale = extensions.includes('timescaledb') ? await readTimescale(q) : { hypertables: [], policies: [], continuousAggregates: {} };
+  // A continuous aggregate is a view to PostgreSQL; its query is read from TimescaleDB instead.
+  const plainViews = Object.fromEntries(Object.entries(views).filter(([name]) => !(name in timescale.continuousAggregates)));
+  const live: LiveSchema = {
+    extensions, enums, tables, ...timescale, schemas: await readSchemas(q), views: plainViews, materializedViews, functions, sequences,
+    ...await readAccess(q), others,
+  };
+  if (scope.data) live.data = await readData(q, tables, Object.keys(sequences), (part) => client.escapeIdentifier(part));
+  return live;
 }
 
 /** Row counts of the given tables that exist in `public`. */
@@ -134,14 +99,15 @@ export interface MisownedObject {
 }
 
 /**
- * What the migrations build (in `public` and knex's schema, and that schema itself) but the
- * database's owner does not own: the owner could not use or migrate it.
+ * What the migrations build (in every schema in scope, and those schemas but `public`, which
+ * PostgreSQL gives to pg_database_owner) but the database's owner does not own: the owner could
+ * not use or migrate it.
  */
 export async function misownedObjects(client: Client): Promise<MisownedObject[]> {
   const { rows } = await client.query(`WITH db AS (SELECT datdba FROM pg_database WHERE datname = current_database()),
-      ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname IN ('public', $1)),
+      ns AS (SELECT oid, nspname, nspowner FROM pg_namespace WHERE ${inScope('oid')}),
       objects AS (
-        SELECT 'schema ' || nspname AS item, nspowner AS owner FROM pg_namespace WHERE nspname = $1
+        SELECT 'schema ' || nspname AS item, nspowner AS owner FROM ns WHERE nspname <> 'public'
         UNION ALL
         SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' ELSE 'table' END
                || ' ' || ns.nspname || '.' || c.relname, c.relowner
@@ -156,6 +122,6 @@ export async function misownedObjects(client: Client): Promise<MisownedObject[]>
         SELECT 'function ' || p.oid::regprocedure::text, p.proowner
           FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace WHERE ${notFromExtension('pg_proc', 'p.oid')})
     SELECT item, pg_get_userbyid(owner) AS owner, pg_get_userbyid(db.datdba) AS expected
-      FROM objects, db WHERE owner <> db.datdba ORDER BY item`, [MIGRATIONS_SCHEMA]);
+      FROM objects, db WHERE owner <> db.datdba ORDER BY item`);
   return rows;
 }

@@ -4,7 +4,7 @@ import { CONTRACT, TABLE_NAMES } from '../../../db/contract';
 import { MigrationFiles } from '../../../db/migrationSource';
 import type { Client } from 'pg';
 import { withTransaction } from '../server/connection';
-import { Difference, diffMigrations, diffSchema } from './drift';
+import { briefValues, Difference, diffMigrations, diffSchema } from './drift';
 import { ContractMismatchError, KapmanError, SchemaDriftError } from '../cli/errors';
 import { contractEntries } from './contractEntry';
 import { reconcileExpressions } from './expressions';
@@ -61,9 +61,10 @@ export function formatReport(r: VerifyReport): string {
   let group = '';
   for (const d of r.differences) {
     if (d.group !== group) lines.push(`  ${(group = d.group)}:`);
-    const detail = d.kind === 'changed' ? `: expected ${d.expected}, found ${d.actual}`
-      : d.kind === 'missing' && d.expected ? `: expected ${d.expected}${d.actual ? `; ${d.actual}` : ''}`
-      : d.kind === 'unexpected' && d.actual && d.actual !== 'present' ? `: ${d.actual}` : '';
+    const [expected, actual] = briefValues(d);
+    const detail = d.kind === 'changed' ? `: expected ${expected}, found ${actual}`
+      : d.kind === 'missing' && d.expected ? `: expected ${expected}${d.actual ? `; ${d.actual}` : ''}`
+      : d.kind === 'unexpected' && actual !== 'present' ? `: ${actual}` : '';
     lines.push(`    ${d.kind} ${d.item}${detail}`);
   }
   for (const t of r.notEmpty) lines.push(`  ${t}: not empty (${count(r.rowCounts![t], 'row')})`);

@@ -1,0 +1,67 @@
+// Tables of every schema in scope: columns with their attribute options, constraints, indexes,
+// triggers and row-level security.
+import type { ColumnContract, TableContract } from '../../../../db/contract';
+import { inScope, notBookkeeping, notFromExtension, qualifiedName, Query } from './scope';
+
+/**
+ * The attribute options (ALTER COLUMN … SET (…)) that are not schema. PostgreSQL 15.20 stamps
+ * every column with `pg_attver=N`, N differing between two builds of the same migrations: a
+ * mark of the build, not of the schema. Every other option (n_distinct, …) is a choice a
+ * migration made, and counts. Readers of pg_dump's text leave it out the same way (compare.ts).
+ */
+export const BUILD_STAMP_OPTIONS = ['pg_attver'];
+
+/** `options` without the build stamps. */
+export const schemaOptions = (options: string[] | null): string[] =>
+  (options ?? []).filter((o) => !BUILD_STAMP_OPTIONS.includes(o.split('=')[0]));
+
+/** FROM and WHERE over the tables in scope: `c` is a table's pg_class row, `n` its schema; `from` joins what is read to `c`. */
+const ofTables = (from = 'pg_class c', where = 'true') => `FROM ${from} JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND ${inScope('c.relnamespace')} AND ${notBookkeeping} AND ${notFromExtension('pg_class', 'c.oid')} AND ${where}`;
+const NAME = qualifiedName('n.nspname', 'c.relname');
+
+export async function readTables(q: Query): Promise<TableContract[]> {
+  const tables = new Map<string, TableContract>();
+  for (const r of await q(`SELECT ${NAME} AS name, c.relrowsecurity, c.relforcerowsecurity ${ofTables()} ORDER BY 1`)) {
+    const t: TableContract = { name: r.name, columns: [], constraints: {}, indexes: {} };
+    if (r.relrowsecurity) t.rowSecurity = r.relforcerowsecurity ? 'forced' : 'enabled';
+    tables.set(r.name, t);
+  }
+  const table = (name: string) => tables.get(name)!;
+  for (const r of await q(`SELECT ${NAME} AS name, a.attname, format_type(a.atttypid, a.atttypmod) AS type,
+        a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS dflt, a.attgenerated, a.attidentity, a.attoptions
+      ${ofTables('pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum JOIN pg_class c ON c.oid = a.attrelid',
+        'a.attnum > 0 AND NOT a.attisdropped')}
+      ORDER BY 1, a.attnum`)) {
+    const column: ColumnContract = { name: r.attname, type: r.type, notNull: r.attnotnull };
+    if (r.attgenerated === 's') column.generated = r.dflt;
+    else if (r.dflt !== null) column.default = r.dflt;
+    if (r.attidentity) column.identity = r.attidentity === 'a' ? 'always' : 'by default';
+    const options = schemaOptions(r.attoptions);
+    if (options.length) column.options = options;
+    table(r.name).columns.push(column);
+  }
+  for (const r of await q(`SELECT ${NAME} AS name, k.conname, pg_get_constraintdef(k.oid) AS def
+      ${ofTables('pg_constraint k JOIN pg_class c ON c.oid = k.conrelid')} ORDER BY 1, 2`)) {
+    table(r.name).constraints[r.conname] = r.def;
+  }
+  for (const r of await q(`SELECT ${NAME} AS name, i.relname AS index, x.indisunique,
+        substring(pg_get_indexdef(x.indexrelid) from ' USING (.*)$') AS def
+      ${ofTables('pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid')} ORDER BY 1, 2`)) {
+    table(r.name).indexes[r.index] = `${r.indisunique ? 'UNIQUE ' : ''}${r.def}`;
+  }
+  // TimescaleDB's own triggers on a hypertable call its functions, and are its business.
+  for (const r of await q(`SELECT ${NAME} AS name, g.tgname, pg_get_triggerdef(g.oid) AS def
+      ${ofTables('pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid', `NOT g.tgisinternal AND ${notFromExtension('pg_proc', 'g.tgfoid')}`)} ORDER BY 1, 2`)) {
+    (table(r.name).triggers ??= {})[r.tgname] = r.def;
+  }
+  for (const r of await q(`SELECT ${NAME} AS name, p.polname,
+        concat_ws(' ', 'AS', CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+          'FOR', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+          'TO', (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY 1) FROM unnest(p.polroles) r),
+          'USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', 'WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')') AS def
+      ${ofTables('pg_policy p JOIN pg_class c ON c.oid = p.polrelid')} ORDER BY 1, 2`)) {
+    (table(r.name).rowPolicies ??= {})[r.polname] = r.def;
+  }
+  return [...tables.values()];
+}
