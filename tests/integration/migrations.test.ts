@@ -5,6 +5,8 @@ import { migrateLatest, rollback } from '../../scripts/lib/migrations/migrate';
 import { status } from '../../scripts/status';
 import { Settings } from '../../scripts/lib/server/settings';
 import { verify } from '../../scripts/lib/schema/verify';
+import { diffSchema } from '../../scripts/lib/schema/drift';
+import { readSchema } from '../../scripts/lib/schema/introspect';
 import { contractForeignKeys, migrationFiles } from '../support/expected';
 import { publicTables, publicTypes, schemaDump } from '../support/schema';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, template, withDatabase } from '../support/testDatabase';
@@ -133,13 +135,17 @@ test('a database that applied 0001 before its down was edited still verifies and
   expect((await status(older)).migrations.find((m) => m.name === '0001_timescaledb.ts')?.state).toBe('edited since applied');
 });
 
-test('two fresh builds get identical schemas (pg_dump --schema-only)', async () => {
+test('two fresh builds get identical schemas (pg_dump --schema-only, and the reader with every column\'s options)', async () => {
   // `db` copies the template, which global setup built from an empty database with these migrations.
   const other = await createTestDatabase('_twin', template().owner);
   expect(await migrateLatest(other)).toEqual(migrationFiles());
   const a = schemaDump(db);
   expect(a).toMatch(/CREATE TABLE public\.ohlcv/);
   expect(schemaDump(other)).toEqual(a);
+  // PostgreSQL 15.20 stamps each build's columns with another pg_attver: a mark of the build, not of the schema.
+  const [mine, theirs] = await Promise.all([db, other].map((s) => withDatabase(s, (c) => readSchema(c))));
+  expect(diffSchema(mine, theirs)).toEqual([]);
+  expect(mine.tables.flatMap((t) => t.columns.flatMap((c) => c.options ?? [])).filter((o) => o.startsWith('pg_attver='))).toEqual([]);
 });
 
 test('an empty database verifies as missing every table, not as matching', async () => {
