@@ -1,0 +1,145 @@
+// The contract covers what KapMan's migrations make beyond tables: TimescaleDB's compression and
+// policies, views, other schemas, functions, triggers, row-level security, grants, comments and
+// the database's settings. For each, db:verify names what differs, exits 11, and prints the entry
+// that, pasted into db/contract.ts, makes it match. Needs TimescaleDB's community build (policies).
+import { Client } from 'pg';
+import { CONTRACT, SchemaContract } from '../../db/contract';
+import { Difference, diffSchema } from '../../scripts/lib/schema/drift';
+import { reconcileExpressions } from '../../scripts/lib/schema/expressions';
+import { readSchema } from '../../scripts/lib/schema/introspect';
+import { verifyOn } from '../../scripts/lib/schema/verify';
+import { Settings } from '../../scripts/lib/server/settings';
+import { pasteEntries } from '../support/contractPaste';
+import { runInProcess } from '../support/inProcess';
+import { actAsOwner, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+
+let db: Settings;
+beforeAll(async () => {
+  db = await createMigratedDatabase('_contract');
+});
+afterAll(dropMadeDatabases);
+
+/** `work` after `statements`, run as the database's owner, all rolled back after. */
+async function withChanges<T>(statements: string[], work: (c: Client) => Promise<T>): Promise<T> {
+  return withDatabase(db, async (c) => {
+    await c.query('BEGIN');
+    try {
+      await actAsOwner(c);
+      for (const s of statements) await c.query(s);
+      return await work(c);
+    } finally {
+      await c.query('ROLLBACK');
+    }
+  });
+}
+
+/** What `contract` and the database differ in, as db:verify compares them. */
+const differences = async (c: Client, contract: SchemaContract) => diffSchema(contract, await reconcileExpressions(c, contract, await readSchema(c)));
+
+/** The contract after pasting the entries db:verify prints for the database as `statements` leave it. */
+async function pastedAfter(statements: string[]): Promise<SchemaContract> {
+  return withChanges(statements, async (c) => {
+    const report = await verifyOn(c, db.database);
+    expect(report.ok).toBe(false);
+    const contract = pasteEntries(CONTRACT, report.contractEntries!);
+    expect(await differences(c, contract)).toEqual([]);
+    return contract;
+  });
+}
+
+const item = (d: Difference) => `${d.kind} ${d.group}: ${d.item}`;
+
+const RETENTION = "SELECT add_retention_policy('ohlcv', INTERVAL '730 days')";
+const COMPRESSION = ["ALTER TABLE ohlcv SET (timescaledb.compress, timescaledb.compress_segmentby = 'ticker_id', timescaledb.compress_orderby = 'date DESC')",
+  "SELECT add_compression_policy('ohlcv', INTERVAL '120 days')"];
+const VIEW = 'CREATE VIEW v_latest_close AS SELECT t.symbol, o.date, o.close FROM ohlcv o JOIN tickers t ON t.id = o.ticker_id';
+
+describe('TimescaleDB: retention and compression as the first day-2 migration makes them', () => {
+  let contract: SchemaContract;
+  beforeAll(async () => {
+    contract = await pastedAfter([RETENTION, ...COMPRESSION]);
+  });
+
+  test('the pasted contract holds the compression settings and both policies, by name', () => {
+    expect(contract.hypertables.find((h) => h.table === 'ohlcv')?.compression).toEqual({ segmentBy: 'ticker_id', orderBy: 'date DESC' });
+    expect(contract.policies).toEqual([
+      expect.objectContaining({ on: 'ohlcv', kind: 'compression', config: 'compress_after: 120 days' }),
+      expect.objectContaining({ on: 'ohlcv', kind: 'retention', config: 'drop_after: 730 days' }),
+    ]);
+  });
+
+  test.each([
+    ['a dropped retention policy', ["SELECT remove_retention_policy('ohlcv')"], ['missing database: retention policy on ohlcv']],
+    ['a changed retention', ["SELECT remove_retention_policy('ohlcv')", "SELECT add_retention_policy('ohlcv', INTERVAL '365 days')"],
+      ['changed database: retention policy on ohlcv']],
+    ['a changed compress_after', ["SELECT remove_compression_policy('ohlcv')", "SELECT add_compression_policy('ohlcv', INTERVAL '90 days')"],
+      ['changed database: compression policy on ohlcv']],
+    ['a paused policy', ["SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"],
+      ['changed database: retention policy on ohlcv']],
+    ['changed compression settings', ["ALTER TABLE ohlcv SET (timescaledb.compress_orderby = 'date ASC')"], ['changed database: compression of ohlcv']],
+  ])('%s is a difference, named', async (_label, change, expected) => {
+    const found = await withChanges([RETENTION, ...COMPRESSION, ...change], (c) => differences(c, contract));
+    expect(found.map(item)).toEqual(expected);
+  });
+});
+
+test.each([
+  ['a view', [VIEW], ['unexpected database: view v_latest_close']],
+  ['a table in another schema', ['CREATE SCHEMA b4_1', 'CREATE TABLE b4_1.wyckoff_sequences (id bigint PRIMARY KEY, name text NOT NULL)'],
+    ['unexpected database: schema b4_1', 'unexpected b4_1.wyckoff_sequences: table']],
+  ['a function and its trigger', ['CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.created_at := now(); RETURN NEW; END $$',
+    'CREATE TRIGGER tickers_touch BEFORE UPDATE ON tickers FOR EACH ROW EXECUTE FUNCTION touch()'],
+  ['unexpected database: function touch()', 'unexpected tickers: trigger tickers_touch']],
+  ['row-level security with a policy', ['ALTER TABLE tickers ENABLE ROW LEVEL SECURITY', "CREATE POLICY active_only ON tickers FOR SELECT USING (is_active)"],
+    ['unexpected tickers: row-level security', 'unexpected tickers: row-level security policy active_only']],
+  ['a grant, a comment and a setting', ['CREATE ROLE kapman_probe_reader', 'GRANT SELECT ON tickers TO kapman_probe_reader',
+    "COMMENT ON COLUMN tickers.symbol IS 'exchange ticker'", "SELECT set_config('kapman.probe', 'x', true)"],
+  ['unexpected database: grant on table tickers to kapman_probe_reader', 'unexpected database: comment on column tickers.symbol']],
+  ['a sequence behind a serial column, and an identity column', ['CREATE TABLE watchlists (id serial PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY)'],
+    ['unexpected database: sequence watchlists_id_seq', 'unexpected watchlists: table']],
+])('%s: verify names it, and its pasted entry makes the database match', async (_label, statements, expected) => {
+  await withChanges(statements, async (c) => {
+    const report = await verifyOn(c, db.database);
+    expect(report.ok).toBe(false);
+    expect(report.differences.map(item)).toEqual(expected);
+    expect(await differences(c, pasteEntries(CONTRACT, report.contractEntries!))).toEqual([]);
+  });
+});
+
+test('a changed view is a difference; the same view as PostgreSQL reads its own text back is not', async () => {
+  // An IN list on a varchar deparses as a cast array, which parsed again deparses otherwise (expressions.ts): a restore does that.
+  const view = "CREATE VIEW v_index_funds AS SELECT symbol FROM tickers WHERE symbol IN ('SPY', 'QQQ', 'IWM')";
+  const contract = await pastedAfter([view]);
+  const reparsed = `CREATE VIEW v_index_funds AS ${contract.views!.v_index_funds}`;
+  await withChanges([reparsed], async (c) => {
+    expect((await readSchema(c)).views.v_index_funds).not.toBe(contract.views!.v_index_funds);
+    expect(await differences(c, contract)).toEqual([]);
+  });
+  const other = await withChanges([view.replace("'IWM'", "'DIA'")], (c) => differences(c, contract));
+  expect(other.map(item)).toEqual(['changed database: view v_index_funds']);
+});
+
+test('a database setting (ALTER DATABASE … SET) is a difference with its entry', async () => {
+  await withDatabase(db, async (c) => {
+    await c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} SET timezone = 'America/New_York'`);
+    try {
+      const report = await verifyOn(c, db.database);
+      expect(report.differences.map(item)).toEqual(['unexpected database: setting TimeZone']);
+      expect(await differences(c, pasteEntries(CONTRACT, report.contractEntries!))).toEqual([]);
+    } finally {
+      await c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} RESET timezone`);
+    }
+  });
+});
+
+test('db:verify exits 11 on a policy the contract lacks, and prints the entry', async () => {
+  await withDatabase(db, (c) => c.query(RETENTION));
+  try {
+    const r = await runInProcess('verify', [], { DATABASE_URL: db.url });
+    expect(r.code).toBe(11);
+    expect(r.out).toMatch(/unexpected retention policy on ohlcv: drop_after: 730 days; every 1 day/);
+    expect(r.out).toMatch(/policies: \[\n {4}\{ on: 'ohlcv', kind: 'retention', config: 'drop_after: 730 days', schedule: '1 day' \},\n {2}\],/);
+  } finally {
+    await withDatabase(db, (c) => c.query("SELECT remove_retention_policy('ohlcv')"));
+  }
+});
