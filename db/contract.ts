@@ -48,8 +48,8 @@ export interface PolicyContract {
   on?: string;
   /** `retention`, `compression`, `refresh`, `reorder`; for add_job, its procedure. */
   kind: string;
-  /** Its configuration, key: value, keys in order, without TimescaleDB's ids. */
-  config: string;
+  /** Its configuration as TimescaleDB keeps it, without its ids (hypertable_id): e.g. `{ drop_after: '730 days' }`. */
+  config: Record<string, unknown>;
   /** How often it runs, as an interval. */
   schedule: string;
   /** Set when alter_job(scheduled => false) paused it. */

@@ -63,8 +63,8 @@ describe('TimescaleDB: retention and compression as the first day-2 migration ma
   test('the pasted contract holds the compression settings and both policies, by name', () => {
     expect(contract.hypertables.find((h) => h.table === 'ohlcv')?.compression).toEqual({ segmentBy: 'ticker_id', orderBy: 'date DESC' });
     expect(contract.policies).toEqual([
-      expect.objectContaining({ on: 'ohlcv', kind: 'compression', config: 'compress_after: 120 days' }),
-      expect.objectContaining({ on: 'ohlcv', kind: 'retention', config: 'drop_after: 730 days' }),
+      expect.objectContaining({ on: 'ohlcv', kind: 'compression', config: { compress_after: '120 days' } }),
+      expect.objectContaining({ on: 'ohlcv', kind: 'retention', config: { drop_after: '730 days' } }),
     ]);
   });
 
@@ -138,7 +138,7 @@ test('db:verify exits 11 on a policy the contract lacks, and prints the entry', 
     const r = await runInProcess('verify', [], { DATABASE_URL: db.url });
     expect(r.code).toBe(11);
     expect(r.out).toMatch(/unexpected retention policy on ohlcv: drop_after: 730 days; every 1 day/);
-    expect(r.out).toMatch(/policies: \[\n {4}\{ on: 'ohlcv', kind: 'retention', config: 'drop_after: 730 days', schedule: '1 day' \},\n {2}\],/);
+    expect(r.out).toMatch(/policies: \[\n {4}\{ on: 'ohlcv', kind: 'retention', config: \{ drop_after: '730 days' \}, schedule: '1 day' \},\n {2}\],/);
   } finally {
     await withDatabase(db, (c) => c.query("SELECT remove_retention_policy('ohlcv')"));
   }

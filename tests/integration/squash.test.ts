@@ -200,9 +200,9 @@ describe('refusals leave db/ as it was', () => {
     await expect(squash(db, { directory, allowDirty: true })).resolves.toMatchObject({ baseline: '0002_baseline.ts' });
   });
 
-  test('a schema the baseline cannot build (a view): the proof finds it and nothing is written', async () => {
-    const directory = project({ ...two(), '0003_view.ts': migrationOf(['CREATE VIEW a_view AS SELECT x FROM a']) });
-    const db = await migratedWith(directory, '_sq_view');
+  test('a schema the baseline cannot build (a function): the proof finds it and nothing is written', async () => {
+    const directory = project({ ...two(), '0003_function.ts': migrationOf(['CREATE FUNCTION a_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM a $$']) });
+    const db = await migratedWith(directory, '_sq_function');
     const files = dbFilesOf(directory);
     expect(await refusal(squash(db, { directory }))).toMatch(/would not build what the migrations built/);
     expect(dbFilesOf(directory)).toEqual(files);

@@ -54,7 +54,8 @@ function hypertable(h: HypertableContract): string {
 }
 
 function policy(p: PolicyContract): string {
-  const parts = [...(p.on === undefined ? [] : [`on: ${str(p.on)}`]), `kind: ${str(p.kind)}`, `config: ${str(p.config)}`, `schedule: ${str(p.schedule)}`];
+  const config = Object.entries(p.config).map(([k, v]) => `${key(k)}: ${typeof v === 'string' ? str(v) : JSON.stringify(v)}`).join(', ');
+  const parts = [...(p.on === undefined ? [] : [`on: ${str(p.on)}`]), `kind: ${str(p.kind)}`, `config: { ${config} }`, `schedule: ${str(p.schedule)}`];
   if (p.paused) parts.push('paused: true');
   return `{ ${parts.join(', ')} }`;
 }

@@ -58,7 +58,10 @@ const describeHypertable = (h: HypertableContract) =>
 
 /** A policy's name as a difference names it: `retention policy on ohlcv`. */
 export const policyItem = (p: PolicyContract) => `${p.kind} policy${p.on ? ` on ${p.on}` : ''}`;
-const describePolicy = (p: PolicyContract) => `${p.config || 'no config'}; every ${p.schedule}${p.paused ? '; paused' : ''}`;
+/** A job's configuration as `key: value, …`, keys in order. */
+export const describeConfig = (config: Record<string, unknown>) =>
+  Object.keys(config).sort().map((k) => `${k}: ${typeof config[k] === 'string' ? config[k] : JSON.stringify(config[k])}`).join(', ') || 'no config';
+const describePolicy = (p: PolicyContract) => `${describeConfig(p.config)}; every ${p.schedule}${p.paused ? '; paused' : ''}`;
 
 function flatten(schema: SchemaContract & { others?: string[]; data?: Data }): { tables: Set<string>; items: Items } {
   const items: Items = new Map();

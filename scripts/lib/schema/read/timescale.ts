@@ -20,11 +20,10 @@ const POLICY_KINDS: Record<string, string> = {
   '_timescaledb_functions.policy_reorder': 'reorder',
 };
 
-/** A job's configuration as `key: value, …`, keys in order, without the ids TimescaleDB keeps in it. */
-export function describeConfig(config: Record<string, unknown> | null): string {
-  return Object.entries(config ?? {}).filter(([k]) => k !== 'hypertable_id' && k !== 'mat_hypertable_id')
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+/** A job's configuration without the ids TimescaleDB keeps in it (two builds need not share them), keys in order. */
+function withoutIds(config: Record<string, unknown> | null): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config ?? {}).filter(([k]) => k !== 'hypertable_id' && k !== 'mat_hypertable_id')
+    .sort(([a], [b]) => a.localeCompare(b)));
 }
 
 export async function readTimescale(q: Query): Promise<Timescale> {
@@ -60,11 +59,11 @@ export async function readTimescale(q: Query): Promise<Timescale> {
   const policies = (await q(`SELECT proc_schema || '.' || proc_name AS proc, hypertable_schema || '.' || hypertable_name AS on_internal,
         ${qualifiedName('hypertable_schema', 'hypertable_name')} AS on, schedule_interval::text AS schedule, config, scheduled
       FROM timescaledb_information.jobs WHERE job_id >= ${FIRST_USER_JOB}`)).map((j): PolicyContract => {
-    const policy: PolicyContract = { kind: POLICY_KINDS[j.proc] ?? j.proc, config: describeConfig(j.config), schedule: j.schedule };
+    const policy: PolicyContract = { kind: POLICY_KINDS[j.proc] ?? j.proc, config: withoutIds(j.config), schedule: j.schedule };
     const on = materializedBy.get(j.on_internal) ?? j.on;
     if (on !== null) policy.on = on;
     if (!j.scheduled) policy.paused = true;
     return policy;
-  }).sort((a, b) => `${a.on ?? ''} ${a.kind} ${a.config}`.localeCompare(`${b.on ?? ''} ${b.kind} ${b.config}`));
+  }).sort((a, b) => `${a.on ?? ''} ${a.kind} ${JSON.stringify(a.config)}`.localeCompare(`${b.on ?? ''} ${b.kind} ${JSON.stringify(b.config)}`));
   return { hypertables: [...hypertables.values()], policies, continuousAggregates };
 }
