@@ -47,3 +47,12 @@ export async function down(knex: any) { await knex.schema.dropTableIfExists('b')
 export function failingMigrations(): string {
   return migrationsFolder({ '0001_creates_a.ts': CREATES_TABLE_A, '0002_fails_half_way.ts': FAILS_HALF_WAY });
 }
+
+/** Where KapMan's day-2 migrations wait, as fixtures (tests/fixtures/day2/README.md). */
+export const DAY2_DIR = path.join(__dirname, '..', 'fixtures', 'day2');
+
+/** KapMan's day-2 migrations numbered up to `through` (all by default), name -> source, to put after the released ones. */
+export function day2Migrations(through = '9999'): Record<string, string> {
+  return Object.fromEntries(fs.readdirSync(DAY2_DIR).filter((f) => f.endsWith('.ts') && f.slice(0, 4) <= through)
+    .sort().map((f) => [f, fs.readFileSync(path.join(DAY2_DIR, f), 'utf8')]));
+}
