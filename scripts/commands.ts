@@ -23,6 +23,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'squash', describe: 'Fold the migrations (or those up to --through NNNN) into one baseline migration, proven to build the identical database first', load: () => require('./squash').command },
   { name: 'schema:dump', describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)', load: () => require('./schema-dump').command },
   { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md', load: () => require('./erd').command },
+  { name: 'report', describe: 'Write the database\'s health as one HTML page (coverage, gaps, bad bars, watchlists, storage, schema); read-only, safe on production', load: () => require('./report').command },
   { name: 'bench', describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB', load: () => require('./bench').command },
 ];
 

@@ -6,7 +6,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Client } from 'pg';
 import { withClient } from '../server/connection';
-import { PROJECT_ROOT } from '../paths';
+import { stampedFile } from '../paths';
 import {
   BackupFailedError, BackupTargetError, ClientToolsError, ConnectionLostError, DatabaseClosedError, DatabaseMissingError, KapmanError, ServerUnreachableError,
 } from '../cli/errors';
@@ -33,8 +33,7 @@ export interface BackupResult {
 
 /** backups/<database>-<UTC timestamp>.dump, the name made safe for any file system. */
 export function defaultBackupFile(database: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return path.join(PROJECT_ROOT, 'backups', `${database.replace(/[^A-Za-z0-9_.-]/g, '_')}-${stamp}.dump`);
+  return stampedFile('backups', database, 'dump', now);
 }
 
 export const restoreCommand = (file: string, env: string) =>

@@ -1,0 +1,108 @@
+// The figures of the health page, read in one read-only snapshot (session.ts): each panel from
+// the tables the live catalog has, so a panel whose tables do not exist is left out with one line
+// saying why, and a step that fails is left out with its reason, never the whole report.
+import type { Client } from 'pg';
+import { Settings } from '../server/settings';
+import { Market, readMarket } from './market';
+import { readSchemaPanel, SchemaPanel } from './schema';
+import { guarded, withReadOnlySnapshot } from './session';
+import { readStorage, Storage } from './storage';
+import { readWatchlists, Watchlists } from './watchlists';
+
+/** The page's panels, in the order they stand when the schema matches. */
+export const PANELS = ['coverage', 'gaps', 'bad bars', 'watchlists', 'storage', 'schema'] as const;
+export type Panel = typeof PANELS[number];
+
+export interface HealthReport {
+  database: string;
+  /** When the snapshot was taken, UTC. */
+  takenAt: string;
+  server: string;
+  timescaledb: string | null;
+  /** `timescale` (the community build) or `apache`; null without TimescaleDB. */
+  license: string | null;
+  /** The window of the coverage and bad-bar panels, in calendar days up to the newest bar. */
+  days: number;
+  /** `no tables`: nothing is built yet; `no bars`: ohlcv holds no bar. */
+  empty: 'no tables' | 'no bars' | null;
+  schema?: SchemaPanel;
+  storage?: Storage;
+  market?: Market;
+  watchlists?: Watchlists;
+  /** Panels left out, each with why. */
+  leftOut: Partial<Record<Panel, string>>;
+  /** Milliseconds per step, in the order run: what each panel costs. */
+  timings: Record<string, number>;
+}
+
+export interface ReportOptions {
+  days: number;
+  statementTimeoutMs?: number;
+}
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+
+export async function collectReport(settings: Settings, o: ReportOptions): Promise<HealthReport> {
+  return withReadOnlySnapshot(settings, (client) => collectOn(client, settings.database, o), { statementTimeoutMs: o.statementTimeoutMs });
+}
+
+/** The same on an open read-only session (tests run it on theirs). */
+export async function collectOn(client: Client, database: string, o: ReportOptions): Promise<HealthReport> {
+  const timings: Record<string, number> = {};
+  const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const started = nowMs();
+    try {
+      return await work();
+    } finally {
+      timings[name] = Math.round((nowMs() - started) * 10) / 10;
+    }
+  };
+  const { rows: [facts] } = await client.query(`SELECT now() AS taken_at, (now() AT TIME ZONE 'UTC')::date::text AS today,
+      current_setting('server_version') AS server,
+      (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb,
+      current_setting('timescaledb.license', true) AS license,
+      to_regclass('public.ohlcv') IS NOT NULL AS ohlcv, to_regclass('public.tickers') IS NOT NULL AS tickers,
+      to_regclass('public.watchlists') IS NOT NULL AS watchlists`);
+  const report: HealthReport = {
+    database, takenAt: new Date(facts.taken_at).toISOString(), server: facts.server, timescaledb: facts.timescaledb,
+    license: facts.timescaledb ? facts.license ?? 'apache' : null, days: o.days, empty: null, leftOut: {}, timings,
+  };
+  const leaveOut = (panels: Panel[], why: string) => {
+    for (const p of panels) report.leftOut[p] = why;
+  };
+
+  const schema = await step('schema', () => guarded(client, () => readSchemaPanel(client, database)));
+  if ('value' in schema) report.schema = schema.value;
+  else leaveOut(['schema'], schema.failed);
+
+  const storage = await step('storage', () => guarded(client, () => readStorage(client, { version: report.timescaledb, license: report.license })));
+  if ('value' in storage) report.storage = storage.value;
+  else leaveOut(['storage'], storage.failed);
+  if (report.storage?.tables.length === 0) report.empty = 'no tables';
+
+  let lastBars: Map<string, string | null> | undefined;
+  if (!facts.ohlcv || !facts.tickers) {
+    leaveOut(['coverage', 'gaps', 'bad bars'], `the database has no table ${!facts.ohlcv ? 'ohlcv' : 'tickers'}`);
+  } else {
+    const market = await guarded(client, () => readMarket(client, { days: o.days, today: facts.today }, step));
+    if ('failed' in market) leaveOut(['coverage', 'gaps', 'bad bars'], market.failed);
+    else if (market.value === null) {
+      report.empty ??= 'no bars';
+      leaveOut(['coverage', 'gaps', 'bad bars'], 'ohlcv holds no bar yet');
+    } else {
+      report.market = market.value.market;
+      lastBars = market.value.lastBars;
+    }
+  }
+
+  if (!facts.watchlists) leaveOut(['watchlists'], 'the database has no table watchlists (a later migration adds it)');
+  else if (!report.market || !lastBars) leaveOut(['watchlists'], report.leftOut.coverage ?? 'no bars to compare the watchlists with');
+  else {
+    const newest = report.market.newestBar;
+    const bars = lastBars;
+    const watchlists = await step('watchlists', () => guarded(client, () => readWatchlists(client, newest, bars)));
+    if ('value' in watchlists) report.watchlists = watchlists.value;
+    else leaveOut(['watchlists'], watchlists.failed);
+  }
+  return report;
+}
