@@ -243,7 +243,12 @@ export async function readMarket(client: Client, o: { days: number; today: strin
 
   // Each check's first examples, newest first: only the tickers whose newest failing bar is at
   // least the fifth newest of them all can hold one, and only from that date on.
-  const checks = await step('bad-bar examples', () => Promise.all(CHECKS.map(async (name): Promise<Check> => {
+  const checks = await step('bad-bar examples', async () => {
+    const out: Check[] = [];
+    for (const name of CHECKS) out.push(await checkOf(name));
+    return out;
+  });
+  async function checkOf(name: CheckName): Promise<Check> {
     const hits = tickers.filter((t) => (t[name] as number) > 0);
     const count = hits.reduce((n, t) => n + (t[name] as number), 0);
     if (count === 0) return { name, label: CHECK_LABELS[name], count, examples: [] };
@@ -256,7 +261,7 @@ export async function readMarket(client: Client, o: { days: number; today: strin
        WHERE o.ticker_id = ANY($1::uuid[]) AND o.date >= $2 AND ${FAILS[name]}
        ORDER BY o.date DESC, t.symbol LIMIT ${EXAMPLES}`, name === 'spike' ? [ids, since, baselineFrom] : [ids, since]);
     return { name, label: CHECK_LABELS[name], count, examples };
-  })));
+  }
 
   const staleTickers = active.filter((t) => t.last === null || t.last < newestBar).map((t): StaleTicker => ({
     symbol: t.symbol, lastBar: t.last, behind: t.last === null ? calendar.length : daysAfter(calendar, t.last),
