@@ -2,12 +2,13 @@
 // same figures asked of the database in plain SQL, written apart from the report's own queries.
 import { Client } from 'pg';
 
-/** Weekdays from 2024-01-01 to 2024-06-28: 130 trading days; the newest bar is 2024-06-28. */
+/** Weekdays from 2024-01-01 to 2024-06-28 but for 2024-02-12 to 2024-02-15, when no ticker has a bar: 126 trading days; the newest bar is 2024-06-28. */
 export const NEWEST = '2024-06-28';
 
 /**
  * 12 active tickers with clean daily bars, and the plants:
- * - GAPA misses 2024-03-04 to 2024-03-15 (a gap of 17 calendar days), GAPB one day, 2024-05-15 (no gap over 7 days);
+ * - GAPA misses 2024-03-04 to 2024-03-15 (a gap of 17 calendar days), GAPB one day, 2024-05-15 (no gap over 7 days),
+ *   GAPC one trading day, 2024-02-16, after the four without any bar: a gap of 10 calendar days (the others' is 7);
  * - STAL stops on 2024-06-20 (stale by 6 trading days); NONE, active, has no bar at all;
  * - THIN starts on 2024-06-03 (20 bars); OLDX is inactive and stopped in 2024-02 (not stale: inactive);
  * - bad bars in the 90-day window: high below low (BADA), close above high (BADB), a missing open (BADC),
@@ -15,16 +16,17 @@ export const NEWEST = '2024-06-28';
  *   a volume spike of 50× (BADH); and, before the window, a bar with high below low and zero volume (BADA, 2024-01-10).
  */
 export async function seedMarket(c: Client): Promise<void> {
-  const symbols = ['AAPL', 'BADA', 'BADB', 'BADC', 'BADD', 'BADE', 'BADF', 'BADG', 'BADH', 'GAPA', 'GAPB', 'STAL', 'THIN', 'NONE'];
+  const symbols = ['AAPL', 'BADA', 'BADB', 'BADC', 'BADD', 'BADE', 'BADF', 'BADG', 'BADH', 'GAPA', 'GAPB', 'GAPC', 'STAL', 'THIN', 'NONE'];
   await c.query(`INSERT INTO tickers (symbol, name, is_active) SELECT s, 'Ticker ' || s, true FROM unnest($1::text[]) s`, [symbols]);
   await c.query(`INSERT INTO tickers (symbol, name, is_active) VALUES ('OLDX', 'Delisted', false)`);
   // Clean bars: prices drift by ticker and day, volume varies around a million.
   await c.query(`INSERT INTO ohlcv (ticker_id, date, open, high, low, close, volume)
     SELECT t.id, d::date, 100 + k, 101 + k, 99 + k, 100.5 + k, 1000000 + (extract(doy FROM d)::int % 7) * 10000
       FROM tickers t, generate_series('2024-01-01'::date, '${NEWEST}', '1 day') d, LATERAL (SELECT (extract(doy FROM d)::int % 5)::numeric AS k) p
-     WHERE extract(isodow FROM d) < 6 AND t.symbol NOT IN ('NONE')
+     WHERE extract(isodow FROM d) < 6 AND t.symbol NOT IN ('NONE') AND d NOT BETWEEN '2024-02-12' AND '2024-02-15'
        AND NOT (t.symbol = 'GAPA' AND d BETWEEN '2024-03-04' AND '2024-03-15')
        AND NOT (t.symbol = 'GAPB' AND d = '2024-05-15')
+       AND NOT (t.symbol = 'GAPC' AND d = '2024-02-16')
        AND NOT (t.symbol = 'STAL' AND d > '2024-06-20')
        AND NOT (t.symbol = 'THIN' AND d < '2024-06-03')
        AND NOT (t.symbol = 'OLDX' AND d > '2024-02-15')`);
