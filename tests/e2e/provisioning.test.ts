@@ -1,5 +1,5 @@
 // In tests/e2e (npm processes; what `npm run test:e2e` provisions before its groups run,
-// PgBouncer and openssl): decided by a pure function, each branch tested without running apt.
+// PgBouncer, openssl and Chromium): decided by a pure function, each branch tested without running apt.
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
@@ -8,7 +8,7 @@ import { E2E_TOOLS_SCRIPT, e2eToolsPlan, machineToolFacts, missingTools, provisi
 import { ROOT } from '../support/cli';
 
 // PGBOUNCER names a binary that is not there: the tool counts as not installed.
-const missing = { pgbouncer: '/nonexistent/pgbouncer', isRoot: false, sudoOnPath: false, openssl: true };
+const missing = { pgbouncer: '/nonexistent/pgbouncer', isRoot: false, sudoOnPath: false, openssl: true, chromium: true };
 
 test('npm run test:e2e provisions through its global setup', () => {
   expect(path.resolve(String(e2eConfig.globalSetup).replace('<rootDir>', ROOT))).toBe(path.join(ROOT, 'tests', 'support', 'e2eGlobalSetup.ts'));

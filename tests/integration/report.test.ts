@@ -23,7 +23,7 @@ test('every figure of the market panels equals the oracle\'s, on a market with p
   const m = report.market!;
   // The plants are there, so that equal counts mean something.
   expect(want.checks).toEqual({ ohlc: 3, volume: 2, range: 1, spike: 1, flat: 1 });
-  expect(want.gaps).toEqual({ tickers: 2, gaps: 2 }); // GAPA's, and GAPC's of one missing trading day
+  expect(want.gaps).toEqual({ tickers: 3, gaps: 3 }); // GAPA's, GAPC's of one missing trading day, and OLDX's of none
   expect(want.tickers.stale).toBeGreaterThan(0);
 
   expect(report.empty).toBeNull();

@@ -1,5 +1,5 @@
-// What `npm run test:e2e` needs besides a TimescaleDB server: PgBouncer (the pooler group) and
-// openssl (the SSL group). Provisioned before the run as `db:setup` provisions TimescaleDB: as
+// What `npm run test:e2e` needs besides a TimescaleDB server: PgBouncer (the pooler group),
+// openssl (the SSL group) and Chromium (the report group). Provisioned before the run as `db:setup` provisions TimescaleDB: as
 // root, or through sudo; else the run stops at once with the one command to run.
 import { execFileSync } from 'child_process';
 import fs from 'fs';
@@ -16,18 +16,22 @@ export interface E2eToolFacts {
   isRoot: boolean;
   sudoOnPath: boolean;
   openssl: boolean;
+  /** Debian's Chromium, which the report's test opens its page in. */
+  chromium: boolean;
 }
 
 /** The tools missing, by the names the packages give them. */
 export function missingTools(f: E2eToolFacts): string[] {
-  return [...(fs.existsSync(f.pgbouncer) ? [] : [`pgbouncer (${f.pgbouncer})`]), ...(f.openssl ? [] : ['openssl'])];
+  return [...(fs.existsSync(f.pgbouncer) ? [] : [`pgbouncer (${f.pgbouncer})`]), ...(f.openssl ? [] : ['openssl']), ...(f.chromium ? [] : ['chromium'])];
 }
 
 export function e2eToolsPlan(f: E2eToolFacts): { kind: 'installed' } | AsRootPlan {
   return missingTools(f).length ? planAsRoot(['bash', E2E_TOOLS_SCRIPT], f) : { kind: 'installed' };
 }
 
-export const machineToolFacts = (): E2eToolFacts => ({ pgbouncer: PGBOUNCER, isRoot: process.getuid?.() === 0, sudoOnPath: onPath('sudo'), openssl: onPath('openssl') });
+export const machineToolFacts = (): E2eToolFacts => ({
+  pgbouncer: PGBOUNCER, isRoot: process.getuid?.() === 0, sudoOnPath: onPath('sudo'), openssl: onPath('openssl'), chromium: fs.existsSync('/usr/bin/chromium'),
+});
 
 /** Installs what is missing, when it may; throws, naming the one command to run, when it may not or it did not help. */
 export function provisionE2eTools(f: E2eToolFacts = machineToolFacts()): void {
@@ -40,6 +44,6 @@ export function provisionE2eTools(f: E2eToolFacts = machineToolFacts()): void {
   const shown = [plan.command, ...plan.args].map(shellWord).join(' ');
   process.stdout.write(`\nkapman tests: ${missing.join(' and ')} missing: running ${shown}\n`);
   execFileSync(plan.command, plan.args, { stdio: 'inherit' });
-  const still = missingTools({ ...f, openssl: onPath('openssl') });
+  const still = missingTools({ ...f, openssl: onPath('openssl'), chromium: fs.existsSync('/usr/bin/chromium') });
   if (still.length) throw new Error(`${still.join(' and ')} still missing after ${shown}${still.some((t) => t.startsWith('pgbouncer')) ? '; set PGBOUNCER to the binary\'s path' : ''}`);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `npm run test:e2e` needs besides PostgreSQL 15 and TimescaleDB, for Debian 12 or 13, as
-# root: PgBouncer (the pooler group starts its own, as the postgres OS user, on a free port) and
-# openssl (the SSL group makes its certificates). Only PgBouncer's binary is wanted: a
+# root: PgBouncer (the pooler group starts its own, as the postgres OS user, on a free port),
+# openssl (the SSL group makes its certificates) and Chromium (the report's page is opened in it). Only PgBouncer's binary is wanted: a
 # policy-rc.d that refuses every start keeps the package from starting Debian's pgbouncer
 # service on 6432 (where systemd starts it anyway, it is stopped).
 set -euo pipefail
@@ -9,6 +9,7 @@ set -euo pipefail
 packages=()
 [ -x /usr/sbin/pgbouncer ] || packages+=(pgbouncer)
 command -v openssl >/dev/null || packages+=(openssl)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 [ "${#packages[@]}" = 0 ] && exit 0
 made_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -10,7 +10,8 @@ export const NEWEST = '2024-06-28';
  * - GAPA misses 2024-03-04 to 2024-03-15 (a gap of 17 calendar days), GAPB one day, 2024-05-15 (no gap over 7 days),
  *   GAPC one trading day, 2024-02-16, after the four without any bar: a gap of 10 calendar days (the others' is 7);
  * - STAL stops on 2024-06-20 (stale by 6 trading days); NONE, active, has no bar at all;
- * - THIN starts on 2024-06-03 (20 bars); OLDX is inactive and stopped in 2024-02 (not stale: inactive);
+ * - THIN starts on 2024-06-03 (20 bars); OLDX is inactive and stopped in 2024-02 (not stale: inactive), and has
+ *   one bar of 2022-06-01, alone in its chunk, when no other ticker has any (a gap of no missing trading day);
  * - bad bars in the 90-day window: high below low (BADA), close above high (BADB), a missing open (BADC),
  *   zero volume (BADD), missing volume (BADE), a range of 30% of the close (BADF), high equal to low (BADG),
  *   a volume spike of 50× (BADH); and, before the window, a bar with high below low and zero volume (BADA, 2024-01-10).
@@ -32,6 +33,7 @@ export async function seedMarket(c: Client): Promise<void> {
        AND NOT (t.symbol = 'OLDX' AND d > '2024-02-15')`);
   const plant = (symbol: string, date: string, set: string) =>
     c.query(`UPDATE ohlcv SET ${set} WHERE date = $2 AND ticker_id = (SELECT id FROM tickers WHERE symbol = $1)`, [symbol, date]);
+  await c.query(`INSERT INTO ohlcv (ticker_id, date, open, high, low, close, volume) SELECT id, '2022-06-01', 10, 11, 9, 10, 5000 FROM tickers WHERE symbol = 'OLDX'`);
   await plant('BADA', '2024-06-10', 'high = 95, low = 99');
   await plant('BADB', '2024-06-11', 'close = 105');
   await plant('BADC', '2024-06-12', 'open = NULL');

@@ -1,9 +1,10 @@
 // The market data's panels, read from `ohlcv` and `tickers`: coverage over the window, staleness,
 // gaps and thin histories over each ticker's whole history, and the bad-bar checks over the window.
-// Three passes over the bars, whatever the data's size: the trading days by a loose scan of the
-// date index (one probe a day), one pass per ticker (count, first and last bar, from the primary
-// key's index alone), and one over the window's bars. A ticker's bars are read one by one only
-// where it is missing a trading day, to find its gaps.
+// The bars are read in one pass, whatever the data's size: before the window, per ticker, only its
+// count, first and last bar; in the window, per ticker, also how many bars fail each check and the
+// newest that does. Around it, only small reads: the trading days by a loose scan of the date
+// index (one probe a day), the spike check's baselines (the last 20 days), and the bars of the few
+// tickers that can have a gap or miss a day of the window, and of the examples' dates.
 import type { Client } from 'pg';
 
 /** The bad-bar checks, in the page's order. */
@@ -136,6 +137,7 @@ function daysAfter(newestFirst: string[], date: string): number {
   return lo;
 }
 
+const daysBetween = (from: string, to: string) => (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
 const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 
 /** The last weekday on or before `today`, and the weekdays after `date` up to it. Exchange holidays are not known. */
@@ -207,9 +209,13 @@ export async function readMarket(client: Client, o: { days: number; today: strin
       FROM labels l LEFT JOIN history h ON h.ticker_id = l.id LEFT JOIN recent r ON r.ticker_id = l.id
      ORDER BY l.symbol`, [windowFrom, HEATMAP_ROWS, medians.ids ?? [], medians.medians ?? []])).rows as TickerRow[]);
 
-  // Tickers whose bars number fewer than the trading days from their first bar to their last miss a day: only their bars are read one by one.
+  // Only two kinds of ticker can have a gap, and only their bars are read one by one: those whose
+  // bars number fewer than the trading days from their first bar to their last (they miss a day),
+  // and those whose history spans a gap of the calendar itself (days on which no ticker has a bar).
   const tradingDaysBetween = (from: string, to: string) => daysAfter(calendar, addDays(from, -1)) - daysAfter(calendar, to);
-  const missingDays = tickers.filter((t) => t.bars > 0 && t.bars < tradingDaysBetween(t.first!, t.last!));
+  const calendarGaps = calendar.slice(1).map((before, i) => [before, calendar[i]]).filter(([before, after]) => daysBetween(before, after) > GAP_DAYS);
+  const missingDays = tickers.filter((t) => t.bars > 0 && (t.bars < tradingDaysBetween(t.first!, t.last!)
+    || calendarGaps.some(([before, after]) => t.first! <= before && t.last! >= after)));
   const gapRows = await step('gaps', async () => (missingDays.length === 0 ? [] : (await client.query(`
     SELECT t.symbol, count(*)::int AS gaps, max(g.date - g.prev)::int AS days,
            (array_agg(g.prev::text ORDER BY g.date - g.prev DESC, g.date))[1] AS "from", (array_agg(g.date::text ORDER BY g.date - g.prev DESC, g.date))[1] AS "to"
