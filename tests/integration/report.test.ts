@@ -37,6 +37,8 @@ test('every figure of the market panels equals the oracle\'s, on a market with p
   expect(Object.fromEntries(m.checks.map((c) => [c.name, c.count]))).toEqual(want.checks);
   // The heatmap: active tickers with a bar on each trading day of the window.
   expect(m.coverage.days.map((d, i) => ({ date: d, n: m.coverage.perDay[i] }))).toEqual(want.perDay);
+  // Fewer active tickers than the heatmap has rows: a row each, and its missing days.
+  expect(m.coverage.rows.map((r) => ({ symbol: r.label, n: r.bars.reduce((s, b) => s + r.tickers - b, 0) }))).toEqual(want.missing);
   // Each check's examples are its bars, newest first.
   const examples = Object.fromEntries(m.checks.map((c) => [c.name, c.examples.map((b) => `${b.symbol} ${b.date}`)]));
   expect(examples).toEqual({

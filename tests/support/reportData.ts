@@ -66,11 +66,15 @@ export async function oracle(c: Client, days: number) {
     FROM (${perTicker}) p`, [newest]);
   const perDay = (await c.query(`SELECT o.date::text, count(*)::int AS n FROM ohlcv o JOIN tickers t ON t.id = o.ticker_id
     WHERE t.is_active AND o.date >= $1 GROUP BY o.date ORDER BY o.date`, [from])).rows as Array<{ date: string; n: number }>;
+  // Per active ticker, by symbol: the window's trading days on which it has no bar.
+  const missing = (await c.query(`WITH days AS (SELECT DISTINCT date FROM ohlcv WHERE date >= $1)
+    SELECT t.symbol, (SELECT count(*) FROM days d WHERE NOT EXISTS (SELECT 1 FROM ohlcv o WHERE o.ticker_id = t.id AND o.date = d.date))::int AS n
+      FROM tickers t WHERE t.is_active ORDER BY t.symbol`, [from])).rows as Array<{ symbol: string; n: number }>;
   const thinnest = (await c.query(`SELECT symbol FROM (${perTicker}) p WHERE bars > 0 ORDER BY bars, symbol LIMIT 3`)).rows.map((r) => r.symbol);
   const largestGap = await one(`SELECT t.symbol FROM (SELECT ticker_id, date - lag(date) OVER (PARTITION BY ticker_id ORDER BY date) AS d FROM ohlcv) x
     JOIN tickers t ON t.id = x.ticker_id WHERE d > 7 ORDER BY d DESC, t.symbol LIMIT 1`);
   return {
-    newest, from, tickers, gaps, perDay, thinnest, largestGap: largestGap?.symbol as string | undefined,
+    newest, from, tickers, gaps, perDay, missing, thinnest, largestGap: largestGap?.symbol as string | undefined,
     bars: (await one('SELECT count(*)::int AS n FROM ohlcv')).n as number,
     barsInWindow: await inWindow('true'),
     checks: {

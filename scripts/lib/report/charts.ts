@@ -44,7 +44,7 @@ export function heatmap(h: HeatmapInput): string {
   const x = scaleBand<number>().domain(h.columns.map((_, i) => i)).range([left, left + cell * h.columns.length]);
   const y = scaleBand<number>().domain(h.rows.map((_, i) => i)).range([top, top + rowHeight * h.rows.length]).paddingInner(0.12);
   const plotBottom = top + rowHeight * h.rows.length;
-  const width = Math.max(left + cell * h.columns.length + 20, 420);
+  const width = Math.max(left + cell * h.columns.length + 40, 420);
   const height = plotBottom + 78;
   const parts = [open(width, height, h.title, h.desc)];
   h.rows.forEach((r, i) => {

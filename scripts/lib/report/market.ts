@@ -194,7 +194,8 @@ export async function readMarket(client: Client, o: { days: number; today: strin
   // window's bars by ticker with each check's count and newest failing date.
   const tickers = await step('per-ticker pass', async () => (await client.query(`WITH labels AS (
         SELECT id, symbol, is_active,
-               CASE WHEN is_active THEN ((row_number() OVER (PARTITION BY is_active ORDER BY symbol) - 1) * $2 / count(*) OVER (PARTITION BY is_active))::int END AS bucket
+               CASE WHEN is_active THEN ((row_number() OVER (PARTITION BY is_active ORDER BY symbol) - 1) * least($2, count(*) OVER (PARTITION BY is_active))
+                 / count(*) OVER (PARTITION BY is_active))::int END AS bucket
           FROM tickers),
       baseline AS (SELECT * FROM unnest($3::uuid[], $4::float8[]) AS b(ticker_id, median)),
       history AS (SELECT ticker_id, count(*)::int AS bars, min(date) AS first, max(date) AS last FROM ohlcv WHERE date < $1 GROUP BY ticker_id),
