@@ -35,6 +35,8 @@ export interface BenchOptions {
   readSamples: number;
   /** Backups and restores timed, each way (tool and floor taking turns); the median is reported. */
   backupRuns: number;
+  /** `kapman-db report` runs timed; the median is reported. */
+  reportRuns: number;
   /** Chunk intervals, in days, of the sweep. */
   sweep: number[];
   /** Also time `npm test`. */
@@ -44,8 +46,8 @@ export interface BenchOptions {
 }
 
 export const PRESETS: Record<BenchOptions['preset'], Omit<BenchOptions, 'write'>> = {
-  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, backupRuns: 3, sweep: [7, 30, 90, 180, 365], suite: false },
-  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, backupRuns: 2, sweep: [7, 30, 90, 180, 365], suite: true },
+  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, backupRuns: 3, reportRuns: 5, sweep: [7, 30, 90, 180, 365], suite: false },
+  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, backupRuns: 2, reportRuns: 5, sweep: [7, 30, 90, 180, 365], suite: true },
 };
 
 const BENCH_SCHEMA = 'bench';
@@ -323,6 +325,40 @@ async function benchBackup(settings: Settings, preset: string, runs: number): Pr
   }
 }
 
+/**
+ * `kapman-db report` on the bench database as a user runs it, a process each time: its wall time
+ * beside Node's own start (`node -e ""`), and what each of its steps took, as it reports them.
+ */
+async function benchReport(settings: Settings, preset: string, runs: number): Promise<NonNullable<BenchResults['report']>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-bench-report-'));
+  const env = { ...process.env, DATABASE_URL: settings.url, NODE_ENV: undefined };
+  const walls: number[] = [];
+  const steps: Record<string, number[]> = {};
+  let bytes = 0;
+  try {
+    for (let i = 0; i < runs; i++) {
+      const out = path.join(dir, `report-${i}.html`);
+      let stdout = '';
+      walls.push(timedSync(() => {
+        const r = spawnSync(process.execPath, ['scripts/kapman-db.js', 'report', '--json', '--quiet', '--out', out], { cwd: PROJECT_ROOT, env, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+        if (r.status !== 0) throw new Error(`kapman-db report failed: ${r.stderr}`);
+        stdout = r.stdout;
+      }));
+      const result = JSON.parse(stdout) as { timings: Record<string, number>; bytes: number };
+      for (const [step, ms] of Object.entries(result.timings)) (steps[step] ??= []).push(ms);
+      bytes = result.bytes;
+      log(`report run ${i + 1}/${runs}: ${Math.round(walls[i])} ms (${Object.entries(result.timings).map(([k, v]) => `${k} ${Math.round(v)}`).join(', ')})`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const start = nodeStart();
+  return {
+    preset, runs, ms: median(walls), nodeStartMs: start.ms, bytes,
+    steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, median(v)])),
+  };
+}
+
 function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
@@ -426,6 +462,10 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`backup of ${backup.rows} rows, ${(backup.archiveBytes / 2 ** 20).toFixed(1)} MB: db:backup ${Math.round(backup.backupMs)} ms (${mbps(backup.backupMs)} MB/s), pg_dump floor ${Math.round(backup.backupFloorMs)} ms (${mbps(backup.backupFloorMs)} MB/s) (medians)`);
       log(`restore: db:restore ${Math.round(backup.restoreMs)} ms (${mbps(backup.restoreMs)} MB/s), pg_restore floor ${Math.round(backup.restoreFloorMs)} ms (${mbps(backup.restoreFloorMs)} MB/s) (medians)`);
 
+      // The health page, on what a user's database holds: every bar of the preset, no twins.
+      const report = await benchReport(settings, o.preset, o.reportRuns);
+      log(`report: ${Math.round(report.ms)} ms, ${Math.round(report.ms - report.nodeStartMs)} ms beyond Node's start (median of ${report.runs}); a page of ${Math.round(report.bytes / 1024)} kB`);
+
       let suite: BenchResults['suite'];
       if (o.suite) {
         // The first run builds the tests' template on this server; the second finds it, as every
@@ -445,7 +485,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,
         reads: { samples: o.readSamples, ...reads },
-        removal, sweep, backup, suite, locks,
+        removal, sweep, backup, suite, locks, report,
       };
     } finally {
       await c.end();

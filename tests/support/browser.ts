@@ -27,7 +27,7 @@ function chromium(args: string[]): string {
 }
 
 /** Opens `file` in Chromium: its screenshot written to `png` (the path printed, for CI's log), and the DOM as Chromium built it. */
-export function openPage(file: string, png: string, size = '1280,4200'): string {
+export function openPage(file: string, png: string, size = '1280,6400'): string {
   fs.mkdirSync(path.dirname(png), { recursive: true });
   chromium([`--window-size=${size}`, `--screenshot=${png}`, `file://${file}`]);
   if (!fs.existsSync(png)) throw new Error(`chromium wrote no screenshot to ${png}`);

@@ -73,6 +73,12 @@ export interface BenchResults {
     rows: number;
     cases: LockTiming[];
   };
+  /**
+   * `kapman-db report` on the bench database (every bar of the preset), a process per run: the
+   * median wall time, Node's own start beside it, the page's size, and the median of each step
+   * the report times itself. Absent from older runs.
+   */
+  report?: { preset: string; runs: number; ms: number; nodeStartMs: number; bytes: number; steps: Record<string, number> };
   /** `npm test` against the same server, when timed. */
   /** npm test on a prepared server (the tests' template there already); firstMs: the run that built it. */
   suite?: { ms: number; passed: boolean; firstMs?: number; busyShare?: number };
@@ -129,6 +135,10 @@ export function targetChecks(r: BenchResults): TargetCheck[] {
     { name: `one day's cross-section (server p50), hypertable / ${TWIN[cross.twin]}`, measured: x(cross.ratio), target: '≤ 1.5×', ratio: cross.ratio / 1.5 },
     { name: 'idempotent re-run, rows written', measured: String(r.upsert.rerunWritten.hyper), target: '0', ratio: r.upsert.rerunWritten.hyper === 0 ? 0 : 2 },
   ];
+  if (r.report) {
+    const beyond = r.report.ms - r.report.nodeStartMs;
+    checks.push({ name: `kapman-db report beyond Node's start (${r.report.preset} preset)`, measured: ms(beyond), target: '≤ 2 s', ratio: beyond / 2000 });
+  }
   if (r.suite) checks.push({ name: `npm test wall time${r.suite.passed ? '' : ' (the run FAILED)'}`, measured: ms(r.suite.ms), target: '≤ 10 s', ratio: r.suite.ms / 10000 });
   return checks;
 }
@@ -251,6 +261,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
   ];
   if (r.backup) lines.push(...renderBackup(r.backup, r.preset));
   if (r.locks) lines.push(...renderLocks(r.locks, r.preset));
+  if (r.report) lines.push(...renderReport(r.report, r.preset));
   lines.push('## Where a target is missed, and why', '', ...misses(r).map((m) => `- ${m}`), '');
   if (r.suite) {
     const first = r.suite.firstMs === undefined ? '' : ` The run before it, which built the tests' template on that server, took ${ms(r.suite.firstMs)}.`;
@@ -297,6 +308,12 @@ function misses(r: BenchResults): string[] {
       + `${Math.round((planningGap / gap) * 100)}% of the gap: while planning, TimescaleDB expands the hypertable into its chunks and excludes `
       + 'those the dates do not reach. The rest is execution, one index scan per chunk the dates reach.');
   }
+  if (missed('kapman-db report') && r.report) {
+    const [first, second] = Object.entries(r.report.steps).sort((a, b) => b[1] - a[1]);
+    out.push(`**kapman-db report**: ${ms(r.report.ms - r.report.nodeStartMs)} beyond Node's start; its largest steps are ${first[0]} (${ms(first[1])}) and ${second[0]} (${ms(second[1])}). `
+      + 'The per-ticker pass reads every bar once, as the thin histories and the gaps need (no statistic counts a ticker\'s bars); '
+      + `the machine's load at the time is in the list above.`);
+  }
   if (missed('npm test') && r.suite?.busyShare !== undefined) {
     out.push(`**npm test**: ${ms(r.suite.ms)} on ${r.machine[0]?.split(' ')[0]} cores, which the run kept ${Math.round(r.suite.busyShare * 100)}% busy: `
       + 'the suite is bound by CPU, shared between the server (copying the template, connections, the migrations of each reset) and the '
@@ -334,6 +351,39 @@ function renderBackup(b: NonNullable<BenchResults['backup']>, preset: string): s
     'before anything is touched, the checks and the lock of db:reset\'s pipeline, the restore built beside under a temporary name, giving',
     `its objects to the owner, verifying it against the contract, counting its rows and chunks against the backup's (${ms(b.rowCountsMs)} for the rows),`,
     'and the swap (the build closed, renamed, the target dropped, the build renamed into its place).',
+    '',
+  ];
+}
+
+/** What each step of the health page costs; the step names are the report's own (scripts/lib/report/). */
+const REPORT_STEPS: Record<string, string> = {
+  schema: 'schema: verify\'s reading of the catalog against the contract, and the migrations',
+  storage: 'storage: sizes from the catalog, chunks, compression and jobs from TimescaleDB\'s metadata',
+  calendar: 'trading days: a loose scan of the date index, one probe per day',
+  'spike baselines': 'each ticker\'s median volume of the last 20 trading days',
+  'per-ticker pass': 'the one pass over every bar: count, first and last bar per ticker; in the window, each check per ticker',
+  gaps: 'the bars of the tickers that can have a gap, one by one',
+  'window days': 'the window\'s bars of the tickers that miss a day of it',
+  'bad-bar examples': 'each check\'s first examples',
+  watchlists: 'watchlist coverage',
+  page: 'the page: HTML and its SVG charts',
+};
+
+function renderReport(p: NonNullable<BenchResults['report']>, preset: string): string[] {
+  const inProcess = Object.values(p.steps).reduce((a, b) => a + b, 0);
+  return [
+    '## The health page (`kapman-db report`)',
+    '',
+    ...(p.preset === preset ? [] : [`Measured in a separate run of the **${p.preset}** preset (\`npm run bench${p.preset === 'full' ? ' -- --preset full' : ''}\`), not the run above.`, '']),
+    `\`node scripts/kapman-db.js report\` on the bench database once the twins are dropped and \`ohlcv\` holds every bar again, a process per run, median of ${p.runs}:`,
+    `${ms(p.ms)} wall, of which Node's own start (\`node -e ""\`) takes ${ms(p.nodeStartMs)}: **${ms(p.ms - p.nodeStartMs)} beyond it** (target: 2 s).`,
+    `The page is ${Math.round(p.bytes / 1024)} kB (${count(p.bytes)} bytes), one HTML file with its style and SVG charts inside. Each step as the report times`,
+    'it (the median of each over the runs; what the steps leave out of the wall time is loading the modules and connecting):',
+    '',
+    '| step | ms | what it reads |',
+    '| --- | --- | --- |',
+    ...Object.entries(p.steps).map(([step, v]) => `| ${step} | ${ms(v)} | ${REPORT_STEPS[step] ?? ''} |`),
+    `| all steps | ${ms(inProcess)} | |`,
     '',
   ];
 }

@@ -85,6 +85,8 @@ export interface BarsInput {
   xLabel: string;
   yLabel: string;
   format?: (n: number) => string;
+  /** Values are bytes: the axis counts in the unit that fits the largest (kB, MB, GB). */
+  bytes?: boolean;
   width?: number;
   /** Whole numbers only (counts): no tick between two integers. */
   integers?: boolean;
@@ -100,12 +102,17 @@ export function bars(b: BarsInput): string {
   const rowHeight = 20;
   const plotBottom = top + rowHeight * b.bars.length;
   const max = Math.max(1, ...b.bars.map((r) => r.value));
-  const x = scaleLinear().domain([0, max]).nice().range([left, width - valueRoom]);
+  // Ticks on round numbers of the unit shown: 100 MB, not 97.7 MB.
+  const unit = b.bytes ? Math.min(4, Math.floor(Math.log(max) / Math.log(1024))) : 0;
+  const per = 1024 ** unit;
+  const unitScale = scaleLinear().domain([0, max / per]).nice();
+  const x = scaleLinear().domain(unitScale.domain().map((v) => v * per)).range([left, width - valueRoom]);
+  const tickLabel = (t: number) => (b.bytes ? `${t / per} ${['B', 'kB', 'MB', 'GB', 'TB'][unit]}` : format(t));
   const y = scaleBand<number>().domain(b.bars.map((_, i) => i)).range([top, plotBottom]).paddingInner(0.25);
   const parts = [open(width, plotBottom + 44, b.title, b.desc)];
-  for (const t of x.ticks(5).filter((v) => !b.integers || Number.isInteger(v))) {
+  for (const t of unitScale.ticks(5).map((v) => v * per).filter((v) => !b.integers || Number.isInteger(v))) {
     const tx = px(x(t));
-    parts.push(`<line class="grid" x1="${tx}" x2="${tx}" y1="${top}" y2="${plotBottom}"/><text class="tick" x="${tx}" y="${plotBottom + 14}" text-anchor="middle">${escapeXml(format(t))}</text>`);
+    parts.push(`<line class="grid" x1="${tx}" x2="${tx}" y1="${top}" y2="${plotBottom}"/><text class="tick" x="${tx}" y="${plotBottom + 14}" text-anchor="middle">${escapeXml(tickLabel(t))}</text>`);
   }
   b.bars.forEach((r, i) => {
     const yy = px(y(i)!);

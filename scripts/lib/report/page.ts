@@ -103,7 +103,7 @@ function storage(s: Storage): string {
   const rows = (r: number | null) => (r === null ? 'not analyzed' : n(r));
   const chart = s.tables.length === 0 ? '' : `<figure>${bars({
     title: 'Size per table', desc: s.tables.map((t) => `${t.name} ${formatBytes(t.bytes)}`).join(', '),
-    bars: s.tables.map((t) => ({ label: t.name, value: t.bytes, colour: t.hypertable ? '#4575b4' : '#91bfdb' })), xLabel: 'bytes on disk (table, indexes, TOAST; a hypertable\'s chunks)', yLabel: 'table', format: formatBytes,
+    bars: s.tables.map((t) => ({ label: t.name, value: t.bytes, colour: t.hypertable ? '#4575b4' : '#91bfdb' })), xLabel: 'bytes on disk (table, indexes, TOAST; a hypertable\'s chunks)', yLabel: 'table', format: formatBytes, bytes: true,
   })}</figure>`;
   const hypertables = s.hypertables.map((h) => {
     const c = h.compression;
@@ -116,7 +116,7 @@ function storage(s: Storage): string {
       title: `${h.name}: size per chunk${shown.length < h.chunks.length ? ` (the newest ${shown.length} of ${h.chunks.length})` : ''}`,
       desc: shown.map((k) => `${k.from.slice(0, 10)}: ${formatBytes(k.bytes)}${k.compressed ? ' compressed' : ''}`).join(', '),
       bars: shown.map((k) => ({ label: `${k.from.slice(0, 10)} → ${k.to.slice(0, 10)}`, value: k.bytes, colour: k.compressed ? '#762a83' : '#4575b4', note: k.compressed ? '(compressed)' : '' })),
-      xLabel: 'bytes on disk', yLabel: 'chunk (its range)', format: formatBytes,
+      xLabel: 'bytes on disk', yLabel: 'chunk (its range)', format: formatBytes, bytes: true,
     })}</figure>`;
     return `<h3 data-hypertable="${e(h.name)}">Hypertable ${e(h.name)}: ${plural(h.chunks.length, 'chunk')}, interval ${e(h.chunkInterval)}</h3>${compression}${chunkChart}
       <details><summary>Its chunks</summary>${table(['chunk', 'from', 'to', 'compressed', 'size', 'rows (estimated)'],
