@@ -45,7 +45,7 @@ test('the shared options are declared once, and every database command has all o
     if (!DATABASE_COMMANDS.includes(c.name)) continue;
     for (const name of Object.keys(DATABASE_OPTIONS)) expect(`${c.name} --${name}: ${c.options.has(name)}`).toBe(`${c.name} --${name}: true`);
   }
-  expect(DATABASE_COMMANDS.sort()).toEqual(['backup', 'erd', 'lint', 'migrate', 'reset', 'restore', 'rollback', 'schema:dump', 'squash', 'status', 'verify']);
+  expect(DATABASE_COMMANDS.sort()).toEqual(['backup', 'erd', 'lint', 'migrate', 'report', 'reset', 'restore', 'rollback', 'schema:dump', 'squash', 'status', 'verify']);
 });
 
 test('the command table lists every command, and --help lists the same', () => {

@@ -57,6 +57,7 @@ export const RUNBOOK: Record<string, Coverage> = {
   'npx kapman-db status': { run: { env: 'target', code: 0, output: new RegExp(`applied: ${migrationFiles().length}, pending: 0`) } },
   'npx kapman-db verify': { run: { env: 'target', code: 0, output: /matches the contract/ } },
   'npx kapman-db lint [FILE…]': { run: { as: () => 'npx kapman-db lint', env: 'target', code: 0, output: /nothing to lint: no migration pending/ } },
+  'npx kapman-db report': { run: { env: 'target', code: 0, output: /report written: \S+\/reports\/kapman_t_\w+-\d{8}T\d{6}Z\.html \(\d+ kB\)/ } },
   'npx kapman-db backup': {
     run: { env: 'target', code: 0, output: BACKUP_WRITTEN, then: (c, out) => { c.backup = BACKUP_WRITTEN.exec(out)![1]; } },
   },
