@@ -151,7 +151,8 @@ export function weekdaysBehind(date: string, today: string): { lastWeekday: stri
 
 /** Each check as a condition on a bar `o` (and, for the spike, its ticker's baseline `b`): true when the bar fails it. */
 const FAILS: Record<CheckName, string> = {
-  ohlc: '(o.low <= o.high AND o.open BETWEEN o.low AND o.high AND o.close BETWEEN o.low AND o.high) IS NOT TRUE',
+  // An open and a close between low and high put low below high too.
+  ohlc: '(o.open BETWEEN o.low AND o.high AND o.close BETWEEN o.low AND o.high) IS NOT TRUE',
   volume: '(o.volume IS NULL OR o.volume <= 0)',
   range: `(o.close > 0 AND o.high - o.low > ${RANGE_SHARE} * o.close) IS TRUE`,
   spike: `(b.median > 0 AND o.volume > ${SPIKE_FACTOR} * b.median) IS TRUE`,
@@ -173,7 +174,7 @@ interface TickerRow {
   in_window: number;
   window_first: string | null;
   window_last: string | null;
-  /** Per check: bars of the window that fail it, and the newest such bar's date. */
+  /** Per check: bars of the window that fail it. */
   [check: string]: unknown;
 }
 
@@ -186,29 +187,41 @@ export async function readMarket(client: Client, o: { days: number; today: strin
   const days = calendar.filter((d) => d >= windowFrom).reverse();
   const baselineFrom = calendar[Math.min(SPIKE_BASELINE_DAYS, calendar.length) - 1];
 
-  // The spike check's baselines, read once and handed to the pass as arrays: as a subquery of it,
-  // each of its parallel workers would sort the last 20 days' bars again.
-  const medians = await step('spike baselines', async () => (await client.query(
-    `SELECT array_agg(ticker_id) AS ids, array_agg(median) AS medians FROM (${baseline('$1')}) b`, [baselineFrom])).rows[0]);
   // One pass over every bar: the history before the window by ticker (count, first, last), the
-  // window's bars by ticker with each check's count and newest failing date.
+  // window's bars by ticker with each check's count and newest failing date, and their largest
+  // volume, which the spike check compares with the ticker's median.
+  const counted = CHECKS.filter((c) => c !== 'spike');
   const tickers = await step('per-ticker pass', async () => (await client.query(`WITH labels AS (
         SELECT id, symbol, is_active,
                CASE WHEN is_active THEN ((row_number() OVER (PARTITION BY is_active ORDER BY symbol) - 1) * least($2, count(*) OVER (PARTITION BY is_active))
                  / count(*) OVER (PARTITION BY is_active))::int END AS bucket
           FROM tickers),
-      baseline AS (SELECT * FROM unnest($3::uuid[], $4::float8[]) AS b(ticker_id, median)),
       history AS (SELECT ticker_id, count(*)::int AS bars, min(date) AS first, max(date) AS last FROM ohlcv WHERE date < $1 GROUP BY ticker_id),
       recent AS (
-        SELECT o.ticker_id, count(*)::int AS bars, min(o.date) AS first, max(o.date) AS last,
-          ${CHECKS.map((c) => `(count(*) FILTER (WHERE ${FAILS[c]}))::int AS ${c}, (max(o.date) FILTER (WHERE ${FAILS[c]}))::text AS ${c}_last`).join(',\n          ')}
-          FROM ohlcv o LEFT JOIN baseline b ON b.ticker_id = o.ticker_id WHERE o.date >= $1 GROUP BY o.ticker_id)
+        SELECT o.ticker_id, count(*)::int AS bars, min(o.date) AS first, max(o.date) AS last, max(o.volume)::float8 AS max_volume,
+          ${counted.map((c) => `(count(*) FILTER (WHERE ${FAILS[c]}))::int AS ${c}`).join(', ')}
+          FROM ohlcv o WHERE o.date >= $1 GROUP BY o.ticker_id)
     SELECT l.id::text, l.symbol, l.is_active AS active, l.bucket, coalesce(h.bars, 0) + coalesce(r.bars, 0) AS bars,
            least(h.first, r.first)::text AS first, greatest(h.last, r.last)::text AS last,
-           coalesce(r.bars, 0) AS in_window, r.first::text AS window_first, r.last::text AS window_last,
-           ${CHECKS.map((c) => `coalesce(r.${c}, 0) AS ${c}, r.${c}_last`).join(', ')}
+           coalesce(r.bars, 0) AS in_window, r.first::text AS window_first, r.last::text AS window_last, r.max_volume,
+           ${counted.map((c) => `coalesce(r.${c}, 0) AS ${c}`).join(', ')}
       FROM labels l LEFT JOIN history h ON h.ticker_id = l.id LEFT JOIN recent r ON r.ticker_id = l.id
-     ORDER BY l.symbol`, [windowFrom, HEATMAP_ROWS, medians.ids ?? [], medians.medians ?? []])).rows as TickerRow[]);
+     ORDER BY l.symbol`, [windowFrom, HEATMAP_ROWS])).rows as TickerRow[]);
+
+  // Volume spikes: only a ticker whose largest volume in the window is over 10× its median can
+  // have one; only those tickers' bars are counted.
+  const spikes = await step('volume spikes', async () => {
+    const { rows: medians } = await client.query(`SELECT ticker_id::text AS id, median FROM (${baseline('$1')}) b WHERE median > 0`, [baselineFrom]);
+    const median = new Map(medians.map((m) => [m.id as string, m.median as number]));
+    const candidates = tickers.filter((t) => median.has(t.id) && (t.max_volume as number | null ?? 0) > SPIKE_FACTOR * median.get(t.id)!).map((t) => t.id);
+    if (candidates.length === 0) return [];
+    return (await client.query(`SELECT o.ticker_id::text AS id, count(*)::int AS n
+        FROM ohlcv o JOIN unnest($1::uuid[], $2::float8[]) AS b(ticker_id, median) ON b.ticker_id = o.ticker_id
+       WHERE o.date >= $3 AND ${FAILS.spike} GROUP BY o.ticker_id`, [candidates, candidates.map((id) => median.get(id)), windowFrom])).rows;
+  });
+  for (const t of tickers) t.spike = 0;
+  const byId = new Map(tickers.map((t) => [t.id, t]));
+  for (const s of spikes) byId.get(s.id)!.spike = s.n;
 
   // Only two kinds of ticker can have a gap, and only their bars are read one by one: those whose
   // bars number fewer than the trading days from their first bar to their last (they miss a day),
@@ -248,8 +261,7 @@ export async function readMarket(client: Client, o: { days: number; today: strin
   }
   const perDay = days.map((_, i) => rows.reduce((sum, r) => sum + r.bars[i], 0));
 
-  // Each check's first examples, newest first: only the tickers whose newest failing bar is at
-  // least the fifth newest of them all can hold one, and only from that date on.
+  // Each check's first examples, newest first, from the bars of the tickers that have one.
   const checks = await step('bad-bar examples', async () => {
     const out: Check[] = [];
     for (const name of CHECKS) out.push(await checkOf(name));
@@ -259,14 +271,12 @@ export async function readMarket(client: Client, o: { days: number; today: strin
     const hits = tickers.filter((t) => (t[name] as number) > 0);
     const count = hits.reduce((n, t) => n + (t[name] as number), 0);
     if (count === 0) return { name, label: CHECK_LABELS[name], count, examples: [] };
-    const newest = hits.map((t) => t[`${name}_last`] as string).sort().reverse();
-    const since = newest[Math.min(EXAMPLES, newest.length) - 1];
-    const ids = hits.filter((t) => (t[`${name}_last`] as string) >= since).map((t) => t.id);
+    const ids = hits.map((t) => t.id);
     const { rows: examples } = await client.query(`SELECT t.symbol, o.date::text, o.open::text, o.high::text, o.low::text, o.close::text, o.volume::text
         ${name === 'spike' ? ', round(b.median::numeric, 1)::text AS median' : ''}
         FROM ohlcv o JOIN tickers t ON t.id = o.ticker_id ${name === 'spike' ? `LEFT JOIN (${baseline('$3', '$1::uuid[]')}) b ON b.ticker_id = o.ticker_id` : ''}
        WHERE o.ticker_id = ANY($1::uuid[]) AND o.date >= $2 AND ${FAILS[name]}
-       ORDER BY o.date DESC, t.symbol LIMIT ${EXAMPLES}`, name === 'spike' ? [ids, since, baselineFrom] : [ids, since]);
+       ORDER BY o.date DESC, t.symbol LIMIT ${EXAMPLES}`, name === 'spike' ? [ids, windowFrom, baselineFrom] : [ids, windowFrom]);
     return { name, label: CHECK_LABELS[name], count, examples };
   }
 
