@@ -98,7 +98,7 @@ export function bars(b: BarsInput): string {
   const left = Math.max(60, ...b.bars.map((r) => textWidth(r.label))) + 30;
   const width = b.width ?? 760;
   const valueRoom = Math.max(60, ...b.bars.map((r) => textWidth(`${format(r.value)}${r.note ? ` ${r.note}` : ''}`))) + 10;
-  const top = 28;
+  const top = 40;
   const rowHeight = 20;
   const plotBottom = top + rowHeight * b.bars.length;
   const max = Math.max(1, ...b.bars.map((r) => r.value));
@@ -123,7 +123,8 @@ export function bars(b: BarsInput): string {
   });
   parts.push(`<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${plotBottom}"/>`);
   parts.push(`<text class="label" x="${px((left + width - valueRoom) / 2)}" y="${plotBottom + 32}" text-anchor="middle">${escapeXml(b.xLabel)}</text>`);
-  parts.push(`<text class="label" transform="translate(12 ${px((top + plotBottom) / 2)}) rotate(-90)" text-anchor="middle">${escapeXml(b.yLabel)}</text>`);
+  // The categories' name above them, level: a few bars leave no room for it turned on its side.
+  parts.push(`<text class="label" x="${left - 6}" y="${top - 6}" text-anchor="end">${escapeXml(b.yLabel)}</text>`);
   parts.push('</svg>');
   return parts.join('');
 }

@@ -82,8 +82,9 @@ function badBars(m: Market): string {
   const checks = m.checks.map((c) => `<div class="check" data-check="${c.name}"><h3>${e(c.label)}: <b data-figure="check-${c.name}">${n(c.count)}</b></h3>
     ${table(['ticker', 'date', 'open', 'high', 'low', 'close', 'volume', ...(c.name === 'spike' ? ['median volume'] : [])],
       c.examples.map((b) => [...barCells(b), ...(c.name === 'spike' ? [e(b.median ?? '')] : [])]), { caption: c.count > c.examples.length ? `The first ${c.examples.length}, newest first` : undefined })}</div>`);
+  const none = m.checks.every((c) => c.count === 0);
   return `<p>The author's checks over the window's ${n(m.bars.inWindow)} bars (${e(m.window.from)} to ${e(m.window.to)}); a bar may fail several. Each lists its first examples, newest first.</p>
-    <figure>${chart}</figure>${checks.join('')}`;
+    ${none ? '<p class="ok">No bar of the window fails any check.</p>' : `<figure>${chart}</figure>`}${checks.join('')}`;
 }
 
 function watchlists(w: Watchlists, m: Market): string {
