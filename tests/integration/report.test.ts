@@ -60,9 +60,20 @@ test('the storage and schema panels: every contract table with its size, the chu
   expect(report.schema!.migrations.every((x) => x.state === 'applied')).toBe(true);
 });
 
-test('the report\'s session refuses a write, gives up on a statement past its timeout, and rolls back', async () => {
+test('the report\'s sessions refuse a write, see one snapshot, give up on a statement past their timeout, and roll back', async () => {
   await expect(withReadOnlySnapshot(seeded, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('WRIT')")))
     .rejects.toThrow(/read-only/);
+  await expect(withReadOnlySnapshot(seeded, (_, beside) => beside.query("INSERT INTO tickers (symbol) VALUES ('WRIT')")))
+    .rejects.toThrow(/read-only/);
+  // A ticker added after the snapshot was taken is seen by neither session.
+  const seen = await withReadOnlySnapshot(seeded, async (c, beside) => {
+    const count = async (s: Client) => (await s.query('SELECT count(*)::int AS n FROM tickers')).rows[0].n as number;
+    const before = [await count(c)];
+    await withDatabase(seeded, (w) => w.query("INSERT INTO tickers (symbol) VALUES ('LATE')"));
+    return [...before, await count(c), await count(beside)];
+  });
+  await withDatabase(seeded, (w) => w.query("DELETE FROM tickers WHERE symbol = 'LATE'"));
+  expect(new Set(seen).size).toBe(1);
   await expect(withReadOnlySnapshot(seeded, (c) => c.query('CREATE TEMP TABLE scratch (x int)'))).rejects.toThrow(/read-only/);
   await expect(withReadOnlySnapshot(seeded, (c) => c.query('SELECT pg_sleep(5)'), { statementTimeoutMs: 200 })).rejects.toThrow(/statement timeout/);
   expect(await withDatabase(seeded, async (c) => (await c.query("SELECT count(*)::int AS n FROM tickers WHERE symbol = 'WRIT'")).rows[0].n)).toBe(0);

@@ -43,11 +43,11 @@ export interface ReportOptions {
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 export async function collectReport(settings: Settings, o: ReportOptions): Promise<HealthReport> {
-  return withReadOnlySnapshot(settings, (client) => collectOn(client, settings.database, o), { statementTimeoutMs: o.statementTimeoutMs });
+  return withReadOnlySnapshot(settings, (client, beside) => collectOn(client, beside, settings.database, o), { statementTimeoutMs: o.statementTimeoutMs });
 }
 
-/** The same on an open read-only session (tests run it on theirs). */
-export async function collectOn(client: Client, database: string, o: ReportOptions): Promise<HealthReport> {
+/** The same on two open read-only sessions of one snapshot: the bars on `client`, the catalog's panels on `beside` at the same time. */
+export async function collectOn(client: Client, beside: Client, database: string, o: ReportOptions): Promise<HealthReport> {
   const timings: Record<string, number> = {};
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const started = nowMs();
@@ -71,14 +71,18 @@ export async function collectOn(client: Client, database: string, o: ReportOptio
     for (const p of panels) report.leftOut[p] = why;
   };
 
-  const schema = await step('schema', () => guarded(client, () => readSchemaPanel(client, database)));
-  if ('value' in schema) report.schema = schema.value;
-  else leaveOut(['schema'], schema.failed);
-
-  const storage = await step('storage', () => guarded(client, () => readStorage(client, { version: report.timescaledb, license: report.license })));
-  if ('value' in storage) report.storage = storage.value;
-  else leaveOut(['storage'], storage.failed);
-  if (report.storage?.tables.length === 0) report.empty = 'no tables';
+  // The catalog's panels beside the bars' (the pass over the bars is the server's work, the
+  // schema's comparison mostly this process's).
+  const catalog = (async () => {
+    const schema = await step('schema', () => guarded(beside, () => readSchemaPanel(beside, database)));
+    if ('value' in schema) report.schema = schema.value;
+    else leaveOut(['schema'], schema.failed);
+    const storage = await step('storage', () => guarded(beside, () => readStorage(beside, { version: report.timescaledb, license: report.license })));
+    if ('value' in storage) report.storage = storage.value;
+    else leaveOut(['storage'], storage.failed);
+  })();
+  // Awaited at the end; a failure meanwhile is not an unhandled one.
+  catalog.catch(() => undefined);
 
   let lastBars: Map<string, string | null> | undefined;
   if (!facts.ohlcv || !facts.tickers) {
@@ -87,7 +91,7 @@ export async function collectOn(client: Client, database: string, o: ReportOptio
     const market = await guarded(client, () => readMarket(client, { days: o.days, today: facts.today }, step));
     if ('failed' in market) leaveOut(['coverage', 'gaps', 'bad bars'], market.failed);
     else if (market.value === null) {
-      report.empty ??= 'no bars';
+      report.empty = 'no bars';
       leaveOut(['coverage', 'gaps', 'bad bars'], 'ohlcv holds no bar yet');
     } else {
       report.market = market.value.market;
@@ -104,5 +108,8 @@ export async function collectOn(client: Client, database: string, o: ReportOptio
     if ('value' in watchlists) report.watchlists = watchlists.value;
     else leaveOut(['watchlists'], watchlists.failed);
   }
+  await catalog;
+  // 'no tables' (from the storage panel) says more than 'no bars'.
+  if (report.storage?.tables.length === 0) report.empty = 'no tables';
   return report;
 }

@@ -1,10 +1,10 @@
-// The report's one session: safe on a production database by construction. One transaction,
-// READ ONLY (the server refuses any write, temporary objects included) and REPEATABLE READ (every
-// panel sees the same moment), a statement_timeout, and JIT off (its compile time costs more than
+// The report's sessions: safe on a production database by construction. Each one transaction,
+// READ ONLY (the server refuses any write, temporary objects included) and REPEATABLE READ, both in
+// one snapshot (every panel sees the same moment), a statement_timeout, and JIT off (its compile time costs more than
 // it saves on the report's short queries). Each step runs under a savepoint, so a step that meets
 // the timeout, a lock held too long or a missing privilege is left out with its reason, and the
 // rest of the page is still written.
-import { Client, DatabaseError } from 'pg';
+import { Client, DatabaseError, escapeLiteral } from 'pg';
 import { connect } from '../server/connection';
 import { prepareTransaction } from '../server/session';
 import { explainDatabaseError } from '../cli/errors';
@@ -13,21 +13,37 @@ import { Settings } from '../server/settings';
 /** Long enough for the per-ticker pass over years of a whole market's bars, short enough that a stuck report lets go. */
 export const REPORT_STATEMENT_TIMEOUT_MS = 60_000;
 
-export async function withReadOnlySnapshot<T>(settings: Settings, work: (client: Client) => Promise<T>,
+/**
+ * Two sessions in one snapshot: the first exports it, the second takes it up (as pg_dump's
+ * workers do), so that the catalog's panels are read beside the pass over the bars and every
+ * figure still comes from the same moment.
+ */
+export async function withReadOnlySnapshot<T>(settings: Settings, work: (client: Client, beside: Client) => Promise<T>,
   o: { statementTimeoutMs?: number } = {}): Promise<T> {
-  const client = await connect(settings);
-  try {
+  const opened: Client[] = [];
+  const begin = async (snapshot?: string) => {
+    const client = await connect(settings);
+    opened.push(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${escapeLiteral(snapshot)}`);
     // The tools' own transaction setup (lock_timeout, search_path), then the report's limits over it.
     await prepareTransaction(client, { lockTimeoutMs: settings.lockTimeoutMs });
     await client.query(`SET LOCAL statement_timeout = ${Math.round(o.statementTimeoutMs ?? REPORT_STATEMENT_TIMEOUT_MS)}; SET LOCAL jit = off`);
-    return await work(client);
+    return client;
+  };
+  try {
+    const first = await begin();
+    const { rows: [exported] } = await first.query('SELECT pg_export_snapshot() AS snapshot');
+    const beside = await begin(exported.snapshot);
+    return await work(first, beside);
   } catch (err) {
     throw explainDatabaseError(err, settings.displayUrl);
   } finally {
-    // Nothing was written: a rollback ends it as well as a commit would.
-    await client.query('ROLLBACK').catch(() => undefined);
-    await client.end().catch(() => undefined);
+    // Nothing was written: a rollback ends each as well as a commit would.
+    for (const client of opened.reverse()) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
   }
 }
 
