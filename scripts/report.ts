@@ -1,5 +1,5 @@
 // `npm run db:report`: the database's health as one page to look at (coverage, gaps, bad bars,
-// watchlists, storage, schema), read in one read-only transaction: safe on production.
+// watchlists, storage, schema), read in one read-only snapshot: safe on production.
 import type { KapmanCommand } from './command';
 import { UsageError } from './lib/cli/errors';
 import { count, log } from './lib/cli/log';
@@ -21,7 +21,7 @@ export const command: KapmanCommand<{ out?: string; days: number }, WrittenRepor
     .option('out', { type: 'string', requiresArg: true, describe: 'the page to write (default reports/<database>-<UTC timestamp>.html)' })
     .option('days', { default: 90, requiresArg: true, coerce: wholeDays, describe: 'the window of the coverage and bad-bar panels, in calendar days up to the newest bar' }),
   run: async (args, settings) => {
-    log(`reading the health of ${settings.displayUrl} (one read-only transaction)`);
+    log(`reading the health of ${settings.displayUrl} (read-only, in one snapshot)`);
     // Loaded here, not at the top: the charts' library is an ES module, which the tests' module
     // loader cannot require; listing the commands' options loads this file without running it.
     const { writeReport } = await import('./lib/report/write');

@@ -218,7 +218,7 @@ export function renderPage(r: HealthReport): string {
 <title>${e(r.database)}: database health, ${e(r.takenAt)}</title><style>${STYLE}</style></head>
 <body><main>
 <h1>Health of ${e(r.database)}</h1>
-<p class="meta">Snapshot taken ${e(r.takenAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))} in one read-only transaction; PostgreSQL ${e(r.server)}, ${timescale}.
+<p class="meta">Snapshot taken ${e(r.takenAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))} in one read-only snapshot; PostgreSQL ${e(r.server)}, ${timescale}.
 Coverage and bad bars cover the last ${n(r.days)} days up to the newest bar (<code>--days</code>); gaps and thin histories each ticker's whole history.
 Written by <code>kapman-db report</code>.</p>
 ${banner}${summary(r)}
