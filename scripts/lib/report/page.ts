@@ -120,8 +120,8 @@ function storage(s: Storage): string {
       xLabel: 'bytes on disk', yLabel: 'chunk (its range)', format: formatBytes, bytes: true,
     })}</figure>`;
     return `<h3 data-hypertable="${e(h.name)}">Hypertable ${e(h.name)}: ${plural(h.chunks.length, 'chunk')}, interval ${e(h.chunkInterval)}</h3>${compression}${chunkChart}
-      <details><summary>Its chunks</summary>${table(['chunk', 'from', 'to', 'compressed', 'size', 'rows (estimated)'],
-        h.chunks.map((k) => [e(k.name), e(k.from), e(k.to), k.compressed ? 'yes' : 'no', formatBytes(k.bytes), rows(k.rows)]))}</details>`;
+      ${h.chunks.length ? `<details><summary>Its chunks</summary>${table(['chunk', 'from', 'to', 'compressed', 'size', 'rows (estimated)'],
+        h.chunks.map((k) => [e(k.name), e(k.from), e(k.to), k.compressed ? 'yes' : 'no', formatBytes(k.bytes), rows(k.rows)]))}</details>` : ''}`;
   });
   const jobs = s.jobs.length === 0 ? `<p>No policies or jobs${s.license === null ? ' (no TimescaleDB)' : ''}.</p>`
     : table(['job', 'kind', 'on', 'every', 'last run', 'last status', 'next run', 'runs', 'failures'], s.jobs.map((j) => [
