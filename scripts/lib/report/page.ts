@@ -125,7 +125,7 @@ function storage(s: Storage): string {
   });
   const jobs = s.jobs.length === 0 ? `<p>No policies or jobs${s.license === null ? ' (no TimescaleDB)' : ''}.</p>`
     : table(['job', 'kind', 'on', 'every', 'last run', 'last status', 'next run', 'runs', 'failures'], s.jobs.map((j) => [
-      n(j.id), e(j.kind), e(j.on ?? ''), e(j.schedule), e(j.lastRunStarted ?? 'never'), j.lastStatus === 'Failed' ? `<span class="bad">${e(j.lastStatus)}</span>` : e(j.lastStatus ?? ''),
+      String(j.id), e(j.kind), e(j.on ?? ''), e(j.schedule), e(j.lastRunStarted ?? 'never'), j.lastStatus === 'Failed' ? `<span class="bad">${e(j.lastStatus)}</span>` : e(j.lastStatus ?? ''),
       e(j.scheduled ? j.nextStart ?? '' : 'paused'), n(j.runs), n(j.failures)]), { caption: 'Policies and jobs (timescaledb_information.jobs, job_stats)', rowAttrs: (i) => ` data-job="${e(s.jobs[i].kind)} ${e(s.jobs[i].on ?? '')}"` });
   return `<p>Sizes from the catalog, rows estimated from the statistics (as of each table's last ANALYZE); TimescaleDB's build: ${e(s.license ?? 'none')}.</p>
     ${chart}${table(['table', 'size', 'rows (estimated)'], s.tables.map((t) => [`${e(t.name)}${t.hypertable ? ' (hypertable)' : ''}`, formatBytes(t.bytes), rows(t.rows)]), { rowAttrs: (i) => ` data-table="${e(s.tables[i].name)}"` })}
