@@ -1,10 +1,10 @@
 // The market data's panels, read from `ohlcv` and `tickers`: coverage over the window, staleness,
 // gaps and thin histories over each ticker's whole history, and the bad-bar checks over the window.
 // The bars are read in one pass, whatever the data's size: before the window, per ticker, only its
-// count, first and last bar; in the window, per ticker, also how many bars fail each check and the
-// newest that does. Around it, only small reads: the trading days by a loose scan of the date
-// index (one probe a day), the spike check's baselines (the last 20 days), and the bars of the few
-// tickers that can have a gap or miss a day of the window, and of the examples' dates.
+// count, first and last bar; in the window, per ticker, also how many bars fail each check and its
+// largest volume. Around it, only small reads: the trading days by a loose scan of the date index
+// (one probe a day), the spike check's medians (the last 20 days), and the bars of the few tickers
+// that can have a gap, miss a day of the window, have a spike or fail a check (for its examples).
 import type { Client } from 'pg';
 
 /** The bad-bar checks, in the page's order. */
@@ -188,8 +188,8 @@ export async function readMarket(client: Client, o: { days: number; today: strin
   const baselineFrom = calendar[Math.min(SPIKE_BASELINE_DAYS, calendar.length) - 1];
 
   // One pass over every bar: the history before the window by ticker (count, first, last), the
-  // window's bars by ticker with each check's count and newest failing date, and their largest
-  // volume, which the spike check compares with the ticker's median.
+  // window's bars by ticker with each check's count, and their largest volume, which the spike
+  // check compares with the ticker's median.
   const counted = CHECKS.filter((c) => c !== 'spike');
   const tickers = await step('per-ticker pass', async () => (await client.query(`WITH labels AS (
         SELECT id, symbol, is_active,
