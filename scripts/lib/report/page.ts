@@ -147,7 +147,7 @@ function schema(s: SchemaPanel): string {
     ${s.comparedAsText ? `<p class="note">${plural(s.comparedAsText, 'difference')} of a CHECK, default, index or view ${s.comparedAsText === 1 ? 'is' : 'are'} compared as text here:
       a read-only session cannot parse them again to compare their meaning; <code>npm run db:verify</code> does.</p>` : ''}
     <p>Migrations: ${fig('migrations-applied', s.migrations.filter((m) => m.state === 'applied').length)} applied as written, ${fig('migrations-pending', pending.length)} pending,
-      ${fig('migrations-off', off.length)} edited since applied, missing or without a checksum.</p>
+      ${fig('migrations-off', off.length)} applied and since edited, or whose file is gone, or with no checksum recorded.</p>
     ${table(['migration', 'state'], s.migrations.map((m) => [e(m.name), m.state === 'applied' ? 'applied' : `<b>${e(m.state)}</b>`]), { rowAttrs: (i) => ` data-migration="${e(s.migrations[i].name)}" data-state="${e(s.migrations[i].state)}"` })}`;
 }
 
