@@ -59,23 +59,40 @@ export function createdFile(newOut: string): string {
 /** What db:verify printed for the contract: its lines that are not the tool's own. */
 export const printedEntries = (verifyOut: string) => verifyOut.split('\n').filter((l) => l && !l.startsWith('kapman: ')).join('\n');
 
-// Where CONSTRAINT.tables ends in db/contract.ts.
+// Where CONTRACT.tables ends in db/contract.ts, and where CONTRACT itself ends.
 const TABLES_END = /\n {2}\],\n {2}hypertables:/;
+const CONTRACT_END = /\n\};\n\nexport const TABLE_NAMES/;
+
+/** A top-level field of CONTRACT as db/contract.ts writes it: `  F: …` up to its closing line. */
+const fieldOf = (name: string) => new RegExp(`\\n {2}${name}: (\\[[^\\n]*\\],|\\{[^\\n]*\\},|\\[\\n[^]*?\\n {2}\\],|\\{\\n[^]*?\\n {2}\\},)`);
 
 /**
- * The contract with each table entry db:verify printed pasted in: in place of the table's entry
- * where the contract has one, else where the tables end. Only table entries are handled.
+ * The contract with the entries db:verify printed pasted in, as a person would: a table's entry
+ * in place of the table's where the contract has one, else where the tables end; a record's
+ * entries (`// in views: {...}`) into that field, made where missing; a whole field
+ * (`  policies: [...]`) over the field, or added at the contract's end.
  */
 export function pastedEntries(contract: string, printed: string): string {
-  if (!TABLES_END.test(contract)) throw new Error('db/contract.ts: no end of its tables found');
-  const parts = printed.split('// in tables: [...]\n');
-  if (parts[0].trim()) throw new Error(`entries other than tables' printed:\n${printed}`);
+  if (!TABLES_END.test(contract) || !CONTRACT_END.test(contract)) throw new Error('db/contract.ts: no end of its tables or of CONTRACT found');
   let out = contract;
-  for (const entry of parts.slice(1).map((p) => p.replace(/\n+$/, ''))) {
-    const name = /^ {4}\{\n {6}name: '([^']+)',/.exec(entry)?.[1];
-    if (!name || !entry.endsWith('\n    },')) throw new Error(`not one table entry:\n${entry}`);
-    const existing = new RegExp(`\\n {4}\\{\\n {6}name: '${name}',\\n[^]*?\\n {4}\\},`);
-    out = existing.test(out) ? out.replace(existing, () => `\n${entry}`) : out.replace(TABLES_END, (end) => `\n${entry}${end}`);
+  for (const block of printed.split(/\n(?=\/\/ in |  \w+: )/).map((p) => p.replace(/\n+$/, ''))) {
+    const table = /^\/\/ in tables: \[\.\.\.\]\n([^]*)$/.exec(block);
+    const record = /^\/\/ in (\w+): \{\.\.\.\}\n([^]*)$/.exec(block);
+    const whole = /^ {2}(\w+): /.exec(block);
+    if (table) {
+      const entry = table[1];
+      const name = /^ {4}\{\n {6}name: '([^']+)',/.exec(entry)?.[1];
+      if (!name || !entry.endsWith('\n    },')) throw new Error(`not one table entry:\n${entry}`);
+      const existing = new RegExp(`\\n {4}\\{\\n {6}name: '${name}',\\n[^]*?\\n {4}\\},`);
+      out = existing.test(out) ? out.replace(existing, () => `\n${entry}`) : out.replace(TABLES_END, (end) => `\n${entry}${end}`);
+    } else if (record) {
+      const [, field, entries] = record;
+      const opening = new RegExp(`\\n {2}${field}: \\{\\n`);
+      out = opening.test(out) ? out.replace(opening, (o) => `${o}${entries}\n`) : out.replace(CONTRACT_END, (end) => `\n  ${field}: {\n${entries}\n  },${end}`);
+    } else if (whole) {
+      const existing = fieldOf(whole[1]);
+      out = existing.test(out) ? out.replace(existing, () => `\n${block}`) : out.replace(CONTRACT_END, (end) => `\n${block}${end}`);
+    } else throw new Error(`not an entry db:verify prints:\n${block}`);
   }
   return out;
 }
