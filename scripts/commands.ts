@@ -22,7 +22,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'new', positionals: '<name..>', needs: 'the name of the migration', placeholder: 'NAME', describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub', load: () => require('./new').command },
   { name: 'squash', describe: 'Fold the migrations (or those up to --through NNNN) into one baseline migration, proven to build the identical database first', load: () => require('./squash').command },
   { name: 'schema:dump', describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)', load: () => require('./schema-dump').command },
-  { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md', load: () => require('./erd').command },
+  { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md', load: () => require('./erd').command },
   { name: 'bench', describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB', load: () => require('./bench').command },
 ];
 

@@ -71,13 +71,13 @@ export async function down(knex: Knex): Promise<void> {
 /** What else a schema change needs, after the migration itself. */
 export const NEXT_STEPS = [
   'write up() and down(), and the reason in the comment (a foreign key needs an index leading with its columns)',
-  'npm run db:migrate -- --dry-run  (the SQL it will run, rehearsed; nothing changes)',
-  'npm run db:lint         (squawk and the TimescaleDB rules over that SQL; silence a finding only with a reason)',
-  'npm run db:migrate      (apply it to the development database)',
-  'update the contract, db/contract.ts, to the schema it makes: npm run db:verify prints the entries it lacks, ready to paste; then it passes',
-  'npm run db:schema:dump  (refresh db/schema.sql)',
-  'npm run db:erd          (refresh the diagram in docs/schema.md and README.md)',
-  'npm test                (it reads its expectations from db/contract.ts and db/migrations/)',
+  'node scripts/kapman-db.js migrate --dry-run  (the SQL it will run, rehearsed; nothing changes)',
+  'node scripts/kapman-db.js lint         (squawk and the TimescaleDB rules over that SQL; silence a finding only with a reason)',
+  'node scripts/kapman-db.js migrate      (apply it to the development database)',
+  'update the contract, db/contract.ts, to the schema it makes: node scripts/kapman-db.js verify prints the entries it lacks, ready to paste; then it passes',
+  'node scripts/kapman-db.js schema:dump  (refresh db/schema.sql)',
+  'node scripts/kapman-db.js erd          (refresh the diagram in docs/schema.md)',
+  'npm test                               (it reads its expectations from db/contract.ts and db/migrations/)',
 ];
 
 export function newMigration(o: NewMigrationOptions): WrittenMigration {

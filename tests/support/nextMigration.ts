@@ -1,4 +1,4 @@
-// The README's "Writing the next migration" steps in a copy of the project: `npm run` there, the
+// The README's daily loop in a copy of the project: its commands by their npm scripts there, the
 // stub db:new wrote filled in, and the contract entries db:verify prints pasted into db/contract.ts.
 import { spawnSync } from 'child_process';
 import fs from 'fs';
