@@ -10,6 +10,24 @@ export interface NpmResult {
   out: string;
 }
 
+/** `node scripts/kapman-db.js …args` in `project` (the README's fastest form), with the environment the tests start commands with. */
+export function kapmanIn(project: string, args: string[], env: Record<string, string | undefined> = {}): NpmResult {
+  const r = spawnSync(process.execPath, [path.join('scripts', 'kapman-db.js'), ...args], {
+    cwd: project, encoding: 'utf8', maxBuffer: 64 << 20,
+    env: { ...process.env, NODE_ENV: undefined, DATABASE_URL: undefined, KAPMAN_DEBUG: undefined, ...env },
+  });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** The `up`, `down` and reason of a migration file written in the house style (a comment above `up`), to fill a stub with. */
+export function partsOf(source: string): { up: string; down: string; why: string } {
+  const fn = (name: string) => new RegExp(`export async function ${name}\\([^)]*\\)[^]*?\\n}`).exec(source)?.[0];
+  const why = /((?:\/\/ [^\n]*\n)+)export async function up/.exec(source)?.[1].replace(/\/\/ /g, '').replace(/\n/g, ' ').trim();
+  const [up, down] = [fn('up'), fn('down')];
+  if (!up || !down || !why) throw new Error('not a migration with a reason above up, an up and a down');
+  return { up, down: down.replace(/^export async function down\(\)/, 'export async function down(_knex: Knex)'), why };
+}
+
 /** `npm run -s …args` in `project`, with the environment the tests start commands with. */
 export function npmIn(project: string, args: string[], env: Record<string, string | undefined> = {}): NpmResult {
   const r = spawnSync('npm', ['run', '-s', ...args], {
