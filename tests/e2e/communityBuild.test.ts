@@ -9,8 +9,10 @@ import { Client } from 'pg';
 import { DAY2_DIR, day2Migrations } from '../support/migrations';
 import { createdFile, fillStub, kapmanIn, partsOf, pasteEntries, printedEntries } from '../support/nextMigration';
 import { copyProject, removeProject } from '../support/projectCopy';
-import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { createMigratedDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+import { installDockerShim } from '../support/dockerShim';
 import { Settings } from '../../scripts/lib/server/settings';
+import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
 
 let copy: string;
 let dev: Settings;
@@ -25,7 +27,8 @@ afterAll(async () => {
   await dropMadeDatabases();
 });
 
-const kapman = (...args: string[]) => kapmanIn(copy, args, { DATABASE_URL: dev.url });
+let through: Record<string, string> = {};
+const kapman = (...args: string[]) => kapmanIn(copy, args, { DATABASE_URL: dev.url, ...through });
 const ok = (args: string[]) => {
   const r = kapman(...args);
   expect({ args, code: r.code, out: r.code === 0 ? '' : r.out }).toEqual({ args, code: 0, out: '' });
@@ -114,6 +117,29 @@ describe('a database with compressed chunks and policies', () => {
     ok(['restore', file]);
     expect(await withDatabase(dev, fingerprint)).toEqual(before);
     ok(['verify']);
+  });
+
+  test('through docker compose exec too (the development database\'s own binaries: tests/support/dockerShim.ts)', async () => {
+    const bin = path.join(backups, 'bin');
+    const none = path.join(backups, 'no-postgres');
+    fs.mkdirSync(bin);
+    fs.mkdirSync(none);
+    const server = new URL(serverUrl());
+    const shim = installDockerShim(bin, { server: { host: server.hostname, port: Number(server.port || 5432) }, binDir: DEFAULT_PG_BIN,
+      publishedPort: Number(server.port || 5432), compose: true, running: true, log: path.join(backups, 'docker-calls.jsonl') });
+    // No local client in sight: PG_BIN an empty folder, no folder on PATH with pg_dump or pg_restore, the stand-in first.
+    const hasClient = (d: string) => ['pg_dump', 'pg_restore'].some((t) => fs.existsSync(path.join(d, t)));
+    through = { PG_BIN: none, PATH: [bin, ...(process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !hasClient(d))].join(path.delimiter) };
+    try {
+      const file = path.join(backups, 'tsl-docker.dump');
+      ok(['backup', '--out', file]);
+      ok(['restore', file]);
+    } finally {
+      through = {};
+    }
+    expect(shim.calls().filter((c) => c.argv[1] === 'exec' && !c.argv.includes('--version')).map((c) => c.argv[c.argv.indexOf('timescaledb') + 1]))
+      .toEqual(['pg_dump', 'pg_restore']);
+    expect(await withDatabase(dev, fingerprint)).toEqual(before);
   });
 
   test('a reset, beside and in place, rebuilds the migrations\' schema with its compression and policies', async () => {
