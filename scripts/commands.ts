@@ -4,6 +4,7 @@
 import * as cli from './lib/cli/cli';
 import type { CommandEntry, DatabaseArgs, Program } from './lib/cli/cli';
 import { InvalidSettingsError, UsageError } from './lib/cli/errors';
+import { unfinishedSquashRefusal } from './lib/migrations/squashJournal';
 import type { Settings } from './lib/server/settings';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see above */
@@ -44,6 +45,9 @@ export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }
 
 /** A database command's target: its Settings, read once here and passed down, the server waited for with --wait. */
 async function target(args: DatabaseArgs): Promise<Settings> {
+  // A squash stopped while it moved the files: no command reads db/ until `db:squash --finish` has finished it.
+  const unfinished = unfinishedSquashRefusal();
+  if (unfinished && !(args as { finish?: boolean }).finish) throw unfinished;
   const settings = settingsFromArgs(args);
   if (args.wait) {
     const { waitForServer } = await import('./lib/server/connection');

@@ -3,10 +3,11 @@
 // refused (knexfile.ts): it would name the file by timestamp.
 import fs from 'fs';
 import path from 'path';
-import { MIGRATIONS_DIR } from '../db/migrationSource';
+import { MIGRATIONS_DIR, squashedDirOf } from '../db/migrationSource';
 import type { KapmanCommand } from './command';
 import { KapmanError, MigrationExistsError, UsageError } from './lib/cli/errors';
 import { log } from './lib/cli/log';
+import { unfinishedSquashRefusal } from './lib/migrations/squashJournal';
 
 export interface NewMigrationOptions {
   /** What the migration does, in words: `add ticker exchange`, `addTickerExchange` or `add_ticker_exchange`. */
@@ -84,10 +85,16 @@ export function newMigration(o: NewMigrationOptions): WrittenMigration {
   const directory = o.directory ?? MIGRATIONS_DIR;
   const name = migrationName(o.name);
   if (!fs.existsSync(directory)) throw new KapmanError(`no migrations folder at ${directory}`);
+  const unfinished = unfinishedSquashRefusal(directory);
+  if (unfinished) throw unfinished;
   const files = fs.readdirSync(directory);
-  const taken = files.find((f) => NUMBERED.exec(f)?.[2] === name);
+  // A squash moves its files to db/squashed/: their names stay taken (a database may have applied them).
+  const squashedDir = squashedDirOf(directory);
+  const squashed = fs.existsSync(squashedDir) ? fs.readdirSync(squashedDir) : [];
+  const taken = files.find((f) => NUMBERED.exec(f)?.[2] === name) ?? squashed.find((f) => NUMBERED.exec(f)?.[2] === name);
   if (taken) {
-    throw new MigrationExistsError(`a migration named ${name} exists: ${taken}`,
+    const where = files.includes(taken) ? taken : `${taken} (in ${path.basename(path.dirname(directory))}/squashed/, folded into a baseline)`;
+    throw new MigrationExistsError(`a migration named ${name} exists: ${where}`,
       `migrations are history: change the schema in a new one with another name, e.g. \`npm run db:new -- ${name}_2\``);
   }
   const file = `${nextNumber(files)}_${name}.ts`;
