@@ -98,7 +98,7 @@ export const RUNBOOK: Record<string, Coverage> = {
   // The copy becomes a git repository (db/ committed) so the squash may run; the first folds up
   // to 0004, the second folds that baseline with the rest, and the target is carried past both.
   'node scripts/kapman-db.js squash': {
-    run: { as: () => `git init -q && ${COMMIT_DB} && node scripts/kapman-db.js squash --through 0004`, env: 'target', code: 0, output: /proof: identical on structure, contract, pg_dump --schema-only, TimescaleDB catalog[^]*written: db\/migrations\/0004_baseline\.ts/ },
+    run: { as: () => `git init -q && ${COMMIT_DB} && node scripts/kapman-db.js squash --through 0004`, env: 'target', code: 0, output: /proof: identical on structure, contract, pg_dump --schema-only, in [^]*written: db\/migrations\/0004_baseline\.ts/ },
   },
   'npm run db:squash': {
     run: { as: () => `${COMMIT_DB} && npm run db:squash`, env: 'target', code: 0, output: new RegExp(`moved to db/squashed/: 0004_baseline\\.ts, [^\\n]*\\nkapman: written: db/migrations/${lastNumber()}_baseline\\.ts`) },
