@@ -98,8 +98,8 @@ test.each([
   ['unexpected database: function touch()', 'unexpected tickers: trigger tickers_touch']],
   ['row-level security with a policy', ['ALTER TABLE tickers ENABLE ROW LEVEL SECURITY', "CREATE POLICY active_only ON tickers FOR SELECT USING (is_active)"],
     ['unexpected tickers: row-level security', 'unexpected tickers: row-level security policy active_only']],
-  ['a grant, a comment and a setting', ['CREATE ROLE kapman_probe_reader', 'GRANT SELECT ON tickers TO kapman_probe_reader',
-    "COMMENT ON COLUMN tickers.symbol IS 'exchange ticker'", "SELECT set_config('kapman.probe', 'x', true)"],
+  ['a grant and a comment', ['CREATE ROLE kapman_probe_reader', 'GRANT SELECT ON tickers TO kapman_probe_reader',
+    "COMMENT ON COLUMN tickers.symbol IS 'exchange ticker'"],
   ['unexpected database: grant on table tickers to kapman_probe_reader', 'unexpected database: comment on column tickers.symbol']],
   ['a sequence behind a serial column, and an identity column', ['CREATE TABLE probe_lists (id serial PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY)'],
     ['unexpected database: sequence probe_lists_id_seq', 'unexpected probe_lists: table']],
@@ -125,15 +125,20 @@ test('a changed view is a difference; the same view as PostgreSQL reads its own 
   expect(other.map(item)).toEqual(['changed database: view v_index_funds']);
 });
 
-test('a database setting (ALTER DATABASE … SET) is a difference with its entry', async () => {
+test('a database setting the contract names is compared; one it does not name is ops\' or the platform\'s, as a reset keeps it', async () => {
+  const alter = (c: Client, sql: string) => c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} ${sql}`);
   await withDatabase(db, async (c) => {
-    await c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} SET timezone = 'America/New_York'`);
+    await alter(c, "SET timezone = 'America/New_York'");
     try {
-      const report = await verifyOn(c, db.database);
-      expect(report.differences.map(item)).toEqual(['unexpected database: setting TimeZone']);
-      expect(await differences(c, pasteEntries(CONTRACT, report.contractEntries!))).toEqual([]);
+      expect((await verifyOn(c, db.database)).differences).toEqual([]);
+      const contract = { ...CONTRACT, settings: { TimeZone: 'America/New_York' } };
+      expect(await differences(c, contract)).toEqual([]);
+      await alter(c, "SET timezone = 'UTC'");
+      expect((await differences(c, contract)).map(item)).toEqual(['changed database: setting TimeZone']);
+      await alter(c, 'RESET timezone');
+      expect((await differences(c, contract)).map(item)).toEqual(['missing database: setting TimeZone']);
     } finally {
-      await c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} RESET timezone`);
+      await alter(c, 'RESET timezone');
     }
   });
 });

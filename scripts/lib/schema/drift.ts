@@ -180,8 +180,11 @@ function describeRows(r: TableRows): string {
 export function diffSchema(expected: SchemaContract, actual: LiveSchema): Difference[] {
   const want = flatten(expected);
   // Extensions the contract does not name are the server's or the platform's (pg_stat_statements
-  // on a managed service), not the schema's; an in-place reset keeps them.
-  const have = flatten({ ...actual, extensions: actual.extensions.filter((e) => expected.extensions.includes(e)) });
+  // on a managed service), not the schema's; an in-place reset keeps them. So are database settings
+  // it does not name: ops' and the platform's, which every reset keeps with the database. (A
+  // comparison of two builds runs both ways, and so still sees a setting either one lost.)
+  const settings = Object.fromEntries(Object.entries(actual.settings ?? {}).filter(([name]) => name in (expected.settings ?? {})));
+  const have = flatten({ ...actual, extensions: actual.extensions.filter((e) => expected.extensions.includes(e)), settings });
   const out: Difference[] = [];
   // A whole table missing or unexpected is one difference, not one per column.
   for (const t of want.tables) if (!have.tables.has(t)) out.push({ group: t, kind: 'missing', item: 'table' });
