@@ -51,18 +51,22 @@ export default async function globalSetup(): Promise<void> {
   const template = ensureTemplate(server.adminUrl);
   template.catch(() => undefined); // awaited below, once the server is described
   // Which TimescaleDB the tests meet, read while the template builds.
-  const edition = await probeTimescaleEdition(server.adminUrl).catch(async (err: Error) => {
-    process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
+  // Jest runs no teardown after a global setup that failed: what it started, it stops itself.
+  const refuse = async (err: Error) => {
     await template.catch(() => undefined);
+    await server.stop();
     throw err;
+  };
+  const edition = await probeTimescaleEdition(server.adminUrl).catch((err: Error) => {
+    process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
+    return refuse(err);
   });
   process.stdout.write(`\nkapman tests: using ${describeServer(server, edition)}\n`);
   // CI asks for the community build (KAPMAN_TEST_LICENSE=timescale): another is refused here, before any test runs.
   const wanted = process.env.KAPMAN_TEST_LICENSE;
   if (wanted && edition.license !== wanted) {
-    await template.catch(() => undefined);
     process.stderr.write(`\nkapman tests: the server runs timescaledb.license = ${edition.license}, and KAPMAN_TEST_LICENSE asks for ${wanted}; ${COMMUNITY_BUILD_HINT}\n\n`);
-    throw new Error(`the test server's TimescaleDB license is not ${wanted} (see above)`);
+    await refuse(new Error(`the test server's TimescaleDB license is not ${wanted} (see above)`));
   }
   const { name, owner, built } = await template;
   process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
