@@ -10,8 +10,11 @@ import { sha256OfFile } from './lib/backup/metadata';
 import { restore } from './lib/backup/restore';
 import { clientConnection, findTool } from './lib/server/clientTools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
+import { chunkInterval, compressAllChunks, hypertableBytes, ORDER_BY, SEGMENT_BY } from './lib/bench/compression';
 import { benchLocks } from './lib/bench/locks';
-import { BenchResults, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
+import {
+  BenchResults, CompressionRun, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks,
+} from './lib/bench/report';
 import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
 import { rowCounts } from './lib/schema/introspect';
@@ -323,6 +326,44 @@ async function benchBackup(settings: Settings, preset: string, runs: number): Pr
   }
 }
 
+/**
+ * ohlcv compressed with the author's settings (his retention migration's), every chunk at once:
+ * its size before and after; the two reads on the compressed chunks beside an uncompressed copy
+ * (a hypertable of the same chunk interval, rows and indexes), in turns; then db:backup and
+ * db:restore of the compressed database beside their floors, as benchBackup measures them.
+ */
+async function benchCompression(c: Client, settings: Settings, o: BenchOptions, ids: string[], dates: string[],
+  uncompressed: NonNullable<BenchResults['backup']>): Promise<CompressionRun> {
+  const copy = `${BENCH_SCHEMA}.ohlcv_uncompressed`;
+  await c.query(`CREATE SCHEMA ${BENCH_SCHEMA}`);
+  await c.query(`CREATE TABLE ${copy} (LIKE ${TABLE.hyper} INCLUDING ALL)`);
+  await c.query(`SELECT create_hypertable('${copy}', by_range('date', $1::interval))`, [await chunkInterval(c, TABLE.hyper)]);
+  await c.query(`INSERT INTO ${copy} SELECT * FROM ${TABLE.hyper}`);
+  await c.query(`VACUUM ANALYZE ${copy}`);
+  const rows = (await c.query(`SELECT count(*)::int AS n FROM ${TABLE.hyper}`)).rows[0].n as number;
+  const bytesBefore = await hypertableBytes(c, TABLE.hyper);
+  const [chunks, compressMs] = await timed(() => compressAllChunks(c, TABLE.hyper));
+  await c.query(`ANALYZE ${TABLE.hyper}`);
+  const bytesAfter = await hypertableBytes(c, TABLE.hyper);
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  log(`compression (segment by ${SEGMENT_BY}, order by ${ORDER_BY}): ${chunks} chunks of ${rows} rows in ${Math.round(compressMs)} ms, ohlcv ${mb(bytesBefore)} -> ${mb(bytesAfter)}`);
+
+  const reads = await readLatencies(c, { compressed: TABLE.hyper, uncompressed: copy }, ids, dates, o.readSamples);
+  for (const kind of ['ticker', 'cross'] as const) {
+    log(`reads on compressed chunks, ${kind}, server p50: compressed ${reads[kind].compressed.server.p50.toFixed(2)} ms, uncompressed ${reads[kind].uncompressed.server.p50.toFixed(2)} ms`);
+  }
+  await c.query(`DROP SCHEMA ${BENCH_SCHEMA} CASCADE`);
+
+  const backup = await benchBackup(settings, o.preset, o.backupRuns);
+  log(`compressed database: db:backup ${Math.round(backup.backupMs)} ms (pg_dump floor ${Math.round(backup.backupFloorMs)} ms), `
+    + `db:restore ${Math.round(backup.restoreMs)} ms (floor ${Math.round(backup.restoreFloorMs)} ms), archive ${mb(backup.archiveBytes)} (medians)`);
+  return {
+    preset: o.preset, rows, chunks, segmentBy: SEGMENT_BY, orderBy: ORDER_BY, compressMs, bytesBefore, bytesAfter,
+    reads: { samples: o.readSamples, ...reads },
+    backup, uncompressed: { backupMs: uncompressed.backupMs, restoreMs: uncompressed.restoreMs, archiveBytes: uncompressed.archiveBytes },
+  };
+}
+
 function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
@@ -426,6 +467,8 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`backup of ${backup.rows} rows, ${(backup.archiveBytes / 2 ** 20).toFixed(1)} MB: db:backup ${Math.round(backup.backupMs)} ms (${mbps(backup.backupMs)} MB/s), pg_dump floor ${Math.round(backup.backupFloorMs)} ms (${mbps(backup.backupFloorMs)} MB/s) (medians)`);
       log(`restore: db:restore ${Math.round(backup.restoreMs)} ms (${mbps(backup.restoreMs)} MB/s), pg_restore floor ${Math.round(backup.restoreFloorMs)} ms (${mbps(backup.restoreFloorMs)} MB/s) (medians)`);
 
+      const compression = await benchCompression(c, settings, o, ids, dates, backup);
+
       let suite: BenchResults['suite'];
       if (o.suite) {
         // The first run builds the tests' template on this server; the second finds it, as every
@@ -445,7 +488,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,
         reads: { samples: o.readSamples, ...reads },
-        removal, sweep, backup, suite, locks,
+        removal, sweep, backup, suite, locks, compression: [compression],
       };
     } finally {
       await c.end();
@@ -459,9 +502,16 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
 const DOCS = path.join(PROJECT_ROOT, 'docs');
 export const RESULTS_JSON = path.join(DOCS, 'benchmarks.json');
 
+/**
+ * Writes the page, chart and results. Compression is measured at each preset, in runs of its own:
+ * the results keep the other presets' figures from the last results written.
+ */
 export function writeReport(r: BenchResults): void {
   const docs = DOCS;
   fs.mkdirSync(docs, { recursive: true });
+  const earlier: BenchResults | undefined = fs.existsSync(RESULTS_JSON) ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8')) : undefined;
+  const measured = new Set((r.compression ?? []).map((run) => run.preset));
+  r = { ...r, compression: [...(r.compression ?? []), ...(earlier?.compression ?? []).filter((run) => !measured.has(run.preset))] };
   fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(path.join(docs, 'benchmarks.svg'), renderChart(r));
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), renderMarkdown(r, 'benchmarks.svg'));

@@ -73,9 +73,35 @@ export interface BenchResults {
     rows: number;
     cases: LockTiming[];
   };
+  /** Compression with the author's settings, one run per preset measured (a run keeps the other presets' from the results before it). Absent from older runs. */
+  compression?: CompressionRun[];
   /** `npm test` against the same server, when timed. */
   /** npm test on a prepared server (the tests' template there already); firstMs: the run that built it. */
   suite?: { ms: number; passed: boolean; firstMs?: number; busyShare?: number };
+}
+
+/** The backup figures benchBackup measures. */
+export type BackupTimes = NonNullable<BenchResults['backup']>;
+
+/** ohlcv compressed with the author's settings: its size, the two reads beside an uncompressed copy, backup and restore. */
+export interface CompressionRun {
+  preset: string;
+  /** ohlcv's rows and chunks, all compressed. */
+  rows: number;
+  chunks: number;
+  segmentBy: string;
+  orderBy: string;
+  /** compress_chunk on every chunk, after the settings were set. */
+  compressMs: number;
+  /** hypertable_size before and after. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** The same samples on the compressed ohlcv and an uncompressed copy, taking turns. */
+  reads: { samples: number; ticker: Record<'compressed' | 'uncompressed', Reads>; cross: Record<'compressed' | 'uncompressed', Reads> };
+  /** db:backup and db:restore of the compressed database beside their floors. */
+  backup: BackupTimes;
+  /** The same run's backup and restore before compression. */
+  uncompressed: Pick<BackupTimes, 'backupMs' | 'restoreMs' | 'archiveBytes'>;
 }
 
 export function median(values: number[]): number {
@@ -250,6 +276,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
   ];
   if (r.backup) lines.push(...renderBackup(r.backup, r.preset));
+  if (r.compression?.length) lines.push(...renderCompression(r.compression, r.preset));
   if (r.locks) lines.push(...renderLocks(r.locks, r.preset));
   lines.push('## Where a target is missed, and why', '', ...misses(r).map((m) => `- ${m}`), '');
   if (r.suite) {
@@ -334,6 +361,48 @@ function renderBackup(b: NonNullable<BenchResults['backup']>, preset: string): s
     'before anything is touched, the checks and the lock of db:reset\'s pipeline, the restore built beside under a temporary name, giving',
     `its objects to the owner, verifying it against the contract, counting its rows and chunks against the backup's (${ms(b.rowCountsMs)} for the rows),`,
     'and the swap (the build closed, renamed, the target dropped, the build renamed into its place).',
+    '',
+  ];
+}
+
+function renderCompression(runs: CompressionRun[], preset: string): string[] {
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  const lat = (l: Latency) => `${ms(l.p50)} / ${ms(l.p95)} / ${ms(l.p99)}`;
+  const label = (p: string) => (p === preset ? `**${p}** (this run)` : `**${p}** (\`npm run bench${p === 'full' ? ' -- --preset full' : ''}\`, a run of its own)`);
+  const first = runs[0];
+  return [
+    '## Compression',
+    '',
+    `\`ohlcv\` compressed as KapMan's author sets it in his retention migration: \`ALTER TABLE ohlcv SET (timescaledb.compress,`,
+    `timescaledb.compress_segmentby = '${first.segmentBy}', timescaledb.compress_orderby = '${first.orderBy}')\`, then \`compress_chunk\` on every chunk.`,
+    'Measured at the end of the run, on `ohlcv` holding every row of the preset (the twins dropped). It needs TimescaleDB\'s community build.',
+    'Sizes are `hypertable_size` (chunks, compressed chunks, indexes and TOAST; MB = 2^20 bytes).',
+    '',
+    '| preset | rows | chunks | `ohlcv` before | after | after / before | `compress_chunk`, every chunk |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...runs.map((c) => `| ${label(c.preset)} | ${count(c.rows)} | ${c.chunks} | ${mb(c.bytesBefore)} | ${mb(c.bytesAfter)} | ${x(c.bytesAfter / c.bytesBefore)} | ${ms(c.compressMs)} |`),
+    '',
+    'The two reads on the compressed `ohlcv` beside an uncompressed copy (a hypertable of the same chunk interval, rows and',
+    'indexes), the same samples taking turns as the twins do above; server time, p50 / p95 / p99.',
+    '',
+    '| read | preset | compressed | uncompressed | compressed / uncompressed (p50) |',
+    '| --- | --- | --- | --- | --- |',
+    ...runs.flatMap((c) => [
+      `| one ticker's full history | ${c.preset} | ${lat(c.reads.ticker.compressed.server)} | ${lat(c.reads.ticker.uncompressed.server)} | ${x(c.reads.ticker.compressed.server.p50 / c.reads.ticker.uncompressed.server.p50)} |`,
+      `| one day's cross-section | ${c.preset} | ${lat(c.reads.cross.compressed.server)} | ${lat(c.reads.cross.uncompressed.server)} | ${x(c.reads.cross.compressed.server.p50 / c.reads.cross.uncompressed.server.p50)} |`,
+    ]),
+    '',
+    'Backup and restore of the compressed database, measured as in [Backup and restore](#backup-and-restore) (the workers in-process,',
+    'each beside the same pg_dump or pg_restore procedure by hand, medians), and against the same run\'s uncompressed database.',
+    '',
+    '| operation | preset | seconds | archive | tool / floor | compressed / uncompressed |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...runs.flatMap((c) => [
+      `| \`db:backup\` | ${c.preset} | ${(c.backup.backupMs / 1000).toFixed(2)} s | ${mb(c.backup.archiveBytes)} | ${x(c.backup.backupMs / c.backup.backupFloorMs)} | ${x(c.backup.backupMs / c.uncompressed.backupMs)} (archive ${x(c.backup.archiveBytes / c.uncompressed.archiveBytes)}) |`,
+      `| floor: \`pg_dump --format=custom\` | ${c.preset} | ${(c.backup.backupFloorMs / 1000).toFixed(2)} s | ${mb(c.backup.floorArchiveBytes)} | | |`,
+      `| \`db:restore\` into a new database | ${c.preset} | ${(c.backup.restoreMs / 1000).toFixed(2)} s | | ${x(c.backup.restoreMs / c.backup.restoreFloorMs)} | ${x(c.backup.restoreMs / c.uncompressed.restoreMs)} |`,
+      `| floor: TimescaleDB's restore procedure by hand | ${c.preset} | ${(c.backup.restoreFloorMs / 1000).toFixed(2)} s | | | |`,
+    ]),
     '',
   ];
 }
