@@ -25,6 +25,8 @@ import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
 import { withMigratedScratch } from './lib/migrations/scratch';
 import { loadSettings, Settings, settingsForDatabase, urlForDatabase } from './lib/server/settings';
 import { describeServer, pickTestServer, stopOnSignal } from './lib/server/testServer';
+import { describeEdition, readTimescaleEdition, TimescaleEdition } from './lib/server/timescaleEdition';
+import { COMMUNITY_BUILD_HINT, TimescaleEditionError } from './lib/cli/errors';
 
 export interface BenchOptions {
   preset: 'quick' | 'full';
@@ -364,14 +366,14 @@ async function benchCompression(c: Client, settings: Settings, o: BenchOptions, 
   };
 }
 
-function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
+function machine(c: { server: string; edition: TimescaleEdition; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
     `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory`,
     // Shared machines vary: the load says how much other work the twins' turns had to share the cores with.
     `load average (1 min): ${c.loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
     `${fs.existsSync('/etc/debian_version') ? `Debian ${fs.readFileSync('/etc/debian_version', 'utf8').trim()}, ` : ''}Node ${process.version}`,
-    `PostgreSQL ${c.pg}, TimescaleDB ${c.tsdb} (server: ${c.server})`,
+    `${describeEdition(c.edition)} (server: ${c.server})`,
   ];
 }
 
@@ -388,8 +390,12 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
 
     const c = await connect(settings);
     try {
-      const versions = (await c.query(`SELECT current_setting('server_version') AS pg,
-        (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS tsdb`)).rows[0];
+      const edition = await readTimescaleEdition(c);
+      // Compression, measured last, needs the community build: said now rather than at the end of the run.
+      if (edition.license !== 'timescale') {
+        throw new TimescaleEditionError(`the benchmark measures compression, which needs TimescaleDB's community build, and the server at ${settings.displayUrl} runs ${describeEdition(edition)}`,
+          COMMUNITY_BUILD_HINT);
+      }
       const ids = await makeTickers(c, o.tickers);
       const dates = weekdays(o.days + o.upsertDays);
       const history = dates.slice(0, o.days);
@@ -481,7 +487,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       }
       return {
         preset: o.preset, tickers: o.tickers, days: o.days,
-        machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb, loadAtStart }),
+        machine: machine({ server: server.kind, edition, loadAtStart }),
         command: `npm run bench${o.preset === 'full' ? ' -- --preset full' : ''}`,
         durationMs: Math.round(nowMs() - benchStarted),
         reset,

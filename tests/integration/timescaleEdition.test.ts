@@ -58,7 +58,7 @@ test('a test that needs the community build fails on the Apache build in one lin
     await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
     return requireCommunityBuild(c).then(() => undefined, (e: Error) => e.message);
   });
-  expect(refusal).toMatch(/^this test needs TimescaleDB's community build \(license timescale\), and its database has TimescaleDB 2\.\d+\.\d+, timescaledb\.license = apache \(the Apache build\): .*the timescale\/timescaledb image .*TIMESCALEDB_SOURCE=/);
+  expect(refusal).toMatch(/^this test needs TimescaleDB's community build \(license timescale\), and its database has PostgreSQL 15\.\d+.*, TimescaleDB 2\.\d+\.\d+, timescaledb\.license = apache \(the Apache build\): .*the timescale\/timescaledb image .*TIMESCALEDB_SOURCE=/);
   expect(refusal).not.toContain('\n');
 
   // The suite's own server (the community build in CI): let through, and the statement it guards works.
@@ -68,8 +68,8 @@ test('a test that needs the community build fails on the Apache build in one lin
   });
 });
 
-test("the harness's first line names the TimescaleDB version and license of the server it picked", async () => {
+test("the harness's first line names the PostgreSQL and TimescaleDB versions and the license of the server it picked", async () => {
   const edition = await probeTimescaleEdition(apache.adminUrl);
-  expect(edition).toEqual({ version: expect.stringMatching(/^2\.\d+\.\d+$/), license: 'apache' });
-  expect(describeServer(apache, edition)).toMatch(/: postgres:\/\/\S+\/postgres, TimescaleDB 2\.\d+\.\d+, timescaledb\.license = apache \(the Apache build\)$/);
+  expect(edition).toEqual({ postgres: expect.stringMatching(/^15\.\d+/), version: expect.stringMatching(/^2\.\d+\.\d+$/), license: 'apache' });
+  expect(describeServer(apache, edition)).toMatch(/: postgres:\/\/\S+\/postgres, PostgreSQL 15\.\d+\b.*, TimescaleDB 2\.\d+\.\d+, timescaledb\.license = apache \(the Apache build\)$/);
 });
