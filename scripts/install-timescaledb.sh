@@ -5,8 +5,8 @@
 #     builds TimescaleDB from that source WITH its TSL part: the community build, as the
 #     timescale/timescaledb image has it (compression, retention and compression policies,
 #     continuous aggregates). A tarball's build is kept under $TIMESCALEDB_CACHE (default
-#     /var/cache/kapman-timescaledb), by the tarball's sha256 and PostgreSQL's major version,
-#     and reused: a second machine state that needs it copies it instead of building again.
+#     /var/cache/kapman-timescaledb), by the tarball's sha256 and the PostgreSQL version it was
+#     built against, and reused: a second install of it copies it instead of building again.
 #   bash scripts/install-timescaledb.sh
 #     builds Debian trixie's source package: the Apache-licensed build (Debian strips tsl/),
 #     where compression and policies are refused.
@@ -32,7 +32,9 @@ die() { echo "install-timescaledb: error: $*" >&2; exit 1; }
 PKGLIBDIR="$("$PG_CONFIG" --pkglibdir)"
 SHAREDIR="$("$PG_CONFIG" --sharedir)"
 PG_VERSION="$("$PG_CONFIG" --version)"  # "PostgreSQL 15.20 (Debian 15.20-0+deb12u1)"
-PG_MAJOR="$(sed -E 's/^PostgreSQL ([0-9]+).*/\1/' <<<"$PG_VERSION")"
+# A build is kept per minor version: one made against newer headers may not load on an older
+# server (built against 15.20, 15.18's postgres lacks heap_datum_check); the other way round works.
+PG_MINOR="$(sed -E 's/^PostgreSQL ([0-9.]+).*/\1/' <<<"$PG_VERSION")"
 CONTROL="$SHAREDIR/extension/timescaledb.control"
 
 installed_version() { sed -n "s/^default_version = '\(.*\)'/\1/p" "$CONTROL" 2>/dev/null; }
@@ -79,17 +81,27 @@ install_staged() {
   done
 }
 
-# Only what is missing: the server headers and PGXS of this PostgreSQL, and cmake.
+# Only what is missing: the server headers and PGXS of this PostgreSQL, and cmake. The headers
+# come at the archive's current minor version; a build against them may not load on an older
+# server, so Debian's PostgreSQL 15 is brought to the same version with them.
 install_build_dependencies() {
   local need=()
-  [ -f "$("$PG_CONFIG" --includedir-server)/postgres.h" ] && [ -f "$("$PG_CONFIG" --includedir)/pg_config.h" ] && [ -f "$("$PG_CONFIG" --pgxs)" ] ||
+  if ! { [ -f "$("$PG_CONFIG" --includedir-server)/postgres.h" ] && [ -f "$("$PG_CONFIG" --includedir)/pg_config.h" ] && [ -f "$("$PG_CONFIG" --pgxs)" ]; }; then
     need+=(postgresql-server-dev-15)
+    [ "$(dpkg-query -S "$PG_BIN/postgres" 2>/dev/null | cut -d: -f1)" = postgresql-15 ] && need+=(postgresql-15)
+  fi
   command -v cmake >/dev/null || need+=(cmake)
   if [ "${#need[@]}" -gt 0 ]; then
-    log "installing build dependencies: ${need[*]} (this may upgrade PostgreSQL 15 to the archive's current minor version)"
+    log "installing build dependencies: ${need[*]} (PostgreSQL 15 and its headers at the archive's current minor version: this may upgrade PostgreSQL 15)"
     apt-get -qq update  # a machine's package lists may be missing or stale
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null ||
       die "could not install ${need[*]} (on Debian 13 the PostgreSQL 15 headers come from where PostgreSQL 15 came from)"
+  fi
+  local server headers
+  server="$("$PG_BIN/postgres" --version | sed -E 's/^[^0-9]*([0-9]+\.[0-9]+).*/\1/')"
+  headers="$(sed -n 's/^#define PG_VERSION "\([0-9]*\.[0-9]*\).*/\1/p' "$("$PG_CONFIG" --includedir-server)/pg_config.h")"
+  if [ -n "$headers" ] && dpkg --compare-versions "$headers" gt "$server"; then
+    die "the build headers are PostgreSQL $headers's and the server in $PG_BIN is $server: a build against newer headers may not load on an older server; upgrade the server (apt-get install postgresql-15), then run this again"
   fi
 }
 
@@ -117,9 +129,9 @@ if [ -n "$SOURCE" ]; then
     FROM="$WORK/built"
   else
     SHA="$(sha256sum "$SOURCE" | cut -d' ' -f1)"
-    FROM="$CACHE_ROOT/$SHA/pg$PG_MAJOR"
+    FROM="$CACHE_ROOT/$SHA/pg$PG_MINOR"
     if [ -f "$FROM/lib/timescaledb-tsl-$WANTED.so" ]; then
-      log "reusing the build of $(basename "$SOURCE") kept in $FROM ($(cat "$FROM/built-against" 2>/dev/null || echo 'PostgreSQL '"$PG_MAJOR"))"
+      log "reusing the build of $(basename "$SOURCE") kept in $FROM (built against $(cat "$FROM/built-against"))"
     else
       log "building TimescaleDB $WANTED with its TSL part from $(basename "$SOURCE") (sha256 ${SHA:0:12}…)"
       mkdir -p "$WORK/tree" && tar -xf "$SOURCE" -C "$WORK/tree" --strip-components=1
