@@ -58,7 +58,7 @@ test('a test that needs the community build fails on the Apache build in one lin
     await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
     return requireCommunityBuild(c).then(() => undefined, (e: Error) => e.message);
   });
-  expect(refusal).toMatch(/^this test needs TimescaleDB's community build \(license timescale\), and its database has PostgreSQL 15\.\d+.*, TimescaleDB 2\.\d+\.\d+, timescaledb\.license = apache \(the Apache build\): .*the timescale\/timescaledb image .*TIMESCALEDB_SOURCE=/);
+  expect(refusal).toMatch(/^this test needs TimescaleDB's community build \(compression, policies\), and its server runs PostgreSQL 15\.\d+.*, TimescaleDB 2\.\d+\.\d+, timescaledb\.license = apache \(the Apache build\): use the timescale\/timescaledb image .*TIMESCALEDB_SOURCE=/);
   expect(refusal).not.toContain('\n');
 
   // The suite's own server (the community build in CI): let through, and the statement it guards works.

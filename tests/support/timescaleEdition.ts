@@ -5,7 +5,7 @@
 // that build meet: TimescaleDB takes its license from postgresql.conf or the server's command
 // line only (never per database, role or session), so it is a server of its own.
 import type { Client } from 'pg';
-import { COMMUNITY_BUILD_HINT } from '../../scripts/lib/cli/errors';
+import { COMMUNITY_BUILD_SOURCES } from '../../scripts/lib/cli/errors';
 import { DEFAULT_PG_BIN, localBinariesProblem } from '../../scripts/lib/server/localCluster';
 import { startThrowawayCluster, TestServer, tryTestcontainers } from '../../scripts/lib/server/testServer';
 import { describeEdition, readTimescaleEdition } from '../../scripts/lib/server/timescaleEdition';
@@ -14,7 +14,7 @@ import { describeEdition, readTimescaleEdition } from '../../scripts/lib/server/
 export async function requireCommunityBuild(c: Client): Promise<void> {
   const edition = await readTimescaleEdition(c);
   if (edition.version && edition.license === 'timescale') return;
-  throw new Error(`this test needs TimescaleDB's community build (license timescale), and its database has ${describeEdition(edition)}: ${COMMUNITY_BUILD_HINT}`);
+  throw new Error(`this test needs TimescaleDB's community build (compression, policies), and its server runs ${describeEdition(edition)}: use ${COMMUNITY_BUILD_SOURCES}`);
 }
 
 

@@ -167,8 +167,8 @@ export const INSTALL_HINT =
   'without Docker, run `bash scripts/install-timescaledb.sh` as root (or through sudo); with Docker, use the timescale/timescaledb image (docker-compose.yml)';
 
 /** Where TimescaleDB's community build comes from: what a user meeting the Apache build needs next. */
-export const COMMUNITY_BUILD_HINT = "compression and policies need TimescaleDB's community build: the timescale/timescaledb image "
-  + '(docker-compose.yml), or `TIMESCALEDB_SOURCE=<TimescaleDB source tarball> bash scripts/install-timescaledb.sh`';
+export const COMMUNITY_BUILD_SOURCES = 'the timescale/timescaledb image (docker-compose.yml), or `TIMESCALEDB_SOURCE=<TimescaleDB source tarball> bash scripts/install-timescaledb.sh`';
+export const COMMUNITY_BUILD_HINT = `compression and policies need TimescaleDB's community build: ${COMMUNITY_BUILD_SOURCES}`;
 
 // TimescaleDB's two refusals under the Apache license (src/cross_module_fn.c): a function it names,
 // or "functionality" (ALTER TABLE … SET (timescaledb.compress), a continuous aggregate). Knex puts the
