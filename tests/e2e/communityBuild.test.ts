@@ -10,6 +10,7 @@ import { DAY2_DIR, day2Migrations } from '../support/migrations';
 import { createdFile, fillStub, kapmanIn, partsOf, pasteEntries, printedEntries } from '../support/nextMigration';
 import { copyProject, removeProject } from '../support/projectCopy';
 import { createMigratedDatabase, dropMadeDatabases, serverUrl, withDatabase } from '../support/testDatabase';
+import { requireCommunityBuild } from '../support/timescaleEdition';
 import { installDockerShim } from '../support/dockerShim';
 import { Settings } from '../../scripts/lib/server/settings';
 import { DEFAULT_PG_BIN } from '../../scripts/lib/server/localCluster';
@@ -20,6 +21,7 @@ const backups = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-tsl-backups-'));
 beforeAll(async () => {
   copy = copyProject('tsl');
   dev = await createMigratedDatabase('_tsl'); // stands for the development database, at the baseline
+  await withDatabase(dev, requireCommunityBuild);
 });
 afterAll(async () => {
   await removeProject(copy);

@@ -12,6 +12,7 @@ import { Settings } from '../../scripts/lib/server/settings';
 import { pasteEntries } from '../support/contractPaste';
 import { runInProcess } from '../support/inProcess';
 import { actAsOwner, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { requireCommunityBuild } from '../support/timescaleEdition';
 
 let db: Settings;
 beforeAll(async () => {
@@ -61,6 +62,7 @@ const VIEW = 'CREATE VIEW v_latest_close AS SELECT t.symbol, o.date, o.close FRO
 describe('TimescaleDB: retention and compression as the first day-2 migration makes them', () => {
   let contract: SchemaContract;
   beforeAll(async () => {
+    await withDatabase(db, requireCommunityBuild);
     contract = await pastedAfter([...BARS, RETENTION, ...COMPRESSION]);
   });
 
@@ -149,6 +151,7 @@ test('db:verify exits 11 on a policy the contract lacks, and prints the entry', 
     ?? CONTRACT.hypertables[0].table;
   const had = (CONTRACT.policies ?? []).find((p) => p.on === table && p.kind === 'retention');
   await withDatabase(db, async (c) => {
+    await requireCommunityBuild(c);
     if (had) await c.query('SELECT remove_retention_policy($1)', [table]);
     await c.query("SELECT add_retention_policy($1, INTERVAL '731 days')", [table]);
   });

@@ -12,6 +12,7 @@ import { status } from '../../scripts/status';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { requireCommunityBuild } from '../support/timescaleEdition';
 
 // Rendered and read from one copy of the run's template, which the migrations built (nothing
 // here writes to it); the commands build a scratch database instead (run end to end by
@@ -41,6 +42,7 @@ test('docs/schema.md is current (run `npm run db:erd` when a migration changes)'
 test('db/schema.sql and the diagram show compression, policies, views and other schemas, and its statements build them', async () => {
   const source = await createMigratedDatabase('_snap_tsl');
   await withDatabase(source, async (c) => {
+    await requireCommunityBuild(c);
     // On a hypertable of the test's own like ohlcv: the project's migrations may have given ohlcv its policies already.
     for (const sql of ['CREATE TABLE probe_bars (ticker_id uuid NOT NULL REFERENCES tickers (id), date date NOT NULL, close numeric, PRIMARY KEY (ticker_id, date))',
       "SELECT create_hypertable('probe_bars', by_range('date', INTERVAL '365 days'))",
