@@ -2,6 +2,7 @@
 // newest first within a segment), applied to every chunk at once, and what it makes of the
 // table's size. Needs TimescaleDB's community build (the TSL part).
 import type { Client } from 'pg';
+import { CONTRACT } from '../../../db/contract';
 
 export const SEGMENT_BY = 'ticker_id';
 export const ORDER_BY = 'date DESC';
@@ -24,4 +25,22 @@ export async function chunkInterval(c: Client, table: string): Promise<string> {
   const { rows: [d] } = await c.query(`SELECT time_interval::text AS interval FROM timescaledb_information.dimensions
     WHERE hypertable_schema = $1 AND hypertable_name = $2 AND dimension_number = 1`, [schema, name]);
   return d.interval;
+}
+
+/**
+ * `work` with the contract holding `table`'s compression, as a checkout whose migrations compress
+ * it has the entry pasted: db:restore verifies what it restored against the contract. In this
+ * process only, and taken back after.
+ */
+export async function withCompressionInContract<T>(table: string, work: () => Promise<T>): Promise<T> {
+  const entry = CONTRACT.hypertables.find((h) => h.table === table);
+  if (!entry) throw new Error(`db/contract.ts has no hypertable ${table}`);
+  const before = entry.compression;
+  entry.compression = { segmentBy: SEGMENT_BY, orderBy: ORDER_BY };
+  try {
+    return await work();
+  } finally {
+    if (before) entry.compression = before;
+    else delete entry.compression;
+  }
 }
