@@ -336,6 +336,7 @@ async function benchBackup(settings: Settings, preset: string, runs: number): Pr
  */
 async function benchCompression(c: Client, settings: Settings, o: BenchOptions, ids: string[], dates: string[],
   uncompressed: NonNullable<BenchResults['backup']>): Promise<CompressionRun> {
+  const loadAtStart = os.loadavg()[0];
   const copy = `${BENCH_SCHEMA}.ohlcv_uncompressed`;
   await c.query(`CREATE SCHEMA ${BENCH_SCHEMA}`);
   await c.query(`CREATE TABLE ${copy} (LIKE ${TABLE.hyper} INCLUDING ALL)`);
@@ -364,6 +365,7 @@ async function benchCompression(c: Client, settings: Settings, o: BenchOptions, 
     preset: o.preset, rows, chunks, segmentBy: SEGMENT_BY, orderBy: ORDER_BY, compressMs, bytesBefore, bytesAfter,
     reads: { samples: o.readSamples, ...reads },
     backup, uncompressed: { backupMs: uncompressed.backupMs, restoreMs: uncompressed.restoreMs, archiveBytes: uncompressed.archiveBytes },
+    load: [loadAtStart, os.loadavg()[0]],
   };
 }
 

@@ -102,6 +102,8 @@ export interface CompressionRun {
   backup: BackupTimes;
   /** The same run's backup and restore before compression. */
   uncompressed: Pick<BackupTimes, 'backupMs' | 'restoreMs' | 'archiveBytes'>;
+  /** The 1-minute load average before and after: a run may be shown beside another run's page. Absent from older runs. */
+  load?: [number, number];
 }
 
 export function median(values: number[]): number {
@@ -382,6 +384,8 @@ function renderCompression(runs: CompressionRun[], preset: string): string[] {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...runs.map((c) => `| ${label(c.preset)} | ${count(c.rows)} | ${c.chunks} | ${mb(c.bytesBefore)} | ${mb(c.bytesAfter)} | ${x(c.bytesAfter / c.bytesBefore)} | ${ms(c.compressMs)} |`),
     '',
+    ...runs.filter((c) => c.load).map((c) => `The ${c.preset} run's part: load average (1 min) ${c.load![0].toFixed(1)} at its start, ${c.load![1].toFixed(1)} at its end.`),
+    ...(runs.some((c) => c.load) ? [''] : []),
     'The two reads on the compressed `ohlcv` beside an uncompressed copy (a hypertable of the same chunk interval, rows and',
     'indexes), the same samples taking turns as the twins do above; server time, p50 / p95 / p99.',
     '',
