@@ -11,6 +11,7 @@ import { prepareSession, prepareTransaction } from './scripts/lib/server/session
 import { openClient, workingConfig } from './scripts/lib/server/ssl';
 import { loadSettings, Settings } from './scripts/lib/server/settings';
 import { carryForward } from './scripts/lib/migrations/carryForward';
+import { ExplainedMigrationFiles } from './scripts/lib/migrations/migrate';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
@@ -66,6 +67,8 @@ function cliConfig(env: Environment): Knex.Config {
   let locked: Promise<Settings> | undefined;
   return {
     ...config,
+    // A failed migration in the tools' two lines, the statement once (the migrations run once connected: the settings are read).
+    migrations: { ...config.migrations, migrationSource: new ExplainedMigrationFiles(() => locked!, forKnexCli) },
     connection: async () => {
       // Under the lock, a database migrated before a squash is carried past it first, as db:migrate does: knex would call it corrupt.
       locked ??= holdMigrationLock(env, url).then(async (settings) => {
@@ -75,7 +78,8 @@ function cliConfig(env: Environment): Knex.Config {
       return workingConfig((await locked).connection) as Promise<Knex.PgConnectionConfig>;
     },
     // Knex also logs a failed connection, stack and all, before the CLI prints it: the CLI's line is enough.
-    log: { warn: (message: unknown) => { if (!/^Acquire connection error: kapman: error: /.test(String(message))) console.warn(message); } },
+    // And of a failed migration it logs the file and the error, which the CLI then prints anyway.
+    log: { warn: (message: unknown) => { if (!/^Acquire connection error: kapman: error: |^migration (failed with error: |file ".*" failed$)/.test(String(message))) console.warn(message); } },
   };
 }
 

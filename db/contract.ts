@@ -12,8 +12,10 @@ export interface ColumnContract {
   generated?: string;
   /** GENERATED … AS IDENTITY. */
   identity?: 'always' | 'by default';
-  /** ALTER COLUMN … SET (…): the attribute options that are schema (see SCHEMA_ATTRIBUTE_OPTIONS in introspect.ts). */
+  /** ALTER COLUMN … SET (…): the attribute options that are schema (see BUILD_STAMP_OPTIONS in read/tables.ts). */
   options?: string[];
+  /** An identity column's sequence where it is not the one a bare `GENERATED … AS IDENTITY` makes: `name …, start …, increment …, …`. */
+  identitySequence?: string;
 }
 
 export interface TableContract {
@@ -40,6 +42,10 @@ export interface HypertableContract {
   dimensions?: string[];
   /** Compression settings, as TimescaleDB lists them: `segmentBy` columns, `orderBy` with directions. */
   compression?: { segmentBy: string; orderBy: string };
+  /** An integer time column's function giving "now" (set_integer_now_func). */
+  integerNow?: string;
+  /** Tablespaces attached to it (attach_tablespace), in order. */
+  tablespaces?: string[];
 }
 
 /** A TimescaleDB job: a retention, compression or refresh policy, or a job of the database's own (add_job). */
@@ -54,6 +60,13 @@ export interface PolicyContract {
   schedule: string;
   /** Set when alter_job(scheduled => false) paused it. */
   paused?: boolean;
+  // What alter_job changed from the defaults TimescaleDB gives a job of its kind (JOB_DEFAULTS in read/timescale.ts); absent where it is the default.
+  maxRuntime?: string;
+  maxRetries?: number;
+  retryPeriod?: string;
+  fixedSchedule?: boolean;
+  /** The function that checks its configuration (`schema.name`), or `none`. */
+  check?: string;
 }
 
 export interface ContinuousAggregateContract {

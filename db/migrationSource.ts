@@ -13,6 +13,44 @@ export function squashedDirOf(directory = MIGRATIONS_DIR): string {
   return path.join(path.dirname(directory), 'squashed');
 }
 
+/**
+ * Where a squash keeps what it puts in place, beside the migrations folder, while it moves the
+ * files: present only between the moment it starts changing db/ and the moment it is done, so a
+ * squash killed in between leaves it, and the next command finishes what it says (squash.ts).
+ */
+export function squashJournalOf(directory = MIGRATIONS_DIR): string {
+  return path.join(path.dirname(directory), '.squash-in-progress');
+}
+
+/** What a squash was putting in place: the baseline, the files it folds, and whether db/schema.sql changes. */
+export interface SquashPlan {
+  baseline: string;
+  squashed: string[];
+  schemaSql: boolean;
+}
+
+/** A squash killed while it changed db/: its plan, or undefined. */
+export function unfinishedSquash(directory = MIGRATIONS_DIR): SquashPlan | undefined {
+  const plan = path.join(squashJournalOf(directory), 'plan.json');
+  return fs.existsSync(plan) ? JSON.parse(fs.readFileSync(plan, 'utf8')) as SquashPlan : undefined;
+}
+
+/** The command that finishes a squash killed part-way. */
+export const FINISH_SQUASH = 'npm run db:squash -- --finish';
+
+/** db/ half-way through a squash: nothing may read the migrations until it is finished (FINISH_SQUASH). */
+export class UnfinishedSquashError extends Error {
+  readonly hint: string;
+  constructor(directory: string, plan: SquashPlan) {
+    const moved = plan.squashed.filter((f) => !fs.existsSync(path.join(directory, f))).length;
+    const db = path.basename(path.dirname(directory));
+    super(`${db}/ is part-way through a squash into ${plan.baseline}: it was stopped after moving ${moved} of the ${plan.squashed.length} files it folds to `
+      + `${db}/squashed/${fs.existsSync(path.join(directory, plan.baseline)) ? `, with ${plan.baseline} in place` : `, before ${plan.baseline} was put in place`} `
+      + `(its proof had passed; ${db}/${path.basename(squashJournalOf(directory))}/ holds the rest); no migration is read until \`${FINISH_SQUASH}\` finishes it`);
+    this.hint = `finish it with \`${FINISH_SQUASH}\` (it only moves files, as the squash would have), then review and commit db/`;
+  }
+}
+
 export interface MigrationReporter {
   started(name: string, direction: 'up' | 'down'): void;
   finished(name: string, direction: 'up' | 'down', ms: number): void;
@@ -37,6 +75,8 @@ interface MigrationModule {
 export interface Baseline {
   name: string;
   squashes: Record<string, string>;
+  /** Hashes a squashed file had before a harmless edit (FORMER_CHECKSUMS): a database that applied one of them applied it as written. */
+  former?: Record<string, string[]>;
 }
 
 /** Knex's bookkeeping schema, and the table beside knex_migrations that keeps each applied file's hash. */
@@ -90,6 +130,8 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
   constructor(readonly directory = MIGRATIONS_DIR, readonly reporter?: MigrationReporter) {}
 
   async getMigrations(): Promise<string[]> {
+    const plan = unfinishedSquash(this.directory);
+    if (plan) throw new UnfinishedSquashError(this.directory, plan);
     return migrationFilesIn(this.directory);
   }
 
@@ -101,9 +143,11 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
 
   /** The baselines among the files, in order, and (with `squashed`) those a later squash folded in turn. */
   async baselines(o: { squashed?: boolean } = {}): Promise<Baseline[]> {
+    const formerOf = (squashes: Record<string, string>) => (this.directory === MIGRATIONS_DIR
+      ? Object.fromEntries(Object.keys(squashes).filter((f) => FORMER_CHECKSUMS[f]).map((f) => [f, FORMER_CHECKSUMS[f]])) : {});
     const found = (directory: string, files: string[]) => files.flatMap((name) => {
       const squashes = loadMigration(directory, name).squashes;
-      return squashes ? [{ name, squashes }] : [];
+      return squashes ? [{ name, squashes, former: formerOf(squashes) }] : [];
     });
     const squashedDir = squashedDirOf(this.directory);
     const older = o.squashed && fs.existsSync(squashedDir) ? found(squashedDir, migrationFilesIn(squashedDir)) : [];

@@ -130,14 +130,14 @@ CREATE TABLE public.tickers (
 ALTER TABLE ONLY public.tickers ADD CONSTRAINT tickers_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.tickers ADD CONSTRAINT tickers_symbol_unique UNIQUE (symbol);
 
+SELECT create_hypertable('public.ohlcv', by_range('date', INTERVAL '365 days'), create_default_indexes => false);
+
 ALTER TABLE ONLY public.daily_snapshots ADD CONSTRAINT daily_snapshots_ticker_id_foreign FOREIGN KEY (ticker_id) REFERENCES tickers(id) ON DELETE CASCADE;
-ALTER TABLE ONLY public.ohlcv ADD CONSTRAINT ohlcv_ticker_id_foreign FOREIGN KEY (ticker_id) REFERENCES tickers(id) ON DELETE CASCADE;
+ALTER TABLE public.ohlcv ADD CONSTRAINT ohlcv_ticker_id_foreign FOREIGN KEY (ticker_id) REFERENCES tickers(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.options_chains ADD CONSTRAINT options_chains_ticker_id_foreign FOREIGN KEY (ticker_id) REFERENCES tickers(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.recommendation_outcomes ADD CONSTRAINT recommendation_outcomes_recommendation_id_foreign FOREIGN KEY (recommendation_id) REFERENCES recommendations(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.recommendations ADD CONSTRAINT recommendations_snapshot_time_ticker_id_foreign FOREIGN KEY (snapshot_time, ticker_id) REFERENCES daily_snapshots("time", ticker_id);
 ALTER TABLE ONLY public.recommendations ADD CONSTRAINT recommendations_ticker_id_foreign FOREIGN KEY (ticker_id) REFERENCES tickers(id) ON DELETE CASCADE;
-
-SELECT create_hypertable('public.ohlcv', by_range('date', INTERVAL '365 days'), create_default_indexes => false);
 
 -- Migrations applied, with the sha256 of each file:
 -- 0001_timescaledb.ts 76d2007c68bab8396bb6bbf62146bc78844da6a504cdbcef4aab7c63aca2ad75

@@ -10,8 +10,11 @@ import { sha256OfFile } from './lib/backup/metadata';
 import { restore } from './lib/backup/restore';
 import { clientConnection, findTool } from './lib/server/clientTools';
 import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from './lib/bench/data';
+import { chunkInterval, compressAllChunks, hypertableBytes, ORDER_BY, SEGMENT_BY, withCompressionInContract } from './lib/bench/compression';
 import { benchLocks } from './lib/bench/locks';
-import { BenchResults, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks } from './lib/bench/report';
+import {
+  BenchResults, CompressionRun, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks,
+} from './lib/bench/report';
 import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
 import { rowCounts } from './lib/schema/introspect';
@@ -22,6 +25,8 @@ import { DEFAULT_PG_BIN, localTool } from './lib/server/localCluster';
 import { withMigratedScratch } from './lib/migrations/scratch';
 import { loadSettings, Settings, settingsForDatabase, urlForDatabase } from './lib/server/settings';
 import { describeServer, pickTestServer, stopOnSignal } from './lib/server/testServer';
+import { describeEdition, readTimescaleEdition, TimescaleEdition } from './lib/server/timescaleEdition';
+import { COMMUNITY_BUILD_HINT, TimescaleEditionError } from './lib/cli/errors';
 
 export interface BenchOptions {
   preset: 'quick' | 'full';
@@ -329,7 +334,7 @@ async function benchBackup(settings: Settings, preset: string, runs: number): Pr
  * `kapman-db report` on the bench database as a user runs it, a process each time: its wall time
  * beside Node's own start (`node -e ""`), and what each of its steps took, as it reports them.
  */
-async function benchReport(settings: Settings, preset: string, runs: number): Promise<NonNullable<BenchResults['report']>> {
+async function benchReport(settings: Settings, preset: string, runs: number, loadAtStart: number): Promise<NonNullable<BenchResults['report']>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-bench-report-'));
   const env = { ...process.env, DATABASE_URL: settings.url, NODE_ENV: undefined };
   const walls: number[] = [];
@@ -356,17 +361,59 @@ async function benchReport(settings: Settings, preset: string, runs: number): Pr
   return {
     preset, runs, ms: median(walls), nodeStartMs: start.ms, bytes,
     steps: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, median(v)])),
+    load: [loadAtStart, os.loadavg()[0]],
   };
 }
 
-function machine(c: { server: string; pg: string; tsdb: string; loadAtStart: number }): string[] {
+/**
+ * ohlcv compressed with the author's settings (his retention migration's), every chunk at once:
+ * its size before and after; the two reads on the compressed chunks beside an uncompressed copy
+ * (a hypertable of the same chunk interval, rows and indexes), in turns; then db:backup and
+ * db:restore of the compressed database beside their floors, as benchBackup measures them.
+ */
+async function benchCompression(c: Client, settings: Settings, o: BenchOptions, ids: string[], dates: string[],
+  uncompressed: NonNullable<BenchResults['backup']>): Promise<CompressionRun> {
+  const loadAtStart = os.loadavg()[0];
+  const copy = `${BENCH_SCHEMA}.ohlcv_uncompressed`;
+  await c.query(`CREATE SCHEMA ${BENCH_SCHEMA}`);
+  await c.query(`CREATE TABLE ${copy} (LIKE ${TABLE.hyper} INCLUDING ALL)`);
+  await c.query(`SELECT create_hypertable('${copy}', by_range('date', $1::interval))`, [await chunkInterval(c, TABLE.hyper)]);
+  await c.query(`INSERT INTO ${copy} SELECT * FROM ${TABLE.hyper}`);
+  await c.query(`VACUUM ANALYZE ${copy}`);
+  const rows = (await c.query(`SELECT count(*)::int AS n FROM ${TABLE.hyper}`)).rows[0].n as number;
+  const bytesBefore = await hypertableBytes(c, TABLE.hyper);
+  const [chunks, compressMs] = await timed(() => compressAllChunks(c, TABLE.hyper));
+  await c.query(`ANALYZE ${TABLE.hyper}`);
+  const bytesAfter = await hypertableBytes(c, TABLE.hyper);
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  log(`compression (segment by ${SEGMENT_BY}, order by ${ORDER_BY}): ${chunks} chunks of ${rows} rows in ${Math.round(compressMs)} ms, ohlcv ${mb(bytesBefore)} -> ${mb(bytesAfter)}`);
+
+  const reads = await readLatencies(c, { compressed: TABLE.hyper, uncompressed: copy }, ids, dates, o.readSamples);
+  for (const kind of ['ticker', 'cross'] as const) {
+    log(`reads on compressed chunks, ${kind}, server p50: compressed ${reads[kind].compressed.server.p50.toFixed(2)} ms, uncompressed ${reads[kind].uncompressed.server.p50.toFixed(2)} ms`);
+  }
+  await c.query(`DROP SCHEMA ${BENCH_SCHEMA} CASCADE`);
+
+  // db:restore checks the restore against the contract: as where the author's migration and its entry are.
+  const backup = await withCompressionInContract('ohlcv', () => benchBackup(settings, o.preset, o.backupRuns));
+  log(`compressed database: db:backup ${Math.round(backup.backupMs)} ms (pg_dump floor ${Math.round(backup.backupFloorMs)} ms), `
+    + `db:restore ${Math.round(backup.restoreMs)} ms (floor ${Math.round(backup.restoreFloorMs)} ms), archive ${mb(backup.archiveBytes)} (medians)`);
+  return {
+    preset: o.preset, rows, chunks, segmentBy: SEGMENT_BY, orderBy: ORDER_BY, compressMs, bytesBefore, bytesAfter,
+    reads: { samples: o.readSamples, ...reads },
+    backup, uncompressed: { backupMs: uncompressed.backupMs, restoreMs: uncompressed.restoreMs, archiveBytes: uncompressed.archiveBytes },
+    load: [loadAtStart, os.loadavg()[0]],
+  };
+}
+
+function machine(c: { server: string; edition: TimescaleEdition; loadAtStart: number }): string[] {
   const cpus = os.cpus();
   return [
     `${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory`,
     // Shared machines vary: the load says how much other work the twins' turns had to share the cores with.
     `load average (1 min): ${c.loadAtStart.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`,
     `${fs.existsSync('/etc/debian_version') ? `Debian ${fs.readFileSync('/etc/debian_version', 'utf8').trim()}, ` : ''}Node ${process.version}`,
-    `PostgreSQL ${c.pg}, TimescaleDB ${c.tsdb} (server: ${c.server})`,
+    `${describeEdition(c.edition)} (server: ${c.server})`,
   ];
 }
 
@@ -383,8 +430,12 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
 
     const c = await connect(settings);
     try {
-      const versions = (await c.query(`SELECT current_setting('server_version') AS pg,
-        (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS tsdb`)).rows[0];
+      const edition = await readTimescaleEdition(c);
+      // Compression, measured last, needs the community build: said now rather than at the end of the run.
+      if (edition.license !== 'timescale') {
+        throw new TimescaleEditionError(`the benchmark measures compression, which needs TimescaleDB's community build, and the server at ${settings.displayUrl} runs ${describeEdition(edition)}`,
+          COMMUNITY_BUILD_HINT);
+      }
       const ids = await makeTickers(c, o.tickers);
       const dates = weekdays(o.days + o.upsertDays);
       const history = dates.slice(0, o.days);
@@ -463,8 +514,9 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`restore: db:restore ${Math.round(backup.restoreMs)} ms (${mbps(backup.restoreMs)} MB/s), pg_restore floor ${Math.round(backup.restoreFloorMs)} ms (${mbps(backup.restoreFloorMs)} MB/s) (medians)`);
 
       // The health page, on what a user's database holds: every bar of the preset, no twins.
-      const report = await benchReport(settings, o.preset, o.reportRuns);
+      const report = await benchReport(settings, o.preset, o.reportRuns, loadAtStart);
       log(`report: ${Math.round(report.ms)} ms, ${Math.round(report.ms - report.nodeStartMs)} ms beyond Node's start (median of ${report.runs}); a page of ${Math.round(report.bytes / 1024)} kB`);
+      const compression = await benchCompression(c, settings, o, ids, dates, backup);
 
       let suite: BenchResults['suite'];
       if (o.suite) {
@@ -478,14 +530,14 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       }
       return {
         preset: o.preset, tickers: o.tickers, days: o.days,
-        machine: machine({ server: server.kind, pg: versions.pg, tsdb: versions.tsdb, loadAtStart }),
+        machine: machine({ server: server.kind, edition, loadAtStart }),
         command: `npm run bench${o.preset === 'full' ? ' -- --preset full' : ''}`,
         durationMs: Math.round(nowMs() - benchStarted),
         reset,
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,
         reads: { samples: o.readSamples, ...reads },
-        removal, sweep, backup, suite, locks, report,
+        removal, sweep, backup, suite, locks, compression: [compression], report,
       };
     } finally {
       await c.end();
@@ -499,9 +551,16 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
 const DOCS = path.join(PROJECT_ROOT, 'docs');
 export const RESULTS_JSON = path.join(DOCS, 'benchmarks.json');
 
+/**
+ * Writes the page, chart and results. Compression is measured at each preset, in runs of its own:
+ * the results keep the other presets' figures from the last results written.
+ */
 export function writeReport(r: BenchResults): void {
   const docs = DOCS;
   fs.mkdirSync(docs, { recursive: true });
+  const earlier: BenchResults | undefined = fs.existsSync(RESULTS_JSON) ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8')) : undefined;
+  const measured = new Set((r.compression ?? []).map((run) => run.preset));
+  r = { ...r, compression: [...(r.compression ?? []), ...(earlier?.compression ?? []).filter((run) => !measured.has(run.preset))] };
   fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(path.join(docs, 'benchmarks.svg'), renderChart(r));
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), renderMarkdown(r, 'benchmarks.svg'));

@@ -4,6 +4,7 @@
 import * as cli from './lib/cli/cli';
 import type { CommandEntry, DatabaseArgs, Program } from './lib/cli/cli';
 import { InvalidSettingsError, UsageError } from './lib/cli/errors';
+import { unfinishedSquashRefusal } from './lib/migrations/squashJournal';
 import type { Settings } from './lib/server/settings';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see above */
@@ -22,7 +23,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'new', positionals: '<name..>', needs: 'the name of the migration', placeholder: 'NAME', describe: 'Write the next migration, db/migrations/<NNNN>_<name>.ts, from the house stub', load: () => require('./new').command },
   { name: 'squash', describe: 'Fold the migrations (or those up to --through NNNN) into one baseline migration, proven to build the identical database first', load: () => require('./squash').command },
   { name: 'schema:dump', describe: 'Write db/schema.sql from a scratch database built by the migrations (needs CREATEDB on the server)', load: () => require('./schema-dump').command },
-  { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md and README.md', load: () => require('./erd').command },
+  { name: 'erd', describe: 'Write the Mermaid ER diagram of the migrations\' schema into docs/schema.md', load: () => require('./erd').command },
   { name: 'report', describe: 'Write the database\'s health as one HTML page (coverage, gaps, bad bars, watchlists, storage, schema); read-only, safe on production', load: () => require('./report').command },
   { name: 'bench', describe: 'Benchmark reset, backfill, daily upsert, reads, chunk intervals, backup and restore on a throwaway TimescaleDB', load: () => require('./bench').command },
 ];
@@ -45,6 +46,9 @@ export function settingsFromArgs(args: { env?: string; 'lock-timeout'?: number }
 
 /** A database command's target: its Settings, read once here and passed down, the server waited for with --wait. */
 async function target(args: DatabaseArgs): Promise<Settings> {
+  // A squash stopped while it moved the files: no command reads db/ until `db:squash --finish` has finished it.
+  const unfinished = unfinishedSquashRefusal();
+  if (unfinished && !(args as { finish?: boolean }).finish) throw unfinished;
   const settings = settingsFromArgs(args);
   if (args.wait) {
     const { waitForServer } = await import('./lib/server/connection');

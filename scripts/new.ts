@@ -3,10 +3,11 @@
 // refused (knexfile.ts): it would name the file by timestamp.
 import fs from 'fs';
 import path from 'path';
-import { MIGRATIONS_DIR } from '../db/migrationSource';
+import { MIGRATIONS_DIR, squashedDirOf } from '../db/migrationSource';
 import type { KapmanCommand } from './command';
 import { KapmanError, MigrationExistsError, UsageError } from './lib/cli/errors';
 import { log } from './lib/cli/log';
+import { unfinishedSquashRefusal } from './lib/migrations/squashJournal';
 
 export interface NewMigrationOptions {
   /** What the migration does, in words: `add ticker exchange`, `addTickerExchange` or `add_ticker_exchange`. */
@@ -71,23 +72,29 @@ export async function down(knex: Knex): Promise<void> {
 /** What else a schema change needs, after the migration itself. */
 export const NEXT_STEPS = [
   'write up() and down(), and the reason in the comment (a foreign key needs an index leading with its columns)',
-  'npm run db:migrate -- --dry-run  (the SQL it will run, rehearsed; nothing changes)',
-  'npm run db:lint         (squawk and the TimescaleDB rules over that SQL; silence a finding only with a reason)',
-  'npm run db:migrate      (apply it to the development database)',
-  'update the contract, db/contract.ts, to the schema it makes: npm run db:verify prints the entries it lacks, ready to paste; then it passes',
-  'npm run db:schema:dump  (refresh db/schema.sql)',
-  'npm run db:erd          (refresh the diagram in docs/schema.md and README.md)',
-  'npm test                (it reads its expectations from db/contract.ts and db/migrations/)',
+  'node scripts/kapman-db.js migrate --dry-run  (the SQL it will run, rehearsed; nothing changes)',
+  'node scripts/kapman-db.js lint         (squawk and the TimescaleDB rules over that SQL; silence a finding only with a reason)',
+  'node scripts/kapman-db.js migrate      (apply it to the development database)',
+  'update the contract, db/contract.ts, to the schema it makes: node scripts/kapman-db.js verify prints the entries it lacks, ready to paste; then it passes',
+  'node scripts/kapman-db.js schema:dump  (refresh db/schema.sql)',
+  'node scripts/kapman-db.js erd          (refresh the diagram in docs/schema.md)',
+  'npm test                               (it reads its expectations from db/contract.ts and db/migrations/)',
 ];
 
 export function newMigration(o: NewMigrationOptions): WrittenMigration {
   const directory = o.directory ?? MIGRATIONS_DIR;
   const name = migrationName(o.name);
   if (!fs.existsSync(directory)) throw new KapmanError(`no migrations folder at ${directory}`);
+  const unfinished = unfinishedSquashRefusal(directory);
+  if (unfinished) throw unfinished;
   const files = fs.readdirSync(directory);
-  const taken = files.find((f) => NUMBERED.exec(f)?.[2] === name);
+  // A squash moves its files to db/squashed/: their names stay taken (a database may have applied them).
+  const squashedDir = squashedDirOf(directory);
+  const squashed = fs.existsSync(squashedDir) ? fs.readdirSync(squashedDir) : [];
+  const taken = files.find((f) => NUMBERED.exec(f)?.[2] === name) ?? squashed.find((f) => NUMBERED.exec(f)?.[2] === name);
   if (taken) {
-    throw new MigrationExistsError(`a migration named ${name} exists: ${taken}`,
+    const where = files.includes(taken) ? taken : `${taken} (in ${path.basename(path.dirname(directory))}/squashed/, folded into a baseline)`;
+    throw new MigrationExistsError(`a migration named ${name} exists: ${where}`,
       `migrations are history: change the schema in a new one with another name, e.g. \`npm run db:new -- ${name}_2\``);
   }
   const file = `${nextNumber(files)}_${name}.ts`;

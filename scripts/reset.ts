@@ -29,6 +29,8 @@ export interface ResetOptions {
   noBackup?: boolean;
   /** Empty and rebuild the database where it stands, in one transaction (no CREATEDB needed). */
   inPlace?: boolean;
+  /** Another migrations folder (tests use temporary ones). */
+  migrationsDirectory?: string;
 }
 
 export interface ResetResult {
@@ -44,7 +46,8 @@ export interface ResetResult {
 export async function reset(settings: Settings, o: ResetOptions = {}): Promise<ResetResult> {
   refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
   if (o.waitMs) await waitForServer(settings, o.waitMs);
-  const files = await new MigrationFiles().getMigrations();
+  const directory = o.migrationsDirectory;
+  const files = await new MigrationFiles(directory).getMigrations();
   const dryRun = o.dryRun ? { dryRun: { wouldApply: files } } : {};
   let applied: string[] = [];
   let verification: VerifyReport | undefined;
@@ -58,14 +61,16 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     log(`backup of ${settings.database} written before the reset: ${backup}; to restore it: ${restoreCommand(backup, settings.env)}`);
   };
   const plan = [...(backsUp ? [`first back up ${settings.database} to ${defaultBackupFile(settings.database)} (--no-backup skips it)`] : []),
-    `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract, every table empty'];
+    `apply ${count(files.length, 'migration')} as the owner:`, ...files.map((f) => `  ${f}`), 'verify it is the contract'];
   // Either way, in one transaction: the migrations, then the check on their own session before
   // they commit. A difference rolls everything back (beside, the build is then removed too).
   // Reported under the target's name: beside, the build becomes it.
   const migrateAndVerify = async (trx: Knex.Transaction, session: Client, uncommitted: string) => {
     applied = await step((done: string[]) => `${count(done.length, 'migration')} applied${uncommitted}`,
       async () => (await trx.migrate.latest())[1] as string[]);
-    verification = await step(`compared with the contract${uncommitted}`, () => verifyOn(session, settings.database, { empty: true }));
+    // Nothing else is left to hold rows (a new database, or every schema dropped in place): what
+    // the tables hold, the migrations inserted (seed and reference data).
+    verification = await step(`compared with the contract${uncommitted}`, () => verifyOn(session, settings.database, { migrationsDirectory: directory }));
     reportVerification(verification, contractMismatch(settings.database));
   };
   if (o.inPlace) {
@@ -73,6 +78,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     const { owner } = await resetInPlace(settings, {
       dryRun: o.dryRun,
       reporter,
+      directory,
       plan,
       build: (trx, client) => migrateAndVerify(trx, client, ' (not committed yet)'),
     });
@@ -83,7 +89,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     beforeBuild: backsUp ? backUp : undefined,
     whileCreating: loadKnex,
     plan,
-    build: (beside) => withMigrationTransaction(beside, { reporter }, (trx, session) => migrateAndVerify(trx, session, '')),
+    build: (beside) => withMigrationTransaction(beside, { reporter, directory }, (trx, session) => migrateAndVerify(trx, session, '')),
   });
   return { owner, applied, verification, backup, ...dryRun };
 }
@@ -101,6 +107,6 @@ export const command: KapmanCommand<{ force: boolean; 'dry-run': boolean; 'in-pl
   },
   outcome: (r, settings) => (r.dryRun
     ? `dry run, nothing changed: a reset of ${settings.database} would apply ${count(r.dryRun.wouldApply.length, 'migration')}`
-    : `${settings.database} reset: ${count(r.applied.length, 'migration')} applied; it matches the contract, every table empty${
+    : `${settings.database} reset: ${count(r.applied.length, 'migration')} applied; it matches the contract${
       r.backup ? `; backup written before the reset: ${r.backup}; to restore it: ${restoreCommand(r.backup, settings.env)}` : ''}`),
 };

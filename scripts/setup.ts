@@ -5,7 +5,7 @@ import { dbUp, DbUpOptions, useDocker } from './lib/server/devServer';
 import { devServerOptions } from './db-up';
 import type { KapmanCommand } from './command';
 import { count, log } from './lib/cli/log';
-import { provisionTimescale } from './lib/server/provision';
+import { machineFacts, provisionTimescale } from './lib/server/provision';
 import { displayUrl } from './lib/server/connectionUrl';
 import { migrate } from './lib/migrations/deploy';
 
@@ -14,6 +14,8 @@ export interface SetupOptions extends DbUpOptions {
   waitMs: number;
   /** Installs TimescaleDB for the local binaries when missing (tests pass their own). */
   provision?: (binDir: string) => void;
+  /** TIMESCALEDB_SOURCE: the install script then builds the community build from it. */
+  timescaleSource?: string;
 }
 
 export interface SetupResult {
@@ -26,7 +28,7 @@ export interface SetupResult {
 export async function setup(o: SetupOptions): Promise<SetupResult> {
   const docker = useDocker(o.docker);
   // The compose service runs the timescale/timescaledb image: nothing to install locally.
-  if (!docker) (o.provision ?? provisionTimescale)(o.binDir);
+  if (!docker) (o.provision ?? ((binDir) => provisionTimescale(binDir, machineFacts(binDir, o.timescaleSource))))(o.binDir);
   // db:up's database, not DATABASE_URL's: setup is about the server it just started.
   const settings = await dbUp({ ...o, docker });
   const { applied } = await migrate(settings, { waitMs: o.waitMs });
@@ -41,6 +43,7 @@ export const command: KapmanCommand<{ docker?: boolean; 'pg-bin': string; port: 
   run: async (args) => {
     const { url, applied } = await setup({
       docker: args.docker, binDir: args['pg-bin'], cluster: { port: args.port }, waitMs: args['wait-timeout'] * 1000, lockTimeoutMs: args['lock-timeout'] * 1000,
+      timescaleSource: process.env.TIMESCALEDB_SOURCE || undefined,
     });
     return { url: displayUrl(url), applied };
   },

@@ -25,7 +25,7 @@ function childRun(how: string): number {
   return pid;
 }
 
-test('the container runs TimescaleDB for the tests, and stop() removes it with its volume', async () => {
+test('the container runs TimescaleDB\'s community build for the tests, and stop() removes it with its volume', async () => {
   const server = (await tryTestcontainers([]))!;
   expect(server.kind).toBe('testcontainers');
   const ids = containersOf(process.pid);
@@ -34,6 +34,8 @@ test('the container runs TimescaleDB for the tests, and stop() removes it with i
   const c = new Client({ connectionString: server.adminUrl });
   await c.connect();
   expect((await c.query("SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'")).rows[0].n).toBe(1);
+  // The pinned image is TimescaleDB's community build: compression and policies work there.
+  expect((await c.query("SELECT current_setting('timescaledb.license') AS license")).rows[0].license).toBe('timescale');
   expect((await c.query("SELECT current_setting('timescaledb.telemetry_level') AS level")).rows[0].level).toBe('off');
   await c.end();
   await server.stop();

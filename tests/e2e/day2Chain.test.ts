@@ -6,11 +6,13 @@ import { readSchema } from '../../scripts/lib/schema/introspect';
 import { reconcileExpressions } from '../../scripts/lib/schema/expressions';
 import { day2Migrations, migrationsFolder, releasedMigrations } from '../support/migrations';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { requireCommunityBuild } from '../support/timescaleEdition';
 
 afterAll(dropMadeDatabases);
 
 test('the day-2 chain applies on the released migrations, rolls back to them, and applies again alike', async () => {
   const db = await createMigratedDatabase('_day2');
+  await withDatabase(db, requireCommunityBuild);
   const directory = migrationsFolder({ ...releasedMigrations(), ...day2Migrations() });
   const before = await withDatabase(db, (c) => readSchema(c));
   expect(await applyMigrations(db, { directory })).toEqual(Object.keys(day2Migrations()));

@@ -32,11 +32,11 @@ const copy = (label: string) => {
   return c;
 };
 
-test('--help lists every command, --version the package version, and no or an unknown command is exit 2', () => {
+test('--help lists every command as it was started (node scripts/kapman-db.js), --version the package version, and no or an unknown command is exit 2', () => {
   const help = kapman(['--help']);
   expect(help.code).toBe(0);
   for (const name of ['setup', 'up', 'down', 'migrate', 'rollback', 'reset', 'status', 'verify', 'backup', 'restore', 'new', 'schema:dump', 'erd', 'bench']) {
-    expect(help.out).toMatch(new RegExp(`^  kapman-db ${name}\\b`, 'm'));
+    expect(help.out).toMatch(new RegExp(`^  node scripts/kapman-db\\.js ${name}\\b`, 'm'));
   }
   const version = kapman(['--version']);
   expect(version.out.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
@@ -56,7 +56,7 @@ test('--wait-timeout and --lock-timeout take a positive number of seconds; anyth
     const r = kapman([command, ...args]);
     expect({ command, code: r.code }).toEqual({ command, code: 2 });
     expect(r.err).toMatch(/^kapman: error: --(wait|lock)-timeout must be a positive number of seconds, not (abc|-5|0|soon)$/m);
-    expect(r.err).toMatch(new RegExp(`^kapman: hint: see \`kapman-db ${command} --help\`$`, 'm'));
+    expect(r.err).toMatch(new RegExp(`^kapman: hint: see \`node scripts/kapman-db\\.js ${command} --help\`$`, 'm'));
   }
 });
 

@@ -10,12 +10,12 @@ import { devClusterOptions } from '../../scripts/lib/server/devServer';
 import { clusterUrl, DEFAULT_PG_BIN, devDataDir, freePort, runningPort, SHARED_DATA_ROOT } from '../../scripts/lib/server/localCluster';
 import { withClient } from '../../scripts/lib/server/connection';
 import { ROOT } from '../support/cli';
-import { commandLines, README_TEXT } from '../support/readme';
+import { commandLines, README_TEXT, section } from '../support/readme';
 import { settingsOf } from '../support/testDatabase';
 
 const binDir = process.env.PG_BIN || DEFAULT_PG_BIN;
 const readme = README_TEXT();
-const quickStart = commandLines(readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Commands')));
+const quickStart = commandLines(section(readme, 'Quick start'));
 
 /** A clone of this checkout's files as they stand (what `git ls-files` lists), without node_modules. */
 function cloneInto(dir: string): void {

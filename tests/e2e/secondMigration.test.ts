@@ -1,5 +1,5 @@
-// Slow (a whole `npm test` of its own, about a minute): the README's "Writing the next
-// migration" steps, done as written for a watchlists table in a copy of the project, leave that
+// Slow (a whole `npm test` of its own, about a minute): the README's daily loop, done step by
+// step (through the npm scripts) for a watchlists table in a copy of the project, leaves that
 // copy's own suite green.
 import fs from 'fs';
 import path from 'path';

@@ -35,6 +35,10 @@ describe('the provisioning decision', () => {
 
   test('missing, not root, sudo there: runs it through sudo', () => {
     expect(planProvision({ ...missing, sudoOnPath: true })).toEqual({ kind: 'install', command: 'sudo', args: ['bash', INSTALL_SCRIPT] });
+    // TIMESCALEDB_SOURCE travels with it too: the community build, not the Apache one sudo's cleared environment would give.
+    expect(planProvision({ ...missing, sudoOnPath: true, binDir: '/opt/pg15/bin', source: '/src/timescaledb-2.19.3.tar.xz' })).toEqual({
+      kind: 'install', command: 'sudo', args: ['env', 'PG_BIN=/opt/pg15/bin', 'TIMESCALEDB_SOURCE=/src/timescaledb-2.19.3.tar.xz', 'bash', INSTALL_SCRIPT],
+    });
   });
 
   test('missing, not root, no sudo: a named error (exit 8) whose hint is the command to run as root', () => {

@@ -12,6 +12,7 @@ import { Settings } from '../../scripts/lib/server/settings';
 import { pasteEntries } from '../support/contractPaste';
 import { runInProcess } from '../support/inProcess';
 import { actAsOwner, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { requireCommunityBuild } from '../support/timescaleEdition';
 
 let db: Settings;
 beforeAll(async () => {
@@ -49,36 +50,43 @@ async function pastedAfter(statements: string[]): Promise<SchemaContract> {
 
 const item = (d: Difference) => `${d.kind} ${d.group}: ${d.item}`;
 
-const RETENTION = "SELECT add_retention_policy('ohlcv', INTERVAL '730 days')";
-const COMPRESSION = ["ALTER TABLE ohlcv SET (timescaledb.compress, timescaledb.compress_segmentby = 'ticker_id', timescaledb.compress_orderby = 'date DESC')",
-  "SELECT add_compression_policy('ohlcv', INTERVAL '120 days')"];
+// The first day-2 migration's statements, on a hypertable of the test's own like ohlcv (the project's own
+// migrations may have made them already on ohlcv itself).
+const BARS = ['CREATE TABLE probe_bars (ticker_id uuid NOT NULL, date date NOT NULL, close numeric, PRIMARY KEY (ticker_id, date))',
+  "SELECT create_hypertable('probe_bars', by_range('date', INTERVAL '365 days'))"];
+const RETENTION = "SELECT add_retention_policy('probe_bars', INTERVAL '730 days')";
+const COMPRESSION = ["ALTER TABLE probe_bars SET (timescaledb.compress, timescaledb.compress_segmentby = 'ticker_id', timescaledb.compress_orderby = 'date DESC')",
+  "SELECT add_compression_policy('probe_bars', INTERVAL '120 days')"];
 const VIEW = 'CREATE VIEW v_latest_close AS SELECT t.symbol, o.date, o.close FROM ohlcv o JOIN tickers t ON t.id = o.ticker_id';
 
 describe('TimescaleDB: retention and compression as the first day-2 migration makes them', () => {
   let contract: SchemaContract;
   beforeAll(async () => {
-    contract = await pastedAfter([RETENTION, ...COMPRESSION]);
+    await withDatabase(db, requireCommunityBuild);
+    contract = await pastedAfter([...BARS, RETENTION, ...COMPRESSION]);
   });
 
   test('the pasted contract holds the compression settings and both policies, by name', () => {
-    expect(contract.hypertables.find((h) => h.table === 'ohlcv')?.compression).toEqual({ segmentBy: 'ticker_id', orderBy: 'date DESC' });
-    expect(contract.policies).toEqual([
-      expect.objectContaining({ on: 'ohlcv', kind: 'compression', config: { compress_after: '120 days' } }),
-      expect.objectContaining({ on: 'ohlcv', kind: 'retention', config: { drop_after: '730 days' } }),
+    expect(contract.hypertables.find((h) => h.table === 'probe_bars')?.compression).toEqual({ segmentBy: 'ticker_id', orderBy: 'date DESC' });
+    expect(contract.policies!.filter((p) => p.on === 'probe_bars')).toEqual([
+      expect.objectContaining({ on: 'probe_bars', kind: 'compression', config: { compress_after: '120 days' } }),
+      expect.objectContaining({ on: 'probe_bars', kind: 'retention', config: { drop_after: '730 days' } }),
     ]);
   });
 
   test.each([
-    ['a dropped retention policy', ["SELECT remove_retention_policy('ohlcv')"], ['missing database: retention policy on ohlcv']],
-    ['a changed retention', ["SELECT remove_retention_policy('ohlcv')", "SELECT add_retention_policy('ohlcv', INTERVAL '365 days')"],
-      ['changed database: retention policy on ohlcv']],
-    ['a changed compress_after', ["SELECT remove_compression_policy('ohlcv')", "SELECT add_compression_policy('ohlcv', INTERVAL '90 days')"],
-      ['changed database: compression policy on ohlcv']],
-    ['a paused policy', ["SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"],
-      ['changed database: retention policy on ohlcv']],
-    ['changed compression settings', ["ALTER TABLE ohlcv SET (timescaledb.compress_orderby = 'date ASC')"], ['changed database: compression of ohlcv']],
+    ['a dropped retention policy', ["SELECT remove_retention_policy('probe_bars')"], ['missing database: retention policy on probe_bars']],
+    ['a changed retention', ["SELECT remove_retention_policy('probe_bars')", "SELECT add_retention_policy('probe_bars', INTERVAL '365 days')"],
+      ['changed database: retention policy on probe_bars']],
+    ['a changed compress_after', ["SELECT remove_compression_policy('probe_bars')", "SELECT add_compression_policy('probe_bars', INTERVAL '90 days')"],
+      ['changed database: compression policy on probe_bars']],
+    ['a paused policy', ["SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'probe_bars'"],
+      ['changed database: retention policy on probe_bars']],
+    ['a changed run time limit', ["SELECT alter_job(job_id, max_runtime => INTERVAL '1 hour') FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'probe_bars'"],
+      ['changed database: retention policy on probe_bars']],
+    ['changed compression settings', ["ALTER TABLE probe_bars SET (timescaledb.compress_orderby = 'date ASC')"], ['changed database: compression of probe_bars']],
   ])('%s is a difference, named', async (_label, change, expected) => {
-    const found = await withChanges([RETENTION, ...COMPRESSION, ...change], (c) => differences(c, contract));
+    const found = await withChanges([...BARS, RETENTION, ...COMPRESSION, ...change], (c) => differences(c, contract));
     expect(found.map(item)).toEqual(expected);
   });
 });
@@ -92,11 +100,11 @@ test.each([
   ['unexpected database: function touch()', 'unexpected tickers: trigger tickers_touch']],
   ['row-level security with a policy', ['ALTER TABLE tickers ENABLE ROW LEVEL SECURITY', "CREATE POLICY active_only ON tickers FOR SELECT USING (is_active)"],
     ['unexpected tickers: row-level security', 'unexpected tickers: row-level security policy active_only']],
-  ['a grant, a comment and a setting', ['CREATE ROLE kapman_probe_reader', 'GRANT SELECT ON tickers TO kapman_probe_reader',
-    "COMMENT ON COLUMN tickers.symbol IS 'exchange ticker'", "SELECT set_config('kapman.probe', 'x', true)"],
+  ['a grant and a comment', ['CREATE ROLE kapman_probe_reader', 'GRANT SELECT ON tickers TO kapman_probe_reader',
+    "COMMENT ON COLUMN tickers.symbol IS 'exchange ticker'"],
   ['unexpected database: grant on table tickers to kapman_probe_reader', 'unexpected database: comment on column tickers.symbol']],
-  ['a sequence behind a serial column, and an identity column', ['CREATE TABLE watchlists (id serial PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY)'],
-    ['unexpected database: sequence watchlists_id_seq', 'unexpected watchlists: table']],
+  ['a sequence behind a serial column, and an identity column', ['CREATE TABLE probe_lists (id serial PRIMARY KEY, n int GENERATED ALWAYS AS IDENTITY)'],
+    ['unexpected database: sequence probe_lists_id_seq', 'unexpected probe_lists: table']],
 ])('%s: verify names it, and its pasted entry makes the database match', async (_label, statements, expected) => {
   await withChanges(statements, async (c) => {
     const report = await verifyOn(c, db.database);
@@ -119,27 +127,43 @@ test('a changed view is a difference; the same view as PostgreSQL reads its own 
   expect(other.map(item)).toEqual(['changed database: view v_index_funds']);
 });
 
-test('a database setting (ALTER DATABASE … SET) is a difference with its entry', async () => {
+test('a database setting the contract names is compared; one it does not name is ops\' or the platform\'s, as a reset keeps it', async () => {
+  const alter = (c: Client, sql: string) => c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} ${sql}`);
   await withDatabase(db, async (c) => {
-    await c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} SET timezone = 'America/New_York'`);
+    await alter(c, "SET timezone = 'America/New_York'");
     try {
-      const report = await verifyOn(c, db.database);
-      expect(report.differences.map(item)).toEqual(['unexpected database: setting TimeZone']);
-      expect(await differences(c, pasteEntries(CONTRACT, report.contractEntries!))).toEqual([]);
+      expect((await verifyOn(c, db.database)).differences).toEqual([]);
+      const contract = { ...CONTRACT, settings: { TimeZone: 'America/New_York' } };
+      expect(await differences(c, contract)).toEqual([]);
+      await alter(c, "SET timezone = 'UTC'");
+      expect((await differences(c, contract)).map(item)).toEqual(['changed database: setting TimeZone']);
+      await alter(c, 'RESET timezone');
+      expect((await differences(c, contract)).map(item)).toEqual(['missing database: setting TimeZone']);
     } finally {
-      await c.query(`ALTER DATABASE ${c.escapeIdentifier(db.database)} RESET timezone`);
+      await alter(c, 'RESET timezone');
     }
   });
 });
 
 test('db:verify exits 11 on a policy the contract lacks, and prints the entry', async () => {
-  await withDatabase(db, (c) => c.query(RETENTION));
+  // A retention policy on the first hypertable of the contract that has none.
+  const table = CONTRACT.hypertables.map((h) => h.table).find((t) => !(CONTRACT.policies ?? []).some((p) => p.on === t && p.kind === 'retention'))
+    ?? CONTRACT.hypertables[0].table;
+  const had = (CONTRACT.policies ?? []).find((p) => p.on === table && p.kind === 'retention');
+  await withDatabase(db, async (c) => {
+    await requireCommunityBuild(c);
+    if (had) await c.query('SELECT remove_retention_policy($1)', [table]);
+    await c.query("SELECT add_retention_policy($1, INTERVAL '731 days')", [table]);
+  });
   try {
     const r = await runInProcess('verify', [], { DATABASE_URL: db.url });
     expect(r.code).toBe(11);
-    expect(r.out).toMatch(/unexpected retention policy on ohlcv: drop_after: 730 days; every 1 day/);
-    expect(r.out).toMatch(/policies: \[\n {4}\{ on: 'ohlcv', kind: 'retention', config: \{ drop_after: '730 days' \}, schedule: '1 day' \},\n {2}\],/);
+    expect(r.out).toMatch(new RegExp(`(unexpected|changed) retention policy on ${table}: .*drop_after: 731 days`));
+    expect(r.out).toMatch(new RegExp(`policies: \\[\\n[^]*\\{ on: '${table}', kind: 'retention', config: \\{ drop_after: '731 days' \\}, schedule: '1 day' \\},\\n[^]*\\],`));
   } finally {
-    await withDatabase(db, (c) => c.query("SELECT remove_retention_policy('ohlcv')"));
+    await withDatabase(db, async (c) => {
+      await c.query('SELECT remove_retention_policy($1)', [table]);
+      if (had) await c.query('SELECT add_retention_policy($1, $2::interval, schedule_interval => $3::interval)', [table, had.config.drop_after, had.schedule]);
+    });
   }
 });

@@ -17,8 +17,8 @@ afterAll(dropMadeDatabases);
 const cases: Array<[string, string, Difference]> = [
   ['a column added', 'ALTER TABLE tickers ADD COLUMN exchange text',
     { group: 'tickers', kind: 'unexpected', item: 'column exchange', actual: 'text NULL' }],
-  ["a column's type changed", 'ALTER TABLE ohlcv ALTER COLUMN volume TYPE integer',
-    { group: 'ohlcv', kind: 'changed', item: 'column volume', expected: 'bigint NULL', actual: 'integer NULL' }],
+  ["a column's type changed", 'ALTER TABLE recommendation_outcomes ALTER COLUMN days_held TYPE bigint',
+    { group: 'recommendation_outcomes', kind: 'changed', item: 'column days_held', expected: 'integer NULL', actual: 'bigint NULL' }],
   ['a NOT NULL dropped', 'ALTER TABLE recommendations ALTER COLUMN recommendation_date DROP NOT NULL',
     { group: 'recommendations', kind: 'changed', item: 'column recommendation_date', expected: 'date NOT NULL', actual: 'date NULL' }],
   ['an index dropped', 'DROP INDEX recommendation_outcomes_recommendation_id_index',

@@ -6,6 +6,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { programAsTyped } from '../../scripts/lib/cli/cli';
 import { MASK } from '../../scripts/lib/cli/log';
 import { SchemaDriftError } from '../../scripts/lib/cli/errors';
 import { reportVerification, verify } from '../../scripts/lib/schema/verify';
@@ -19,6 +20,16 @@ const AS_NPX = { npm_command: 'exec', npm_lifecycle_event: 'npx' };
 const AS_BIN = { npm_command: undefined, npm_lifecycle_event: undefined };
 const asNpmScript = (script: string) => ({ npm_command: 'run', npm_lifecycle_event: script, npm_execpath: undefined });
 const ours = (text: string) => text.split('\n').filter((l) => l.startsWith('kapman:'));
+
+test('hints name the program as it was started: node and the file\'s path, or the bin\'s name', () => {
+  const checkout = path.join(os.tmpdir(), 'checkout');
+  const file = path.join(checkout, 'scripts', 'kapman-db.js');
+  expect(programAsTyped(file, checkout)).toBe('node scripts/kapman-db.js');
+  expect(programAsTyped(file, path.join(checkout, 'db'))).toBe(`node ${file}`); // from a subfolder: the whole path
+  expect(programAsTyped(file, os.homedir())).toBe(`node ${file}`);
+  expect(programAsTyped(path.join(checkout, 'node_modules', '.bin', 'kapman-db'), checkout)).toBe('kapman-db'); // a bin link, npx
+  expect(programAsTyped(undefined, checkout)).toBe('kapman-db');
+});
 
 describe('an unknown option', () => {
   test('through npx: named as typed, with the option it misspells and the line to run', async () => {

@@ -1,8 +1,9 @@
 // The next migration: `npm run db:new` writes it from the house stub, db:migrate applies it,
 // db:status lists it, db:rollback reverts it. (`knex migrate:make` refusing: e2e/knexCliRefusals.test.ts.)
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
-import { MIGRATIONS_DIR } from '../../db/migrationSource';
+import { MIGRATIONS_DIR, squashedDirOf } from '../../db/migrationSource';
 import { MigrationExistsError, MigrationFailedError, UsageError } from '../../scripts/lib/cli/errors';
 import { migrate } from '../../scripts/lib/migrations/deploy';
 import { migrationName, newMigration, nextNumber } from '../../scripts/new';
@@ -69,15 +70,35 @@ test('names: snake_cased, numbered after the highest NNNN_ file, refused when ta
   expect(newMigration({ name: 'next', directory: dir }).file).toBe('0008_next.ts');
 });
 
+test('a name a squash moved to db/squashed/ is still taken: a database may have applied it', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-new-'));
+  try {
+    const directory = path.join(root, 'db', 'migrations');
+    fs.mkdirSync(directory, { recursive: true });
+    fs.mkdirSync(squashedDirOf(directory));
+    fs.writeFileSync(path.join(directory, '0003_baseline.ts'), '');
+    fs.writeFileSync(path.join(squashedDirOf(directory), '0002_tickers.ts'), '');
+    expect(() => newMigration({ name: 'Tickers', directory })).toThrow(/^a migration named tickers exists: 0002_tickers\.ts \(in db\/squashed\/, folded into a baseline\)$/);
+    expect(newMigration({ name: 'ticker exchange', directory }).file).toBe('0004_ticker_exchange.ts');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('`npm run db:new` from the command line: a taken name exits 20, a bad one 2, and neither writes a file', async () => {
-  const taken = released.find((f) => f.endsWith('_tickers.ts'))!;
-  const r = await runInProcess('new', ['Tickers']);
+  // The names the project has taken, in db/migrations/ and (after a squash) db/squashed/: none is assumed.
+  const squashed = fs.existsSync(squashedDirOf()) ? fs.readdirSync(squashedDirOf()) : [];
+  const nameOf = (f: string) => /^\d{4}_(.+)\.ts$/.exec(f)![1];
+  const taken = released[0];
+  const r = await runInProcess('new', [nameOf(taken).replace(/^./, (c) => c.toUpperCase())]);
   expect(r.code).toBe(20);
-  expect(r.err).toMatch(new RegExp(`^kapman: error: a migration named tickers exists: ${taken}$`, 'm'));
-  expect(r.err).toMatch(/^kapman: hint: .*npm run db:new -- tickers_2/m);
-  const words = await runInProcess('new', ['recommendation', 'Outcomes']); // several words, no quotes
-  expect(words.code).toBe(20);
-  expect(words.err).toMatch(/a migration named recommendation_outcomes exists/);
+  expect(r.err).toMatch(new RegExp(`^kapman: error: a migration named ${nameOf(taken)} exists: ${taken}$`, 'm'));
+  expect(r.err).toMatch(new RegExp(`^kapman: hint: .*npm run db:new -- ${nameOf(taken)}_2`, 'm'));
+  const several = [...released, ...squashed].map(nameOf).find((n) => n.includes('_'));
+  if (several) {
+    const words = await runInProcess('new', several.split('_')); // several words, no quotes
+    expect({ code: words.code, err: words.err }).toEqual({ code: 20, err: expect.stringContaining(`a migration named ${several} exists`) });
+  }
   expect((await runInProcess('new', [''])).code).toBe(2);
   expect((await runInProcess('new', [])).code).toBe(2);
   expect((await runInProcess('new', ['drop table;'])).err).toMatch(/holds characters other than/);

@@ -1,7 +1,8 @@
 // db:reset drops and recreates exactly one database, keeps its owner, and touches nothing else.
 // (Resets of databases full of data, repeated, and under odd names: e2e/resetData.test.ts.)
 import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/cli/errors';
-import { loadSettings, urlForDatabase } from '../../scripts/lib/server/settings';
+import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
+import { migrationOf, migrationsFolder, releasedMigrations } from '../support/migrations';
 import { reset } from '../../scripts/reset';
 import { migrationFiles } from '../support/expected';
 import { databasesSnapshot, schemaDump } from '../support/schema';
@@ -46,4 +47,22 @@ test('--dry-run changes nothing', async () => {
   expect(result.applied).toEqual([]);
   expect(schemaDump(db)).toEqual(before);
   await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
+});
+
+test('a reset, beside or in place, keeps the rows the migrations insert, and in place leaves nothing of another schema', async () => {
+  const directory = migrationsFolder({ ...releasedMigrations(),
+    '9999_seed_index_funds.ts': migrationOf(["INSERT INTO tickers (symbol) VALUES ('SPY'), ('QQQ'), ('IWM')"]) });
+  const symbols = (db: Settings) => withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers ORDER BY 1')).rows.map((r) => r.symbol));
+  const db = await createMigratedDatabase('_seeded');
+  await withDatabase(db, async (c) => {
+    await c.query("INSERT INTO tickers (symbol) VALUES ('OLD')");
+    await c.query('CREATE SCHEMA scratch_work');
+    await c.query('CREATE TABLE scratch_work.notes (n text)');
+    await c.query("INSERT INTO scratch_work.notes VALUES ('left behind?')");
+  });
+  await reset(db, { inPlace: true, migrationsDirectory: directory });
+  expect(await symbols(db)).toEqual(['IWM', 'QQQ', 'SPY']);
+  expect(await withDatabase(db, async (c) => (await c.query("SELECT to_regnamespace('scratch_work') AS s")).rows[0].s)).toBeNull();
+  await reset(db, { migrationsDirectory: directory });
+  expect(await symbols(db)).toEqual(['IWM', 'QQQ', 'SPY']);
 });

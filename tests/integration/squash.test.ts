@@ -1,43 +1,27 @@
 // The squash's safety checks, in-process on a project-like folder (db/migrations in a git
-// repository of its own): what it refuses, what its proof catches, and how a database migrated
-// before it is carried past it or refused. Through npm, the knex CLI and a backup: e2e/squash.test.ts.
+// repository of its own): what it refuses, --through, a squash stopped part-way, and a database
+// that drifted. A whole chain of every kind of object, carried forward or refused:
+// squashChain.test.ts. Through npm, the knex CLI and a backup: e2e/squash.test.ts.
 import fs from 'fs';
 import path from 'path';
-import { Baseline, MigrationFiles, migrationFilesIn } from '../../db/migrationSource';
-import { SquashRefusedError } from '../../scripts/lib/cli/errors';
+import { Baseline, MigrationFiles, migrationFilesIn, squashJournalOf } from '../../db/migrationSource';
 import { carryForward } from '../../scripts/lib/migrations/carryForward';
-import { applyMigrations, rollback, withMigrationTransaction } from '../../scripts/lib/migrations/migrate';
 import { squash } from '../../scripts/lib/migrations/squash';
+import { finishSquash } from '../../scripts/lib/migrations/squashJournal';
 import { foldSquashed } from '../../scripts/lib/schema/drift';
-import { verify, verifyOn } from '../../scripts/lib/schema/verify';
-import { loadSettings, Settings } from '../../scripts/lib/server/settings';
-import { migrate } from '../../scripts/lib/migrations/deploy';
-import { migrationOf, releasedMigrations } from '../support/migrations';
+import { MAX_SEED_ROWS } from '../../scripts/lib/schema/read/data';
+import { schemaSqlOf } from '../../scripts/lib/schema/render';
+import { newMigration } from '../../scripts/new';
+import { migrationOf } from '../support/migrations';
 import { schemaDump } from '../support/schema';
-import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
-import { fillEveryTable, fingerprint } from '../support/tradingData';
+import { migratedWith, refusal } from '../support/squash';
+import { dropMadeDatabases, withDatabase } from '../support/testDatabase';
 import { dbFiles, git, gitProject } from '../support/gitProject';
 
 afterAll(dropMadeDatabases);
 
 const project = gitProject;
 const dbFilesOf = (directory: string) => dbFiles(path.dirname(directory));
-
-async function migratedWith(directory: string, label: string, only?: string[]): Promise<Settings> {
-  const db = await createTestDatabase(label);
-  await applyMigrations(db, { directory, ...(only ? { only } : {}) });
-  return db;
-}
-
-/** The refusal's message and hint (an error of another class fails the test). */
-async function refusal(work: Promise<unknown>): Promise<string> {
-  const err = await work.then(() => undefined, (e) => e);
-  expect(err).toBeInstanceOf(SquashRefusedError);
-  return `${(err as SquashRefusedError).message}\n${(err as SquashRefusedError).hint}`;
-}
-
-// A column and an index on the ohlcv hypertable, as a second migration of KapMan's kind would add.
-const OHLCV_VWAP = migrationOf(['ALTER TABLE ohlcv ADD COLUMN vwap numeric(12,4)', 'CREATE INDEX ohlcv_vwap_idx ON ohlcv (vwap, date)']);
 
 describe('foldSquashed reads applied migrations past the baselines', () => {
   const file = (name: string) => ({ name, sha256: `sha-${name}` });
@@ -49,6 +33,12 @@ describe('foldSquashed reads applied migrations past the baselines', () => {
     expect(fold.applied.map((a) => a.name)).toEqual(['0002_baseline.ts']);
     expect(fold.carried).toEqual([{ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'] }]);
     expect(fold.partway ?? fold.edited).toBeUndefined();
+  });
+
+  test('one applied with a hash it had before a harmless edit (FORMER_CHECKSUMS): applied as written, carried', () => {
+    const withFormer: Baseline = { ...baseline('0002_baseline.ts', ['0001_a.ts', '0002_b.ts']), former: { '0001_a.ts': ['older'] } };
+    const fold = foldSquashed([file('0002_baseline.ts')], [{ name: '0001_a.ts', sha256: 'older' }, ...applied('0002_b.ts')], [withFormer]);
+    expect({ edited: fold.edited, carried: fold.carried }).toEqual({ edited: undefined, carried: [{ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'] }] });
   });
 
   test('some applied: part-way, and nothing carried', () => {
@@ -77,107 +67,51 @@ describe('foldSquashed reads applied migrations past the baselines', () => {
   });
 });
 
-describe('a squash of the released migrations and one on the hypertable', () => {
-  const next = `9001_ohlcv_vwap.ts`;
-  let directory: string;
-  let before: Settings;
-  let partway: Settings;
-  let production: Settings;
-  let result: Awaited<ReturnType<typeof squash>>;
-
-  beforeAll(async () => {
-    directory = project({ ...releasedMigrations(), [next]: OHLCV_VWAP });
-    const files = migrationFilesIn(directory);
-    // Two batches: the released migrations, then the one on the hypertable.
-    before = await migratedWith(directory, '_sq_before', files.slice(0, -1));
-    await applyMigrations(before, { directory });
-    await withDatabase(before, (c) => fillEveryTable(c));
-    partway = await migratedWith(directory, '_sq_partway', files.slice(0, 3));
-    production = loadSettings({ env: 'production', databaseUrl: (await migratedWith(directory, '_sq_production')).url });
-    result = await squash(before, { directory });
-    git(path.dirname(directory), 'add', '-A');
-    git(path.dirname(directory), 'commit', '-qm', 'squash');
-  });
-
-  test('one baseline in the folder, the rest moved aside, and the proof clean', () => {
-    expect(migrationFilesIn(directory)).toEqual(['9001_baseline.ts']);
-    expect(migrationFilesIn(path.join(path.dirname(directory), 'squashed'))).toEqual(result.squashed);
-    expect(result.squashed).toContain(next);
-    expect(result.proof.length).toBeGreaterThan(0);
-    expect(result.proof.filter((c) => c.differences.length)).toEqual([]);
-  });
-
-  test('a database migrated before is carried past it: rows kept, verified by structure', async () => {
-    const rows = await withDatabase(before, fingerprint);
-    await expect(carryForward(before, { directory })).resolves.toEqual([{ baseline: '9001_baseline.ts', squashed: result.squashed }]);
-    expect(await withDatabase(before, fingerprint)).toEqual(rows);
-    const report = await verify(before, { migrationsDirectory: directory });
-    expect(report.differences.filter((d) => d.group === 'migrations')).toEqual([]);
-  });
-
-  test("a fresh build verified in its own transaction keeps its work (the baseline's CHECK deparses otherwise than the contract's)", async () => {
-    const fresh = await createTestDatabase('_sq_fresh');
-    const kept = await withMigrationTransaction(fresh, { directory }, async (trx, session) => {
-      await trx.migrate.latest();
-      await verifyOn(session, fresh.database);
-      return (await session.query("SELECT to_regclass('public.tickers') IS NOT NULL AS kept")).rows[0].kept;
-    });
-    expect(kept).toBe(true);
-  });
-
-  test('rolling back the last batch of a database carried past it is refused: the baseline stands for both batches', async () => {
-    const dump = schemaDump(before);
-    expect(await refusal(rollback(before, false, { directory }))).toMatch(/stands for \d+ migrations applied in 2 batches/);
-    expect(schemaDump(before)).toEqual(dump);
-  });
-
-  test('db:migrate in production, with nothing pending, still carries the database past the squash', async () => {
-    const r = await migrate(production, { migrationsDirectory: directory });
-    expect(r).toEqual({ applied: [], carried: [{ baseline: '9001_baseline.ts', squashed: result.squashed }] });
-  });
-
-  test('a database part-way is refused, naming the commit to migrate with first, and left as it was', async () => {
-    const dump = schemaDump(partway);
-    const message = await refusal(carryForward(partway, { directory }));
-    expect(message).toMatch(/applied 3 of the \d+ migrations 9001_baseline\.ts replaced/);
-    const beforeSquash = git(path.dirname(directory), 'rev-parse', '--short', 'HEAD~1').trim();
-    expect(message).toMatch(new RegExp(`git checkout ${beforeSquash}|git checkout [0-9a-f]+~1`));
-    expect(git(path.dirname(directory), 'rev-parse', '--short', message.match(/git checkout (\S+)/)![1]).trim()).toBe(beforeSquash);
-    expect(schemaDump(partway)).toEqual(dump);
-  });
-});
-
 test('a database whose structure is not what its migrations built is not carried past the squash', async () => {
   const directory = project({ '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']) });
   const db = await migratedWith(directory, '_sq_drift');
   await squash(db, { directory });
   await withDatabase(db, (c) => c.query('ALTER TABLE b ADD COLUMN z int'));
   const dump = schemaDump(db);
-  expect(await refusal(carryForward(db, { directory }))).toMatch(/not what its applied migrations build[^]*column z/);
+  expect(await refusal(carryForward(db, { directory }))).toMatch(/not what its applied migrations build[^]*column z[^]*information_schema\.columns/);
   expect(schemaDump(db)).toEqual(dump);
 });
 
-test('--through: the baseline replaces the files up to that number, and the database carries on with the later ones applied', async () => {
+test('--through: the baseline replaces the files up to that number; db/schema.sql still describes the whole chain; the database carries on with the later ones applied', async () => {
   const directory = project({
-    '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']), '0003_c.ts': migrationOf(['CREATE TABLE c (z int)']),
+    '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']), '0003_c.ts': migrationOf(['ALTER TABLE b ADD COLUMN z int']),
   });
   const db = await migratedWith(directory, '_sq_through');
+  const schemaSql = path.join(path.dirname(directory), 'schema.sql');
+  fs.writeFileSync(schemaSql, await withDatabase(db, schemaSqlOf));
+  git(path.dirname(directory), 'add', '-A');
+  git(path.dirname(directory), 'commit', '-qm', 'schema.sql');
   const r = await squash(db, { directory, through: '0002' });
   expect({ baseline: r.baseline, squashed: r.squashed, folder: migrationFilesIn(directory) })
     .toEqual({ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'], folder: ['0002_baseline.ts', '0003_c.ts'] });
   expect((await new MigrationFiles(directory).baselines()).map((b) => [b.name, Object.keys(b.squashes)])).toEqual([['0002_baseline.ts', ['0001_a.ts', '0002_b.ts']]]);
+  // What `schema:dump --check` compares: the file against a build of the folder as it is now.
+  const rebuilt = await migratedWith(directory, '_sq_through_fresh');
+  expect(fs.readFileSync(schemaSql, 'utf8')).toEqual(await withDatabase(rebuilt, schemaSqlOf));
+  expect(fs.readFileSync(schemaSql, 'utf8')).toMatch(/CREATE TABLE public\.b \(\n {4}y integer,\n {4}z integer\n\)/);
   await expect(carryForward(db, { directory })).resolves.toEqual([{ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'] }]);
 });
 
 describe('refusals leave db/ as it was', () => {
   const two = () => ({ '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']) });
 
-  test('a migration to fold pending on the target', async () => {
-    const directory = project(two());
-    const db = await migratedWith(directory, '_sq_pending', ['0001_a.ts']);
+  test('a migration to fold pending on the target; --through is suggested only where two files lie before the first pending one', async () => {
+    const directory = project({ ...two(), '0003_c.ts': migrationOf(['CREATE TABLE c (z int)']), '0004_d.ts': migrationOf(['CREATE TABLE d (w int)']) });
     const files = dbFilesOf(directory);
-    expect(await refusal(squash(db, { directory }))).toMatch(/pending on .*: 0002_b\.ts/);
+    const [early, late] = await Promise.all([migratedWith(directory, '_sq_pending_early', ['0001_a.ts']), migratedWith(directory, '_sq_pending_late', ['0001_a.ts', '0002_b.ts'])]);
+    const first = await refusal(squash(early, { directory }));
+    expect(first).toMatch(/pending on .*: 0002_b\.ts, 0003_c\.ts, 0004_d\.ts/);
+    expect(first).not.toMatch(/--through/);
     expect(dbFilesOf(directory)).toEqual(files);
+    const suggested = /--through (\d{4})/.exec(await refusal(squash(late, { directory })))?.[1];
+    expect(suggested).toBe('0002');
+    // The suggestion, followed, succeeds.
+    await expect(squash(late, { directory, through: suggested })).resolves.toMatchObject({ baseline: '0002_baseline.ts' });
   });
 
   test('a folded migration edited after the target applied it', async () => {
@@ -200,11 +134,53 @@ describe('refusals leave db/ as it was', () => {
     await expect(squash(db, { directory, allowDirty: true })).resolves.toMatchObject({ baseline: '0002_baseline.ts' });
   });
 
-  test('a schema the baseline cannot build (a function): the proof finds it and nothing is written', async () => {
-    const directory = project({ ...two(), '0003_function.ts': migrationOf(['CREATE FUNCTION a_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM a $$']) });
-    const db = await migratedWith(directory, '_sq_function');
+  test('what the generator cannot make, refused by name before any baseline is built: an aggregate, seed rows past the limit', async () => {
+    const directory = project({ ...two(),
+      '0003_aggregate.ts': migrationOf(['CREATE AGGREGATE plant_sum (integer) (SFUNC = int4pl, STYPE = integer)']),
+      '0004_rows.ts': migrationOf(['CREATE TABLE big (n integer)', `INSERT INTO big SELECT generate_series(1, ${MAX_SEED_ROWS + 1})`]) });
+    const db = await migratedWith(directory, '_sq_unmakeable');
     const files = dbFilesOf(directory);
-    expect(await refusal(squash(db, { directory }))).toMatch(/would not build what the migrations built/);
+    const message = await refusal(squash(db, { directory }));
+    expect(message).toMatch(/the baseline cannot make 2 things the migrations built[^]*aggregate plant_sum\(integer\): the generator cannot make this kind of object/);
+    expect(message).toMatch(new RegExp(`big: ${MAX_SEED_ROWS + 1} rows after a fresh build of the migrations, more than the ${MAX_SEED_ROWS} a baseline writes as INSERTs`));
+    expect(message).toMatch(/--through NNNN \(NNNN from 0002 to 0003\)/);
     expect(dbFilesOf(directory)).toEqual(files);
   });
+
+  test("a statement of the generator's that the schema does not take: refused as the generator's, never a file to fix", async () => {
+    // A CHECK that calls a function of a table's row type: the function must follow the table, the CHECK precede it.
+    const directory = project({ ...two(), '0003_row_type_check.ts': migrationOf(['CREATE FUNCTION b_ok(r b) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$',
+      'CREATE TABLE c (z integer CHECK (b_ok(NULL::b)))']) });
+    const db = await migratedWith(directory, '_sq_unbuildable');
+    const files = dbFilesOf(directory);
+    const message = await refusal(squash(db, { directory }));
+    expect(message).toMatch(/the generated 0003_baseline\.ts failed on a scratch database, so nothing was written[^]*b_ok[^]*\n.*the generator wrote a statement this schema does not take/);
+    expect(message).not.toMatch(/fix 0003/);
+    expect(dbFilesOf(directory)).toEqual(files);
+  });
+});
+
+test('a squash stopped while it moved the files: every command refuses, naming what is left and `--finish`, which finishes it', async () => {
+  const directory = project({ '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']) });
+  const db = await migratedWith(directory, '_sq_journal');
+  const dbDir = path.dirname(directory);
+  await squash(db, { directory });
+  const done = dbFilesOf(directory);
+  // As a kill after the first move leaves it: the journal, one file moved, the baseline not yet in place.
+  git(dbDir, 'stash', '-q', '-u');
+  const journal = squashJournalOf(directory);
+  fs.mkdirSync(journal);
+  fs.writeFileSync(path.join(journal, 'baseline.ts'), done['db/migrations/0002_baseline.ts']);
+  fs.writeFileSync(path.join(journal, 'plan.json'), JSON.stringify({ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'], schemaSql: false }));
+  fs.mkdirSync(path.join(dbDir, 'squashed'));
+  fs.renameSync(path.join(directory, '0001_a.ts'), path.join(dbDir, 'squashed', '0001_a.ts'));
+  git(dbDir, 'stash', 'drop', '-q');
+  const said = /^db\/ is part-way through a squash into 0002_baseline\.ts: it was stopped after moving 1 of the 2 files it folds to db\/squashed\/, before 0002_baseline\.ts was put in place/;
+  for (const attempt of [squash(db, { directory }), Promise.resolve().then(() => newMigration({ name: 'next', directory })), new MigrationFiles(directory).getMigrations()]) {
+    const err = await attempt.then(() => undefined, (e) => e);
+    expect({ message: err?.message, hint: err?.hint }).toEqual({ message: expect.stringMatching(said), hint: expect.stringContaining('npm run db:squash -- --finish') });
+  }
+  await expect(finishSquash({ directory })).resolves.toEqual({ baseline: '0002_baseline.ts', squashed: ['0001_a.ts', '0002_b.ts'] });
+  expect(dbFilesOf(directory)).toEqual(done);
+  await expect(finishSquash({ directory })).rejects.toThrow(/no squash to finish/);
 });

@@ -13,6 +13,9 @@ export function migrationFiles(): string[] {
   return fs.readdirSync(MIGRATIONS_DIR).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts')).sort();
 }
 
+/** The migration in the middle of the folder (its first, where it holds one): a moment "while a migration runs" that no squash renames away. */
+export const MIDDLE_MIGRATION = migrationFiles()[Math.floor((migrationFiles().length - 1) / 2)];
+
 /** The tables the contract declares, by name. */
 export const contractTables = (): string[] => CONTRACT.tables.map((t) => t.name).sort();
 

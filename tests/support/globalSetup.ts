@@ -1,10 +1,11 @@
 // Jest global setup: find a TimescaleDB server (see server.ts), say which, and hand
 // its URL to the test workers through the environment. Never skip: no server, no run.
 import crypto from 'crypto';
-import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/server/testServer';
+import { describeServer, NoTestServerError, pickTestServer, probeTimescaleEdition, stopOnSignal, TestServer } from '../../scripts/lib/server/testServer';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { ensureTemplate, oneRoundScramSecret, runPrefix, settingsOf } from './testDatabase';
+import { COMMUNITY_BUILD_HINT } from '../../scripts/lib/cli/errors';
 
 /**
  * On a server that outlives the run, the tests act as a superuser of the run's own with a
@@ -46,9 +47,28 @@ export default async function globalSetup(): Promise<void> {
   stopOnSignal(server);
   process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
   process.env.KAPMAN_TEST_SERVER_URL = server.outlivesRun ? await runAdmin(server.adminUrl) : server.adminUrl;
-  process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
   const started = Date.now();
-  const { name, owner, built } = await ensureTemplate(server.adminUrl);
+  const template = ensureTemplate(server.adminUrl);
+  template.catch(() => undefined); // awaited below, once the server is described
+  // Which TimescaleDB the tests meet, read while the template builds.
+  // Jest runs no teardown after a global setup that failed: what it started, it stops itself.
+  const refuse = async (err: Error) => {
+    await template.catch(() => undefined);
+    await server.stop();
+    throw err;
+  };
+  const edition = await probeTimescaleEdition(server.adminUrl).catch((err: Error) => {
+    process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
+    return refuse(err);
+  });
+  process.stdout.write(`\nkapman tests: using ${describeServer(server, edition)}\n`);
+  // CI asks for the community build (KAPMAN_TEST_LICENSE=timescale): another is refused here, before any test runs.
+  const wanted = process.env.KAPMAN_TEST_LICENSE;
+  if (wanted && edition.license !== wanted) {
+    process.stderr.write(`\nkapman tests: the server runs timescaledb.license = ${edition.license}, and KAPMAN_TEST_LICENSE asks for ${wanted}; ${COMMUNITY_BUILD_HINT}\n\n`);
+    await refuse(new Error(`the test server's TimescaleDB license is not ${wanted} (see above)`));
+  }
+  const { name, owner, built } = await template;
   process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
   const kept = server.outlivesRun ? '; later runs on this server reuse it until a migration changes' : '';
   process.stdout.write(built

@@ -12,19 +12,22 @@ type Env = Record<string, string | undefined>;
 
 let running: Promise<unknown> = Promise.resolve();
 
-/** `kapman-db <name> …args` (name as for runScript) with `env` over the test process's environment (NODE_ENV, DATABASE_URL, KAPMAN_DEBUG unset first, as for a child). */
-export function runInProcess(name: string, args: string[], env: Env = {}): Promise<CliResult> {
-  const run = running.then(() => runOnce(name, args, env));
+/**
+ * `kapman-db <name> …args` (name as for runScript) with `env` over the test process's environment (NODE_ENV, DATABASE_URL, KAPMAN_DEBUG unset first, as for a child);
+ * `root`: the program of another checkout (a project copy, tests/support/projectCopy.ts), as run there.
+ */
+export function runInProcess(name: string, args: string[], env: Env = {}, root = ROOT): Promise<CliResult> {
+  const run = running.then(() => runOnce(name, args, env, root));
   running = run.catch(() => undefined);
   return run;
 }
 
-async function runOnce(name: string, args: string[], env: Env): Promise<CliResult> {
+async function runOnce(name: string, args: string[], env: Env, root: string): Promise<CliResult> {
   // The program from the test's module registry (a test may have reset it), so that the
   // layer knows the same error classes as the commands it loads.
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { runProgram } = require(path.join(ROOT, 'scripts', 'commands')) as { runProgram: typeof RunProgram };
-  const { setQuiet } = require(path.join(ROOT, 'scripts', 'lib', 'cli', 'log')) as { setQuiet: typeof SetQuiet };
+  const { runProgram } = require(path.join(root, 'scripts', 'commands')) as { runProgram: typeof RunProgram };
+  const { setQuiet } = require(path.join(root, 'scripts', 'lib', 'cli', 'log')) as { setQuiet: typeof SetQuiet };
   /* eslint-enable @typescript-eslint/no-require-imports */
   const saved = { env: { ...process.env }, cwd: process.cwd() };
   let out = '';
@@ -39,7 +42,7 @@ async function runOnce(name: string, args: string[], env: Env): Promise<CliResul
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
-    process.chdir(ROOT);
+    process.chdir(root);
     setQuiet(false);
     const [, ...argv] = commandArgs(name, args); // the command and its arguments, without the program's file
     const code = await runProgram(argv, process.env);

@@ -73,15 +73,47 @@ export interface BenchResults {
     rows: number;
     cases: LockTiming[];
   };
+  /** Compression with the author's settings, one run per preset measured (a run keeps the other presets' from the results before it). Absent from older runs. */
+  compression?: CompressionRun[];
   /**
    * `kapman-db report` on the bench database (every bar of the preset), a process per run: the
    * median wall time, Node's own start beside it, the page's size, and the median of each step
    * the report times itself. Absent from older runs.
    */
-  report?: { preset: string; runs: number; ms: number; nodeStartMs: number; bytes: number; steps: Record<string, number> };
+  report?: { preset: string; runs: number; ms: number; nodeStartMs: number; bytes: number; steps: Record<string, number>;
+    /** The load average (1 min) at the start of the run that measured it and when the report's runs ended: the machine's other work. */
+    load?: [number, number];
+    /** Measured in a run of its own and merged into another run's results (as the results of a branch are when it joins main). */
+    ownRun?: boolean };
   /** `npm test` against the same server, when timed. */
   /** npm test on a prepared server (the tests' template there already); firstMs: the run that built it. */
   suite?: { ms: number; passed: boolean; firstMs?: number; busyShare?: number };
+}
+
+/** The backup figures benchBackup measures. */
+export type BackupTimes = NonNullable<BenchResults['backup']>;
+
+/** ohlcv compressed with the author's settings: its size, the two reads beside an uncompressed copy, backup and restore. */
+export interface CompressionRun {
+  preset: string;
+  /** ohlcv's rows and chunks, all compressed. */
+  rows: number;
+  chunks: number;
+  segmentBy: string;
+  orderBy: string;
+  /** compress_chunk on every chunk, after the settings were set. */
+  compressMs: number;
+  /** hypertable_size before and after. */
+  bytesBefore: number;
+  bytesAfter: number;
+  /** The same samples on the compressed ohlcv and an uncompressed copy, taking turns. */
+  reads: { samples: number; ticker: Record<'compressed' | 'uncompressed', Reads>; cross: Record<'compressed' | 'uncompressed', Reads> };
+  /** db:backup and db:restore of the compressed database beside their floors. */
+  backup: BackupTimes;
+  /** The same run's backup and restore before compression. */
+  uncompressed: Pick<BackupTimes, 'backupMs' | 'restoreMs' | 'archiveBytes'>;
+  /** The 1-minute load average before and after: a run may be shown beside another run's page. Absent from older runs. */
+  load?: [number, number];
 }
 
 export function median(values: number[]): number {
@@ -260,6 +292,7 @@ export function renderMarkdown(r: BenchResults, chartFile: string): string {
     '',
   ];
   if (r.backup) lines.push(...renderBackup(r.backup, r.preset));
+  if (r.compression?.length) lines.push(...renderCompression(r.compression, r.preset));
   if (r.locks) lines.push(...renderLocks(r.locks, r.preset));
   if (r.report) lines.push(...renderReport(r.report, r.preset));
   lines.push('## Where a target is missed, and why', '', ...misses(r).map((m) => `- ${m}`), '');
@@ -312,7 +345,7 @@ function misses(r: BenchResults): string[] {
     const [first, second] = Object.entries(r.report.steps).sort((a, b) => b[1] - a[1]);
     out.push(`**kapman-db report**: ${ms(r.report.ms - r.report.nodeStartMs)} beyond Node's start; its largest steps are ${first[0]} (${ms(first[1])}) and ${second[0]} (${ms(second[1])}). `
       + 'The per-ticker pass reads every bar once, as the thin histories and the gaps need (no statistic counts a ticker\'s bars), '
-      + `in parallel workers that share the machine's cores with whatever else runs: its load at the time is in the list above.`);
+      + `in parallel workers that share the machine's cores with whatever else runs${r.report.load ? ` (the load average of its run: ${r.report.load[0].toFixed(1)} and ${r.report.load[1].toFixed(1)})` : ''}.`);
   }
   if (missed('npm test') && r.suite?.busyShare !== undefined) {
     out.push(`**npm test**: ${ms(r.suite.ms)} on ${r.machine[0]?.split(' ')[0]} cores, which the run kept ${Math.round(r.suite.busyShare * 100)}% busy: `
@@ -376,9 +409,10 @@ function renderReport(p: NonNullable<BenchResults['report']>, preset: string): s
   return [
     '## The health page (`kapman-db report`)',
     '',
-    ...(p.preset === preset ? [] : [`Measured in a separate run of the **${p.preset}** preset (\`npm run bench${p.preset === 'full' ? ' -- --preset full' : ''}\`), not the run above.`, '']),
+    ...(p.preset === preset && !p.ownRun ? [] : [`Measured in a separate run of the **${p.preset}** preset (\`npm run bench${p.preset === 'full' ? ' -- --preset full' : ''}\`), not the run above.`, '']),
     `\`node scripts/kapman-db.js report\` on the bench database once the twins are dropped and \`ohlcv\` holds every bar again, a process per run, median of ${p.runs}:`,
     `${ms(p.ms)} wall, of which Node's own start (\`node -e ""\`) takes ${ms(p.nodeStartMs)}: **${ms(p.ms - p.nodeStartMs)} beyond it** (target: 2 s).`,
+    ...(p.load ? [`The load average (1 min) of the run that measured it: ${p.load[0].toFixed(1)} at its start, ${p.load[1].toFixed(1)} after the report's runs.`] : []),
     `The page is ${Math.round(p.bytes / 1024)} kB (${count(p.bytes)} bytes), one HTML file with its style and SVG charts inside. Each step as the report times`,
     'it, the median of each over the runs. `schema` and `storage` run on a second session in the same snapshot, beside the others;',
     'what the steps leave out of the wall time is loading the modules and connecting.',
@@ -387,6 +421,56 @@ function renderReport(p: NonNullable<BenchResults['report']>, preset: string): s
     '| --- | --- | --- |',
     ...Object.entries(p.steps).map(([step, v]) => `| ${step} | ${ms(v)} | ${REPORT_STEPS[step] ?? ''} |`),
     `| the steps but schema and storage | ${ms(alongside)} | the first session's work, in a row |`,
+    '',
+  ];
+}
+
+function renderCompression(runs: CompressionRun[], preset: string): string[] {
+  const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  const lat = (l: Latency) => `${ms(l.p50)} / ${ms(l.p95)} / ${ms(l.p99)}`;
+  const label = (p: string) => (p === preset ? `**${p}** (this run)` : `**${p}** (\`npm run bench${p === 'full' ? ' -- --preset full' : ''}\`, a run of its own)`);
+  const first = runs[0];
+  return [
+    '## Compression',
+    '',
+    `\`ohlcv\` compressed as KapMan's author sets it in his retention migration: \`ALTER TABLE ohlcv SET (timescaledb.compress,`,
+    `timescaledb.compress_segmentby = '${first.segmentBy}', timescaledb.compress_orderby = '${first.orderBy}')\`, then \`compress_chunk\` on every chunk.`,
+    'Measured at the end of the run, on `ohlcv` holding every row of the preset (the twins dropped). It needs TimescaleDB\'s community build.',
+    'Sizes are `hypertable_size` (chunks, compressed chunks, indexes and TOAST; MB = 2^20 bytes).',
+    '',
+    '| preset | rows | chunks | `ohlcv` before | after | after / before | `compress_chunk`, every chunk |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...runs.map((c) => `| ${label(c.preset)} | ${count(c.rows)} | ${c.chunks} | ${mb(c.bytesBefore)} | ${mb(c.bytesAfter)} | ${x(c.bytesAfter / c.bytesBefore)} | ${ms(c.compressMs)} |`),
+    '',
+    ...runs.filter((c) => c.load).map((c) => `The ${c.preset} run's part: load average (1 min) ${c.load![0].toFixed(1)} at its start, ${c.load![1].toFixed(1)} at its end.`),
+    ...(runs.some((c) => c.load) ? [''] : []),
+    'The two reads on the compressed `ohlcv` beside an uncompressed copy (a hypertable of the same chunk interval, rows and',
+    'indexes), the same samples taking turns as the twins do above; server time, p50 / p95 / p99.',
+    '',
+    '| read | preset | compressed | uncompressed | compressed / uncompressed (p50) |',
+    '| --- | --- | --- | --- | --- |',
+    ...runs.flatMap((c) => [
+      `| one ticker's full history | ${c.preset} | ${lat(c.reads.ticker.compressed.server)} | ${lat(c.reads.ticker.uncompressed.server)} | ${x(c.reads.ticker.compressed.server.p50 / c.reads.ticker.uncompressed.server.p50)} |`,
+      `| one day's cross-section | ${c.preset} | ${lat(c.reads.cross.compressed.server)} | ${lat(c.reads.cross.uncompressed.server)} | ${x(c.reads.cross.compressed.server.p50 / c.reads.cross.uncompressed.server.p50)} |`,
+    ]),
+    '',
+    'Why the two differ: compression stores each ticker\'s rows of a chunk in batches of up to 1,000, ordered by date, with each',
+    'batch\'s first and last date beside it. One ticker\'s history reads its own batches only; one day\'s cross-section needs one row of',
+    'every ticker, so every ticker\'s batch that spans the day is decompressed to find it, where the uncompressed copy reads one index',
+    'range. The author\'s policy compresses only chunks older than 120 days (`compress_after`), so the cross-sections of recent days,',
+    'which the daily job reads, stay on uncompressed chunks.',
+    '',
+    'Backup and restore of the compressed database, measured as in [Backup and restore](#backup-and-restore) (the workers in-process,',
+    'each beside the same pg_dump or pg_restore procedure by hand, medians), and against the same run\'s uncompressed database.',
+    '',
+    '| operation | preset | seconds | archive | tool / floor | compressed / uncompressed |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...runs.flatMap((c) => [
+      `| \`db:backup\` | ${c.preset} | ${(c.backup.backupMs / 1000).toFixed(2)} s | ${mb(c.backup.archiveBytes)} | ${x(c.backup.backupMs / c.backup.backupFloorMs)} | ${x(c.backup.backupMs / c.uncompressed.backupMs)} (archive ${x(c.backup.archiveBytes / c.uncompressed.archiveBytes)}) |`,
+      `| floor: \`pg_dump --format=custom\` | ${c.preset} | ${(c.backup.backupFloorMs / 1000).toFixed(2)} s | ${mb(c.backup.floorArchiveBytes)} | | |`,
+      `| \`db:restore\` into a new database | ${c.preset} | ${(c.backup.restoreMs / 1000).toFixed(2)} s | | ${x(c.backup.restoreMs / c.backup.restoreFloorMs)} | ${x(c.backup.restoreMs / c.uncompressed.restoreMs)} |`,
+      `| floor: TimescaleDB's restore procedure by hand | ${c.preset} | ${(c.backup.restoreFloorMs / 1000).toFixed(2)} s | | | |`,
+    ]),
     '',
   ];
 }

@@ -15,6 +15,17 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from './timeouts';
 
 const PROGRAM = 'kapman-db';
 
+/**
+ * The program as the user started it, for usage lines and hints that give a line to run:
+ * `node scripts/kapman-db.js` when node ran the file by its path, else the bin's name (a bin
+ * link, npx).
+ */
+export function programAsTyped(script: string | undefined, cwd: string): string {
+  if (!script || path.basename(script) !== 'kapman-db.js') return PROGRAM;
+  const relative = path.relative(cwd, script);
+  return `node ${relative.startsWith('..') || path.isAbsolute(relative) ? script : relative}`;
+}
+
 /** What every command accepts. */
 export interface GlobalArgs {
   'env-file'?: string;
@@ -244,18 +255,18 @@ function version(): string {
  * The whole program, `kapman-db <command> [options]` or one command run by its npm script:
  * parses, runs, prints any error once, and returns the exit code (main() exits with it).
  */
-export async function runProgram({ commands, target }: Program, given: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runProgram({ commands, target }: Program, given: string[], env: NodeJS.ProcessEnv = process.env, typedProgram = PROGRAM): Promise<number> {
   // The command is the first word that names one (`kapman-db --quiet status` works too); it goes first.
   const at = given.findIndex((a) => commands.some((c) => c.name === a));
   const argv = at > 0 ? [given[at], ...given.slice(0, at), ...given.slice(at + 1)] : given;
   const entry = commands.find((c) => c.name === argv[0]);
   // Run by its npm script (`npm run db:reset -- …`): usage and hints name that script.
   const viaNpm = entry !== undefined && env.npm_lifecycle_event === npmScript(entry.name);
-  const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : PROGRAM;
+  const name = viaNpm ? `npm run ${npmScript(entry.name)} --` : typedProgram;
   const json = argv.includes('--json');
   const debug = argv.includes('--debug') || isTrue(env.KAPMAN_DEBUG);
   // The command as the user typed it (npx sets npm_command=exec), for hints that give a line to run.
-  const typedAs = viaNpm ? name : `${env.npm_command === 'exec' ? 'npx ' : ''}${PROGRAM}${entry ? ` ${entry.name}` : ''}`;
+  const typedAs = viaNpm ? name : `${env.npm_command === 'exec' ? 'npx ' : ''}${typedProgram}${entry ? ` ${entry.name}` : ''}`;
   const seeHelp = `see \`${name}${entry && !viaNpm ? ` ${entry.name}` : ''} --help\``;
   const typed = (args: string[]) => [typedAs, ...args.map(shellWord)].join(' ');
   const typedArgs = entry ? argv.slice(1) : argv;
@@ -338,7 +349,7 @@ export async function runProgram({ commands, target }: Program, given: string[],
       program = program.version(version()).alias('v', 'version');
       for (const c of commands) program = program.command([c.name, c.positionals].filter(Boolean).join(' '), c.describe);
       program = program.demandCommand(1, 'name a command')
-        .epilogue('Each command: kapman-db <command> --help. The npm scripts run the same: npm run db:<command> -- [options].');
+        .epilogue(`Each command: ${name} <command> --help. The npm scripts run the same: npm run db:<command> -- [options].`);
     }
     const args = await program.parseAsync();
     // Run once yargs is done rather than as its handler: for a handler, yargs first renders the
@@ -356,7 +367,7 @@ export async function runProgram({ commands, target }: Program, given: string[],
 /** `node scripts/kapman-db.js …`: the program, with signals handled, as the process. */
 export function main(program: Program): void {
   handleSignals();
-  void runProgram(program, hideBin(process.argv)).then((code) => process.exit(code));
+  void runProgram(program, hideBin(process.argv), process.env, programAsTyped(process.argv[1], process.cwd())).then((code) => process.exit(code));
 }
 
 /** The commands, for tests and the README check: each with its options. */

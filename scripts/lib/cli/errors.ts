@@ -158,8 +158,22 @@ export class SquashRefusedError extends KapmanError {
   readonly exitCode = 36;
 }
 
+/** A statement of TimescaleDB's community build (compression, policies) on a server that runs its Apache build. */
+export class TimescaleEditionError extends KapmanError {
+  readonly exitCode = 37;
+}
+
 export const INSTALL_HINT =
   'without Docker, run `bash scripts/install-timescaledb.sh` as root (or through sudo); with Docker, use the timescale/timescaledb image (docker-compose.yml)';
+
+/** Where TimescaleDB's community build comes from: what a user meeting the Apache build needs next. */
+export const COMMUNITY_BUILD_SOURCES = 'the timescale/timescaledb image (docker-compose.yml), or `TIMESCALEDB_SOURCE=<TimescaleDB source tarball> bash scripts/install-timescaledb.sh`';
+export const COMMUNITY_BUILD_HINT = `compression and policies need TimescaleDB's community build: ${COMMUNITY_BUILD_SOURCES}`;
+
+// TimescaleDB's two refusals under the Apache license (src/cross_module_fn.c): a function it names,
+// or "functionality" (ALTER TABLE … SET (timescaledb.compress), a continuous aggregate). Knex puts the
+// statement before the server's words: "<sql> - function … license".
+const APACHE_REFUSAL = /(?:^|\s-\s)(?:function "([^"]+)" is not supported|functionality not supported) under the current "apache" license/;
 
 interface PgLikeError {
   code?: string;
@@ -230,6 +244,12 @@ export function explainDatabaseError(err: unknown, server: string): KapmanError 
     return new TimescaleMissingError(`TimescaleDB is not usable on ${server}: ${message}`,
       `the server needs TimescaleDB installed and shared_preload_libraries = 'timescaledb' in postgresql.conf, then a restart; to install: ${INSTALL_HINT}`,
       { cause: err });
+  }
+  const apache = code === '0A000' ? APACHE_REFUSAL.exec(message) : null;
+  if (apache) {
+    const statement = message.slice(0, apache.index).trim();
+    return new TimescaleEditionError(`${apache[1] ? `function "${apache[1]}"` : 'this statement'} needs TimescaleDB's community build, and the server at ${server} `
+      + `runs its Apache build (timescaledb.license = apache)${statement ? `; the statement: ${statement}` : ''}`, COMMUNITY_BUILD_HINT, { cause: err });
   }
   return new KapmanError(message, undefined, { cause: err });
 }

@@ -1,6 +1,7 @@
 // Carrying a database past a squash: a database that applied every migration a baseline
-// replaced records the baseline as applied instead of being rebuilt. Its structure is checked
-// first against what the migrations build; its history moves to knex.squashed_migrations.
+// replaced records the baseline as applied instead of being rebuilt. It is compared first with
+// what the migrations build, as the squash's proof compares (compareSchemas), rows aside; its
+// history moves to knex.squashed_migrations.
 import { spawnSync } from 'child_process';
 import path from 'path';
 import type { Knex } from 'knex';
@@ -11,9 +12,9 @@ import { SquashRefusedError } from '../cli/errors';
 import { count, log } from '../cli/log';
 import { withClient, withTransaction } from '../server/connection';
 import { Settings } from '../server/settings';
-import { describeDifference, diffSchema, foldSquashed, SquashFold } from '../schema/drift';
-import { reconcileExpressions } from '../schema/expressions';
-import { AppliedMigration, readAppliedMigrations, readSchema } from '../schema/introspect';
+import { compareSchemas } from '../schema/compare';
+import { describeDifference, foldSquashed, inspectionSql, SquashFold } from '../schema/drift';
+import { AppliedMigration, readAppliedMigrations } from '../schema/introspect';
 import { applyMigrations, withMigrationTransaction } from './migrate';
 import { withScratchDatabase, withScratchServer } from './scratch';
 
@@ -71,17 +72,17 @@ export async function carryForward(settings: Settings, o: { directory?: string; 
   if (refused) throw refused;
   if (fold.carried.length === 0) return [];
   const built = fold.applied.map((a) => a.name);
-  const expected = await withScratchServer(settings, o.pgBin, (server) => withScratchDatabase(server, async (scratch) => {
+  // What the squash's proof compares, by the same code and in the same scope, but for the rows: a live database's are its own.
+  const differences = await withScratchServer(settings, o.pgBin, (server) => withScratchDatabase(server, async (scratch) => {
     await applyMigrations(scratch, { directory: o.directory, only: built });
-    return withTransaction(scratch, readSchema);
+    return withClient(scratch, (expected) => withClient(settings, async (live) => (await compareSchemas(expected, live, { data: false })).differences));
   }));
-  // CHECKs, defaults and indexes compared by meaning, as db:verify does: a baseline deparses some differently.
-  const live = await withClient(settings, async (c) => reconcileExpressions(c, expected, await readSchema(c)));
-  const differences = diffSchema(expected, live);
   if (differences.length) {
-    throw new SquashRefusedError(`${settings.database} is not what its applied migrations build, so it cannot be carried past the squash: `
+    const looks = [...new Set(differences.map(inspectionSql))];
+    throw new SquashRefusedError(`${settings.database} is not what its applied migrations build, so it cannot be carried past the squash; nothing changed: `
       + differences.map((d) => describeDifference(d, ['what they build', settings.database])).join('; '),
-    '`npm run db:verify` shows the drift; fix it by hand, or rebuild with `npm run db:reset` after `npm run db:backup`');
+    `look at ${looks.length === 1 ? 'it' : 'each'} in psql: ${looks.map((sql) => `${sql};`).join(' ')} Then put the database back as the migrations built it by hand, `
+      + 'or rebuild it with `npm run db:reset` after `npm run db:backup`; `npm run db:verify` shows the contract\'s view');
   }
   await withMigrationTransaction(settings, { directory: o.directory }, async (trx) => {
     const sha = new Map(fold.applied.map((a) => [a.name, a.sha256]));

@@ -30,6 +30,19 @@ export interface LintReport {
   silenced: Array<LintFinding & { reason: string }>;
   /** A migration that failed in the rehearsal: what came after it was not linted. */
   failure?: { migration: string; message: string };
+  /** Baselines among the migrations: the replay of migrations linted when they were written, not linted again. */
+  replays: string[];
+}
+
+/**
+ * A baseline (db:squash's, exporting `squashes`) is not linted: its statements replay what
+ * migrations the lint judged when they were written (their accepted findings with their reasons),
+ * it runs only on an empty database (one that applied those migrations is carried past it), and
+ * rewriting its statements to please a rule would change the schema its proof pins.
+ */
+function isBaseline(directory: string, file: string): boolean {
+  const source = path.join(directory, file);
+  return fs.existsSync(source) && /^export const squashes\b/m.test(fs.readFileSync(source, 'utf8'));
 }
 
 /**
@@ -106,8 +119,10 @@ function runSquawk(migrations: Rehearsal['migrations']): Array<{ migration: stri
 }
 
 /** The findings of squawk and the TimescaleDB rules on a rehearsal, split into those that stand and those silenced. */
-export function lintRehearsal(r: Rehearsal, o: { directory?: string } = {}): LintReport {
+export function lintRehearsal(rehearsal: Rehearsal, o: { directory?: string } = {}): LintReport {
   const directory = o.directory ?? MIGRATIONS_DIR;
+  const replays = rehearsal.migrations.filter((m) => isBaseline(directory, m.file)).map((m) => m.file);
+  const r = { ...rehearsal, migrations: rehearsal.migrations.filter((m) => !replays.includes(m.file)) };
   const hypertables = new Map([...(r.after?.hypertables ?? []), ...r.before.hypertables].map((h) => [h.table, h.timeColumn]));
   const existed = new Set(r.before.tables.map((t) => t.name));
   const all: LintFinding[] = [];
@@ -152,7 +167,7 @@ export function lintRehearsal(r: Rehearsal, o: { directory?: string } = {}): Lin
     }
   }
   const failure = r.failure ? { migration: r.failure.file, message: r.failure.error.message } : undefined;
-  return { database: r.database, where: r.where, migrations: r.migrations.map((m) => m.file), findings, silenced, failure };
+  return { database: r.database, where: r.where, migrations: rehearsal.migrations.map((m) => m.file), findings, silenced, failure, replays };
 }
 
 /** Prints the report: each finding with its migration, statement, rule, why and what instead. */
@@ -164,6 +179,7 @@ export function printLintReport(report: LintReport): void {
     if (f.instead) log(`  instead: ${f.instead}`);
   }
   for (const s of report.silenced) log(`${s.migration}, statement ${s.statement}: ${s.rule} silenced: ${s.reason}`);
+  for (const b of report.replays) log(`${b}: a baseline, the replay of migrations linted when they were written: not linted again`);
   if (report.failure) log(`the rehearsal stopped at ${report.failure.migration}: ${report.failure.message}`);
   const silenced = report.silenced.length ? `, ${report.silenced.length} silenced` : '';
   log(`lint: ${count(report.findings.length, 'finding')} in ${count(report.migrations.length, 'migration')}${silenced} (squawk and ${TIMESCALE_RULES.length} TimescaleDB rules, rehearsed on a ${report.where})`);

@@ -7,6 +7,7 @@ import type { Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../server/session';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError, SquashRefusedError,
+  TimescaleEditionError, KapmanError,
 } from '../cli/errors';
 import { describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, watchBlockers, withLock } from '../server/lock';
 import { detail, log } from '../cli/log';
@@ -51,7 +52,7 @@ function trackingSessions(settings: Settings, pids: Set<number>): Knex.Config {
 // A broken connection says nothing about the migration file: it is not "fix X".
 const CONNECTION_LOST = /Connection terminated|terminating connection|server closed the connection|ECONNRESET|not queryable|the database system is (shutting down|in recovery mode)/i;
 
-function explainMigrationFailure(err: MigrationFileError, settings: Settings): Error {
+export function explainMigrationFailure(err: MigrationFileError, settings: Settings): KapmanError {
   const explained = explainDatabaseError(err.cause, settings.displayUrl);
   const cause = err.cause as { code?: string; message?: string };
   if (CONNECTION_LOST.test(String(cause?.message)) || /^57P0[1-3]$|^08/.test(cause?.code ?? '')) {
@@ -59,6 +60,11 @@ function explainMigrationFailure(err: MigrationFileError, settings: Settings): E
       `the database ${settings.database} is at its previous version (the batch is one transaction); rerun when the server is back`, { cause: err });
   }
   if (explained instanceof TimescaleMissingError || explained instanceof PermissionDeniedError || explained instanceof LockTimeoutError) return explained;
+  // The server's words name what is missing; the migration itself is fine on the community build.
+  if (explained instanceof TimescaleEditionError) {
+    return new TimescaleEditionError(`migration ${err.migration} (${err.direction}) failed: ${explained.message}`,
+      `${explained.hint}; the batch ran in one transaction, so ${settings.database} is still at its previous version`, { cause: err });
+  }
   return new MigrationFailedError(`migration ${err.migration} (${err.direction}) failed: ${cause?.message ?? err.cause}`,
     `fix ${err.migration}; the batch ran in one transaction, so the database is still at its previous version`, { cause: err });
 }
@@ -88,6 +94,29 @@ class SomeMigrationFiles extends MigrationFiles {
 
   async getMigrations(): Promise<string[]> {
     return (await super.getMigrations()).filter((f) => this.only.includes(f));
+  }
+}
+
+/**
+ * The knex CLI's migrations: db/migrations, a failed one thrown as db:migrate explains it (`explain`
+ * finishes it for the CLI's printing), since knex would print the driver's words with the
+ * statement twice and a stack.
+ */
+export class ExplainedMigrationFiles extends MigrationFiles {
+  constructor(private readonly settings: () => Promise<Settings>, private readonly explain: (err: KapmanError) => Error) {
+    super();
+  }
+
+  async getMigration(file: string): Promise<Knex.Migration> {
+    const migration = await super.getMigration(file);
+    const explained = (run: (knex: Knex) => PromiseLike<unknown>) => async (knex: Knex) => {
+      try {
+        await run(knex);
+      } catch (err) {
+        throw err instanceof MigrationFileError ? this.explain(explainMigrationFailure(err, await this.settings())) : err;
+      }
+    };
+    return { ...migration, up: explained(migration.up), down: explained(migration.down!) };
   }
 }
 

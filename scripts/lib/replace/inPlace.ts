@@ -1,8 +1,8 @@
 // `db:reset --in-place`: the empty baseline without dropping the database, for a role that
 // owns it but may not create databases (a managed TimescaleDB: one database, an admin role).
 // One transaction drops what the migrations made (every object in `public` that no extension
-// owns, and knex's schema), applies the migrations and verifies; it commits only when the
-// result is the contract with every table empty, so it is all or nothing. The database (its
+// owns, and every other schema of the database's own, knex's included), applies the migrations
+// and verifies; it commits only when the result is the contract, so it is all or nothing. The database (its
 // oid), owner, grants, settings and every extension stay: the platform's timescaledb and
 // pg_stat_statements, and timescaledb even where 0001 made it (dropped, it could not be made
 // again in the same session: its library stays loaded there).
@@ -16,6 +16,7 @@ import { PermissionDeniedError } from '../cli/errors';
 import { onInterrupt } from '../cli/interrupt';
 import { describeBlocker, MIGRATIONS_LOCK, watchBlockers, withLock } from '../server/lock';
 import { count, log, step } from '../cli/log';
+import { inScope } from '../schema/read/scope';
 import { withMigrationTransaction, WithKnexOptions } from '../migrations/migrate';
 import { Settings } from '../server/settings';
 import { readIdentity } from './identity';
@@ -29,6 +30,8 @@ export interface InPlaceOptions {
   plan: string[];
   /** Reports each migration file. */
   reporter?: WithKnexOptions['reporter'];
+  /** Another migrations folder (tests use temporary ones). */
+  directory?: string;
   /** Inside the transaction, after the drops: apply the migrations and check the result (throw to roll it all back). */
   build(trx: import('knex').Knex.Transaction, client: Client): Promise<void>;
 }
@@ -48,10 +51,14 @@ const KINDS = ['SCHEMA', 'MATERIALIZED VIEW', 'VIEW', 'FOREIGN TABLE', 'TABLE', 
 const NOT_FROM_EXTENSION = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${catalog}'::regclass AND d.objid = ${oid} AND d.deptype = 'e')`;
 
-/** What an in-place reset drops: every object in public that no extension owns, and knex's schema. */
+/**
+ * What an in-place reset drops: what a normal reset would, short of the database itself: every
+ * object in public that no extension owns, and every other schema that is neither the system's
+ * nor an extension's (knex's, and those the migrations made), with what it holds.
+ */
 export async function objectsToDrop(c: Client): Promise<Droppable[]> {
   const { rows } = await c.query(`SELECT kind, sql, pg_get_userbyid(owner) AS owner, pg_has_role(session_user, owner, 'USAGE') AS "mayDrop" FROM (
-      SELECT 'SCHEMA' AS kind, quote_ident(nspname) AS sql, nspowner AS owner FROM pg_namespace WHERE nspname = $1
+      SELECT 'SCHEMA' AS kind, quote_ident(nspname) AS sql, nspowner AS owner FROM pg_namespace WHERE ${inScope('oid')} AND nspname <> 'public'
       UNION ALL
       SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END,
              'public.' || quote_ident(c.relname), c.relowner
@@ -68,7 +75,7 @@ export async function objectsToDrop(c: Client): Promise<Droppable[]> {
         FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('b', 'c', 'd', 'e', 'r') AND t.typcategory <> 'A'
          AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c') -- not a table's row type
          AND ${NOT_FROM_EXTENSION('pg_type', 't.oid')}) o
-    ORDER BY kind, sql`, [MIGRATIONS_SCHEMA]);
+    ORDER BY kind, sql`);
   return rows;
 }
 
@@ -120,7 +127,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
     const extensions = (await c.query("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1")).rows.map((r) => r.extname);
     if (o.dryRun) {
       printReplacePlan(settings, [`database ${target} (oid ${identity.oid}, owner ${owner}) is kept; in one transaction, committed only if it verifies:`], [
-        objects.length ? `drop ${count(objects.length, 'object')}:` : 'drop nothing (public and knex are empty)',
+        objects.length ? `drop ${count(objects.length, 'object')}:` : 'drop nothing (public is empty, and there is no other schema)',
         ...objects.map((x) => `  ${label(x)} (owner ${x.owner})`),
         ...o.plan,
       ], `kept: the database, its owner, grants and settings, and the extensions ${extensions.join(', ') || '(none)'}`);
@@ -133,15 +140,21 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
       log(`interrupted: ${target} is unchanged`);
     });
     try {
-      await withMigrationTransaction(settings, { reporter: o.reporter, watcher: c, session: client }, async (trx) => {
+      await withMigrationTransaction(settings, { reporter: o.reporter, directory: o.directory, watcher: c, session: client }, async (trx) => {
         const q = knexQueryable(trx);
         await trx.raw('SET LOCAL ROLE NONE'); // drop as the connecting role, whose rights the preflight checked
         const { rows: [me] } = await client.query('SELECT pg_backend_pid() AS pid');
         const stopEnding = endBlockers(c, me.pid);
         try {
-          await step(`${count(objects.length, 'object')} in public and knex's schema dropped (not committed yet)`, async () => {
+          await step(`${count(objects.length, 'object')} in public and the other schemas dropped (not committed yet)`, async () => {
             for (const sql of dropStatements(objects)) await trx.raw(sql);
           });
+          // What the migrations then build holds only what they insert: nothing of the old may be left.
+          const left = await objectsToDrop(client);
+          if (left.length) {
+            throw new PermissionDeniedError(`after the drops ${target} still holds ${left.map(label).join(', ')}; nothing was changed`,
+              `drop or move it by hand, then reset again`);
+          }
         } finally {
           stopEnding();
         }

@@ -1,7 +1,9 @@
-// Proves two databases of one server hold the same schema (squash compares the database the old
-// migrations build with the one its baseline builds), four ways that miss different things:
-// the schema as the contract sees it, each against the contract, pg_dump's text, and
-// TimescaleDB's own catalog (hypertables, dimensions, policies), which pg_dump does not dump.
+// Proves two databases hold the same schema, and (for a squash) the same seed rows: the database
+// the old migrations build against the one its baseline builds. Three ways that miss different
+// things: the one reader's picture of each (every schema in scope, TimescaleDB's catalog,
+// access, comments, settings, owners and, with data, the rows and sequence states), each
+// against the contract, and pg_dump's text, a second opinion that reads the catalog on its own.
+// The carry-forward compares a live database with a scratch build by the first, without data.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -16,14 +18,15 @@ import { withClient } from '../server/connection';
 import type { Settings } from '../server/settings';
 import { describeDifference, Difference, diffSchema } from './drift';
 import { reconcileExpressions } from './expressions';
-import { LiveSchema, readSchema } from './introspect';
+import { LiveSchema, misownedObjects, readSchema } from './introspect';
+import { BOOKKEEPING_RELATIONS } from './read/scope';
 import { BUILD_STAMP_OPTIONS } from './read/tables';
 import { verify } from './verify';
 
 export interface Comparison {
-  /** e.g. 'structure', 'contract', 'pg_dump --schema-only', 'TimescaleDB catalog' */
+  /** 'structure', 'contract' or 'pg_dump --schema-only' */
   check: string;
-  /** What the check covered, for the report: e.g. '9 tables, 41 columns, 23 indexes', '2 hypertables, 2 dimensions, 0 jobs' */
+  /** What the check covered, for the report: e.g. '9 tables, 41 columns, 23 indexes, …' */
   covered: string;
   /** Empty when identical; else one line per difference, readable, e.g. 'ohlcv: index ohlcv_date_idx: btree (date DESC) in old migrations, missing in baseline' */
   differences: string[];
@@ -56,19 +59,15 @@ const MAX_DUMP_LINES = 20;
 export async function compareDatabases(left: Settings, right: Settings, labels: Labels): Promise<Comparison[]> {
   return withClient(left, (lc) => withClient(right, async (rc) => {
     const sides = await Promise.all([side(left, labels[0], lc), side(right, labels[1], rc)]);
-    const both = <T>(read: (c: Client) => Promise<T>) => Promise.all([read(lc), read(rc)]);
     let rewrites: Rewrite[] = [];
     return [
       await timed('structure', async () => {
-        const [l, r] = await both(readSchema);
-        // Written the left's way where PostgreSQL's text differs but the meaning does not (expressions.ts).
-        const reconciled = await reconcileExpressions(rc, l, r);
-        rewrites = rewritesOf(r, reconciled);
-        return compareStructure(l, reconciled, labels, rewrites);
+        const compared = await compareSchemas(lc, rc, { data: true });
+        rewrites = compared.rewrites;
+        return structureResult(compared, labels);
       }),
       await timed('contract', () => compareWithContract(left, right, labels)),
       await timed('pg_dump --schema-only', () => compareDumps(sides, rewrites)),
-      await timed('TimescaleDB catalog', async () => compareTimescale(...await both(readTimescale), labels)),
     ];
   }));
 }
@@ -87,30 +86,61 @@ async function side(settings: Settings, label: string, client: Client): Promise<
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
-// ---- differences as lines ----
+// ---- 1. structure: the reader's picture of each side, each as the other's expectation ----
 
 /** The same difference seen from the other side. */
 const flip = (d: Difference): Difference => ({
   ...d, kind: d.kind === 'missing' ? 'unexpected' : d.kind === 'unexpected' ? 'missing' : 'changed', expected: d.actual, actual: d.expected,
 });
 
-// ---- 1. structure: readSchema's view, each side as the other's expectation ----
+export interface SchemaComparison {
+  /** The left side as read, and the right as read with its expressions written the left's way where they mean the same. */
+  left: LiveSchema;
+  right: LiveSchema;
+  /** What differs, the left side taken as the expected one. */
+  differences: Difference[];
+  /** The right side's expressions that reconcileExpressions wrote the left's way. */
+  rewrites: Rewrite[];
+}
+
+/** What the database's owner does not own, as items: `owner of table public.x` -> its owner. */
+const ownersOf = async (c: Client) => new Map((await misownedObjects(c)).map((m) => [`owner of ${m.item}`, m.owner]));
+const DATABASE_OWNER = "the database's owner";
 
 /**
- * diffSchema takes its first argument as the expectation and overlooks extensions only the
- * second has, so it runs both ways; what both runs find is said once.
+ * The one comparison of two databases' schemas, the squash's proof and the carry-forward alike:
+ * both read by readSchema in the same scope (with `data`, the rows and sequence states too),
+ * CHECKs, defaults and indexes compared by meaning, diffSchema run both ways (it takes its
+ * first argument as the expectation and overlooks extensions only the second has), and the
+ * owners of what the database's owner does not own.
  */
-function compareStructure(left: LiveSchema, right: LiveSchema, labels: Labels, rewrites: Rewrite[]): Result {
-  const both = [...diffSchema(left, right), ...diffSchema(right, left).map(flip)]
-    .sort((a, b) => Number(a.group !== 'database') - Number(b.group !== 'database')); // what belongs to no table first, as diffSchema does
-  const lines = new Set(both.map((d) => describeDifference(d, labels)));
+export async function compareSchemas(left: Client, right: Client, scope: { data: boolean }): Promise<SchemaComparison> {
+  const [l, raw] = await Promise.all([readSchema(left, scope), readSchema(right, scope)]);
+  // Written the left's way where PostgreSQL's text differs but the meaning does not (expressions.ts).
+  const r = await reconcileExpressions(right, l, raw);
+  const [lo, ro] = await Promise.all([ownersOf(left), ownersOf(right)]);
+  const owners = [...new Set([...lo.keys(), ...ro.keys()])].filter((item) => lo.get(item) !== ro.get(item))
+    .map((item): Difference => ({ group: 'database', kind: 'changed', item, expected: lo.get(item) ?? DATABASE_OWNER, actual: ro.get(item) ?? DATABASE_OWNER }));
+  const seen = new Set<string>();
+  const differences = [...diffSchema(l, r), ...diffSchema(r, l).map(flip), ...owners].filter((d) => {
+    const key = JSON.stringify([d.group, d.kind, d.item, d.expected, d.actual]);
+    return !seen.has(key) && seen.add(key);
+  }).sort((a, b) => Number(a.group !== 'database') - Number(b.group !== 'database')); // what belongs to no table first, as diffSchema does
+  return { left: l, right: r, differences, rewrites: rewritesOf(raw, r) };
+}
+
+function structureResult(c: SchemaComparison, labels: Labels): Result {
+  const lines = new Set(c.differences.map((d) => describeDifference(d, labels)));
+  const { left } = c;
   const tables = left.tables;
+  const rows = Object.values(left.data?.rows ?? {}).reduce((n, r) => n + r.count, 0);
   const covered = [count(tables.length, 'table'), count(tables.reduce((n, t) => n + t.columns.length, 0), 'column'),
     count(tables.reduce((n, t) => n + Object.keys(t.constraints).length, 0), 'constraint'),
     plural(tables.reduce((n, t) => n + Object.keys(t.indexes).length, 0), 'index', 'indexes'),
-    count(Object.keys(left.enums).length, 'enum'), count(left.hypertables.length, 'hypertable'),
-    count(left.others.length, 'other object')].join(', ');
-  const notes = rewrites.map((w) => `${w.item}: the same by meaning, written ${w.from} in ${labels[1]} (PostgreSQL deparses it so after a reparse)`);
+    count(Object.keys(left.enums).length, 'enum'), count(left.hypertables.length, 'hypertable'), plural(left.policies.length, 'policy', 'policies'),
+    count(Object.keys(left.views).length + Object.keys(left.materializedViews).length, 'view'), count(Object.keys(left.functions).length, 'function'),
+    count(Object.keys(left.sequences).length, 'sequence'), `${count(rows, 'row')} of seed data`, count(left.others.length, 'other object')].join(', ');
+  const notes = c.rewrites.map((w) => `${w.item}: the same by meaning, written ${w.from} in ${labels[1]} (PostgreSQL deparses it so after a reparse)`);
   return notes.length ? { covered, differences: [...lines], notes } : { covered, differences: [...lines] };
 }
 
@@ -160,21 +190,23 @@ async function compareWithContract(left: Settings, right: Settings, labels: Labe
 // ---- 3. pg_dump --schema-only, as text ----
 
 /**
- * Left out of the dump: knex's bookkeeping schema (the baseline records itself differently), and
- * `_timescaledb_internal`, where TimescaleDB keeps chunks and other tables derived from a
- * hypertable, named by catalog ids (`_hyper_3_7_chunk`) that differ between two builds that
- * create, or drop, in another order; the catalog check compares what they derive from, by name.
- * Objects an extension owns (its `_timescaledb_*` schemas and functions) pg_dump leaves out by
- * itself, writing CREATE EXTENSION instead, so both sides show the same line and nothing else.
+ * Left out of the dump: knex's bookkeeping tables (the baseline records itself differently; the
+ * rest of knex's schema is the migrations' as much as public is), and `_timescaledb_internal`,
+ * where TimescaleDB keeps chunks and other tables derived from a hypertable, named by catalog ids
+ * (`_hyper_3_7_chunk`) that differ between two builds that create, or drop, in another order; the
+ * structure check compares what they derive from, by name. Objects an extension owns (its
+ * `_timescaledb_*` schemas and functions) pg_dump leaves out by itself, writing CREATE
+ * EXTENSION instead, so both sides show the same line and nothing else.
  */
-const DUMP_EXCLUDES = [MIGRATIONS_SCHEMA, '_timescaledb_internal'];
+const DUMP_EXCLUDES = [...BOOKKEEPING_RELATIONS.map((t) => `--exclude-table=${escapeIdentifier(MIGRATIONS_SCHEMA)}.${escapeIdentifier(t)}`),
+  `--exclude-schema=${escapeIdentifier('_timescaledb_internal')}`];
 
 async function compareDumps(sides: Side[], rewrites: Rewrite[]): Promise<Result> {
   const [l, raw] = await Promise.all(sides.map(async (s) => normaliseDump(await schemaOnlyDump(s), s)));
   // The structure check found these the same by meaning: the right's dump writes them the left's way too.
   const r = raw.map((line) => rewrites.reduce((text, w) => text.split(w.from).join(w.to), line));
   const differences = diffStatements(l, r, [sides[0].label, sides[1].label]);
-  const covered = `${count(l.length, 'statement')} (knex's schema and _timescaledb_internal left out)`;
+  const covered = `${count(l.length, 'statement')} (knex's bookkeeping and _timescaledb_internal left out)`;
   return { covered, differences };
 }
 
@@ -185,7 +217,7 @@ async function schemaOnlyDump(side: Side): Promise<string> {
   const file = path.join(dir, 'schema.sql');
   try {
     const messages: string[] = [];
-    const args = ['--schema-only', ...DUMP_EXCLUDES.map((s) => `--exclude-schema=${escapeIdentifier(s)}`)];
+    const args = ['--schema-only', ...DUMP_EXCLUDES];
     const code = await runTool(tool, side.settings.connection, args, { file, direction: 'write' }, (line) => messages.push(line));
     if (code !== 0) {
       throw new BackupFailedError(`pg_dump --schema-only of ${side.settings.database} failed (exit ${code}): ${messages.slice(0, 6).join(' | ') || 'no message'}`,
@@ -281,65 +313,4 @@ export function diffStatements(left: string[], right: string[], labels: Labels):
   return lines.length > MAX_DUMP_LINES
     ? [...lines.slice(0, MAX_DUMP_LINES - 1), `… and ${lines.length - MAX_DUMP_LINES + 1} more differing lines of pg_dump`]
     : lines;
-}
-
-// ---- 4. TimescaleDB's catalog, by name ----
-
-/**
- * TimescaleDB's own settings of the schema, item -> value, keyed by names (never by its ids,
- * which two builds need not share): the extension's version, each hypertable, its dimensions
- * with their chunk intervals, its compression settings, and the jobs (policies) of the
- * database. Jobs below id 1000 are the ones every database gets (telemetry, job history).
- */
-async function readTimescale(c: Client): Promise<Map<string, string>> {
-  const items = new Map<string, string>();
-  const { rows: [ext] } = await c.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'");
-  if (!ext) return items;
-  items.set('database: extension timescaledb', `version ${ext.extversion}`);
-  const q = async (sql: string) => (await c.query(sql)).rows;
-  for (const h of await q(`SELECT format('%I.%I', hypertable_schema, hypertable_name) AS name, num_dimensions, compression_enabled,
-      coalesce(array_to_string(tablespaces, ', '), 'default') AS tablespaces FROM timescaledb_information.hypertables`)) {
-    items.set(`${h.name}: hypertable`, `${count(h.num_dimensions, 'dimension')}, compression ${h.compression_enabled ? 'on' : 'off'}, tablespaces ${h.tablespaces}`);
-  }
-  for (const d of await q(`SELECT format('%I.%I', hypertable_schema, hypertable_name) AS name, dimension_number, column_name, column_type::text,
-      dimension_type, time_interval::text, integer_interval, integer_now_func, num_partitions FROM timescaledb_information.dimensions`)) {
-    const interval = d.time_interval ?? d.integer_interval;
-    items.set(`${d.name}: dimension ${d.column_name}`, [`#${d.dimension_number} ${d.dimension_type} (${d.column_type})`,
-      interval === null ? '' : `chunk interval ${interval}`, d.num_partitions === null ? '' : `${d.num_partitions} partitions`,
-      d.integer_now_func === null ? '' : `now function ${d.integer_now_func}`].filter(Boolean).join(', '));
-  }
-  for (const s of await q(`SELECT format('%I.%I', hypertable_schema, hypertable_name) AS name, attname, segmentby_column_index,
-      orderby_column_index, orderby_asc, orderby_nullsfirst FROM timescaledb_information.compression_settings`)) {
-    items.set(`${s.name}: compression of ${s.attname}`, [s.segmentby_column_index === null ? '' : `segment by #${s.segmentby_column_index}`,
-      s.orderby_column_index === null ? '' : `order by #${s.orderby_column_index} ${s.orderby_asc ? 'ASC' : 'DESC'} NULLS ${s.orderby_nullsfirst ? 'FIRST' : 'LAST'}`]
-      .filter(Boolean).join(', '));
-  }
-  // The config names its hypertable by id: left out, the job is keyed by the hypertable's name instead.
-  // A job of its own (add_job) has no hypertable, and most have no check: format() refuses a null name.
-  const jobs = await q(`SELECT CASE WHEN hypertable_name IS NULL THEN 'database' ELSE format('%I.%I', hypertable_schema, hypertable_name) END AS name,
-      format('%I.%I', proc_schema, proc_name) AS proc, schedule_interval::text AS schedule, max_runtime::text, max_retries,
-      retry_period::text, scheduled, fixed_schedule, (config - 'hypertable_id' - 'mat_hypertable_id')::text AS config,
-      CASE WHEN check_name IS NOT NULL THEN format('%I.%I', check_schema, check_name) END AS check_proc
-    FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY 1, 2, 3, 9, job_id`);
-  for (const [i, j] of jobs.entries()) {
-    const same = jobs.slice(0, i).filter((o) => o.name === j.name && o.proc === j.proc).length;
-    items.set(`${j.name}: job ${j.proc}${same ? ` #${same + 1}` : ''}`, [`every ${j.schedule}`, `config ${j.config ?? 'none'}`,
-      `max runtime ${j.max_runtime}`, `${j.max_retries} retries every ${j.retry_period}`, j.scheduled ? 'scheduled' : 'not scheduled',
-      j.fixed_schedule ? 'fixed schedule' : 'schedule from last run', ...(j.check_proc === null ? [] : [`check ${j.check_proc}`])].join(', '));
-  }
-  return items;
-}
-
-/** Item maps compared key by key: `key: <left value> in <left>, <right value> in <right>`. */
-function compareTimescale(left: Map<string, string>, right: Map<string, string>, labels: Labels): Result {
-  const differences: string[] = [];
-  for (const key of new Set([...left.keys(), ...right.keys()])) {
-    const [l, r] = [left.get(key), right.get(key)];
-    if (l !== r) differences.push(`${key}: ${l ?? 'missing'} in ${labels[0]}, ${r ?? 'missing'} in ${labels[1]}`);
-  }
-  const keys = [...left.keys()];
-  const n = (word: string) => keys.filter((k) => k.includes(`: ${word}`)).length;
-  const covered = [count(n('hypertable'), 'hypertable'), count(n('dimension '), 'dimension'),
-    count(n('compression of '), 'compression setting'), count(n('job '), 'job')].join(', ');
-  return { covered, differences };
 }

@@ -18,7 +18,8 @@ function column(c: ColumnContract): string {
   if (c.notNull || c.default !== undefined) args.push(String(c.notNull));
   if (c.default !== undefined) args.push(str(c.default));
   const more = [c.generated === undefined ? '' : `generated: ${str(c.generated)}`, c.identity === undefined ? '' : `identity: ${str(c.identity)}`,
-    c.options === undefined ? '' : `options: [${c.options.map(str).join(', ')}]`].filter(Boolean);
+    c.options === undefined ? '' : `options: [${c.options.map(str).join(', ')}]`,
+    c.identitySequence === undefined ? '' : `identitySequence: ${str(c.identitySequence)}`].filter(Boolean);
   return more.length ? `{ ...col(${args.join(', ')}), ${more.join(', ')} }` : `col(${args.join(', ')})`;
 }
 
@@ -50,6 +51,8 @@ function hypertable(h: HypertableContract): string {
   const parts = [`table: ${str(h.table)}`, `timeColumn: ${str(h.timeColumn)}`, `chunkInterval: ${str(h.chunkInterval)}`];
   if (h.dimensions) parts.push(`dimensions: [${h.dimensions.map(str).join(', ')}]`);
   if (h.compression) parts.push(`compression: { segmentBy: ${str(h.compression.segmentBy)}, orderBy: ${str(h.compression.orderBy)} }`);
+  if (h.integerNow) parts.push(`integerNow: ${str(h.integerNow)}`);
+  if (h.tablespaces) parts.push(`tablespaces: [${h.tablespaces.map(str).join(', ')}]`);
   return `{ ${parts.join(', ')} }`;
 }
 
@@ -57,6 +60,11 @@ function policy(p: PolicyContract): string {
   const config = Object.entries(p.config).map(([k, v]) => `${key(k)}: ${typeof v === 'string' ? str(v) : JSON.stringify(v)}`).join(', ');
   const parts = [...(p.on === undefined ? [] : [`on: ${str(p.on)}`]), `kind: ${str(p.kind)}`, `config: { ${config} }`, `schedule: ${str(p.schedule)}`];
   if (p.paused) parts.push('paused: true');
+  if (p.maxRuntime !== undefined) parts.push(`maxRuntime: ${str(p.maxRuntime)}`);
+  if (p.maxRetries !== undefined) parts.push(`maxRetries: ${p.maxRetries}`);
+  if (p.retryPeriod !== undefined) parts.push(`retryPeriod: ${str(p.retryPeriod)}`);
+  if (p.fixedSchedule !== undefined) parts.push(`fixedSchedule: ${p.fixedSchedule}`);
+  if (p.check !== undefined) parts.push(`check: ${str(p.check)}`);
   return `{ ${parts.join(', ')} }`;
 }
 

@@ -1,10 +1,12 @@
 // Compares two schemas item by item: what is missing, unexpected or changed, grouped
 // by table (or `database` for extensions, enums, hypertables and stray objects).
 import crypto from 'crypto';
+import { escapeIdentifier } from 'pg';
 import type { HypertableContract, PolicyContract, SchemaContract, TableContract } from '../../../db/contract';
 import type { Baseline } from '../../../db/migrationSource';
 import type { AppliedMigration, LiveSchema } from './introspect';
 import type { Data, TableRows } from './read/data';
+import { sqlName } from './read/scope';
 
 export interface Difference {
   /** A table name, or `database` for what belongs to no table. */
@@ -44,24 +46,86 @@ export function describeDifference(d: Difference, labels: [string, string]): str
   return `${d.group}: ${d.item}: ${expected} in ${labels[0]}, ${actual} in ${labels[1]}`;
 }
 
+/**
+ * A query that shows, in psql on the database, what a difference is about: the catalog's own
+ * rows for the object it names (read-only).
+ */
+export function inspectionSql(d: Difference): string {
+  const lit = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  const rel = (name: string) => `${lit(sqlName(name, escapeIdentifier))}::regclass`;
+  const schemaAndName = (name: string) => (name.includes('.') ? [name.slice(0, name.indexOf('.')), name.slice(name.indexOf('.') + 1)] : ['public', name]);
+  const thisDatabase = 'setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())';
+  const item = d.item;
+  const after = (prefix: string) => item.slice(prefix.length);
+  if (d.group !== 'database') {
+    const t = rel(d.group);
+    const [schema, table] = schemaAndName(d.group).map(lit);
+    if (item === 'table') return `SELECT table_schema, table_name, table_type FROM information_schema.tables WHERE table_schema = ${schema} AND table_name = ${table}`;
+    if (item.startsWith('column ')) return `SELECT column_name, data_type, is_nullable, column_default, is_identity, is_generated FROM information_schema.columns WHERE table_schema = ${schema} AND table_name = ${table} AND column_name = ${lit(after('column '))}`;
+    if (item.startsWith('constraint ')) return `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ${t}`;
+    if (item.startsWith('index ')) return `SELECT indexrelid::regclass, indisvalid, pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ${t}`;
+    if (item.startsWith('trigger ')) return `SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = ${t} AND NOT tgisinternal`;
+    if (item === 'row-level security') return `SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = ${t}`;
+    if (item.startsWith('row-level security policy ')) return `SELECT * FROM pg_policies WHERE schemaname = ${schema} AND tablename = ${table}`;
+    return `SELECT count(*) FROM ${sqlName(d.group, escapeIdentifier)}`;
+  }
+  if (item.startsWith('extension ')) return `SELECT extname, extversion FROM pg_extension WHERE extname = ${lit(after('extension '))}`;
+  if (item.startsWith('schema ')) return `SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${lit(after('schema '))}`;
+  if (item.startsWith('enum ')) return `SELECT enumlabel FROM pg_enum WHERE enumtypid = ${lit(sqlName(after('enum '), escapeIdentifier))}::regtype ORDER BY enumsortorder`;
+  if (/^(hypertable|compression of) /.test(item)) {
+    const [schema, table] = schemaAndName(item.replace(/^(hypertable|compression of) /, '')).map(lit);
+    return `SELECT * FROM timescaledb_information.dimensions d JOIN timescaledb_information.hypertable_compression_settings s ON s.hypertable = format('%I.%I', d.hypertable_schema, d.hypertable_name)::regclass WHERE d.hypertable_schema = ${schema} AND d.hypertable_name = ${table}`;
+  }
+  if (/ policy( on |$| #)/.test(item)) return 'SELECT job_id, proc_name, hypertable_schema, hypertable_name, schedule_interval, config, scheduled, max_runtime, max_retries, retry_period, fixed_schedule, check_name FROM timescaledb_information.jobs WHERE job_id >= 1000';
+  if (/^(view|materialized view) /.test(item)) return `SELECT pg_get_viewdef(${rel(item.replace(/^(materialized )?view /, ''))})`;
+  if (item.startsWith('continuous aggregate ')) return `SELECT view_definition, materialized_only FROM timescaledb_information.continuous_aggregates WHERE format('%I.%I', view_schema, view_name)::regclass = ${rel(after('continuous aggregate '))}`;
+  if (item.startsWith('function ')) return `SELECT oid::regprocedure, pg_get_functiondef(oid) FROM pg_proc WHERE proname = ${lit(schemaAndName(after('function ').replace(/\(.*$/, ''))[1])}`;
+  if (item.startsWith('sequence ') || item.startsWith('state of sequence ')) {
+    const [schema, name] = schemaAndName(item.replace(/^(state of )?sequence /, '')).map(lit);
+    return `SELECT * FROM pg_sequences WHERE schemaname = ${schema} AND sequencename = ${name}`;
+  }
+  if (item.startsWith('setting ')) return `SELECT setconfig FROM pg_db_role_setting WHERE ${thisDatabase} AND setrole = 0`;
+  if (item.startsWith('grant on default privileges')) return 'SELECT defaclrole::regrole, defaclnamespace::regnamespace, defaclobjtype, defaclacl FROM pg_default_acl';
+  if (item.startsWith('grant on schema ')) return `SELECT nspacl FROM pg_namespace WHERE nspname = ${lit(after('grant on schema ').replace(/ to .*$/, ''))}`;
+  if (item.startsWith('grant on function ')) return `SELECT oid::regprocedure, proacl FROM pg_proc WHERE proname = ${lit(schemaAndName(after('grant on function ').replace(/\(.*$/, ''))[1])}`;
+  if (item.startsWith('grant on ')) return `SELECT relacl FROM pg_class WHERE oid = ${rel(after('grant on ').replace(/^(table|view|materialized view|sequence|foreign table|index) /, '').replace(/ to .*$/, ''))}`;
+  if (item.startsWith('comment on column ')) return `SELECT objsubid, description FROM pg_description WHERE objoid = ${rel(after('comment on column ').replace(/\.[^.]*$/, ''))}`;
+  if (/^comment on (table|view|materialized view|sequence|foreign table|index) /.test(item)) {
+    return `SELECT obj_description(${rel(item.replace(/^comment on (table|view|materialized view|sequence|foreign table|index) /, ''))})`;
+  }
+  if (item.startsWith('comment on ')) return 'SELECT classoid::regclass, objoid, objsubid, description FROM pg_description WHERE classoid <> \'pg_class\'::regclass';
+  const owned = /^owner of (table|view|materialized view|sequence|foreign table) ([^.]+)\.(.+)$/.exec(item);
+  if (owned) {
+    return `SELECT c.oid::regclass, c.relowner::regrole, d.datdba::regrole AS database_owner FROM pg_class c, pg_database d
+      WHERE c.relnamespace = ${lit(owned[2])}::regnamespace AND c.relname = ${lit(owned[3])} AND d.datname = current_database()`;
+  }
+  if (item.startsWith('owner of ')) return 'SELECT datdba::regrole AS database_owner FROM pg_database WHERE datname = current_database()';
+  return `\\d+ (${item})`;
+}
+
 type Items = Map<string, { group: string; item: string; value: string }>;
 
 function describeColumn(c: TableContract['columns'][number]): string {
   return [c.type, c.notNull ? 'NOT NULL' : 'NULL', c.default === undefined ? '' : `DEFAULT ${c.default}`,
     c.generated === undefined ? '' : `GENERATED ALWAYS AS (${c.generated}) STORED`,
     c.identity === undefined ? '' : `GENERATED ${c.identity.toUpperCase()} AS IDENTITY`,
+    c.identitySequence === undefined ? '' : `(sequence ${c.identitySequence})`,
     c.options?.length ? `WITH (${c.options.join(', ')})` : ''].filter(Boolean).join(' ');
 }
 
 const describeHypertable = (h: HypertableContract) =>
-  [`on ${h.timeColumn}, chunk interval ${h.chunkInterval}`, ...(h.dimensions ?? [])].join('; ');
+  [`on ${h.timeColumn}, chunk interval ${h.chunkInterval}`, ...(h.dimensions ?? []), ...(h.integerNow ? [`now from ${h.integerNow}`] : []),
+    ...(h.tablespaces ? [`tablespaces ${h.tablespaces.join(', ')}`] : [])].join('; ');
 
 /** A policy's name as a difference names it: `retention policy on ohlcv`. */
 export const policyItem = (p: PolicyContract) => `${p.kind} policy${p.on ? ` on ${p.on}` : ''}`;
 /** A job's configuration as `key: value, …`, keys in order. */
 export const describeConfig = (config: Record<string, unknown>) =>
   Object.keys(config).sort().map((k) => `${k}: ${typeof config[k] === 'string' ? config[k] : JSON.stringify(config[k])}`).join(', ') || 'no config';
-const describePolicy = (p: PolicyContract) => `${describeConfig(p.config)}; every ${p.schedule}${p.paused ? '; paused' : ''}`;
+const describePolicy = (p: PolicyContract) => [`${describeConfig(p.config)}`, `every ${p.schedule}`, p.paused ? 'paused' : '',
+  p.maxRuntime === undefined ? '' : `max runtime ${p.maxRuntime}`, p.maxRetries === undefined ? '' : `${p.maxRetries} retries`,
+  p.retryPeriod === undefined ? '' : `retry every ${p.retryPeriod}`, p.fixedSchedule === undefined ? '' : `fixed schedule ${p.fixedSchedule ? 'on' : 'off'}`,
+  p.check === undefined ? '' : `check ${p.check}`].filter(Boolean).join('; ');
 
 function flatten(schema: SchemaContract & { others?: string[]; data?: Data }): { tables: Set<string>; items: Items } {
   const items: Items = new Map();
@@ -108,6 +172,7 @@ function flatten(schema: SchemaContract & { others?: string[]; data?: Data }): {
 
 /** A table's rows as one value: their count, and a digest that differs when any row does. */
 function describeRows(r: TableRows): string {
+  if (r.populated === false) return 'not populated';
   if (!r.rows) return `${r.count} rows (more than were read)`;
   return `${r.count === 1 ? '1 row' : `${r.count} rows`}, sha256 ${crypto.createHash('sha256').update(r.rows.join('\n')).digest('hex').slice(0, 12)}`;
 }
@@ -115,8 +180,11 @@ function describeRows(r: TableRows): string {
 export function diffSchema(expected: SchemaContract, actual: LiveSchema): Difference[] {
   const want = flatten(expected);
   // Extensions the contract does not name are the server's or the platform's (pg_stat_statements
-  // on a managed service), not the schema's; an in-place reset keeps them.
-  const have = flatten({ ...actual, extensions: actual.extensions.filter((e) => expected.extensions.includes(e)) });
+  // on a managed service), not the schema's; an in-place reset keeps them. So are database settings
+  // it does not name: ops' and the platform's, which every reset keeps with the database. (A
+  // comparison of two builds runs both ways, and so still sees a setting either one lost.)
+  const settings = Object.fromEntries(Object.entries(actual.settings ?? {}).filter(([name]) => name in (expected.settings ?? {})));
+  const have = flatten({ ...actual, extensions: actual.extensions.filter((e) => expected.extensions.includes(e)), settings });
   const out: Difference[] = [];
   // A whole table missing or unexpected is one difference, not one per column.
   for (const t of want.tables) if (!have.tables.has(t)) out.push({ group: t, kind: 'missing', item: 'table' });
@@ -214,6 +282,7 @@ export interface SquashFold {
 export function foldSquashed(files: MigrationFile[], applied: AppliedMigration[], baselines: Baseline[]): SquashFold {
   const recorded = new Map(applied.map((a) => [a.name, a.sha256]));
   const older = new Map(baselines.map((b) => [b.name, b.squashes]));
+  const former = (name: string) => baselines.flatMap((b) => b.former?.[name] ?? []);
   const fold: SquashFold = { applied: [...applied], carried: [] };
   for (const file of files) {
     const squashes = older.get(file.name);
@@ -226,7 +295,7 @@ export function foldSquashed(files: MigrationFile[], applied: AppliedMigration[]
         if (recorded.has(name)) {
           used.push(name);
           const had = recorded.get(name);
-          if (had !== null && had !== sha) edited.push(name);
+          if (had !== null && had !== undefined && had !== sha && !former(name).includes(had)) edited.push(name);
         } else if (older.has(name)) visit(older.get(name)!);
         else missing.push(name);
       }

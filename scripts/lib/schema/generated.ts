@@ -1,5 +1,5 @@
-// Files the project generates and commits (db/schema.sql, docs/schema.md, the README's
-// diagram): written when stale, or with `check` only compared.
+// Files the project generates and commits (db/schema.sql, docs/schema.md): written when
+// stale, or with `check` only compared.
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';

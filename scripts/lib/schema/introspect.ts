@@ -37,7 +37,7 @@ export async function readSchema(client: Client, scope: ReadScope = {}): Promise
     extensions, enums, tables, ...timescale, schemas: await readSchemas(q), views: plainViews, materializedViews, functions, sequences,
     ...await readAccess(q), others,
   };
-  if (scope.data) live.data = await readData(q, tables, Object.keys(sequences), (part) => client.escapeIdentifier(part));
+  if (scope.data) live.data = await readData(q, tables, Object.keys(materializedViews), (part) => client.escapeIdentifier(part));
   return live;
 }
 

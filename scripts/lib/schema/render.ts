@@ -1,86 +1,15 @@
 // Renders a live schema for people: as SQL (db/schema.sql) and as a Mermaid ER diagram
 // (docs/schema.md). Both are deterministic: the same schema gives the same bytes.
 import type { Client } from 'pg';
-import type { PolicyContract, TableContract } from '../../../db/contract';
+import type { TableContract } from '../../../db/contract';
 import { AppliedMigration, LiveSchema, readAppliedMigrations, readSchema } from './introspect';
-import { sqlName } from './read/scope';
 import { describeConfig, policyItem } from './drift';
+import { identQuoter, schemaStatements } from './statements';
 
-/** PostgreSQL's own quote_ident for every name, so the text quotes exactly as pg_dump would. */
-export async function identQuoter(client: Client, live: LiveSchema): Promise<(name: string) => string> {
-  const parts = (name: string) => name.split('.');
-  const names = ['public', ...live.extensions, ...live.schemas, ...Object.keys(live.enums).flatMap(parts), ...Object.keys(live.views).flatMap(parts),
-    ...Object.keys(live.materializedViews).flatMap(parts), ...Object.keys(live.continuousAggregates).flatMap(parts),
-    ...live.tables.flatMap((t) => [...parts(t.name), ...t.columns.map((c) => c.name), ...Object.keys(t.constraints), ...Object.keys(t.indexes)])];
-  const { rows } = await client.query('SELECT n, quote_ident(n) AS q FROM unnest($1::text[]) n', [names]);
-  const quoted = new Map(rows.map((r) => [r.n as string, r.q as string]));
-  return (name) => quoted.get(name) ?? client.escapeIdentifier(name);
-}
+export { identQuoter, schemaStatements };
 
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 const byName = <T extends { name: string }>(items: T[]) => [...items].sort((a, b) => a.name.localeCompare(b.name));
 const isForeignKey = (def: string) => def.startsWith('FOREIGN KEY');
-/** A view's query as pg_get_viewdef gives it, without its leading space and final semicolon. */
-const query = (def: string) => def.trim().replace(/;$/, '');
-
-/** The statement that makes a TimescaleDB job, with its configuration as named arguments (config, for add_job). */
-function policyStatement(p: PolicyContract, q: (name: string) => string): string {
-  const value = (v: unknown) => (typeof v === 'string' ? `INTERVAL ${literal(v)}` : String(v));
-  const named = (keys: string[]) => keys.filter((k) => k in p.config).map((k) => `${k} => ${value(p.config[k])}`);
-  const on = p.on === undefined ? '' : literal(sqlName(p.on, q));
-  const schedule = `schedule_interval => INTERVAL ${literal(p.schedule)}`;
-  const made = {
-    retention: () => `SELECT add_retention_policy(${[on, ...named(['drop_after', 'drop_created_before']), schedule].join(', ')})`,
-    compression: () => `SELECT add_compression_policy(${[on, ...named(['compress_after', 'compress_created_before']), schedule].join(', ')})`,
-    refresh: () => `SELECT add_continuous_aggregate_policy(${[on, ...named(['start_offset', 'end_offset']), schedule].join(', ')})`,
-    reorder: () => `SELECT add_reorder_policy(${on}, index_name => ${literal(String(p.config.index_name))})`,
-  }[p.kind];
-  const statement = made?.() ?? `SELECT add_job(${literal(p.kind)}, INTERVAL ${literal(p.schedule)}, config => ${literal(JSON.stringify(p.config))}::jsonb)`;
-  // Each add_* returns the job's id.
-  return p.paused ? `SELECT alter_job(${statement.replace(/^SELECT /, '')}, scheduled => false)` : statement;
-}
-
-/**
- * The statements that build `live` on an empty database, in groups and in an order that works:
- * extensions, schemas, enum types, each table with its keys and indexes, the foreign keys, the
- * hypertables with their compression settings, views and continuous aggregates, the policies.
- * Each index is its own statement, so a hypertable is made without its default ones.
- */
-export function schemaStatements(live: LiveSchema, q: (name: string) => string): string[][] {
-  const groups: string[][] = [live.extensions.map((e) => `CREATE EXTENSION IF NOT EXISTS ${q(e)}`)];
-  groups.push(live.schemas.map((s) => `CREATE SCHEMA ${q(s)}`));
-  groups.push(Object.entries(live.enums).sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, values]) => `CREATE TYPE ${sqlName(name, q)} AS ENUM (${values.map(literal).join(', ')})`));
-  const tables = byName(live.tables);
-  for (const t of tables) {
-    const table = sqlName(t.name, q);
-    const columns = t.columns.map((c) => `    ${q(c.name)} ${c.type}${c.default === undefined ? '' : ` DEFAULT ${c.default}`}${c.notNull ? ' NOT NULL' : ''}`);
-    groups.push([
-      `CREATE TABLE ${table} (\n${columns.join(',\n')}\n)`,
-      ...sortedEntries(t.constraints).filter(([, d]) => !isForeignKey(d)).map(([name, def]) => `ALTER TABLE ONLY ${table} ADD CONSTRAINT ${q(name)} ${def}`),
-      ...sortedEntries(t.indexes).filter(([n]) => !(n in t.constraints)).map(([name, def]) => {
-        const unique = def.startsWith('UNIQUE ');
-        return `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ${q(name)} ON ${table} USING ${def.replace(/^UNIQUE /, '')}`;
-      }),
-    ]);
-  }
-  groups.push(tables.flatMap((t) => sortedEntries(t.constraints).filter(([, d]) => isForeignKey(d))
-    .map(([name, def]) => `ALTER TABLE ONLY ${sqlName(t.name, q)} ADD CONSTRAINT ${q(name)} ${def}`)));
-  groups.push(live.hypertables.flatMap((h) => [
-    `SELECT create_hypertable(${literal(sqlName(h.table, q))}, by_range(${literal(h.timeColumn)}, INTERVAL ${literal(h.chunkInterval)}), create_default_indexes => false)`,
-    ...(h.compression ? [`ALTER TABLE ${sqlName(h.table, q)} SET (${['timescaledb.compress',
-      ...(h.compression.segmentBy ? [`timescaledb.compress_segmentby = ${literal(h.compression.segmentBy)}`] : []),
-      ...(h.compression.orderBy ? [`timescaledb.compress_orderby = ${literal(h.compression.orderBy)}`] : [])].join(', ')})`] : []),
-  ]));
-  groups.push([
-    ...sortedEntries(live.views).map(([name, def]) => `CREATE VIEW ${sqlName(name, q)} AS ${query(def)}`),
-    ...sortedEntries(live.materializedViews).map(([name, def]) => `CREATE MATERIALIZED VIEW ${sqlName(name, q)} AS ${query(def)} WITH NO DATA`),
-    ...Object.entries(live.continuousAggregates).sort(([a], [b]) => a.localeCompare(b)).map(([name, c]) =>
-      `CREATE MATERIALIZED VIEW ${sqlName(name, q)} WITH (timescaledb.continuous, timescaledb.materialized_only = ${c.materializedOnly}) AS ${query(c.query)} WITH NO DATA`),
-  ]);
-  groups.push(live.policies.map((p) => policyStatement(p, q)));
-  return groups.filter((g) => g.length > 0);
-}
 
 export function renderSchemaSql(live: LiveSchema, applied: AppliedMigration[], q: (name: string) => string): string {
   const out: string[] = [

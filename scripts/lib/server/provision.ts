@@ -18,6 +18,8 @@ export interface ProvisionFacts {
   sudoOnPath: boolean;
   /** Folder of the local PostgreSQL 15 binaries (PG_BIN). */
   binDir: string;
+  /** TIMESCALEDB_SOURCE: a TimescaleDB source tarball or folder the script builds the community build from. */
+  source?: string;
 }
 
 export type ProvisionPlan =
@@ -36,8 +38,9 @@ export function planAsRoot(argv: string[], f: Pick<ProvisionFacts, 'isRoot' | 's
 
 export function planProvision(f: ProvisionFacts): ProvisionPlan {
   if (f.timescaleInstalled) return { kind: 'installed' };
-  // sudo resets the environment, so a PG_BIN other than the script's default is passed on the command line.
-  const plan = planAsRoot([...(f.binDir === DEFAULT_PG_BIN ? [] : ['env', `PG_BIN=${f.binDir}`]), 'bash', INSTALL_SCRIPT], f);
+  // sudo resets the environment, so a PG_BIN other than the script's default, and a source, are passed on the command line.
+  const vars = [...(f.binDir === DEFAULT_PG_BIN ? [] : [`PG_BIN=${f.binDir}`]), ...(f.source ? [`TIMESCALEDB_SOURCE=${f.source}`] : [])];
+  const plan = planAsRoot([...(vars.length ? ['env', ...vars] : []), 'bash', INSTALL_SCRIPT], f);
   if (plan.kind === 'install') return plan;
   return {
     kind: 'refuse',
@@ -58,12 +61,12 @@ export function onPath(program: string): boolean {
 }
 
 /** The facts of this machine; refuses first when PostgreSQL 15 itself is missing (apt, not this script, installs it). */
-export function machineFacts(binDir: string): ProvisionFacts {
+export function machineFacts(binDir: string, source?: string): ProvisionFacts {
   if (!fs.existsSync(path.join(binDir, 'initdb'))) assertLocalBinaries(binDir);
-  return { timescaleInstalled: !localBinariesProblem(binDir), isRoot: process.getuid?.() === 0, sudoOnPath: onPath('sudo'), binDir };
+  return { timescaleInstalled: !localBinariesProblem(binDir), isRoot: process.getuid?.() === 0, sudoOnPath: onPath('sudo'), binDir, source };
 }
 
-/** Installs TimescaleDB when the plan says so; throws the plan's error when it refuses. */
+/** Installs TimescaleDB when the plan says so (the community build, with the facts' source); throws the plan's error when it refuses. */
 export function provisionTimescale(binDir: string, facts: ProvisionFacts = machineFacts(binDir)): void {
   const plan = planProvision(facts);
   if (plan.kind === 'installed') return log(`TimescaleDB is installed for the PostgreSQL in ${binDir}`);

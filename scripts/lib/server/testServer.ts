@@ -18,6 +18,10 @@ import { displayUrl } from './connectionUrl';
 import { urlForDatabase } from './settings';
 import { composeDatabase, devClusterOptions } from './devServer';
 import { spawnSync } from 'child_process';
+import { createDatabase, dropDatabase } from './admin';
+import { withClient, withMaintenanceClient } from './connection';
+import { loadSettings } from './settings';
+import { describeEdition, readTimescaleEdition, TimescaleEdition } from './timescaleEdition';
 
 // The image docker-compose.yml pins; keep them in step.
 export const TIMESCALE_IMAGE = 'timescale/timescaledb:2.19.3-pg15';
@@ -67,7 +71,8 @@ export async function pickTestServer(env: NodeJS.ProcessEnv = process.env, conta
 // at the next run's start (by label).
 const CONTAINER_LABEL = 'kapman.tests.run';
 
-export async function tryTestcontainers(reasons: string[]): Promise<TestServer | undefined> {
+/** A container of the pinned image; `settings` are more `-c name=value` for its server (a license, for a test of the Apache build). */
+export async function tryTestcontainers(reasons: string[], settings: string[] = []): Promise<TestServer | undefined> {
   let client: Awaited<ReturnType<typeof import('testcontainers')['getContainerRuntimeClient']>>;
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
@@ -84,7 +89,7 @@ export async function tryTestcontainers(reasons: string[]): Promise<TestServer |
     .withLabels({ [CONTAINER_LABEL]: `${os.hostname()}:${process.pid}` })
     // A throwaway server: durability buys nothing; and the telemetry reporter would block a
     // database's drop for seconds where the network is closed.
-    .withCommand(['postgres', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'timescaledb.telemetry_level=off'])
+    .withCommand(['postgres', ...['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'timescaledb.telemetry_level=off', ...settings].flatMap((s) => ['-c', s])])
     .start();
   const id = started.getId();
   const onExit = () => { spawnSync('docker', ['rm', '-f', '-v', id], { stdio: 'ignore', timeout: 20_000 }); };
@@ -140,6 +145,25 @@ export function stopOnSignal(server: TestServer): void {
   }
 }
 
-export function describeServer(server: TestServer): string {
-  return `${server.kind}: ${displayUrl(urlForDatabase(server.adminUrl, 'postgres'))}`;
+/** "local cluster: postgres://…/postgres", and which TimescaleDB it runs when known. */
+export function describeServer(server: TestServer, edition?: TimescaleEdition): string {
+  return `${server.kind}: ${displayUrl(urlForDatabase(server.adminUrl, 'postgres'))}${edition ? `, ${describeEdition(edition)}` : ''}`;
+}
+
+/**
+ * The TimescaleDB a new database on the server gets: its license is known only where the extension
+ * is loaded, so it is read in a database made for the purpose, with the extension, and dropped.
+ */
+export async function probeTimescaleEdition(adminUrl: string): Promise<TimescaleEdition> {
+  const admin = loadSettings({ env: 'test', databaseUrl: adminUrl });
+  const probe = `kapman_probe_${crypto.randomBytes(4).toString('hex')}`;
+  await withMaintenanceClient(admin, (c) => createDatabase(c, probe));
+  try {
+    return await withClient(loadSettings({ env: 'test', databaseUrl: urlForDatabase(adminUrl, probe) }), async (c) => {
+      await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+      return readTimescaleEdition(c);
+    });
+  } finally {
+    await withMaintenanceClient(admin, (c) => dropDatabase(c, probe));
+  }
 }

@@ -1,5 +1,6 @@
 // Who may do what, the comments on things, and the database's own settings: grants and default
-// privileges (the owner's own rights left out: owning is checked apart), comments on every
+// privileges (the owner's own rights left out: owning is checked apart; a function's EXECUTE
+// revoked from PUBLIC is `function f() to PUBLIC: none`), comments on every
 // object in scope, and ALTER DATABASE … SET.
 import { inScope, notBookkeeping, notFromExtension, qualifiedName, Query } from './scope';
 
@@ -38,6 +39,9 @@ export async function readAccess(q: Query): Promise<Access> {
       `${inScope('n.oid')} AND NOT (n.nspname = 'public' AND x.grantee = 0 AND x.privilege_type = 'USAGE' AND NOT x.is_grantable)`),
     grantsOf(FUNCTION, 'p.proacl', 'p.proowner', 'pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace', inScopeFunction),
     grantsOf(DEFAULT_PRIVILEGES, 'a.defaclacl', '-1', 'pg_default_acl a', 'true'),
+    // A function may be run by everyone unless that was revoked: then its ACL has no entry for PUBLIC.
+    `SELECT ${FUNCTION} || ' to PUBLIC' AS item, 'none' AS value FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE ${inScopeFunction} AND p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) x WHERE x.grantee = 0)`,
   ].join(' UNION ALL ') + ' ORDER BY 1');
   const comments = await q([
     commentsOn(RELATION, `pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0

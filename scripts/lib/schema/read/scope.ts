@@ -22,6 +22,8 @@ export const inScope = (namespace: string) => `${namespace} IN (SELECT n.oid FRO
 /** knex's bookkeeping tables (and the sequences behind their serial ids): the migrations' record, not the schema. */
 const BOOKKEEPING = [MIGRATIONS_TABLE, `${MIGRATIONS_TABLE}_lock`, CHECKSUMS_TABLE, SQUASHED_TABLE];
 const BOOKKEEPING_SEQUENCES = [`${MIGRATIONS_TABLE}_id_seq`, `${MIGRATIONS_TABLE}_lock_index_seq`];
+/** The same, for those who name relations (pg_dump's --exclude-table). */
+export const BOOKKEEPING_RELATIONS = [...BOOKKEEPING, ...BOOKKEEPING_SEQUENCES];
 
 /** A condition on a pg_class row (alias `c`, its schema's name in `n.nspname`): not knex's bookkeeping, nor an index or sequence of it. */
 export const notBookkeeping = `NOT (n.nspname = '${MIGRATIONS_SCHEMA}' AND (c.relname = ANY('{${[...BOOKKEEPING, ...BOOKKEEPING_SEQUENCES].join(',')}}')

@@ -15,6 +15,22 @@ export const BUILD_STAMP_OPTIONS = ['pg_attver'];
 export const schemaOptions = (options: string[] | null): string[] =>
   (options ?? []).filter((o) => !BUILD_STAMP_OPTIONS.includes(o.split('=')[0]));
 
+/** How an index that is not valid (indisvalid false) begins: `INVALID UNIQUE btree (…)`. */
+export const INVALID_INDEX = 'INVALID';
+
+/**
+ * An identity column's sequence, where it is not what a bare `GENERATED … AS IDENTITY` makes
+ * (named `<table>_<column>_seq`, from 1 by 1 up to its type's largest, cache 1, no cycle), as
+ * `name …, start …, increment …, min …, max …, cache …[, cycle]`; null otherwise.
+ */
+const IDENTITY_SEQUENCE = `(SELECT CASE WHEN NOT (sc.relname = c.relname || '_' || a.attname || '_seq' AND s.seqstart = 1 AND s.seqincrement = 1 AND s.seqmin = 1
+      AND s.seqmax = CASE s.seqtypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END
+      AND s.seqcache = 1 AND NOT s.seqcycle)
+    THEN concat_ws(', ', 'name ' || sc.relname, 'start ' || s.seqstart, 'increment ' || s.seqincrement, 'min ' || s.seqmin, 'max ' || s.seqmax,
+      'cache ' || s.seqcache, CASE WHEN s.seqcycle THEN 'cycle' END) END
+  FROM pg_depend dep JOIN pg_class sc ON sc.oid = dep.objid JOIN pg_sequence s ON s.seqrelid = sc.oid
+  WHERE a.attidentity <> '' AND dep.classid = 'pg_class'::regclass AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i')`;
+
 /** FROM and WHERE over the tables in scope: `c` is a table's pg_class row, `n` its schema; `from` joins what is read to `c`. */
 const ofTables = (from = 'pg_class c', where = 'true') => `FROM ${from} JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind IN ('r', 'p') AND ${inScope('c.relnamespace')} AND ${notBookkeeping} AND ${notFromExtension('pg_class', 'c.oid')} AND ${where}`;
@@ -29,7 +45,7 @@ export async function readTables(q: Query): Promise<TableContract[]> {
   }
   const table = (name: string) => tables.get(name)!;
   for (const r of await q(`SELECT ${NAME} AS name, a.attname, format_type(a.atttypid, a.atttypmod) AS type,
-        a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS dflt, a.attgenerated, a.attidentity, a.attoptions
+        a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS dflt, a.attgenerated, a.attidentity, a.attoptions, ${IDENTITY_SEQUENCE} AS identity_sequence
       ${ofTables('pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum JOIN pg_class c ON c.oid = a.attrelid',
         'a.attnum > 0 AND NOT a.attisdropped')}
       ORDER BY 1, a.attnum`)) {
@@ -37,6 +53,7 @@ export async function readTables(q: Query): Promise<TableContract[]> {
     if (r.attgenerated === 's') column.generated = r.dflt;
     else if (r.dflt !== null) column.default = r.dflt;
     if (r.attidentity) column.identity = r.attidentity === 'a' ? 'always' : 'by default';
+    if (r.identity_sequence) column.identitySequence = r.identity_sequence;
     const options = schemaOptions(r.attoptions);
     if (options.length) column.options = options;
     table(r.name).columns.push(column);
@@ -45,10 +62,11 @@ export async function readTables(q: Query): Promise<TableContract[]> {
       ${ofTables('pg_constraint k JOIN pg_class c ON c.oid = k.conrelid')} ORDER BY 1, 2`)) {
     table(r.name).constraints[r.conname] = r.def;
   }
-  for (const r of await q(`SELECT ${NAME} AS name, i.relname AS index, x.indisunique,
+  for (const r of await q(`SELECT ${NAME} AS name, i.relname AS index, x.indisunique, x.indisvalid,
         substring(pg_get_indexdef(x.indexrelid) from ' USING (.*)$') AS def
       ${ofTables('pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid')} ORDER BY 1, 2`)) {
-    table(r.name).indexes[r.index] = `${r.indisunique ? 'UNIQUE ' : ''}${r.def}`;
+    // An index a failed CREATE INDEX CONCURRENTLY left behind is in the catalog but neither used nor enforced.
+    table(r.name).indexes[r.index] = `${r.indisvalid ? '' : `${INVALID_INDEX} `}${r.indisunique ? 'UNIQUE ' : ''}${r.def}`;
   }
   // TimescaleDB's own triggers on a hypertable call its functions, and are its business.
   for (const r of await q(`SELECT ${NAME} AS name, g.tgname, pg_get_triggerdef(g.oid) AS def
