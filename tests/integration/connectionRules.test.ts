@@ -4,6 +4,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import type { ClientConfig } from 'pg';
 import type { PeerCertificate } from 'tls';
 import { DEFAULT_SOCKET_DIR, readConnectionUrl } from '../../scripts/lib/server/connectionUrl';
 import { clientConfigs } from '../../scripts/lib/server/ssl';
@@ -84,14 +85,20 @@ test('no sslmode is prefer; require with a root certificate checks it, as verify
   for (const mode of ['require', 'verify-full']) expect(attempts(`postgres://kapman@/x?host=%2Ftmp%2Fpg&sslmode=${mode}`)).toEqual(['plain']);
 });
 
+/** The check of the server certificate's name that an encrypted attempt makes. */
+function identityCheck(config: ClientConfig): (host: string, cert: PeerCertificate) => Error | undefined {
+  if (typeof config.ssl !== 'object' || !config.ssl.checkServerIdentity) throw new Error('an attempt without SSL, or without its check');
+  return config.ssl.checkServerIdentity;
+}
+
 test('verify-full checks the name in host=, also when hostaddr= gives the address it connects to; verify-ca checks no name', () => {
   const cert = (name: string) => ({ subject: { CN: name }, subjectaltname: `DNS:${name}` }) as unknown as PeerCertificate;
   const rootcert = `sslrootcert=${encodeURIComponent(path.join(home, 'ca.crt'))}`;
   const [full] = clientConfigs(readConnectionUrl(`postgres://kapman@db.example/x?hostaddr=127.0.0.1&sslmode=verify-full&${rootcert}`, NO_FILE));
   expect(full.host).toBe('127.0.0.1');
-  const check = (typeof full.ssl === 'object' && full.ssl.checkServerIdentity)!;
+  const check = identityCheck(full);
   expect(check('127.0.0.1', cert('db.example'))).toBeUndefined();
   expect(check('127.0.0.1', cert('other.example'))).toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID', host: 'db.example' });
   const [ca] = clientConfigs(readConnectionUrl(`postgres://kapman@db.example/x?sslmode=verify-ca&${rootcert}`, NO_FILE));
-  expect((typeof ca.ssl === 'object' && ca.ssl.checkServerIdentity)!('db.example', cert('other.example'))).toBeUndefined();
+  expect(identityCheck(ca)('db.example', cert('other.example'))).toBeUndefined();
 });
