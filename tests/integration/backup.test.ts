@@ -95,7 +95,8 @@ test("restore's post-restore step (timescaledb_post_restore): the restored datab
     await c.query("INSERT INTO ohlcv (ticker_id, date, close) VALUES ($1, '2024-01-02', 1)", [ticker.id]);
     expect((await c.query("SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name = 'ohlcv'")).rows[0].n).toBe(1);
   });
+  // Every database with TimescaleDB (2.15 and later) has a job of its own, its job history's retention.
   const sourceJobs = await jobs(src);
-  expect(await jobs(dst)).toEqual(sourceJobs);
-  expect(sourceJobs.every((j) => j.scheduled)).toBe(true);
+  expect(sourceJobs.length).toBeGreaterThan(0);
+  expect(await jobs(dst)).toEqual(sourceJobs.map((j) => ({ ...j, scheduled: true })));
 });
