@@ -86,6 +86,16 @@ test.concurrent('nothing is dropped unless the build verifies: a build that fail
   expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
 });
 
+test.concurrent('a target left closed to connections (as a swap stopped part-way leaves it) is open again once replaced', async () => {
+  const db = await kept('_closed');
+  const allowsConnections = () => admin(async (c) => (await c.query('SELECT datallowconn FROM pg_database WHERE datname = $1', [db.database])).rows[0]?.datallowconn);
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} ALLOW_CONNECTIONS false`));
+  expect(await allowsConnections()).toBe(false);
+  await replaceDatabase(db, { plan: [], build: async () => undefined });
+  expect(await allowsConnections()).toBe(true);
+  await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual([]));
+});
+
 test.concurrent('the replacement takes the target\'s identity: owner, connection limit, grants, comment and settings', async () => {
   const db = await createTestDatabase('_identity');
   const q = escapeIdentifier(db.database);
