@@ -53,13 +53,16 @@ test.concurrent('the reset lock is keyed by the database: with another database\
   await withDatabase(free, async (c) => expect(await publicTables(c)).toEqual([]));
 });
 
+/** A subscription that connects nowhere: what a logical replica's database holds. */
+const SUBSCRIPTION = (name: string) => `CREATE SUBSCRIPTION ${escapeIdentifier(name)} CONNECTION 'host=127.0.0.1 dbname=none'
+  PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`;
+
 test.concurrent('a subscription made on the target while the replacement was built is found by the swap: exit 16, the target and the subscription kept', async () => {
   const db = await kept('_latesub');
   const subscription = `kapman_sub_${db.database.slice(-8)}`;
   const replaced = replaceDatabase(db, {
     plan: [],
-    build: async () => void await withDatabase(db, (c) => c.query(`CREATE SUBSCRIPTION ${escapeIdentifier(subscription)} CONNECTION 'host=127.0.0.1 dbname=none'
-      PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`)),
+    build: async () => void await withDatabase(db, (c) => c.query(SUBSCRIPTION(subscription))),
   });
   try {
     await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringContaining(`the target has subscriptions (${subscription})`) });
@@ -67,6 +70,33 @@ test.concurrent('a subscription made on the target while the replacement was bui
     expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
   } finally {
     await withDatabase(db, (c) => c.query(`DROP SUBSCRIPTION IF EXISTS ${escapeIdentifier(subscription)}`));
+  }
+});
+
+test.concurrent('the preflight finds a prepared transaction on the target before anything is built (exit 16), also in a dry run; the target and the transaction kept', async () => {
+  const db = await kept('_prepared');
+  const allowed = await admin(async (c) => (await c.query("SELECT current_setting('max_prepared_transactions')::int AS n")).rows[0].n as number);
+  // The harness starts its own servers with prepared transactions allowed; a server of the user's
+  // (TEST_DATABASE_URL, the compose server) may allow none, and then none can be there: a
+  // subscription, which the same check refuses, stands in for it (e2e/server.test.ts makes a
+  // prepared transaction on a server of its own).
+  const name = `kapman_px_${db.database.slice(-8)}`; // prepared transactions and subscriptions are the server's: a name of this test's own
+  const dependent = allowed > 0
+    ? { what: /1 prepared transaction/, make: `BEGIN; INSERT INTO tickers (symbol) VALUES ('PREPARED'); PREPARE TRANSACTION '${name}'`, drop: `ROLLBACK PREPARED '${name}'` }
+    : { what: new RegExp(`subscriptions \\(${name}\\)`), make: SUBSCRIPTION(name), drop: `DROP SUBSCRIPTION ${escapeIdentifier(name)}` };
+  if (allowed === 0) process.stderr.write('replace.test: the server allows no prepared transaction (max_prepared_transactions = 0): the preflight is shown a subscription instead\n');
+  await withDatabase(db, (c) => c.query(dependent.make));
+  try {
+    let built = false;
+    for (const dryRun of [true, false]) {
+      const replaced = replaceDatabase(db, { dryRun, plan: [], build: async () => { built = true; } });
+      await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, exitCode: 16, message: expect.stringMatching(dependent.what) });
+    }
+    expect(built).toBe(false);
+    expect(await symbols(db)).toEqual(['KEEP']);
+    expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  } finally {
+    await withDatabase(db, (c) => c.query(dependent.drop));
   }
 });
 
