@@ -4,6 +4,7 @@ import crypto from 'crypto';
 import { describeServer, NoTestServerError, pickTestServer, stopOnSignal, TestServer } from '../../scripts/lib/server/testServer';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import { withMaintenanceClient } from '../../scripts/lib/server/connection';
+import globalTeardown from './globalTeardown';
 import { ensureTemplate, oneRoundScramSecret, runPrefix, settingsOf } from './testDatabase';
 
 /**
@@ -45,13 +46,19 @@ export default async function globalSetup(): Promise<void> {
   globalThis.kapmanTestServer = server;
   stopOnSignal(server);
   process.env.KAPMAN_TEST_RUN = crypto.randomBytes(3).toString('hex');
-  process.env.KAPMAN_TEST_SERVER_URL = server.outlivesRun ? await runAdmin(server.adminUrl) : server.adminUrl;
-  process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
-  const started = Date.now();
-  const { name, owner, built } = await ensureTemplate(server.adminUrl);
-  process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
-  const kept = server.outlivesRun ? '; later runs on this server reuse it until a migration changes' : '';
-  process.stdout.write(built
-    ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms)${kept}\n`
-    : `kapman tests: migrated template database ${name} reused (kept from an earlier run; the migrations have not changed)\n`);
+  try {
+    process.env.KAPMAN_TEST_SERVER_URL = server.outlivesRun ? await runAdmin(server.adminUrl) : server.adminUrl;
+    process.stdout.write(`\nkapman tests: using ${describeServer(server)}\n`);
+    const started = Date.now();
+    const { name, owner, built } = await ensureTemplate(server.adminUrl);
+    process.env.KAPMAN_TEST_TEMPLATE = JSON.stringify({ name, owner });
+    const kept = server.outlivesRun ? '; later runs on this server reuse it until a migration changes' : '';
+    process.stdout.write(built
+      ? `kapman tests: migrated template database ${name} built (${Date.now() - started} ms)${kept}\n`
+      : `kapman tests: migrated template database ${name} reused (kept from an earlier run; the migrations have not changed)\n`);
+  } catch (err) {
+    // Jest runs no teardown after a global setup that failed: stop and remove what was started here.
+    await globalTeardown().catch((e) => process.stderr.write(`kapman tests: cleaning up after the failed setup: ${(e as Error).message}\n`));
+    throw err;
+  }
 }
