@@ -2,6 +2,7 @@
 // one lock for all of it, keyed by the database; the swap's last check of the target; the
 // production guard of rollback --all; the pipeline's safety invariants. In-process, side by side (each on databases of its own), and fast.
 import { escapeIdentifier } from 'pg';
+import { MigrationFiles } from '../../db/migrationSource';
 import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { verify } from '../../scripts/lib/schema/verify';
@@ -14,6 +15,11 @@ import { databaseAttributes, databasesLike, publicTables } from '../support/sche
 import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
+
+// Jest refuses a module's first require "between tests", which, with tests running side by side,
+// is whenever one of them has just ended: what they load on first use (the migration files,
+// which verify reads) is loaded before they start.
+beforeAll(() => new MigrationFiles().baselines({ squashed: true }));
 
 /** A migrated database holding the row 'KEEP', with settings that wait at most `lockTimeoutMs` for a lock (default 15 s). */
 async function kept(label: string, lockTimeoutMs?: number): Promise<Settings> {
