@@ -29,6 +29,8 @@ export interface ResetOptions {
   noBackup?: boolean;
   /** Empty and rebuild the database where it stands, in one transaction (no CREATEDB needed). */
   inPlace?: boolean;
+  /** Another migrations folder (tests use temporary ones). */
+  migrationsDirectory?: string;
 }
 
 export interface ResetResult {
@@ -44,7 +46,7 @@ export interface ResetResult {
 export async function reset(settings: Settings, o: ResetOptions = {}): Promise<ResetResult> {
   refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
   if (o.waitMs) await waitForServer(settings, o.waitMs);
-  const files = await new MigrationFiles().getMigrations();
+  const files = await new MigrationFiles(o.migrationsDirectory).getMigrations();
   const dryRun = o.dryRun ? { dryRun: { wouldApply: files } } : {};
   let applied: string[] = [];
   let verification: VerifyReport | undefined;
@@ -65,7 +67,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   const migrateAndVerify = async (trx: Knex.Transaction, session: Client, uncommitted: string) => {
     applied = await step((done: string[]) => `${count(done.length, 'migration')} applied${uncommitted}`,
       async () => (await trx.migrate.latest())[1] as string[]);
-    verification = await step(`compared with the contract${uncommitted}`, () => verifyOn(session, settings.database, { empty: true }));
+    verification = await step(`compared with the contract${uncommitted}`, () => verifyOn(session, settings.database, { empty: true, migrationsDirectory: o.migrationsDirectory }));
     reportVerification(verification, contractMismatch(settings.database));
   };
   if (o.inPlace) {
@@ -73,6 +75,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     const { owner } = await resetInPlace(settings, {
       dryRun: o.dryRun,
       reporter,
+      directory: o.migrationsDirectory,
       plan,
       build: (trx, client) => migrateAndVerify(trx, client, ' (not committed yet)'),
     });
@@ -83,7 +86,7 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     beforeBuild: backsUp ? backUp : undefined,
     whileCreating: loadKnex,
     plan,
-    build: (beside) => withMigrationTransaction(beside, { reporter }, (trx, session) => migrateAndVerify(trx, session, '')),
+    build: (beside) => withMigrationTransaction(beside, { reporter, directory: o.migrationsDirectory }, (trx, session) => migrateAndVerify(trx, session, '')),
   });
   return { owner, applied, verification, backup, ...dryRun };
 }

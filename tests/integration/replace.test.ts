@@ -3,7 +3,7 @@
 // production guard of rollback --all; the pipeline's safety invariants. In-process, side by side (each on databases of its own), and fast.
 import { escapeIdentifier } from 'pg';
 import { MigrationFiles } from '../../db/migrationSource';
-import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
+import { ContractMismatchError, LockTimeoutError, ProductionGuardError, ReadOnlyTargetError, TargetInUseError } from '../../scripts/lib/cli/errors';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { verify } from '../../scripts/lib/schema/verify';
 import { buildPrefix, replaceDatabase, replaceLockPlace, withReplaceLock } from '../../scripts/lib/replace/replace';
@@ -104,6 +104,18 @@ test.concurrent('the preflight finds a prepared transaction on the target before
   } finally {
     await withDatabase(db, (c) => c.query(dependent.drop));
   }
+});
+
+test.concurrent('a target marked read-only (default_transaction_read_only on the database) is refused before anything is built (exit 15), also in a dry run', async () => {
+  const db = await kept('_readonly');
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET default_transaction_read_only = on`));
+  let built = false;
+  for (const dryRun of [true, false]) {
+    const replaced = replaceDatabase(db, { dryRun, plan: [], build: async () => { built = true; } });
+    await expect(replaced).rejects.toMatchObject({ constructor: ReadOnlyTargetError, exitCode: 15 });
+  }
+  expect(built).toBe(false);
+  expect(await symbols(db)).toEqual(['KEEP']);
 });
 
 // The reset pipeline's safety invariants, each also held end to end in tests/e2e; here in process and fast.

@@ -29,6 +29,8 @@ export interface InPlaceOptions {
   plan: string[];
   /** Reports each migration file. */
   reporter?: WithKnexOptions['reporter'];
+  /** Another migrations folder (tests use temporary ones). */
+  directory?: string;
   /** Inside the transaction, after the drops: apply the migrations and check the result (throw to roll it all back). */
   build(trx: import('knex').Knex.Transaction, client: Client): Promise<void>;
 }
@@ -133,7 +135,7 @@ export async function resetInPlace(settings: Settings, o: InPlaceOptions): Promi
       log(`interrupted: ${target} is unchanged`);
     });
     try {
-      await withMigrationTransaction(settings, { reporter: o.reporter, watcher: c, session: client }, async (trx) => {
+      await withMigrationTransaction(settings, { reporter: o.reporter, directory: o.directory, watcher: c, session: client }, async (trx) => {
         const q = knexQueryable(trx);
         await trx.raw('SET LOCAL ROLE NONE'); // drop as the connecting role, whose rights the preflight checked
         const { rows: [me] } = await client.query('SELECT pg_backend_pid() AS pid');
