@@ -11,6 +11,8 @@ const config: Config = {
   setupFilesAfterEnv: ['<rootDir>/tests/support/quiet.ts'],
   // Type-checking is `npm run typecheck`'s job; the suite only transpiles, with sucrase (as the commands run).
   transform: { '^.+\\.ts$': '<rootDir>/tests/support/transform.js' },
+  // Each test's limit: the longest everyday test took 21 s at a load of 15 on this 2-core machine
+  // (a few seconds when quiet); 120 s leaves room for a machine twice as loaded as that.
   testTimeout: 120_000,
   // The tests wait on the database more than on the CPU: more workers than cores pays.
   maxWorkers: 4,

@@ -58,35 +58,42 @@ function foldedLines(names: string[], squashes: Map<string, string[]>, history: 
   });
 }
 
+/** The lines a status prints for its migrations: `[X]`, `[ ]`, `[!]` or `[?]` and the name, a baseline with what it folded under it. */
+export function statusLines(result: Status): string[] {
+  const squashes = new Map(result.migrations.filter((s) => s.squashes).map((s) => [s.name, s.squashes!]));
+  return result.migrations.flatMap((s) => {
+    const notes = [
+      s.state === 'applied' || s.state === 'pending' ? '' : s.state,
+      s.squashes ? `baseline of ${count(s.squashes.length, 'squashed migration')}` : '',
+      s.toCarry ? 'applied as the migrations it squashed: `npm run db:migrate` records it' : '',
+    ].filter(Boolean);
+    return [`${MARK[s.state]} ${s.name}${notes.length ? ` (${notes.join('; ')})` : ''}`, ...foldedLines(s.squashes ?? [], squashes, result.squashed)];
+  });
+}
+
+/** `status --check`: exit 29 unless every migration is applied as written (none pending, edited or missing). */
+export function requireAllApplied(result: Status): void {
+  const n = (state: MigrationState['state']) => result.migrations.filter((s) => s.state === state).length;
+  const other = result.migrations.length - n('applied') - n('pending');
+  if (other + n('pending') === 0) return;
+  const err = new MigrationsNotAppliedError(`${result.database}: ${n('pending')} pending, ${other} edited or missing`,
+    other ? 'an edited [!] or missing [?] file: bring back the file as it was applied (git), or rebuild the database with `npm run db:reset`'
+      : 'apply them with `npm run db:migrate`');
+  err.result = result;
+  throw err;
+}
+
 export const command: KapmanCommand<{ check: boolean }, Status> = {
   database: true,
   options: (y) => y
     .option('check', { type: 'boolean', default: false, describe: 'fail (exit 29) unless every migration is applied as written: none pending, edited or missing' }),
   run: async (args, settings) => {
     const result = await status(settings);
-    const states = result.migrations;
-    const squashes = new Map(states.filter((s) => s.squashes).map((s) => [s.name, s.squashes!]));
     log(`migrations of ${settings.displayUrl}:`);
-    for (const s of states) {
-      const notes = [
-        s.state === 'applied' || s.state === 'pending' ? '' : s.state,
-        s.squashes ? `baseline of ${count(s.squashes.length, 'squashed migration')}` : '',
-        s.toCarry ? 'applied as the migrations it squashed: `npm run db:migrate` records it' : '',
-      ].filter(Boolean);
-      detail(`${MARK[s.state]} ${s.name}${notes.length ? ` (${notes.join('; ')})` : ''}`);
-      for (const line of foldedLines(s.squashes ?? [], squashes, result.squashed)) detail(line);
-    }
+    for (const line of statusLines(result)) detail(line);
     if (result.refused) log(result.refused);
-    const n = (state: MigrationState['state']) => states.filter((s) => s.state === state).length;
-    const other = states.length - n('applied') - n('pending');
-    log(tally(states));
-    if (args.check && other + n('pending') > 0) {
-      const err = new MigrationsNotAppliedError(`${settings.database}: ${n('pending')} pending, ${other} edited or missing`,
-        other ? 'an edited [!] or missing [?] file: bring back the file as it was applied (git), or rebuild the database with `npm run db:reset`'
-          : 'apply them with `npm run db:migrate`');
-      err.result = result;
-      throw err;
-    }
+    log(tally(result.migrations));
+    if (args.check) requireAllApplied(result);
     return result;
   },
   outcome: (r) => `migrations of ${r.database}: ${tally(r.migrations)}`,

@@ -69,9 +69,9 @@ test('a reset waits for another run at most --lock-timeout, names it, and change
     await holder.query('BEGIN');
     await holder.query("SELECT pg_advisory_xact_lock(hashtext('kapman-db'), hashtext($1))", [`reset ${db.database}`]);
     const pid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-    const started = Date.now();
-    const r = resetAs(db, '--lock-timeout', '1');
-    expect(Date.now() - started).toBeLessThan(15_000);
+    // Exit 14 while the holder still holds the lock: the reset gave up by itself (a wait without
+    // end would run into the test's time limit, which is not asserted on: load only slows it).
+    const r = await startScript('reset', ['--quiet', '--lock-timeout', '1'], { DATABASE_URL: db.url });
     expect(r.code).toBe(14);
     expect(r.err).toContain(`session ${pid} (kapman-db`);
   } finally {

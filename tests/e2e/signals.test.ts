@@ -100,8 +100,15 @@ test('SIGTERM to `npx kapman-db reset`\'s own pid (npm exec passes it on to no o
   });
   let out = '';
   npx.stdout!.on('data', (d) => (out += d));
+  // Until the reset says it applies the first migration, or npx ends: npx alone takes seconds to
+  // start on a busy machine, so the wait is bounded by the test's limit, not by a count of tries.
   const first = new RegExp(`applying ${migrationFiles()[0].replace('.', '\\.')}`);
-  for (let i = 0; i < 400 && !first.test(out); i++) await new Promise((r) => setTimeout(r, 25));
+  await new Promise<void>((resolve) => {
+    const check = () => { if (first.test(out)) resolve(); };
+    npx.stdout!.on('data', check);
+    npx.on('close', () => resolve());
+    check();
+  });
   expect(out).toMatch(first);
   // npx → sh → node: the node that does the work is the shell's child.
   const children = (pid: number) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);

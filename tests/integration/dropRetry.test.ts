@@ -1,9 +1,12 @@
 // A DROP DATABASE that meets a session it may not end yet (as a TimescaleDB scheduler, which runs
-// as no role, meets a role that is not a superuser): tried again with short, growing waits, up
-// to a bound, as every drop and rename of the tools and of the test harness is.
+// as no role, meets a role that is not a superuser), and a RENAME that meets a session still
+// connected (55006, as a session just ended is for a moment, on a slow server or in Docker):
+// tried again with short, growing waits, up to a bound, as every drop and rename of the tools and
+// of the test harness is.
 import { Client, escapeIdentifier } from 'pg';
-import { dropDatabase } from '../../scripts/lib/server/admin';
-import { admin, createTestRole, dropMadeDatabases, dropMadeRoles, remember, uniqueName, urlAs } from '../support/testDatabase';
+import { dropDatabase, renameDatabase } from '../../scripts/lib/server/admin';
+import { admin, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, serverSettings, uniqueName, urlAs } from '../support/testDatabase';
+import { withMaintenanceClient } from '../../scripts/lib/server/connection';
 
 afterAll(async () => {
   await dropMadeDatabases();
@@ -23,7 +26,7 @@ async function heldByAnother(label: string) {
   return { name, held, ownerSession, exists };
 }
 
-test('the drop waits for a session that leaves a moment later, and succeeds', async () => {
+test.concurrent('the drop waits for a session that leaves a moment later, and succeeds', async () => {
   const { name, held, ownerSession, exists } = await heldByAnother('_dretry');
   try {
     const leaves = new Promise((r) => setTimeout(r, 300)).then(() => held.end());
@@ -35,7 +38,7 @@ test('the drop waits for a session that leaves a moment later, and succeeds', as
   }
 });
 
-test('a session that stays is not waited for past the bound: the error comes, the database is kept', async () => {
+test.concurrent('a session that stays is not waited for past the bound: the error comes, the database is kept', async () => {
   const { name, held, ownerSession, exists } = await heldByAnother('_dbound');
   try {
     const error = await dropDatabase(ownerSession, name, 400).then(() => undefined, (e: Error) => e);
@@ -45,4 +48,29 @@ test('a session that stays is not waited for past the bound: the error comes, th
     await held.end();
     await ownerSession.end();
   }
+});
+
+test.concurrent('a rename that meets a session still in the database (55006, "being accessed by other users") waits for it to leave, and succeeds', async () => {
+  const db = await createTestDatabase('_rretry');
+  const renamed = remember(`${db.database}_r`);
+  const session = new Client({ connectionString: db.url });
+  await session.connect();
+  let leaves: Promise<void> | undefined;
+  await withMaintenanceClient(serverSettings(), async (c) => {
+    // The server itself waits 5 s for the session before it refuses with 55006; the session
+    // leaves as soon as the rename has met that refusal, and the rename is tried again.
+    const met: string[] = [];
+    const watched = {
+      query: (sql: string) => c.query(sql).catch((err) => {
+        met.push(`${err.code}: ${err.message}`);
+        leaves ??= session.end();
+        throw err;
+      }),
+    } as unknown as Client;
+    await renameDatabase(watched, db.database, renamed);
+    expect(met).toEqual([`55006: database "${db.database}" is being accessed by other users`]);
+    const { rows } = await c.query('SELECT datname FROM pg_database WHERE datname = ANY($1)', [[db.database, renamed]]);
+    expect(rows).toEqual([{ datname: renamed }]);
+  });
+  await (leaves ?? session.end());
 });

@@ -79,6 +79,28 @@ describe('restore', () => {
   });
 });
 
+describe('a flag npm took for itself (typed without `--`: the command sees only npm_config_*)', () => {
+  const said = (script: string, spelling: string) =>
+    [`kapman: error: npm took ${spelling} for itself (no \`--\` before it), so nothing was done; run: npm run ${script} -- ${spelling}`];
+
+  test('is refused (exit 2) with the line to run, and nothing is done: npm run db:reset --dry-run resets nothing', async () => {
+    const db = await createMigratedDatabase('_front_npmflag');
+    await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+    const r = await runInProcess('reset', [], { ...asNpmScript('db:reset'), DATABASE_URL: db.url, npm_config_dry_run: 'true' });
+    expect({ code: r.code, lines: ours(r.err) }).toEqual({ code: 2, lines: said('db:reset', '--dry-run') });
+    expect(await withDatabase(db, async (c) => (await c.query('SELECT symbol FROM tickers')).rows)).toEqual([{ symbol: 'KEEP' }]);
+  });
+
+  test('a value and a --no- form are spelled back as typed', async () => {
+    const empty = await createTestDatabase('_front_npmflag_value');
+    const r = await runInProcess('migrate', [], { ...asNpmScript('db:migrate'), DATABASE_URL: empty.url, npm_config_wait_timeout: '5' });
+    expect({ code: r.code, lines: ours(r.err) }).toEqual({ code: 2, lines: said('db:migrate', '--wait-timeout 5') });
+    const backup = await runInProcess('reset', [], { ...asNpmScript('db:reset'), DATABASE_URL: empty.url, npm_config_backup: '' });
+    expect({ code: backup.code, lines: ours(backup.err) }).toEqual({ code: 2, lines: said('db:reset', '--no-backup') });
+    await withDatabase(empty, async (c) => expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace")).rows[0].n).toBe(0));
+  });
+});
+
 test('--quiet prints the outcome line alone, for every command that changes or reads the database', async () => {
   const db = await createMigratedDatabase('_front_quiet');
   const empty = await createTestDatabase('_front_quiet_empty');

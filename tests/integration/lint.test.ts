@@ -3,7 +3,7 @@
 // 35 on a finding. (Each TimescaleDB rule on a real hypertable: lintRules.test.ts.)
 import { LintError } from '../../scripts/lib/cli/errors';
 import { lint, lintRehearsal } from '../../scripts/lib/migrations/lint';
-import { rehearse } from '../../scripts/lib/migrations/rehearse';
+import { Rehearsal, rehearse } from '../../scripts/lib/migrations/rehearse';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationFiles } from '../support/expected';
 import { runInProcess } from '../support/inProcess';
@@ -11,10 +11,6 @@ import { migrationOf, migrationsFolder, releasedMigrations } from '../support/mi
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
-
-
-
-
 
 let db: Settings;
 beforeAll(async () => {
@@ -28,17 +24,29 @@ test("the repository's own migrations pass the lint, rehearsed from an empty dat
   expect(report.findings).toEqual([]);
 });
 
+// One pending migration with two findings of different rules, rehearsed once for the tests that
+// lint it with different comments (the lint reads the comments from the file).
+const TWO_FINDINGS = ['ALTER TABLE ohlcv ALTER COLUMN volume TYPE numeric', 'CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)'];
+let twoFindings: Promise<Rehearsal> | undefined;
+const lintWithComments = async (comments: string[]) => lintRehearsal(
+  await (twoFindings ??= rehearse(db, { directory: migrationsFolder({ ...releasedMigrations(), '9001_change.ts': migrationOf(TWO_FINDINGS) }) })),
+  { directory: migrationsFolder({ '9001_change.ts': migrationOf(TWO_FINDINGS, comments) }) });
+
 test('a finding is silenced by a comment in the migration file that gives a reason; one without a reason silences nothing', async () => {
-  const statements = ['ALTER TABLE ohlcv ALTER COLUMN volume TYPE numeric'];
-  const rehearsal = await rehearse(db, { directory: migrationsFolder({ ...releasedMigrations(), '9001_change.ts': migrationOf(statements) }) });
-  // The same migration with a comment: the lint reads it from the file.
-  const withComment = (comment: string) => lintRehearsal(rehearsal, { directory: migrationsFolder({ '9001_change.ts': migrationOf(statements, [comment]) }) });
-  expect(lintRehearsal(rehearsal, { directory: migrationsFolder({ '9001_change.ts': migrationOf(statements) }) }).findings.map((f) => f.rule)).toContain('timescaledb-hypertable-rewrite');
-  const silenced = withComment('// kapman-lint-ignore timescaledb-hypertable-rewrite: ohlcv is empty until the first backfill');
-  expect(silenced.findings.filter((f) => f.source !== 'squawk')).toEqual([]);
+  expect((await lintWithComments([])).findings.map((f) => f.rule)).toContain('timescaledb-hypertable-rewrite');
+  const silenced = await lintWithComments(['// kapman-lint-ignore timescaledb-hypertable-rewrite: ohlcv is empty until the first backfill']);
+  expect(silenced.findings.map((f) => f.rule)).not.toContain('timescaledb-hypertable-rewrite');
   expect(silenced.silenced).toEqual([expect.objectContaining({ rule: 'timescaledb-hypertable-rewrite', reason: 'ohlcv is empty until the first backfill' })]);
-  const bare = withComment('// kapman-lint-ignore timescaledb-hypertable-rewrite');
+  const bare = await lintWithComments(['// kapman-lint-ignore timescaledb-hypertable-rewrite']);
   expect(bare.findings.map((f) => f.rule)).toEqual(expect.arrayContaining(['lint-ignore-without-reason', 'timescaledb-hypertable-rewrite']));
+});
+
+test('a comment silences only the rule it names: of two findings of different rules, the other one stands, as it was', async () => {
+  const all = (await lintWithComments([])).findings;
+  expect(all.map((f) => [f.rule, f.statement])).toEqual([['timescaledb-hypertable-rewrite', 1], ['timescaledb-index-on-populated-hypertable', 2]]);
+  const one = await lintWithComments(['// kapman-lint-ignore timescaledb-index-on-populated-hypertable: built before the first backfill']);
+  expect(one.findings).toEqual([all[0]]);
+  expect(one.silenced).toEqual([{ ...all[1], reason: 'built before the first backfill' }]);
 });
 
 test('`kapman-db lint`: exit 35 naming the file, statement, rule, why and instead; nothing pending: exit 0', async () => {

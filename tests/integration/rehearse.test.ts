@@ -1,13 +1,19 @@
-// A rehearsal runs migrations where nothing is lost and hands back what each sent. (From an empty
-// database, named migrations, a role that may not create a database: e2e/rehearsal.test.ts.)
+// A rehearsal runs migrations where nothing is lost and hands back what each sent; where the role
+// may not create a database, on the target in a transaction rolled back, which commits nothing.
+// (From an empty database, named migrations, every migration rehearsed by such a role: e2e/rehearsal.test.ts.)
 import { MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { inlineBindings, rehearse } from '../../scripts/lib/migrations/rehearse';
 import { status } from '../../scripts/status';
+import { escapeIdentifier } from 'pg';
+import { loadSettings } from '../../scripts/lib/server/settings';
 import { migrationsFolder, releasedMigrations } from '../support/migrations';
-import { schemaDump } from '../support/schema';
-import { createMigratedDatabase, dropMadeDatabases } from '../support/testDatabase';
+import { publicTables, schemaDump } from '../support/schema';
+import { admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, uniqueName, urlAs, withDatabase } from '../support/testDatabase';
 
-afterAll(dropMadeDatabases);
+afterAll(async () => {
+  await dropMadeDatabases();
+  await dropMadeRoles();
+});
 
 
 // A pending migration with a bound value, a quote in it, and a `$1` that is text, not a placeholder.
@@ -60,4 +66,28 @@ test('inlining: placeholders become literals; quoted text, names, comments and d
   expect(inlineBindings(`select '$1', "$1", $$ $1 $$, $f$ $1 $f$ -- $1\n, $1`, ["it's"])).toBe(`select '$1', "$1", $$ $1 $$, $f$ $1 $f$ -- $1\n, 'it''s'`);
   expect(inlineBindings('select $1, $2', [true, new Date('2025-01-02T03:04:05Z')])).toMatch(/^select true, '2025-01-0\d/);
   expect(inlineBindings('select $1', [['a', 'b']])).toBe(`select '{"a","b"}'`);
+});
+
+test('a role that may not create databases: the rehearsal runs on the target in a transaction rolled back, and commits nothing', async () => {
+  const role = await createTestRole('rh_nocreate');
+  const name = remember(uniqueName('_rh_nocreate'));
+  await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)} TEMPLATE template0`));
+  const db = loadSettings({ env: 'test', databaseUrl: urlAs(role, name) });
+  const directory = migrationsFolder({ '0001_rehearsed.ts': `
+export async function up(knex: any) {
+  await knex.raw('CREATE TABLE rehearsed (id bigserial PRIMARY KEY, x int)');
+  await knex('rehearsed').insert({ x: 1 });
+}
+export async function down(knex: any) { await knex.raw('DROP TABLE rehearsed'); }
+` });
+  const r = await rehearse(db, { directory });
+  expect(r.where).toBe('transaction rolled back');
+  expect(r.migrations).toEqual([{ file: '0001_rehearsed.ts', statements: ['CREATE TABLE rehearsed (id bigserial PRIMARY KEY, x int)', 'insert into "rehearsed" ("x") values (1)'] }]);
+  expect(r.after!.tables.map((t) => t.name)).toEqual(['rehearsed']);
+  // Nothing of it on the target: no table, no row, no record of the migration (knex's schema itself stays, empty).
+  await withDatabase(db, async (c) => {
+    expect(await publicTables(c)).toEqual([]);
+    expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = to_regnamespace('knex')")).rows[0].n).toBe(0);
+  });
+  expect((await status(db, { migrationsDirectory: directory })).migrations).toEqual([{ name: '0001_rehearsed.ts', state: 'pending' }]);
 });

@@ -2,7 +2,8 @@
 // one lock for all of it, keyed by the database; the swap's last check of the target; the
 // production guard of rollback --all; the pipeline's safety invariants. In-process, side by side (each on databases of its own), and fast.
 import { escapeIdentifier } from 'pg';
-import { ContractMismatchError, LockTimeoutError, ProductionGuardError, TargetInUseError } from '../../scripts/lib/cli/errors';
+import { MigrationFiles } from '../../db/migrationSource';
+import { ContractMismatchError, LockTimeoutError, ProductionGuardError, ReadOnlyTargetError, TargetInUseError } from '../../scripts/lib/cli/errors';
 import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { verify } from '../../scripts/lib/schema/verify';
 import { buildPrefix, replaceDatabase, replaceLockPlace, withReplaceLock } from '../../scripts/lib/replace/replace';
@@ -14,6 +15,11 @@ import { databaseAttributes, databasesLike, publicTables } from '../support/sche
 import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
+
+// Jest refuses a module's first require "between tests", which, with tests running side by side,
+// is whenever one of them has just ended: what they load on first use (the migration files,
+// which verify reads) is loaded before they start.
+beforeAll(() => new MigrationFiles().baselines({ squashed: true }));
 
 /** A migrated database holding the row 'KEEP', with settings that wait at most `lockTimeoutMs` for a lock (default 15 s). */
 async function kept(label: string, lockTimeoutMs?: number): Promise<Settings> {
@@ -53,13 +59,16 @@ test.concurrent('the reset lock is keyed by the database: with another database\
   await withDatabase(free, async (c) => expect(await publicTables(c)).toEqual([]));
 });
 
+/** A subscription that connects nowhere: what a logical replica's database holds. */
+const SUBSCRIPTION = (name: string) => `CREATE SUBSCRIPTION ${escapeIdentifier(name)} CONNECTION 'host=127.0.0.1 dbname=none'
+  PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`;
+
 test.concurrent('a subscription made on the target while the replacement was built is found by the swap: exit 16, the target and the subscription kept', async () => {
   const db = await kept('_latesub');
   const subscription = `kapman_sub_${db.database.slice(-8)}`;
   const replaced = replaceDatabase(db, {
     plan: [],
-    build: async () => void await withDatabase(db, (c) => c.query(`CREATE SUBSCRIPTION ${escapeIdentifier(subscription)} CONNECTION 'host=127.0.0.1 dbname=none'
-      PUBLICATION none WITH (connect = false, enabled = false, slot_name = NONE, create_slot = false)`)),
+    build: async () => void await withDatabase(db, (c) => c.query(SUBSCRIPTION(subscription))),
   });
   try {
     await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, message: expect.stringContaining(`the target has subscriptions (${subscription})`) });
@@ -68,6 +77,45 @@ test.concurrent('a subscription made on the target while the replacement was bui
   } finally {
     await withDatabase(db, (c) => c.query(`DROP SUBSCRIPTION IF EXISTS ${escapeIdentifier(subscription)}`));
   }
+});
+
+test.concurrent('the preflight finds a prepared transaction on the target before anything is built (exit 16), also in a dry run; the target and the transaction kept', async () => {
+  const db = await kept('_prepared');
+  const allowed = await admin(async (c) => (await c.query("SELECT current_setting('max_prepared_transactions')::int AS n")).rows[0].n as number);
+  // The harness starts its own servers with prepared transactions allowed; a server of the user's
+  // (TEST_DATABASE_URL, the compose server) may allow none, and then none can be there: a
+  // subscription, which the same check refuses, stands in for it (e2e/server.test.ts makes a
+  // prepared transaction on a server of its own).
+  const name = `kapman_px_${db.database.slice(-8)}`; // prepared transactions and subscriptions are the server's: a name of this test's own
+  const dependent = allowed > 0
+    ? { what: /1 prepared transaction/, make: `BEGIN; INSERT INTO tickers (symbol) VALUES ('PREPARED'); PREPARE TRANSACTION '${name}'`, drop: `ROLLBACK PREPARED '${name}'` }
+    : { what: new RegExp(`subscriptions \\(${name}\\)`), make: SUBSCRIPTION(name), drop: `DROP SUBSCRIPTION ${escapeIdentifier(name)}` };
+  if (allowed === 0) process.stderr.write('replace.test: the server allows no prepared transaction (max_prepared_transactions = 0): the preflight is shown a subscription instead\n');
+  await withDatabase(db, (c) => c.query(dependent.make));
+  try {
+    let built = false;
+    for (const dryRun of [true, false]) {
+      const replaced = replaceDatabase(db, { dryRun, plan: [], build: async () => { built = true; } });
+      await expect(replaced).rejects.toMatchObject({ constructor: TargetInUseError, exitCode: 16, message: expect.stringMatching(dependent.what) });
+    }
+    expect(built).toBe(false);
+    expect(await symbols(db)).toEqual(['KEEP']);
+    expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+  } finally {
+    await withDatabase(db, (c) => c.query(dependent.drop));
+  }
+});
+
+test.concurrent('a target marked read-only (default_transaction_read_only on the database) is refused before anything is built (exit 15), also in a dry run', async () => {
+  const db = await kept('_readonly');
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} SET default_transaction_read_only = on`));
+  let built = false;
+  for (const dryRun of [true, false]) {
+    const replaced = replaceDatabase(db, { dryRun, plan: [], build: async () => { built = true; } });
+    await expect(replaced).rejects.toMatchObject({ constructor: ReadOnlyTargetError, exitCode: 15 });
+  }
+  expect(built).toBe(false);
+  expect(await symbols(db)).toEqual(['KEEP']);
 });
 
 // The reset pipeline's safety invariants, each also held end to end in tests/e2e; here in process and fast.
@@ -84,6 +132,16 @@ test.concurrent('nothing is dropped unless the build verifies: a build that fail
   await expect(replaced).rejects.toBeInstanceOf(ContractMismatchError);
   expect(await symbols(db)).toEqual(['KEEP']);
   expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
+});
+
+test.concurrent('a target left closed to connections (as a swap stopped part-way leaves it) is open again once replaced', async () => {
+  const db = await kept('_closed');
+  const allowsConnections = () => admin(async (c) => (await c.query('SELECT datallowconn FROM pg_database WHERE datname = $1', [db.database])).rows[0]?.datallowconn);
+  await admin((c) => c.query(`ALTER DATABASE ${escapeIdentifier(db.database)} ALLOW_CONNECTIONS false`));
+  expect(await allowsConnections()).toBe(false);
+  await replaceDatabase(db, { plan: [], build: async () => undefined });
+  expect(await allowsConnections()).toBe(true);
+  await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual([]));
 });
 
 test.concurrent('the replacement takes the target\'s identity: owner, connection limit, grants, comment and settings', async () => {

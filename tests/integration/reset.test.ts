@@ -1,11 +1,14 @@
 // db:reset drops and recreates exactly one database, keeps its owner, and touches nothing else.
 // (Resets of databases full of data, repeated, and under odd names: e2e/resetData.test.ts.)
-import { ProductionGuardError, RefusedTargetError } from '../../scripts/lib/cli/errors';
+import fs from 'fs';
+import { readBackup } from '../../scripts/lib/backup/metadata';
+import { ContractMismatchError, ProductionGuardError, RefusedTargetError } from '../../scripts/lib/cli/errors';
+import { buildPrefix } from '../../scripts/lib/replace/replace';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
-import { migrationOf, migrationsFolder, releasedMigrations } from '../support/migrations';
 import { reset } from '../../scripts/reset';
 import { migrationFiles } from '../support/expected';
-import { databasesSnapshot, schemaDump } from '../support/schema';
+import { migrationOf, migrationsFolder, releasedMigrations } from '../support/migrations';
+import { databasesLike, databasesSnapshot, schemaDump } from '../support/schema';
 import { admin, createMigratedDatabase, dropMadeDatabases, remember, serverUrl, testSettings, uniqueName, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
@@ -25,7 +28,7 @@ test.each(['postgres', 'template0', 'template1'])('refuses the system database %
   expect(await admin((c) => databasesSnapshot(c, ''))).toEqual(before);
 });
 
-test('refuses the production environment without --force, and says how to override', async () => {
+test('refuses the production environment without --force, and says how to override; with it, backs the target up first', async () => {
   const db = await createMigratedDatabase('_prod');
   await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
   const production = loadSettings({ env: 'production', databaseUrl: urlForDatabase(serverUrl(), db.database) });
@@ -33,10 +36,26 @@ test('refuses the production environment without --force, and says how to overri
   await expect(refusal).rejects.toBeInstanceOf(ProductionGuardError);
   await expect(refusal).rejects.toMatchObject({ hint: expect.stringContaining('--force') });
   await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
-  // The backup a production reset writes first is e2e/backup.test's to check: skipped here.
-  const forced = await reset(production, { force: true, noBackup: true });
-  expect(forced.backup).toBeUndefined();
+  // Forced, it backs the target up first (into the project's backups/), and that backup holds the row it then drops.
+  const forced = await reset(production, { force: true });
+  try {
+    expect(forced.backup).toBeDefined();
+    expect((await readBackup(forced.backup!)).rowCounts.tickers).toBe(1);
+  } finally {
+    for (const f of forced.backup ? [forced.backup, `${forced.backup}.json`] : []) fs.rmSync(f, { force: true });
+  }
   await withDatabase(db, async (c) => expect((await c.query('SELECT count(*)::int AS n FROM tickers')).rows[0].n).toBe(0));
+});
+
+test('migrations that do not build the contract: refused (exit 27) on the build, before the swap; the target as it was, the build removed', async () => {
+  const db = await createMigratedDatabase('_contract');
+  await withDatabase(db, (c) => c.query("INSERT INTO tickers (symbol) VALUES ('KEEP')"));
+  const directory = migrationsFolder({ ...releasedMigrations(), '9001_stray.ts': migrationOf(['CREATE TABLE stray (x int)']) });
+  const refused = reset(db, { migrationsDirectory: directory });
+  await expect(refused).rejects.toBeInstanceOf(ContractMismatchError);
+  await expect(refused).rejects.toMatchObject({ exitCode: 27 });
+  await withDatabase(db, async (c) => expect((await c.query('SELECT symbol FROM tickers')).rows).toEqual([{ symbol: 'KEEP' }]));
+  expect(await admin((c) => databasesLike(c, buildPrefix(db.database)))).toEqual([]);
 });
 
 test('--dry-run changes nothing', async () => {

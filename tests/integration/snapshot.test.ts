@@ -8,7 +8,8 @@ import { identQuoter, schemaSqlOf, schemaStatements } from '../../scripts/lib/sc
 import { diffSchema } from '../../scripts/lib/schema/drift';
 import { reconcileExpressions } from '../../scripts/lib/schema/expressions';
 import { readSchema } from '../../scripts/lib/schema/introspect';
-import { status } from '../../scripts/status';
+import { requireAllApplied, status, statusLines } from '../../scripts/status';
+import { MigrationsNotAppliedError } from '../../scripts/lib/cli/errors';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationsFolder } from '../support/migrations';
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
@@ -93,4 +94,22 @@ test('db:status lists pending, applied and edited migrations', async () => {
     { name: last, state: 'edited since applied' },
     { name: '9999_later.ts', state: 'pending' },
   ]);
+});
+
+test('status --check on an applied migration whose file was edited since: it shows [!] and exits 29; as applied, it passes', async () => {
+  const files = fs.readdirSync(MIGRATIONS_DIR).sort();
+  const sources = Object.fromEntries(files.map((f) => [f, fs.readFileSync(`${MIGRATIONS_DIR}/${f}`, 'utf8')]));
+  const asApplied = await status(migrated, { migrationsDirectory: migrationsFolder(sources) });
+  expect(() => requireAllApplied(asApplied)).not.toThrow();
+
+  const edited = await status(migrated, { migrationsDirectory: migrationsFolder({ ...sources, [files[2]]: `${sources[files[2]]}\n// edited\n` }) });
+  expect(statusLines(edited)).toContain(`[!] ${files[2]} (edited since applied)`);
+  let refusal: unknown;
+  try {
+    requireAllApplied(edited);
+  } catch (err) {
+    refusal = err;
+  }
+  expect(refusal).toBeInstanceOf(MigrationsNotAppliedError);
+  expect(refusal).toMatchObject({ exitCode: 29, message: `${migrated.database}: 0 pending, 1 edited or missing`, hint: expect.stringMatching(/edited \[!\]/) });
 });

@@ -82,8 +82,9 @@ export async function startPgBouncer(o: PgBouncerOptions): Promise<PgBouncer> {
   try {
     const [cmd, args] = isRoot() ? ['runuser', ['-u', 'postgres', '--', PGBOUNCER, '-d', file('pgbouncer.ini')]] : [PGBOUNCER, ['-d', file('pgbouncer.ini')]];
     execFileSync(cmd, args, { stdio: 'pipe' });
-    for (let i = 0; !(await accepts(port)); i++) {
-      if (i > 100) throw new Error(`PgBouncer did not listen on ${port}: ${fs.existsSync(file('pgbouncer.log')) ? fs.readFileSync(file('pgbouncer.log'), 'utf8') : ''}`);
+    // PgBouncer listens within milliseconds of daemonizing on a quiet machine; 30 s on a busy one.
+    for (const until = Date.now() + 30_000; !(await accepts(port));) {
+      if (Date.now() > until) throw new Error(`PgBouncer did not listen on ${port}: ${fs.existsSync(file('pgbouncer.log')) ? fs.readFileSync(file('pgbouncer.log'), 'utf8') : ''}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } catch (err) {

@@ -137,6 +137,26 @@ export async function giveToOwner(client: Client): Promise<void> {
   for (const r of rows) await client.query(`ALTER ${r.object} OWNER TO ${escapeIdentifier(db.owner)}`);
 }
 
+/**
+ * TimescaleDB's pre-restore step, on the empty database a backup is restored into: the backup's
+ * version of the extension, then timescaledb_pre_restore(), which sets timescaledb.restoring on
+ * for the database (pg_restore then loads the catalog as data) and stops its background workers.
+ */
+export async function startTimescaleRestore(c: Client, version: string): Promise<void> {
+  await c.query(`CREATE EXTENSION timescaledb VERSION ${escapeLiteral(version)}`);
+  await c.query('SELECT timescaledb_pre_restore()');
+}
+
+/**
+ * TimescaleDB's post-restore step, once pg_restore is done: timescaledb_post_restore() takes
+ * timescaledb.restoring off the database again and restarts its background workers, so that
+ * its jobs are scheduled. Without it the database stays in restoring mode: TimescaleDB inactive
+ * in every session, no job run, and a row into a hypertable refused.
+ */
+export async function finishTimescaleRestore(c: Client): Promise<void> {
+  await c.query('SELECT timescaledb_post_restore()');
+}
+
 /** Rows and chunks of the restored database against the backup's record; one line per difference. */
 export function countDifferences(meta: BackupMetadata, rowCounts: Record<string, number>, chunks: Record<string, number>): string[] {
   const out: string[] = [];
@@ -213,14 +233,11 @@ export async function restore(settings: Settings, file: string, o: RestoreOption
     ],
     build: async (beside) => {
       if (meta.timescaledb) {
-        await step(`timescaledb ${meta.timescaledb} created, ready for the restore`, () => withClient(beside, async (c) => {
-          await c.query(`CREATE EXTENSION timescaledb VERSION ${escapeLiteral(meta.timescaledb!)}`);
-          await c.query('SELECT timescaledb_pre_restore()');
-        }));
+        await step(`timescaledb ${meta.timescaledb} created, ready for the restore`, () => withClient(beside, (c) => startTimescaleRestore(c, meta.timescaledb!)));
       }
       await step(`${path.basename(archive)} restored${o.noAcl ? ' (without its grants)' : ''}`, () => runPgRestore(tool, beside.connection, archive, o.noAcl));
       await withClient(beside, async (c) => {
-        if (meta.timescaledb) await c.query('SELECT timescaledb_post_restore()');
+        if (meta.timescaledb) await finishTimescaleRestore(c);
         await giveToOwner(c);
       });
       if (fold.carried.length) await carryForward(beside);

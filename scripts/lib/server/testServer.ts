@@ -56,7 +56,8 @@ export async function pickTestServer(env: NodeJS.ProcessEnv = process.env, conta
   if (container) return container;
   const binDir = env.PG_BIN || DEFAULT_PG_BIN;
   const problem = localBinariesProblem(binDir);
-  if (!problem) return startThrowawayCluster(binDir);
+  // Prepared transactions allowed: the tests make one to see a reset refuse a target that has one.
+  if (!problem) return startThrowawayCluster(binDir, true, { extraSettings: ['max_prepared_transactions = 10'] });
   reasons.push(problem);
   throw new NoTestServerError([
     `no TimescaleDB server for the tests (${reasons.join('; ')}). Give the suite one of:`,
@@ -89,7 +90,9 @@ export async function tryTestcontainers(reasons: string[], settings: string[] = 
     .withLabels({ [CONTAINER_LABEL]: `${os.hostname()}:${process.pid}` })
     // A throwaway server: durability buys nothing; and the telemetry reporter would block a
     // database's drop for seconds where the network is closed.
-    .withCommand(['postgres', ...['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'timescaledb.telemetry_level=off', ...settings].flatMap((s) => ['-c', s])])
+    // Prepared transactions allowed, as on the local cluster below.
+    .withCommand(['postgres', ...['fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'timescaledb.telemetry_level=off',
+      'max_prepared_transactions=10', ...settings].flatMap((s) => ['-c', s])])
     .start();
   const id = started.getId();
   const onExit = () => { spawnSync('docker', ['rm', '-f', '-v', id], { stdio: 'ignore', timeout: 20_000 }); };
