@@ -11,6 +11,10 @@ import { TABLE_NAMES } from '../../db/contract';
 
 afterAll(dropMadeDatabases);
 
+// The watchlist panel needs the table a later migration adds: until then the report names what it left out.
+const leftOutWithoutWatchlists = (TABLE_NAMES as readonly string[]).includes('watchlists')
+  ? {} : { watchlists: expect.stringContaining('no table watchlists') };
+
 let seeded: Settings;
 beforeAll(async () => {
   seeded = await createMigratedDatabase('_report');
@@ -27,7 +31,7 @@ test('every figure of the market panels equals the oracle\'s, on a market with p
   expect(want.tickers.stale).toBeGreaterThan(0);
 
   expect(report.empty).toBeNull();
-  expect(report.leftOut).toEqual({ watchlists: expect.stringContaining('no table watchlists') });
+  expect(report.leftOut).toEqual(leftOutWithoutWatchlists);
   expect([m.newestBar, m.window.from]).toEqual([want.newest, want.from]);
   expect(m.tickers).toEqual({ total: want.tickers.total, active: want.tickers.active, activeWithBarOnNewest: want.tickers.on_newest, activeWithBarsInWindow: expect.any(Number) });
   expect([m.stale.count, m.stale.withoutBars]).toEqual([want.tickers.stale, want.tickers.without_bars]);
@@ -89,7 +93,7 @@ test('the report takes no lock beyond ACCESS SHARE: it runs whole while another 
       WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'knex', '_timescaledb_internal')`);
     for (const r of rows) await holder.query(`LOCK TABLE ${r.t} IN EXCLUSIVE MODE`);
     const report = await collectReport({ ...seeded, lockTimeoutMs: 1000 }, { days: 90 });
-    expect(report.leftOut).toEqual({ watchlists: expect.stringContaining('no table watchlists') });
+    expect(report.leftOut).toEqual(leftOutWithoutWatchlists);
     expect(report.market!.checks.find((c) => c.name === 'ohlc')!.count).toBe(3);
   } finally {
     await holder.query('ROLLBACK').catch(() => undefined);
