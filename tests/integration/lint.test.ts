@@ -2,7 +2,8 @@
 // repository's own migrations pass; a finding is silenced only with a reason; the command exits
 // 35 on a finding. (Each TimescaleDB rule on a real hypertable: lintRules.test.ts.)
 import { LintError } from '../../scripts/lib/cli/errors';
-import { lint, lintRehearsal } from '../../scripts/lib/migrations/lint';
+import { lint, lintRehearsal, printLintReport } from '../../scripts/lib/migrations/lint';
+import { setQuiet } from '../../scripts/lib/cli/log';
 import { Rehearsal, rehearse } from '../../scripts/lib/migrations/rehearse';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationFiles } from '../support/expected';
@@ -11,6 +12,20 @@ import { migrationOf, migrationsFolder, releasedMigrations } from '../support/mi
 import { createMigratedDatabase, createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
+
+/** What `print` writes, as the commands write it. */
+function printed_(print: () => void): string {
+  let out = '';
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
+  setQuiet(false);
+  try {
+    print();
+  } finally {
+    setQuiet(true);
+    spy.mockRestore();
+  }
+  return out;
+}
 
 let db: Settings;
 beforeAll(async () => {
@@ -58,4 +73,28 @@ test('`kapman-db lint`: exit 35 naming the file, statement, rule, why and instea
   await expect(refused).rejects.toBeInstanceOf(LintError);
   const ok = await runInProcess('lint', [], { DATABASE_URL: db.url });
   expect(ok).toMatchObject({ code: 0, out: expect.stringMatching(/nothing to lint: no migration pending/) });
+});
+
+test('a rehearsal that fails is reported as the failure (exit 10), never as "0 findings"', async () => {
+  const directory = migrationsFolder({ ...releasedMigrations(), '9001_fails.ts': migrationOf(['CREATE TABLE probe_fine (x int)', 'INSERT INTO probe_missing VALUES (1)']) });
+  await expect(lint(db, { directory })).rejects.toMatchObject({ exitCode: 10, result: { findings: [], failure: { migration: '9001_fails.ts' } } });
+  const rehearsal = await rehearse(db, { directory });
+  const printed = printed_(() => printLintReport(lintRehearsal(rehearsal, { directory })));
+  expect(printed).not.toMatch(/0 findings/);
+  expect(printed).toMatch(/^kapman: lint: not done, the rehearsal failed: migration 9001_fails\.ts \(up\) failed: .*probe_missing.*; what came after 9001_fails\.ts was not linted/m);
+});
+
+test("no noise on safe migrations: knex's t.increments() and smallint, an index on a hypertable the batch made (in a DO block), CONCURRENTLY's advice on a hypertable; a hand-written serial still gets prefer-identity", async () => {
+  const directory = migrationsFolder({
+    ...releasedMigrations(),
+    '9001_watch.ts': `export async function up(knex: any) {
+      await knex.schema.createTable('probe_watch', (t: any) => { t.increments('id'); t.smallint('rank'); t.string('symbol', 20); });
+      await knex.raw('CREATE TABLE probe_ticks (time timestamptz NOT NULL, symbol text)');
+      await knex.raw("DO $$ BEGIN PERFORM create_hypertable('probe_ticks', by_range('time')); END $$");
+    }
+    export async function down() {}`,
+    '9002_ticks_index.ts': migrationOf(['CREATE INDEX probe_ticks_symbol_idx ON probe_ticks (symbol)', 'CREATE TABLE probe_serial (id serial PRIMARY KEY)']),
+  });
+  const report = lintRehearsal(await rehearse(db, { directory }), { directory });
+  expect(report.findings.map((f) => `${f.migration} ${f.statement} ${f.rule}`)).toEqual(['9002_ticks_index.ts 2 prefer-identity']);
 });

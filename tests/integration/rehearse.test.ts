@@ -57,7 +57,8 @@ test('a migration that fails: its statements up to the failing one, and the erro
   expect(r.failure?.file).toBe('9001_fails.ts');
   expect(r.failure?.error).toBeInstanceOf(MigrationFailedError);
   expect(r.failure?.error.message).toMatch(/used in partitioning/);
-  expect(r.migrations).toEqual([{ file: '9001_fails.ts', statements: ['CREATE TABLE fine (x int)', 'CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)'] }]);
+  expect(r.migrations.map((m) => ({ file: m.file, statements: m.statements }))).toEqual([{ file: '9001_fails.ts', statements: ['CREATE TABLE fine (x int)', 'CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)'] }]);
+  expect(r.failure?.at).toEqual(['CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)']);
   expect(r.after).toBeUndefined();
 });
 
