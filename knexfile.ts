@@ -10,6 +10,7 @@ import { MIGRATIONS_LOCK, waitForLock } from './scripts/lib/server/lock';
 import { displayUrl } from './scripts/lib/server/connectionUrl';
 import { prepareSession, prepareTransaction } from './scripts/lib/server/session';
 import { openClient, workingConfig } from './scripts/lib/server/ssl';
+import { withTransaction } from './scripts/lib/server/connection';
 import { loadSettings, Settings } from './scripts/lib/server/settings';
 import { MigrationFiles } from './db/migrationSource';
 import { carryForward, foldOf } from './scripts/lib/migrations/carryForward';
@@ -90,10 +91,13 @@ async function guardBefore(settings: Settings, command: KnexCommand | undefined)
   }
 }
 
-/** Under the migration lock, on its session: a rollback that would revert a baseline standing for several batches is refused. */
-async function guardUnderLock(settings: Settings, lock: Client, command: KnexCommand | undefined): Promise<void> {
-  if (command?.name === 'migrate:rollback' && !command.all) await refuseRevertingSquashedBatches(lock, settings.database, 'batch');
-  if (command?.name === 'migrate:down') await refuseRevertingSquashedBatches(lock, settings.database, 'migration');
+/**
+ * Under the migration lock: a rollback that would revert a baseline standing for several batches
+ * is refused. Asked on a session of its own: the lock's holds no snapshot (lock.ts says why).
+ */
+async function guardUnderLock(settings: Settings, command: KnexCommand | undefined): Promise<void> {
+  const last = command?.name === 'migrate:down' ? 'migration' : command?.name === 'migrate:rollback' && !command.all ? 'batch' : undefined;
+  if (last) await withTransaction(settings, (c) => refuseRevertingSquashedBatches(c, settings.database, last));
 }
 
 /**
@@ -135,14 +139,13 @@ async function prepareRun(env: Environment, url: string, command: KnexCommand | 
   const named = (err: unknown) => (err instanceof KapmanError ? err : explainDatabaseError(err, settings.displayUrl));
   // A guard's refusal ends the run with its own exit code; the lock's and the carry-forward's failures as the knex CLI reports any.
   await guardBefore(settings, command).catch((err) => refuse(named(err)));
-  let lock: Client;
   try {
-    lock = await holdMigrationLock(settings);
+    await holdMigrationLock(settings);
     await carryForward(settings, { pgBin: process.env.PG_BIN });
   } catch (err) {
     throw forKnexCli(named(err));
   }
-  await guardUnderLock(settings, lock, command).catch((err) => refuse(named(err)));
+  await guardUnderLock(settings, command).catch((err) => refuse(named(err)));
   return settings;
 }
 

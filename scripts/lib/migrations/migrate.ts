@@ -3,7 +3,7 @@
 // reported as it runs, every run in one transaction, one run at a time per database.
 import type { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../../db/migrationSource';
-import type { Client } from 'pg';
+import { escapeIdentifier, type Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../server/session';
 import { withClient, withTransaction } from '../server/connection';
 import {
@@ -205,8 +205,9 @@ async function runOutsideTransaction(settings: Settings, o: WithKnexOptions, fil
     started: async (name, direction, knex) => { running = name === file; await o.reporter?.started(name, direction, knex); },
     finished: async (name, direction, ms, knex) => { running = false; await o.reporter?.finished(name, direction, ms, knex); },
   };
+  const bookkeeping = `${escapeIdentifier(MIGRATIONS_SCHEMA)}.`; // knex's own, freeing its lock after the failure among them
   const onQuery = (sql: string, bindings: readonly unknown[]) => {
-    if (running) sent.push(sql);
+    if (running && !sql.includes(bookkeeping)) sent.push(sql);
     o.onQuery?.(sql, bindings);
   };
   try {
@@ -219,7 +220,7 @@ async function runOutsideTransaction(settings: Settings, o: WithKnexOptions, fil
     const done = sent.slice(0, -1).map((s) => s.replace(/\s+/g, ' ').trim().slice(0, 120));
     throw new MigrationFailedError(`${err.message.replace(' failed: ', ' failed outside a transaction: ')}. `
       + `${before.length ? `The migrations before it are applied and committed (${before.join(', ')}); ` : ''}${file} is not recorded as applied; `
-      + (done.length ? `its ${count(done.length, 'statement')} before the failing one committed and stay: ${done.join('; ')}` : 'nothing of it committed: it failed at its first statement')
+      + (done.length ? `its ${count(done.length, 'statement')} before the failing one committed and ${done.length === 1 ? 'stays' : 'stay'}: ${done.join('; ')}` : 'nothing of it committed: it failed at its first statement')
       + (left.length ? `; left invalid (built part-way): index ${left.join(', index ')}` : ''),
     `${left.length ? `drop what is left invalid (DROP INDEX CONCURRENTLY IF EXISTS ${left.join(', ')}), ` : ''}fix ${file} so that running it again from its first statement works (IF NOT EXISTS), then run the migration again (npm run db:migrate): it starts with ${file}`,
     { cause: err });
