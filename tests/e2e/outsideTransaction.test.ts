@@ -8,6 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import { Settings } from '../../scripts/lib/server/settings';
 import { CliResult } from '../support/cli';
+import { pasteEntries, printedEntries } from '../support/nextMigration';
 import { copyProject, removeProject } from '../support/projectCopy';
 import { README_TEXT } from '../support/readme';
 import { fillEveryTable } from '../support/tradingData';
@@ -79,6 +80,17 @@ test("the README's recipe: applied alone between two batches (printed so), in pr
   const byKnex = run(['knex', 'migrate:latest'], db);
   expect({ code: byKnex.code, err: byKnex.err }).toEqual({ code: 0, err: '' });
   expect(await indexes(db, ['ohlcv_close_idx', 'tickers_name_idx'])).toEqual([{ name: 'ohlcv_close_idx', valid: true }, { name: 'tickers_name_idx', valid: true }]);
+
+  // The next steps of "Writing the next migration": the contract gets the new entries, and a
+  // reset builds the migrations beside (in place, one transaction, it cannot, and says so).
+  const verify = run(['kapman-db', 'verify'], db);
+  expect(verify.code).toBe(11);
+  pasteEntries(copy, printedEntries(verify.out));
+  const reset = run(['kapman-db', 'reset'], db);
+  expect({ code: reset.code, err: reset.err }).toEqual({ code: 0, err: '' });
+  expect(await indexes(db, ['ohlcv_close_idx', 'tickers_name_idx'])).toEqual([{ name: 'ohlcv_close_idx', valid: true }, { name: 'tickers_name_idx', valid: true }]);
+  const inPlace = run(['kapman-db', 'reset', '--in-place'], db);
+  expect({ code: inPlace.code, err: inPlace.err }).toEqual({ code: 2, err: expect.stringMatching(/an in-place reset is one transaction, and 0010_ohlcv_close_index\.ts runs outside a transaction/) });
 });
 
 test('one that fails part-way says what stays and what to run; doing that, the next db:migrate applies it', async () => {
