@@ -128,6 +128,8 @@ function loadMigration(directory: string, file: string): MigrationModule {
 export class MigrationFiles implements Knex.MigrationSource<string> {
   /** The last migration that failed: when the failure also broke the connection, knex reports only its ROLLBACK's error. */
   lastFailure?: MigrationFileError;
+  /** The migration whose up or down is running now (what knex sends meanwhile is the migration's, bar its checksum). */
+  running?: string;
 
   constructor(readonly directory = MIGRATIONS_DIR, readonly reporter?: MigrationReporter) {}
 
@@ -171,10 +173,14 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
       await this.reporter?.started(file, direction, knex);
       const started = process.hrtime.bigint();
       try {
+        this.running = file;
         await module[direction](knex);
+        this.running = undefined;
         await recordChecksum(knex, file, direction === 'up' ? fileChecksum(this.directory, file) : undefined);
       } catch (err) {
         throw (this.lastFailure = new MigrationFileError(file, direction, err));
+      } finally {
+        this.running = undefined;
       }
       await this.reporter?.finished(file, direction, Number(process.hrtime.bigint() - started) / 1e6, knex);
     };

@@ -15,6 +15,7 @@ import { count, detail, log } from '../cli/log';
 import { refuseSystemDatabase } from '../server/admin';
 import { Settings } from '../server/settings';
 import { readSquashedMigrations } from '../schema/introspect';
+import { endsTransaction, splitStatements } from './statements';
 
 const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
 
@@ -29,7 +30,7 @@ export interface MigrateOptions {
   /** Another migrations folder (tests use temporary ones). */
   directory?: string;
   /** Sees every statement knex sends (the benchmark collects the DDL for its psql floor). */
-  onQuery?: (sql: string, bindings: readonly unknown[]) => void;
+  onQuery?: (sql: string, bindings: readonly unknown[], migration?: string) => void;
 }
 
 /** The migration runner's own sessions, so a lock report can say who keeps them waiting. */
@@ -129,12 +130,29 @@ export function loadKnex(): typeof import('knex').knex {
   return require('knex').knex;
 }
 
+/**
+ * A migration that runs in a transaction may not end it: a COMMIT would commit part of the batch
+ * (and, in a rehearsal on the target, its work there), and the rest would run outside it. Thrown
+ * from knex's query event, before the statement is sent.
+ */
+function refuseEndingTheTransaction(source: MigrationFiles, sql: string): void {
+  const file = source.running;
+  if (!file || !source.runsInTransaction(file)) return;
+  const ending = splitStatements(sql).find(endsTransaction);
+  if (!ending) return;
+  throw new Error(`"${ending}" would end the transaction ${file} runs in (its batch's; a rehearsal's on the target): refused, not sent; `
+    + 'a migration that must commit part-way runs outside a transaction (export const config = { transaction: false })');
+}
+
 /** Knex on `settings`' database for `work`, then destroyed; its failures named (the one place knex is started). */
 async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
   const source = o.only ? new SomeMigrationFiles(o.directory, o.reporter, o.only) : new MigrationFiles(o.directory, o.reporter);
   const pids = new Set<number>();
   const knex = loadKnex()({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
-  if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
+  knex.on('query', (q: { sql: string; bindings?: unknown[] }) => {
+    o.onQuery?.(q.sql, q.bindings ?? [], source.running); // first: a rehearsal records the statement it refuses
+    refuseEndingTheTransaction(source, q.sql);
+  });
   // Every couple of seconds, names the sessions that keep the run waiting for a lock (once each).
   const stopWatching = o.watcher ? watchBlockers(o.watcher, () => [...pids], REPORT_WAIT_AFTER_MS, (b, first) => {
     if (first) log(`waiting for a lock held by ${describeBlocker(b)}`);
@@ -200,18 +218,12 @@ export function segments(pending: string[], inTransaction: (file: string) => boo
  */
 async function runOutsideTransaction(settings: Settings, o: WithKnexOptions, file: string, before: string[]): Promise<string[]> {
   const sent: string[] = [];
-  let running = false;
-  const reporter: MigrationReporter = {
-    started: async (name, direction, knex) => { running = name === file; await o.reporter?.started(name, direction, knex); },
-    finished: async (name, direction, ms, knex) => { running = false; await o.reporter?.finished(name, direction, ms, knex); },
-  };
-  const bookkeeping = `${escapeIdentifier(MIGRATIONS_SCHEMA)}.`; // knex's own, freeing its lock after the failure among them
-  const onQuery = (sql: string, bindings: readonly unknown[]) => {
-    if (running && !sql.includes(bookkeeping)) sent.push(sql);
-    o.onQuery?.(sql, bindings);
+  const onQuery = (sql: string, bindings: readonly unknown[], migration?: string) => {
+    if (migration === file) sent.push(sql);
+    o.onQuery?.(sql, bindings, migration);
   };
   try {
-    return await withKnex(settings, { ...o, reporter, onQuery }, async (knex) => (await knex.migrate.latest())[1] as string[]);
+    return await withKnex(settings, { ...o, onQuery }, async (knex) => (await knex.migrate.latest())[1] as string[]);
   } catch (err) {
     if (!(err instanceof MigrationFailedError)) throw err;
     const left = await withClient(settings, async (c) => (await c.query(`SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid

@@ -17,7 +17,7 @@ import { LiveSchema, readAppliedMigrations, readSchema, rowEstimates } from '../
 import { applyMigrations, oneAtATime, withMigrationTransaction } from './migrate';
 import { carryForwardRefusal, foldPast } from './carryForward';
 import { withScratchDatabase, withScratchServer } from './scratch';
-import { endsTransaction, splitStatements } from './statements';
+import { splitStatements } from './statements';
 
 export interface RehearsedMigration {
   /** The migration's file name, as knex records it. */
@@ -160,8 +160,10 @@ interface CaptureRun {
   watcher?: Client;
 }
 
-// Knex's own transaction statements, each migration in a savepoint named after knex's transaction id.
-const KNEX_TRANSACTION = /^(BEGIN|COMMIT|ROLLBACK);?$|^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+;?$/i;
+// Knex's own savepoints, named after its transaction ids: a transaction a migration opens inside
+// the batch's. (Knex's BEGIN and COMMIT of the batch fall outside a migration's up(); a COMMIT
+// inside one is the migration's own, and refused.)
+const KNEX_TRANSACTION = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+;?$/i;
 
 type Captured = Omit<Rehearsal, 'database' | 'where' | 'rows'>;
 
@@ -179,40 +181,38 @@ async function readOn(knex: Knex): Promise<LiveSchema> {
  * What each reported file sends, split into statements, and the schema before and after it; the
  * reporter brackets each file's up(): what knex sends between is the file's, bar its checksum.
  */
-function recorder(run: CaptureRun, onTarget: boolean) {
+function recorder(run: CaptureRun) {
   const migrations = new Map<string, RehearsedMigration>();
   const calls = new Map<string, string[][]>();
-  let running: string | undefined;
   let last: LiveSchema | undefined; // the schema after the file before, when it was reported
+  let failedIn: string | undefined; // the file running when the last call was sent
   const reporter: MigrationReporter = {
     started: async (file, _direction, knex) => {
-      running = file;
       if (!run.reported.includes(file)) return;
       const before = last ?? await readOn(knex);
       migrations.set(file, { file, statements: [], inTransaction: run.source.runsInTransaction(file), before });
       calls.set(file, []);
     },
     finished: async (file, _direction, _ms, knex) => {
-      running = undefined;
       const m = migrations.get(file);
       last = m ? (m.after = await readOn(knex)) : undefined;
     },
   };
+  // What knex sends while a file's up() runs is the file's (knex's bookkeeping and its savepoints aside).
   const bookkeeping = `${escapeIdentifier(MIGRATIONS_SCHEMA)}.`;
-  const onQuery = (sql: string, bindings: readonly unknown[]) => {
+  const onQuery = (sql: string, bindings: readonly unknown[], running?: string) => {
     const m = running ? migrations.get(running) : undefined;
     if (!m || sql.includes(bookkeeping) || KNEX_TRANSACTION.test(sql.trim())) return;
     const statements = splitStatements(inlineBindings(sql, bindings));
     m.statements.push(...statements);
     calls.get(m.file)!.push(statements);
-    // Thrown here, before knex sends it: on the target, a COMMIT would make the rehearsal real.
-    const ending = onTarget ? statements.find(endsTransaction) : undefined;
-    if (ending) throw new Error(`"${ending}" would end the transaction the rehearsal runs in, and commit its work on the target: refused, not sent`);
+    failedIn = m.file;
   };
   const failed = (err: unknown): Captured['failure'] => {
-    if (!(running && err instanceof MigrationFailedError && migrations.has(running))) return undefined;
-    const made = calls.get(running)!;
-    return { file: running, error: err, at: made[made.length - 1] ?? [] };
+    const file = err instanceof MigrationFailedError ? (err.cause as { migration?: string } | undefined)?.migration ?? failedIn : undefined;
+    if (!file || !migrations.has(file)) return undefined;
+    const made = calls.get(file)!;
+    return { file, error: err as KapmanError, at: made[made.length - 1] ?? [] };
   };
   const captured = () => [...migrations.values()];
   return { reporter, onQuery, failed, captured };
@@ -220,7 +220,7 @@ function recorder(run: CaptureRun, onTarget: boolean) {
 
 /** Runs what is pending on the scratch database `db` as db:migrate would (a migration outside a transaction outside one), capturing it. */
 async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
-  const r = recorder(run, false);
+  const r = recorder(run);
   let failure: Captured['failure'];
   try {
     await applyMigrations(db, { directory: run.source.directory, only: run.only, reporter: r.reporter, onQuery: r.onQuery });
@@ -235,7 +235,7 @@ async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
 
 /** Runs what is pending on the target in one transaction, capturing it, then rolls it back. */
 async function captureOnTarget(db: Settings, run: CaptureRun): Promise<Captured> {
-  const r = recorder(run, true);
+  const r = recorder(run);
   let before: LiveSchema | undefined;
   let failure: Captured['failure'];
   try {
