@@ -9,7 +9,8 @@ import { applyMigrations } from '../../scripts/lib/migrations/migrate';
 import { Settings } from '../../scripts/lib/server/settings';
 import { migrationsFolder, releasedMigrations } from '../support/migrations';
 import { fillEveryTable } from '../support/tradingData';
-import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
+import { closeDatabase } from '../../scripts/lib/server/admin';
+import { admin, createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
@@ -107,9 +108,14 @@ const firedOn = (findings: LintFinding[]) => {
 let db: Settings;
 let rows: Record<string, number>;
 let probe: Record<string, string>;
+let builtFrom: string; // what the scratch databases are copies of: the migrations through 9000, closed
 beforeAll(async () => {
-  db = await createMigratedDatabase('_effects');
   probe = { ...releasedMigrations(), '9000_before.ts': BEFORE };
+  const base = await createMigratedDatabase('_effects_base');
+  await applyMigrations(base, { directory: migrationsFolder(probe) });
+  await admin((c) => closeDatabase(c, base.database));
+  builtFrom = base.database;
+  db = await createMigratedDatabase('_effects');
   await applyMigrations(db, { directory: migrationsFolder(probe) });
   rows = await withDatabase(db, async (c) => {
     await fillEveryTable(c);
@@ -126,7 +132,7 @@ beforeAll(async () => {
 /** The lint of the migrations `files` after the target's, and the statements the first of them sent. */
 async function lintOf(files: Record<string, string>): Promise<LintReport & { statements: string[] }> {
   const directory = migrationsFolder({ ...probe, ...files });
-  const rehearsal = await rehearse(db, { directory });
+  const rehearsal = await rehearse(db, { directory, builtFrom });
   return { ...lintRehearsal(rehearsal, { directory }), statements: rehearsal.migrations[0].statements };
 }
 

@@ -271,7 +271,7 @@ export function lintOutcome(report: LintReport, failure?: KapmanError): void {
 }
 
 /** `kapman-db lint`'s work: rehearse the pending migrations (or `only` these), lint them, report. */
-export async function lint(settings: Settings, o: Pick<RehearseOptions, 'only' | 'directory' | 'pgBin' | 'onTarget'> = {}): Promise<LintReport> {
+export async function lint(settings: Settings, o: Pick<RehearseOptions, 'only' | 'directory' | 'pgBin' | 'onTarget' | 'builtFrom'> = {}): Promise<LintReport> {
   const rehearsal = await rehearse(settings, o);
   if (rehearsal.migrations.length === 0 && !rehearsal.failure) {
     log(`nothing to lint: no migration pending on ${settings.database}`);

@@ -64,6 +64,12 @@ export interface RehearseOptions {
   pgBin?: string;
   /** Rehearse on the target itself, in a transaction rolled back (--rehearse-on-target): its locks and used-up sequence values are the target's. */
   onTarget?: boolean;
+  /**
+   * A database on the target's server that the migrations the target applied built, and nothing
+   * else touched (the tests' migrated template): the scratch database is a copy of it instead of
+   * being built again (checked: a copy that applied other migrations is an error).
+   */
+  builtFrom?: string;
 }
 
 // pg's own conversion of a bound value to the text it sends (arrays, dates, buffers, JSON); untyped.
@@ -144,11 +150,20 @@ export async function rehearse(settings: Settings, o: RehearseOptions = {}): Pro
       'connect as a role with CREATEDB, or install PostgreSQL 15 with TimescaleDB here (PG_BIN names its binaries), or rehearse on the target itself with --rehearse-on-target '
       + '(KAPMAN_REHEARSE_ON_TARGET=1 for the knex CLI), knowing that it takes the migrations\' locks on the live tables and uses up sequence values there');
   }
-  return withScratchServer(settings, o.pgBin, (server) => withScratchDatabase(server, async (scratch) => {
-    if (built.length) await applyMigrations(scratch, { directory: o.directory, only: built });
-    const where = server.url === settings.url ? 'scratch database' : 'throwaway local server';
-    return { ...place(where), scratch: scratch.database, ...(await capture(scratch, run)) };
-  }));
+  return withScratchServer(settings, o.pgBin, async (server) => {
+    const beside = server.url === settings.url;
+    const copyOf = beside ? o.builtFrom : undefined;
+    return withScratchDatabase(server, async (scratch) => {
+      if (copyOf && !await appliedJust(scratch, built)) throw new Error(`${copyOf} is not what the migrations before those rehearsed build: it applied other ones`);
+      if (built.length && !copyOf) await applyMigrations(scratch, { directory: o.directory, only: built });
+      return { ...place(beside ? 'scratch database' : 'throwaway local server'), scratch: scratch.database, ...(await capture(scratch, run)) };
+    }, { copyOf });
+  });
+}
+
+/** Whether `db` applied exactly `files`, in order. */
+async function appliedJust(db: Settings, files: string[]): Promise<boolean> {
+  return (await withTransaction(db, readAppliedMigrations)).map((m) => m.name).join('\0') === files.join('\0');
 }
 
 interface CaptureRun {

@@ -3,7 +3,8 @@
 // target's role may not create one (a managed server), a throwaway local server holds them.
 import crypto from 'crypto';
 import { Client } from 'pg';
-import { createDatabase, dropDatabase, mayCreateDatabases } from '../server/admin';
+import { escapeIdentifier } from 'pg';
+import { createDatabase, databaseInUse, dropDatabase, mayCreateDatabases, retrying } from '../server/admin';
 import { log } from '../cli/log';
 import { DEFAULT_PG_BIN } from '../server/localCluster';
 import { startThrowawayCluster } from '../server/testServer';
@@ -16,19 +17,22 @@ const SCRATCH_PREFIX = 'kapman_scratch_';
 const KEEPER_LOCK = `SELECT %s(hashtext('kapman-db scratch'), hashtext($1))`;
 
 /**
- * `work` on a new, empty database beside the target, dropped afterwards. It is named
+ * `work` on a new, empty database beside the target (or a copy of `copyOf`), dropped afterwards. It is named
  * kapman_scratch_<pid>_<random>, pid the backend of the session that keeps it: that session
  * holds a lock named after it while it lives, so a run killed before its drop (SIGKILL) leaves a
  * database whose lock nobody holds, and the next run that makes one drops it.
  */
-export async function withScratchDatabase<T>(settings: Settings, work: (scratch: Settings) => Promise<T>): Promise<T> {
+export async function withScratchDatabase<T>(settings: Settings, work: (scratch: Settings) => Promise<T>, o: { copyOf?: string } = {}): Promise<T> {
   return withMaintenanceClient(settings, async (keeper) => {
     const { rows: [me] } = await keeper.query('SELECT pg_backend_pid() AS pid');
     const name = `${SCRATCH_PREFIX}${me.pid}_${crypto.randomBytes(4).toString('hex')}`;
     await keeper.query(KEEPER_LOCK.replace('%s', 'pg_advisory_lock'), [name]);
     try {
       await dropDeadScratchDatabases(keeper);
-      await createDatabase(keeper, name);
+      if (o.copyOf) {
+        // A session that just left the database copied (TimescaleDB's scheduler, a check) may take a moment to go.
+        await retrying(() => keeper.query(`CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(o.copyOf!)}`), databaseInUse);
+      } else await createDatabase(keeper, name);
       try {
         return await work(settingsForDatabase(settings, name));
       } finally {
