@@ -1,5 +1,5 @@
 // In tests/e2e (npm run test:e2e): kapman-db and the knex CLI as processes in a copy of the
-// project (1–3 s a run). The README's recipe for an index on a big table, followed as written:
+// project (1–3 s a run). The recipe for an index on a big table (docs/lint.md), followed as written:
 // a migration that says config = { transaction: false } runs alone, after the batch before it
 // commits, printed as such; linted as such in production; rolled back alone; and one that fails
 // part-way says what stays and what to run, and that hint works.
@@ -7,10 +7,9 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { Settings } from '../../scripts/lib/server/settings';
-import { CliResult } from '../support/cli';
+import { CliResult, ROOT } from '../support/cli';
 import { pasteEntries, printedEntries } from '../support/nextMigration';
 import { copyProject, removeProject } from '../support/projectCopy';
-import { README_TEXT } from '../support/readme';
 import { fillEveryTable } from '../support/tradingData';
 import { createMigratedDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
@@ -23,12 +22,12 @@ afterAll(async () => {
   await dropMadeDatabases();
 });
 
-/** The migration the README's section "An index on a big table" shows, as written there. */
-function readmeRecipe(): string {
-  const readme = README_TEXT();
-  const section = readme.slice(readme.indexOf('### An index on a big table'));
+/** The migration docs/lint.md's section "An index on a big table" shows, as written there. */
+function documentedRecipe(): string {
+  const page = fs.readFileSync(path.join(ROOT, 'docs', 'lint.md'), 'utf8');
+  const section = page.slice(page.indexOf('## An index on a big table'));
   const block = /```ts\n([^]*?)```/.exec(section);
-  if (!block) throw new Error('README.md: no ts block under "An index on a big table"');
+  if (!block) throw new Error('docs/lint.md: no ts block under "An index on a big table"');
   return block[1];
 }
 
@@ -53,11 +52,11 @@ const indexes = (db: Settings, names: string[]) => withDatabase(db, async (c) =>
 const chunkIndexes = (db: Settings, column: string) => withDatabase(db, async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_indexes
     WHERE schemaname = '_timescaledb_internal' AND indexdef LIKE $1`, [`%(${column})%`])).rows[0].n as number);
 
-test("the README's recipe: applied alone between two batches (printed so), in production too (the lint agrees), rolled back alone; the knex CLI applies it too", async () => {
+test("docs/lint.md's recipe: applied alone between two batches (printed so), in production too (the lint agrees), rolled back alone; the knex CLI applies it too", async () => {
   const db = await createMigratedDatabase('_outside');
   await withDatabase(db, fillEveryTable); // ohlcv over four chunks
   write('0009_watchlists.ts', raw(['CREATE TABLE watchlists (id int PRIMARY KEY, symbol varchar(20) NOT NULL)'], ['DROP TABLE watchlists']));
-  write('0010_ohlcv_close_index.ts', readmeRecipe());
+  write('0010_ohlcv_close_index.ts', documentedRecipe());
   write('0011_watchlists_note.ts', raw(['ALTER TABLE watchlists ADD COLUMN note text'], ['ALTER TABLE watchlists DROP COLUMN note']));
 
   const plan = run(['kapman-db', 'migrate', '--dry-run'], db);

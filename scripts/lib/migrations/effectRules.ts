@@ -43,9 +43,9 @@ export const EFFECT_RULES = ['table-dropped', 'schema-dropped', 'timescaledb-ind
   'timescaledb-hypertable-rewrite', 'table-rewrite', 'not-null-with-scan', 'check-with-scan', 'column-retyped-by-rebuild'];
 
 const INDEX_INSTEAD_HYPERTABLE = 'build it chunk by chunk: CREATE INDEX … WITH (timescaledb.transaction_per_chunk), in a migration of its own that runs outside a transaction '
-  + '(export const config = { transaction: false }; see "An index on a big table" in the README)';
+  + '(export const config = { transaction: false }; docs/lint.md, "An index on a big table")';
 const INDEX_INSTEAD_TABLE = 'CREATE INDEX CONCURRENTLY, in a migration of its own that runs outside a transaction '
-  + '(export const config = { transaction: false }; see "An index on a big table" in the README)';
+  + '(export const config = { transaction: false }; docs/lint.md, "An index on a big table")';
 
 const bare = (name: string) => name.slice(name.indexOf('.') + 1);
 const escape = (word: string) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

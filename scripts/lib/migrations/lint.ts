@@ -260,7 +260,7 @@ export function printLintReport(report: LintReport): void {
 export function lintOutcome(report: LintReport, failure?: KapmanError): void {
   if (report.findings.length) {
     const err = new LintError(`the lint found ${count(report.findings.length, 'problem')} in the migrations of ${report.database}; nothing was changed`,
-      'change the migration as each finding\'s "instead" says, or accept a finding with `// kapman-lint-ignore <rule>: <reason>` in the migration file (it silences that rule only; see "The lint" in the README)');
+      'change the migration as each finding\'s "instead" says, or accept a finding with `// kapman-lint-ignore <rule>: <reason>` in the migration file (it silences that rule only; docs/lint.md)');
     err.result = report;
     throw err;
   }

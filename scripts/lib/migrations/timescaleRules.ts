@@ -66,7 +66,7 @@ const PER_CHUNK = /timescaledb\.transaction_per_chunk/i;
 
 const PER_CHUNK_HINT = 'CREATE INDEX … WITH (timescaledb.transaction_per_chunk) builds it one chunk at a time, each chunk locked only while '
   + 'it is indexed; it cannot run inside a transaction, so put it in a migration of its own that says export const config = { transaction: false }: '
-  + 'db:migrate runs that one alone, outside a transaction (see "An index on a big table" in the README)';
+  + 'db:migrate runs that one alone, outside a transaction (docs/lint.md, "An index on a big table")';
 
 export const TIMESCALE_RULES: TimescaleRule[] = [
   {
