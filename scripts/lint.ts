@@ -15,5 +15,5 @@ export const command: KapmanCommand<{ migrations?: string[]; 'rehearse-on-target
     const only = args.migrations?.length ? args.migrations.map((m) => path.basename(m)) : undefined;
     return lint(settings, { only, pgBin: process.env.PG_BIN, onTarget: args['rehearse-on-target'] });
   },
-  outcome: (r) => `${count(r.migrations.length, 'migration')} of ${r.database} linted: no finding${r.silenced.length ? ` (${count(r.silenced.length, 'finding')} silenced with a reason)` : ''}`,
+  outcome: (r) => `${count(r.migrations.length, 'migration')} of ${r.database} linted: no finding${r.silenced.length ? ` (${count(r.silenced.length, 'finding')} silenced with a reason)` : ''}${r.notes.length ? `; ${count(r.notes.length, 'note')}` : ''}`,
 };

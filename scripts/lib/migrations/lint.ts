@@ -30,6 +30,8 @@ export interface LintReport {
   where: Rehearsal['where'];
   migrations: string[];
   findings: LintFinding[];
+  /** What is worth knowing but harms no live table (an API TimescaleDB deprecates): printed, never a reason to stop. */
+  notes: LintFinding[];
   /** Findings a comment in the migration file silenced, with its reason. */
   silenced: Array<LintFinding & { reason: string }>;
   /** A migration that failed in the rehearsal: what came after it was not linted. */
@@ -61,6 +63,12 @@ export const SQUAWK_EXCLUDED: Record<string, string> = {
   'prefer-bigint-over-smallint': 'a column\'s type is chosen per column in db/contract.ts; changing it later is what changing-column-type flags',
   'ban-char-field': 'a column\'s type is chosen per column in db/contract.ts (a one-letter code is char(1) on purpose); changing it later is what the lint flags',
 };
+
+/**
+ * Rules whose findings are notes: TimescaleDB 2.19 still runs what it deprecates, and will until
+ * its next major release, so a migration written with it is as safe on a live table as it was.
+ */
+export const NOTE_RULES = ['timescaledb-deprecated-api'];
 
 /**
  * squawk's prefer-identity, but not on knex's own `t.increments()`: the builder writes `serial`
@@ -216,6 +224,7 @@ export function lintRehearsal(rehearsal: Rehearsal, o: { directory?: string } = 
 
   all.sort((a, b) => r.migrations.findIndex((m) => m.file === a.migration) - r.migrations.findIndex((m) => m.file === b.migration) || a.statement - b.statement);
   const findings: LintFinding[] = [];
+  const notes: LintFinding[] = [];
   const silenced: LintReport['silenced'] = [];
   for (const m of r.migrations) {
     const file = path.join(directory, m.file);
@@ -229,24 +238,24 @@ export function lintRehearsal(rehearsal: Rehearsal, o: { directory?: string } = 
     for (const f of all.filter((x) => x.migration === m.file)) {
       const reason = comments.get(f.rule);
       if (reason) silenced.push({ ...f, reason });
-      else findings.push(f);
+      else (NOTE_RULES.includes(f.rule) ? notes : findings).push(f);
     }
   }
   const failure = r.failure ? { migration: r.failure.file, message: r.failure.error.message } : undefined;
-  return { database: r.database, where: r.where, migrations: rehearsal.migrations.map((m) => m.file), findings, silenced, failure, replays };
+  return { database: r.database, where: r.where, migrations: rehearsal.migrations.map((m) => m.file), findings, notes, silenced, failure, replays };
 }
 
 /** Prints the report: each finding with its migration, statement, rule, why and what instead; a failed rehearsal as that, never as "0 findings". */
 export function printLintReport(report: LintReport): void {
-  for (const f of report.findings) {
-    log(`${f.migration}${f.statement ? `, statement ${f.statement}` : ''}: ${f.rule} (${f.source})`);
+  for (const [f, note] of [...report.findings.map((x) => [x, false] as const), ...report.notes.map((x) => [x, true] as const)]) {
+    log(`${f.migration}${f.statement ? `, statement ${f.statement}` : ''}: ${note ? 'note: ' : ''}${f.rule} (${f.source})`);
     if (f.sql) log(`  ${f.sql.replace(/\s+/g, ' ').trim()}`);
     log(`  why: ${f.why}`);
     if (f.instead) log(`  instead: ${f.instead}`);
   }
   for (const s of report.silenced) log(`${s.migration}${s.statement ? `, statement ${s.statement}` : ''}: ${s.rule} silenced: ${s.reason}`);
   for (const b of report.replays) log(`${b}: a baseline, the replay of migrations linted when they were written: not linted again`);
-  const silenced = report.silenced.length ? `, ${report.silenced.length} silenced` : '';
+  const silenced = `${report.notes.length ? `, ${count(report.notes.length, 'note')}` : ''}${report.silenced.length ? `, ${report.silenced.length} silenced` : ''}`;
   const rules = `squawk, ${TIMESCALE_RULES.length} TimescaleDB rules and ${EFFECT_RULES.length} on what each migration does, rehearsed on ${report.where === 'the target, in a transaction rolled back' ? report.where : `a ${report.where}`}`;
   if (report.failure) {
     const before = report.findings.length ? `; ${count(report.findings.length, 'finding')} above, in the statements before the failure${silenced}` : '';
