@@ -35,7 +35,7 @@ test("the author's eight day-2 migrations, each linted against a database with r
       for (const r of counts) rows[`${file} ${r.t}`] = r.n;
       if (file.startsWith('0015')) rows.b4_1 = (await c.query('SELECT count(*)::int AS n FROM b4_1.wyckoff_sequences')).rows[0].n;
     });
-    reports[file] = lintRehearsal(await rehearse(db, { directory }), { directory });
+    reports[file] = lintRehearsal(await rehearse(db, { directory, eachSchema: true }), { directory });
     expect({ file, failure: reports[file].failure }).toEqual({ file, failure: undefined });
     await applyMigrations(db, { directory });
   }

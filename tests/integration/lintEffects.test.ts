@@ -157,7 +157,7 @@ beforeAll(async () => {
 /** The lint of the migrations `files` after the target's, and the statements the first of them sent. */
 async function lintOf(files: Record<string, string>): Promise<LintReport & { statements: string[] }> {
   const directory = migrationsFolder({ ...probe, ...files });
-  const rehearsal = await rehearse(db, { directory, builtFrom });
+  const rehearsal = await rehearse(db, { directory, builtFrom, eachSchema: true });
   return { ...lintRehearsal(rehearsal, { directory }), statements: rehearsal.migrations[0].statements };
 }
 

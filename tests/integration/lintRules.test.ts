@@ -28,7 +28,7 @@ const MVP_TABLES = {
 
 async function lintOf(db: Settings, statements: string[]): Promise<LintReport> {
   const directory = migrationsFolder({ ...MVP_TABLES, '9001_change.ts': migrationOf(statements) });
-  return lintRehearsal(await rehearse(db, { directory }), { directory });
+  return lintRehearsal(await rehearse(db, { directory, eachSchema: true }), { directory });
 }
 
 /** Rule -> the statement numbers (from 1) it fired on. */
@@ -111,7 +111,7 @@ describe('ohlcv with compression enabled and a chunk compressed', () => {
   });
   const lintTsl = async (statements: string[]) => {
     const directory = migrationsFolder({ ...COMPRESSED, '9001_change.ts': migrationOf(statements) });
-    return lintRehearsal(await rehearse(compressed, { directory }), { directory });
+    return lintRehearsal(await rehearse(compressed, { directory, eachSchema: true }), { directory });
   };
 
   test('each hazard fires on its statement (the rehearsal stops at the one TimescaleDB refuses, as production would)', async () => {

@@ -23,7 +23,7 @@ export function refuseProductionRollback(settings: Settings, force: boolean | un
  */
 export async function lintBeforeProductionMigrate(settings: Settings, o: RehearseOptions = {}): Promise<void> {
   if (settings.env !== 'production') return;
-  const rehearsal = await rehearse(settings, o);
+  const rehearsal = await rehearse(settings, { ...o, eachSchema: true });
   printRehearsal(rehearsal);
   // Nothing pending may still leave a squash to carry the database past: that is not linted, only checked.
   if (rehearsal.migrations.length === 0 && !rehearsal.failure) return;

@@ -150,7 +150,8 @@ function squawkOn(migrations: Array<Pick<RehearsedMigration, 'file' | 'statement
  * before the batch and this migration has not created it again by then.
  */
 function tableFacts(r: Rehearsal, m: RehearsedMigration): (name: string, i: number) => TableFacts | undefined {
-  const hypertables = new Map([...(m.after?.hypertables ?? []), ...m.before.hypertables].map((h) => [h.table, h]));
+  const before = m.before ?? r.before;
+  const hypertables = new Map([...(m.after?.hypertables ?? []), ...before.hypertables].map((h) => [h.table, h]));
   const created = new Map<string, { timeColumn: string; at: number }>();
   m.statements.forEach((sql, i) => {
     for (const piece of statementsWithin(sql)) {
@@ -159,7 +160,7 @@ function tableFacts(r: Rehearsal, m: RehearsedMigration): (name: string, i: numb
     }
   });
   const startOf = r.before.storage ?? {};
-  const existed = (t: string) => startOf[t] !== undefined && m.before.storage?.[t]?.oid === startOf[t].oid;
+  const existed = (t: string) => startOf[t] !== undefined && before.storage?.[t]?.oid === startOf[t].oid;
   // Where this migration creates a table again (another oid after it), its rows are gone from the CREATE on.
   const createdAgainAt = (t: string): number | undefined => {
     if (!existed(t)) return undefined;
@@ -178,7 +179,7 @@ function tableFacts(r: Rehearsal, m: RehearsedMigration): (name: string, i: numb
     const again = createdAgainAt(name);
     const mayHoldRows = existed(name) && (again === undefined || i < again);
     if (!timeColumn && !mayHoldRows) return undefined;
-    const compression = m.before.hypertables.find((x) => x.table === name)?.compression;
+    const compression = before.hypertables.find((x) => x.table === name)?.compression;
     const compressedBefore = r.before.hypertables.find((x) => x.table === name)?.compression;
     return { timeColumn, mayHoldRows, compression, mayHoldCompressedChunks: Boolean(compressedBefore) && mayHoldRows };
   };
@@ -187,6 +188,7 @@ function tableFacts(r: Rehearsal, m: RehearsedMigration): (name: string, i: numb
 /** The findings of squawk, the TimescaleDB rules and the rules on what each migration did, split into those that stand and those silenced. */
 export function lintRehearsal(rehearsal: Rehearsal, o: { directory?: string } = {}): LintReport {
   const directory = o.directory ?? MIGRATIONS_DIR;
+  if (rehearsal.migrations.some((m) => !m.before)) throw new Error('the lint reads the schema before and after each migration: rehearse with eachSchema');
   const replays = rehearsal.migrations.filter((m) => isBaseline(directory, m.file)).map((m) => m.file);
   const r = { ...rehearsal, migrations: rehearsal.migrations.filter((m) => !replays.includes(m.file)) };
   const all: LintFinding[] = [];
@@ -207,8 +209,8 @@ export function lintRehearsal(rehearsal: Rehearsal, o: { directory?: string } = 
         for (const rule of squawkRulesReplaced(piece, table)) replacedAt(m.file, i).add(rule);
       }
     });
-    if (!m.after) continue; // it failed: what it did is not known
-    for (const f of effectFindings({ ...m, after: m.after, batchBefore: r.before, rows: r.rows, database: r.database })) {
+    if (!m.before || !m.after) continue; // it failed (what it did is not known), or the rehearsal read no schema of each
+    for (const f of effectFindings({ ...m, before: m.before, after: m.after, batchBefore: r.before, rows: r.rows, database: r.database })) {
       // The same rule on the statement's text said it already, of that statement.
       if (all.some((x) => x.source === 'timescaledb' && x.migration === m.file && x.rule === f.rule && (f.statement === 0 || x.statement === f.statement))) continue;
       all.push({ rule: f.rule, why: f.why, instead: f.instead, migration: m.file, statement: f.statement, sql: m.statements[f.statement - 1] ?? '', source: 'catalog' });
@@ -281,7 +283,7 @@ export function lintOutcome(report: LintReport, failure?: KapmanError): void {
 
 /** `kapman-db lint`'s work: rehearse the pending migrations (or `only` these), lint them, report. */
 export async function lint(settings: Settings, o: Pick<RehearseOptions, 'only' | 'directory' | 'pgBin' | 'onTarget' | 'builtFrom'> = {}): Promise<LintReport> {
-  const rehearsal = await rehearse(settings, o);
+  const rehearsal = await rehearse(settings, { ...o, eachSchema: true });
   if (rehearsal.migrations.length === 0 && !rehearsal.failure) {
     log(`nothing to lint: no migration pending on ${settings.database}`);
     return lintRehearsal(rehearsal, o);

@@ -26,8 +26,8 @@ export interface RehearsedMigration {
   statements: string[];
   /** False for a migration that runs outside a transaction (`config = { transaction: false }`): alone, after the batch before it commits. */
   inTransaction: boolean;
-  /** The schema, with each table's storage, just before it ran and just after (absent when it failed). */
-  before: LiveSchema;
+  /** The schema, with each table's storage, just before it ran and just after (asked for with `eachSchema`; no `after` when it failed). */
+  before?: LiveSchema;
   after?: LiveSchema;
 }
 
@@ -64,6 +64,8 @@ export interface RehearseOptions {
   pgBin?: string;
   /** Rehearse on the target itself, in a transaction rolled back (--rehearse-on-target): its locks and used-up sequence values are the target's. */
   onTarget?: boolean;
+  /** Read the schema before and after each migration (the lint's rules compare them; a dry run needs only the first and the last). */
+  eachSchema?: boolean;
   /**
    * A database on the target's server that the migrations the target applied built, and nothing
    * else touched (the tests' migrated template): the scratch database is a copy of it instead of
@@ -123,7 +125,7 @@ export async function rehearse(settings: Settings, o: RehearseOptions = {}): Pro
     through = files;
     reported = files.filter((f) => !applied.includes(f));
   }
-  const run: CaptureRun = { source, only: through, reported };
+  const run: CaptureRun = { source, only: through, reported, eachSchema: Boolean(o.eachSchema) };
   const place = (where: RehearsalPlace) => ({ database: settings.database, where, rows });
   if (reported.length === 0) {
     // Nothing pending: nothing to run, and the target's schema is what they would start from.
@@ -172,6 +174,7 @@ interface CaptureRun {
   only: string[];
   /** The files whose statements are reported. */
   reported: string[];
+  eachSchema: boolean;
   watcher?: Client;
 }
 
@@ -204,13 +207,13 @@ function recorder(run: CaptureRun) {
   const reporter: MigrationReporter = {
     started: async (file, _direction, knex) => {
       if (!run.reported.includes(file)) return;
-      const before = last ?? await readOn(knex);
-      migrations.set(file, { file, statements: [], inTransaction: run.source.runsInTransaction(file), before });
+      const before = run.eachSchema ? last ?? await readOn(knex) : undefined;
+      migrations.set(file, { file, statements: [], inTransaction: run.source.runsInTransaction(file), ...(before ? { before } : {}) });
       calls.set(file, []);
     },
     finished: async (file, _direction, _ms, knex) => {
       const m = migrations.get(file);
-      last = m ? (m.after = await readOn(knex)) : undefined;
+      last = m && run.eachSchema ? (m.after = await readOn(knex)) : undefined;
     },
   };
   // What knex sends while a file's up() runs is the file's (knex's bookkeeping and its savepoints aside).
@@ -236,6 +239,8 @@ function recorder(run: CaptureRun) {
 /** Runs what is pending on the scratch database `db` as db:migrate would (a migration outside a transaction outside one), capturing it. */
 async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
   const r = recorder(run);
+  const read = () => withTransaction(db, (c) => readSchema(c, { storage: true }));
+  const start = run.eachSchema ? undefined : await read();
   let failure: Captured['failure'];
   try {
     await applyMigrations(db, { directory: run.source.directory, only: run.only, reporter: r.reporter, onQuery: r.onQuery });
@@ -244,19 +249,22 @@ async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
     if (!failure) throw err;
   }
   const migrations = r.captured();
-  const before = migrations[0]?.before ?? await withTransaction(db, (c) => readSchema(c, { storage: true }));
-  return { migrations, before, ...(failure ? { failure } : { after: migrations[migrations.length - 1]?.after ?? before }) };
+  const before = start ?? migrations[0]?.before ?? await read();
+  if (failure) return { migrations, before, failure };
+  return { migrations, before, after: run.eachSchema ? migrations[migrations.length - 1]?.after ?? before : await read() };
 }
 
 /** Runs what is pending on the target in one transaction, capturing it, then rolls it back. */
 async function captureOnTarget(db: Settings, run: CaptureRun): Promise<Captured> {
   const r = recorder(run);
   let before: LiveSchema | undefined;
+  let after: LiveSchema | undefined;
   let failure: Captured['failure'];
   try {
     await withMigrationTransaction(db, { directory: run.source.directory, only: run.only, reporter: r.reporter, onQuery: r.onQuery, watcher: run.watcher }, async (trx, session) => {
       before = await readSchema(session, { storage: true });
       await trx.migrate.latest();
+      if (!run.eachSchema) after = await readSchema(session, { storage: true });
       throw new RehearsalOver('rolled back');
     });
   } catch (err) {
@@ -268,7 +276,7 @@ async function captureOnTarget(db: Settings, run: CaptureRun): Promise<Captured>
   const migrations = r.captured();
   // The target is unchanged, as rolled back: what they started from is read again where the transaction failed first.
   before ??= await withTransaction(db, (c) => readSchema(c, { storage: true }));
-  return { migrations, before, ...(failure ? { failure } : { after: migrations[migrations.length - 1]?.after ?? before }) };
+  return { migrations, before, ...(failure ? { failure } : { after: after ?? migrations[migrations.length - 1]?.after ?? before }) };
 }
 
 /** Prints each rehearsed migration and its statements, as they will run. */
