@@ -67,11 +67,13 @@ export function effectFindings(e: Effect): EffectFinding[] {
   const after = e.after.storage ?? {};
   // On the target before the batch, and the same table when this migration starts (not built again by one before it in the batch).
   const existing = Object.keys(before).filter((t) => was[t]?.oid === before[t].oid);
-  const rowsOf = (t: string) => {
-    if (!(t in e.rows)) return `${e.database} has no ${t} yet`;
+  // How many rows the target holds in a table, by its statistics: `about 200 rows`.
+  const estimate = (t: string) => {
+    if (!(t in e.rows)) return 'none yet';
     const n = e.rows[t];
-    return n === undefined ? `${e.database}'s statistics have no estimate of its rows (never analyzed)` : `${e.database} holds about ${n.toLocaleString('en-US')} rows in it (its statistics)`;
+    return n === undefined ? 'rows not estimated (never analyzed)' : `about ${n.toLocaleString('en-US')} rows`;
   };
+  const rowsOf = (t: string) => `${e.database} holds ${estimate(t)} in it, by its statistics`;
   const hypertable = (t: string) => [...e.before.hypertables, ...e.after.hypertables].some((h) => h.table === t);
   const tableOf = (picture: LiveSchema, t: string) => picture.tables.find((x) => x.name === t);
   const add = (f: Omit<EffectFinding, 'statement'>, words: string[][], prefer?: RegExp) =>
@@ -82,7 +84,7 @@ export function effectFindings(e: Effect): EffectFinding[] {
     const tables = existing.filter((t) => t.startsWith(`${s}.`));
     add({
       rule: 'schema-dropped',
-      why: `schema ${s} is dropped${tables.length ? ` with its ${tables.length === 1 ? 'table' : 'tables'} and every row in them: ${tables.map((t) => `${t} (${rowsOf(t)})`).join('; ')}` : ''}`,
+      why: `schema ${s} is dropped${tables.length ? ` with its ${tables.length === 1 ? 'table' : 'tables'} and every row in them: ${tables.map((t) => `${t}, ${estimate(t)}`).join('; ')} (${e.database}, by its statistics)` : ''}`,
       instead: 'if what it held is kept elsewhere first (copied, or no longer needed), silence this with that reason; else keep the schema',
       replaces: ['ban-drop-table'],
     }, [[s]], /\bdrop\b/i);
