@@ -15,7 +15,8 @@ import { loadSettings, Settings } from './scripts/lib/server/settings';
 import { MigrationFiles } from './db/migrationSource';
 import { carryForward, foldOf } from './scripts/lib/migrations/carryForward';
 import { ExplainedMigrationFiles } from './scripts/lib/migrations/migrate';
-import { acquireRollbackAllLock, lintBeforeProductionMigrate, refuseProductionRollback, refuseRevertingSquashedBatches } from './scripts/lib/migrations/guards';
+import { lintBeforeProductionMigrate, refuseProductionRollback, refuseRevertingSquashedBatches } from './scripts/lib/migrations/guards';
+import { acquireReplaceLock } from './scripts/lib/replace/replace';
 import { DEFAULT_LOCK_TIMEOUT_MS } from './scripts/lib/cli/timeouts';
 
 // The knex CLI prints an error's stack: it gets the tools' two lines instead (the stack with KAPMAN_DEBUG=1).
@@ -80,7 +81,7 @@ async function guardBefore(settings: Settings, command: KnexCommand | undefined)
     }
     // Reverting everything empties the database: it waits for, and holds off, a reset or restore of it, until the process ends.
     if (command.all) {
-      const held = await acquireRollbackAllLock(settings);
+      const held = await acquireReplaceLock(settings);
       held.client.on('error', () => undefined);
     }
   }

@@ -1,14 +1,15 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
 import type { KapmanCommand } from './command';
 import { count, log, step } from './lib/cli/log';
-import { acquireRollbackAllLock, refuseProductionRollback } from './lib/migrations/guards';
+import { refuseProductionRollback } from './lib/migrations/guards';
+import { acquireReplaceLock } from './lib/replace/replace';
 import { printingReporter, rollback } from './lib/migrations/migrate';
 import { Settings } from './lib/server/settings';
 
 export async function dbRollback(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
   refuseProductionRollback(settings, o.force);
   // Reverting everything empties the database: it waits for, and holds off, a reset or restore of it.
-  const lock = o.all ? await acquireRollbackAllLock(settings) : undefined;
+  const lock = o.all ? await acquireReplaceLock(settings) : undefined;
   try {
     const reverted = await step((files: string[]) => `${count(files.length, 'migration')} reverted in ${settings.database}`,
       () => rollback(settings, Boolean(o.all), { reporter: printingReporter, directory: o.migrationsDirectory }));

@@ -4,10 +4,9 @@
 //   - production refuses a rollback unless forced (`--force`; the knex CLI: KAPMAN_FORCE=1);
 //   - production shows its migrations' plan and lints it before anything changes;
 //   - a rollback that would revert a baseline standing for several batches is refused;
-//   - a rollback of every batch holds the reset lock, as a reset and a restore do.
-import { HeldLock } from '../server/lock';
+//   - a rollback of every batch holds the reset lock, as a reset and a restore do (the lock is
+//     the replace layer's, acquireReplaceLock in scripts/lib/replace/replace.ts, which both call).
 import { refuseProduction, Settings } from '../server/settings';
-import { acquireReplaceLock } from '../replace/replace';
 import { lintOutcome, lintRehearsal, printLintReport } from './lint';
 import { printRehearsal, rehearse, RehearseOptions } from './rehearse';
 
@@ -34,8 +33,3 @@ export async function lintBeforeProductionMigrate(settings: Settings, o: Rehears
 
 // A rollback's refusal of a baseline carried past several batches: where rollback() runs (migrate.ts).
 export { refuseRevertingSquashedBatches } from './migrate';
-
-/** A rollback of every batch empties the database: it takes the reset lock first, so that a reset or restore of it waits, and waits for them. */
-export async function acquireRollbackAllLock(settings: Settings): Promise<HeldLock> {
-  return acquireReplaceLock(settings);
-}
