@@ -51,9 +51,10 @@ export class UnfinishedSquashError extends Error {
   }
 }
 
+/** Told of each migration as it starts and as it is done, given the knex it runs on (its transaction, or knex itself outside one); awaited. */
 export interface MigrationReporter {
-  started(name: string, direction: 'up' | 'down'): void;
-  finished(name: string, direction: 'up' | 'down', ms: number): void;
+  started(name: string, direction: 'up' | 'down', knex: Knex): void | Promise<void>;
+  finished(name: string, direction: 'up' | 'down', ms: number, knex: Knex): void | Promise<void>;
 }
 
 /** A migration that failed, naming its file; the cause is the driver's error. */
@@ -66,7 +67,8 @@ export class MigrationFileError extends Error {
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
   down(knex: Knex): Promise<void>;
-  config?: Knex.MigratorConfig;
+  /** `{ transaction: false }`: knex runs it outside a transaction. */
+  config?: { transaction?: boolean };
   /** A baseline's: the migrations it replaced, each with the sha256 it had when they were squashed. */
   squashes?: Record<string, string>;
 }
@@ -126,6 +128,8 @@ function loadMigration(directory: string, file: string): MigrationModule {
 export class MigrationFiles implements Knex.MigrationSource<string> {
   /** The last migration that failed: when the failure also broke the connection, knex reports only its ROLLBACK's error. */
   lastFailure?: MigrationFileError;
+  /** The migration whose up or down is running now (what knex sends meanwhile is the migration's, bar its checksum). */
+  running?: string;
 
   constructor(readonly directory = MIGRATIONS_DIR, readonly reporter?: MigrationReporter) {}
 
@@ -158,18 +162,27 @@ export class MigrationFiles implements Knex.MigrationSource<string> {
     return file;
   }
 
+  /** Whether the file runs in a transaction: all do, but one that says `export const config = { transaction: false }`. */
+  runsInTransaction(file: string): boolean {
+    return loadMigration(this.directory, file).config?.transaction !== false;
+  }
+
   async getMigration(file: string): Promise<Knex.Migration> {
     const module = loadMigration(this.directory, file);
     const run = (direction: 'up' | 'down') => async (knex: Knex) => {
-      this.reporter?.started(file, direction);
+      await this.reporter?.started(file, direction, knex);
       const started = process.hrtime.bigint();
       try {
+        this.running = file;
         await module[direction](knex);
+        this.running = undefined;
         await recordChecksum(knex, file, direction === 'up' ? fileChecksum(this.directory, file) : undefined);
       } catch (err) {
         throw (this.lastFailure = new MigrationFileError(file, direction, err));
+      } finally {
+        this.running = undefined;
       }
-      this.reporter?.finished(file, direction, Number(process.hrtime.bigint() - started) / 1e6);
+      await this.reporter?.finished(file, direction, Number(process.hrtime.bigint() - started) / 1e6, knex);
     };
     return { up: run('up'), down: run('down'), ...(module.config ? { config: module.config } : {}) };
   }

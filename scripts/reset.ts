@@ -7,13 +7,14 @@ import type { Knex } from 'knex';
 import type { Client } from 'pg';
 import { MigrationFiles } from '../db/migrationSource';
 import type { KapmanCommand } from './command';
-import { waitForServer } from './lib/server/connection';
+import { waitForServer, withTransaction } from './lib/server/connection';
 import { count, log, step } from './lib/cli/log';
-import { loadKnex, printingReporter, withMigrationTransaction } from './lib/migrations/migrate';
+import { applyMigrations, loadKnex, printingReporter, withMigrationTransaction } from './lib/migrations/migrate';
 import { backupDatabase, defaultBackupFile, restoreCommand } from './lib/backup/backup';
 import { resetInPlace } from './lib/replace/inPlace';
 import { replaceDatabase } from './lib/replace/replace';
 import { refuseProduction, Settings } from './lib/server/settings';
+import { UsageError } from './lib/cli/errors';
 import { contractMismatch, reportVerification, verifyOn, VerifyReport } from './lib/schema/verify';
 
 export interface ResetOptions {
@@ -47,7 +48,10 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
   refuseProduction(settings, o.force, `reset database "${settings.database}"`, 'this deletes every row in it');
   if (o.waitMs) await waitForServer(settings, o.waitMs);
   const directory = o.migrationsDirectory;
-  const files = await new MigrationFiles(directory).getMigrations();
+  const source = new MigrationFiles(directory);
+  const files = await source.getMigrations();
+  // A migration that runs outside a transaction (config.transaction = false) cannot join the build's one.
+  const outside = files.filter((f) => !source.runsInTransaction(f));
   const dryRun = o.dryRun ? { dryRun: { wouldApply: files } } : {};
   let applied: string[] = [];
   let verification: VerifyReport | undefined;
@@ -74,6 +78,10 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     reportVerification(verification, contractMismatch(settings.database));
   };
   if (o.inPlace) {
+    if (outside.length) {
+      throw new UsageError(`an in-place reset is one transaction, and ${outside.join(', ')} ${outside.length > 1 ? 'run' : 'runs'} outside a transaction (config.transaction is false); nothing was changed`,
+        'reset beside instead (leave out --in-place; it needs a role that may create databases), or reset in place from a checkout before that migration and then run npm run db:migrate');
+    }
     if (backsUp && !o.dryRun) await backUp(true); // in place, the database exists by definition
     const { owner } = await resetInPlace(settings, {
       dryRun: o.dryRun,
@@ -89,7 +97,13 @@ export async function reset(settings: Settings, o: ResetOptions = {}): Promise<R
     beforeBuild: backsUp ? backUp : undefined,
     whileCreating: loadKnex,
     plan,
-    build: (beside) => withMigrationTransaction(beside, { reporter, directory }, (trx, session) => migrateAndVerify(trx, session, '')),
+    // Beside, the build is thrown away if anything fails: one that runs outside a transaction is built as db:migrate runs it, then verified.
+    build: async (beside) => {
+      if (outside.length === 0) return withMigrationTransaction(beside, { reporter, directory }, (trx, session) => migrateAndVerify(trx, session, ''));
+      applied = await step((done: string[]) => `${count(done.length, 'migration')} applied`, () => applyMigrations(beside, { reporter, directory }));
+      verification = await step('compared with the contract', () => withTransaction(beside, (c) => verifyOn(c, settings.database, { migrationsDirectory: directory })));
+      reportVerification(verification, contractMismatch(settings.database));
+    },
   });
   return { owner, applied, verification, backup, ...dryRun };
 }

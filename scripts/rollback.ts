@@ -1,18 +1,23 @@
 // `npm run db:rollback`: revert the last batch of migrations (every batch with --all).
 import type { KapmanCommand } from './command';
 import { count, log, step } from './lib/cli/log';
+import { refuseProductionRollback } from './lib/migrations/guards';
+import { acquireReplaceLock } from './lib/replace/replace';
 import { printingReporter, rollback } from './lib/migrations/migrate';
-import { refuseProduction, Settings } from './lib/server/settings';
-import { replaceLockPlace, withReplaceLock } from './lib/replace/replace';
+import { Settings } from './lib/server/settings';
 
 export async function dbRollback(settings: Settings, o: { all?: boolean; force?: boolean; migrationsDirectory?: string } = {}): Promise<string[]> {
-  refuseProduction(settings, o.force, 'roll back migrations', 'rolling back drops tables and their data');
-  const revert = () => step((files: string[]) => `${count(files.length, 'migration')} reverted in ${settings.database}`,
-    () => rollback(settings, Boolean(o.all), { reporter: printingReporter, directory: o.migrationsDirectory }));
+  refuseProductionRollback(settings, o.force);
   // Reverting everything empties the database: it waits for, and holds off, a reset or restore of it.
-  const reverted = o.all ? await withReplaceLock(settings, await replaceLockPlace(settings), revert) : await revert();
-  if (reverted.length === 0) log('nothing to roll back');
-  return reverted;
+  const lock = o.all ? await acquireReplaceLock(settings) : undefined;
+  try {
+    const reverted = await step((files: string[]) => `${count(files.length, 'migration')} reverted in ${settings.database}`,
+      () => rollback(settings, Boolean(o.all), { reporter: printingReporter, directory: o.migrationsDirectory }));
+    if (reverted.length === 0) log('nothing to roll back');
+    return reverted;
+  } finally {
+    await lock?.release();
+  }
 }
 
 export const command: KapmanCommand<{ all: boolean; force: boolean }, { database: string; reverted: string[] }> = {

@@ -47,7 +47,7 @@ test('named migrations: the files before them are built first, and only theirs a
 });
 
 
-test('a role that may not create a database: the pending migrations run on the target in a transaction rolled back', async () => {
+test('a role that may not create a database: the pending migrations run on a throwaway local server, never on the target', async () => {
   const role = await createTestRole('rh_nocreate');
   const name = remember(uniqueName('_rh_managed'));
   // As on a managed server: the platform installed timescaledb, the role owns the database.
@@ -55,12 +55,11 @@ test('a role that may not create a database: the pending migrations run on the t
   const db = loadSettings({ env: 'test', databaseUrl: urlAs(role, name) });
   await withDatabase(testSettings(name), (c) => c.query('CREATE EXTENSION timescaledb'));
   const r = await rehearse(db);
-  expect(r.where).toBe('transaction rolled back');
+  expect(r.where).toBe('throwaway local server');
   expect(r.migrations.map((m) => m.file)).toEqual(migrationFiles());
   await withDatabase(db, async (c) => {
     expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace")).rows[0].n).toBe(0);
-    // Knex's empty schema stays: every connection of the migration runner makes sure it exists (knexfile.ts).
-    expect((await c.query("SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = to_regnamespace('knex')")).rows[0].n).toBe(0);
+    expect((await c.query("SELECT to_regnamespace('knex') AS k")).rows[0].k).toBeNull();
   });
 });
 

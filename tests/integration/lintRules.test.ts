@@ -1,14 +1,16 @@
-// The lint's TimescaleDB rules: each fires on a real hypertable of a migrated database and stays
-// quiet on a safe change. (The lint as a whole, the baseline, silencing: lint.test.ts.) The tables
-// are the MVP's as the test makes them itself, whatever later migrations (or a squash) did to the
-// project's own: a compressed ohlcv refuses some of the changes below before any rule is reached.
+// The lint's TimescaleDB rules: each fires on a real hypertable of a migrated database (on a TSL
+// server, with compression enabled and a chunk compressed, for those that need it) and stays
+// quiet on a safe change. (The lint as a whole, the baseline, silencing: lint.test.ts; the rules
+// on what a migration does: lintEffects.test.ts.) The tables are the MVP's as the test makes them
+// itself, whatever later migrations (or a squash) did to the project's own: a compressed ohlcv
+// refuses some of the changes below before any rule is reached.
 import { LintFinding, LintReport, lintRehearsal } from '../../scripts/lib/migrations/lint';
 import { rehearse } from '../../scripts/lib/migrations/rehearse';
 import { TIMESCALE_RULES } from '../../scripts/lib/migrations/timescaleRules';
 import { Settings } from '../../scripts/lib/server/settings';
 import { applyMigrations } from '../../scripts/lib/migrations/migrate';
 import { migrationOf, migrationsFolder } from '../support/migrations';
-import { createTestDatabase, dropMadeDatabases } from '../support/testDatabase';
+import { createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
@@ -26,7 +28,7 @@ const MVP_TABLES = {
 
 async function lintOf(db: Settings, statements: string[]): Promise<LintReport> {
   const directory = migrationsFolder({ ...MVP_TABLES, '9001_change.ts': migrationOf(statements) });
-  return lintRehearsal(await rehearse(db, { directory }), { directory });
+  return lintRehearsal(await rehearse(db, { directory, eachSchema: true }), { directory });
 }
 
 /** Rule -> the statement numbers (from 1) it fired on. */
@@ -54,11 +56,12 @@ test('on the live ohlcv hypertable, each rule fires on its statement, the one Ti
     'CREATE UNIQUE INDEX ohlcv_close_key ON ohlcv (ticker_id, close)',
   ]);
   expect(report.failure?.message).toMatch(/used in partitioning/);
-  expect(firedOn(report.findings)).toEqual({
+  expect(firedOn([...report.findings, ...report.notes])).toEqual({
     'timescaledb-index-on-populated-hypertable': [1, 6],
     'timescaledb-hypertable-rewrite': [2],
     'timescaledb-create-hypertable-without-migrate-data': [3],
     'timescaledb-chunk-interval-change': [4],
+    'timescaledb-deprecated-api': [4], // a note: set_chunk_time_interval is set_partitioning_interval in 2.19
     'timescaledb-unique-without-time-column': [6],
   });
   const index = report.findings.find((f) => f.rule === 'timescaledb-index-on-populated-hypertable')!;
@@ -83,13 +86,75 @@ test('the safe counterparts stay quiet (key with the time column, a plain table,
   ]);
   expect(report.failure?.message).toMatch(/concurrent/);
   // The first statement is an index on the populated hypertable: that rule alone may speak there.
-  expect(firedOn(report.findings)).toEqual({ 'timescaledb-index-on-populated-hypertable': [1], 'timescaledb-concurrent-index': [9] });
+  expect(firedOn([...report.findings, ...report.notes])).toEqual({ 'timescaledb-index-on-populated-hypertable': [1], 'timescaledb-deprecated-api': [5], 'timescaledb-concurrent-index': [9] });
+  expect(report.notes.map((f) => f.rule)).toEqual(['timescaledb-deprecated-api']); // a note, not a finding: 2.19 still runs it
   expect(report.findings.find((f) => f.rule === 'timescaledb-concurrent-index')!.instead).toMatch(/transaction_per_chunk/);
+});
+
+// On a TSL server: the MVP's ohlcv with compression enabled (as the author's day-2 0009 does, through
+// the columnstore API) and a chunk compressed.
+const COMPRESSED = {
+  ...MVP_TABLES,
+  '0002_compression.ts': migrationOf(["ALTER TABLE ohlcv SET (timescaledb.enable_columnstore, timescaledb.segmentby = 'ticker_id', timescaledb.orderby = 'date DESC')"]),
+};
+
+describe('ohlcv with compression enabled and a chunk compressed', () => {
+  let compressed: Settings;
+  beforeAll(async () => {
+    compressed = await createTestDatabase('_lint_tsl');
+    await applyMigrations(compressed, { directory: migrationsFolder(COMPRESSED) });
+    await withDatabase(compressed, async (c) => {
+      await c.query("INSERT INTO tickers (symbol) VALUES ('AAA'), ('BBB')");
+      await c.query(`INSERT INTO ohlcv (ticker_id, date, close) SELECT t.id, d::date, 10 FROM tickers t, generate_series('2021-01-04'::date, '2023-12-31', '7 days') d`);
+      await c.query("SELECT compress_chunk(ch) FROM show_chunks('ohlcv', older_than => DATE '2023-01-01') ch");
+    });
+  });
+  const lintTsl = async (statements: string[]) => {
+    const directory = migrationsFolder({ ...COMPRESSED, '9001_change.ts': migrationOf(statements) });
+    return lintRehearsal(await rehearse(compressed, { directory, eachSchema: true }), { directory });
+  };
+
+  test('each hazard fires on its statement (the rehearsal stops at the one TimescaleDB refuses, as production would)', async () => {
+    const first = await lintTsl([
+      'CREATE UNIQUE INDEX ohlcv_ticker_date_close_key ON ohlcv (ticker_id, date, close)',
+      'ALTER TABLE ohlcv ADD CONSTRAINT ohlcv_close_positive CHECK (close > 0) NOT VALID',
+      "SELECT * FROM hypertable_compression_stats('ohlcv')",
+      'ALTER TABLE ohlcv ALTER COLUMN close TYPE float8',
+    ]);
+    expect(first.failure?.message).toMatch(/operation not supported on hypertables that have compression enabled/);
+    expect(firedOn([...first.findings, ...first.notes])).toMatchObject({
+      'timescaledb-compressed-unique': [1], 'timescaledb-compressed-add-constraint': [2], 'timescaledb-deprecated-api': [3], 'timescaledb-compressed-type-change': [4],
+    });
+    expect(first.notes.find((f) => f.rule === 'timescaledb-deprecated-api')!.instead).toBe('hypertable_compression_stats -> hypertable_columnstore_stats');
+    const added = await lintTsl(['ALTER TABLE ohlcv ADD COLUMN fetched_at timestamptz DEFAULT now()']);
+    expect(added.failure?.message).toMatch(/non-constant default/);
+    expect(firedOn(added.findings)).toMatchObject({ 'timescaledb-compressed-add-column': [1] });
+    const dropped = await lintTsl(['ALTER TABLE ohlcv DROP COLUMN ticker_id']);
+    expect(dropped.failure?.message).toMatch(/cannot drop orderby or segmentby column/);
+    expect(firedOn(dropped.findings)).toMatchObject({ 'timescaledb-compressed-drop-column': [1] });
+  });
+
+  test('the safe counterparts stay quiet: a constant default, a column compression does not use, a plain index, a CHECK and a type change on a table without compression, the columnstore API', async () => {
+    const quiet = await lintTsl([
+      "ALTER TABLE ohlcv ADD COLUMN source text DEFAULT 'eod'",
+      'ALTER TABLE ohlcv ADD COLUMN flags int NOT NULL DEFAULT 0',
+      'ALTER TABLE ohlcv DROP COLUMN open',
+      'CREATE INDEX ohlcv_close_idx ON ohlcv (close)',
+      'ALTER TABLE tickers ADD CONSTRAINT tickers_symbol_upper CHECK (symbol = upper(symbol)) NOT VALID',
+      'ALTER TABLE tickers ALTER COLUMN name TYPE text',
+      "SELECT * FROM hypertable_columnstore_stats('ohlcv')",
+    ]);
+    expect(quiet.failure).toBeUndefined();
+    const tsl = ['timescaledb-compressed-type-change', 'timescaledb-compressed-add-column', 'timescaledb-compressed-drop-column',
+      'timescaledb-compressed-unique', 'timescaledb-compressed-add-constraint', 'timescaledb-deprecated-api'];
+    expect([...quiet.findings, ...quiet.notes].filter((f) => tsl.includes(f.rule))).toEqual([]);
+  });
 });
 
 test('every TimescaleDB rule is among those exercised above', () => {
   expect(TIMESCALE_RULES.map((r) => r.name).sort()).toEqual([
-    'timescaledb-chunk-interval-change', 'timescaledb-concurrent-index', 'timescaledb-create-hypertable-without-migrate-data',
-    'timescaledb-hypertable-rewrite', 'timescaledb-index-on-populated-hypertable', 'timescaledb-unique-without-time-column',
+    'timescaledb-chunk-interval-change', 'timescaledb-compressed-add-column', 'timescaledb-compressed-add-constraint', 'timescaledb-compressed-drop-column',
+    'timescaledb-compressed-type-change', 'timescaledb-compressed-unique', 'timescaledb-concurrent-index', 'timescaledb-create-hypertable-without-migrate-data',
+    'timescaledb-deprecated-api', 'timescaledb-hypertable-rewrite', 'timescaledb-index-on-populated-hypertable', 'timescaledb-unique-without-time-column',
   ]);
 });

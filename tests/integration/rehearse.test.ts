@@ -1,6 +1,7 @@
-// A rehearsal runs migrations where nothing is lost and hands back what each sent; where the role
-// may not create a database, on the target in a transaction rolled back, which commits nothing.
-// (From an empty database, named migrations, every migration rehearsed by such a role: e2e/rehearsal.test.ts.)
+// A rehearsal runs migrations where nothing is lost and hands back what each sent; on the target
+// only when asked by name, in a transaction rolled back, which commits nothing. (From an empty
+// database, named migrations, a role that may not create a database, on a throwaway local server:
+// e2e/rehearsal.test.ts and e2e/dryRunTarget.test.ts.)
 import { MigrationFailedError } from '../../scripts/lib/cli/errors';
 import { inlineBindings, rehearse } from '../../scripts/lib/migrations/rehearse';
 import { status } from '../../scripts/status';
@@ -8,7 +9,7 @@ import { escapeIdentifier } from 'pg';
 import { loadSettings } from '../../scripts/lib/server/settings';
 import { migrationsFolder, releasedMigrations } from '../support/migrations';
 import { publicTables, schemaDump } from '../support/schema';
-import { admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, uniqueName, urlAs, withDatabase } from '../support/testDatabase';
+import { admin, createMigratedDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, template, uniqueName, urlAs, withDatabase } from '../support/testDatabase';
 
 afterAll(async () => {
   await dropMadeDatabases();
@@ -30,7 +31,7 @@ test('a migrated database: only the pending migration, its bound values inlined,
   const db = await createMigratedDatabase('_rh_pending');
   const directory = migrationsFolder({ ...releasedMigrations(), '9001_adds_a_ticker.ts': ADDS_A_TICKER });
   const before = schemaDump(db);
-  const r = await rehearse(db, { directory });
+  const r = await rehearse(db, { directory, builtFrom: template().name });
   expect(r.migrations.map((m) => m.file)).toEqual(['9001_adds_a_ticker.ts']);
   const [alter, insert, comment] = r.migrations[0].statements;
   expect(alter).toBe('alter table "tickers" add column "probe_exchange" varchar(10)');
@@ -53,11 +54,12 @@ test('a migration that fails: its statements up to the failing one, and the erro
     }
     export async function down() {}`,
   });
-  const r = await rehearse(db, { directory });
+  const r = await rehearse(db, { directory, builtFrom: template().name });
   expect(r.failure?.file).toBe('9001_fails.ts');
   expect(r.failure?.error).toBeInstanceOf(MigrationFailedError);
   expect(r.failure?.error.message).toMatch(/used in partitioning/);
-  expect(r.migrations).toEqual([{ file: '9001_fails.ts', statements: ['CREATE TABLE fine (x int)', 'CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)'] }]);
+  expect(r.migrations.map((m) => ({ file: m.file, statements: m.statements }))).toEqual([{ file: '9001_fails.ts', statements: ['CREATE TABLE fine (x int)', 'CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)'] }]);
+  expect(r.failure?.at).toEqual(['CREATE UNIQUE INDEX ohlcv_close ON ohlcv (close)']);
   expect(r.after).toBeUndefined();
 });
 
@@ -68,7 +70,7 @@ test('inlining: placeholders become literals; quoted text, names, comments and d
   expect(inlineBindings('select $1', [['a', 'b']])).toBe(`select '{"a","b"}'`);
 });
 
-test('a role that may not create databases: the rehearsal runs on the target in a transaction rolled back, and commits nothing', async () => {
+test('asked by name (--rehearse-on-target), as a role that may not create databases: the rehearsal runs on the target in a transaction rolled back, and commits nothing', async () => {
   const role = await createTestRole('rh_nocreate');
   const name = remember(uniqueName('_rh_nocreate'));
   await admin((c) => c.query(`CREATE DATABASE ${escapeIdentifier(name)} OWNER ${escapeIdentifier(role.name)} TEMPLATE template0`));
@@ -80,9 +82,9 @@ export async function up(knex: any) {
 }
 export async function down(knex: any) { await knex.raw('DROP TABLE rehearsed'); }
 ` });
-  const r = await rehearse(db, { directory });
-  expect(r.where).toBe('transaction rolled back');
-  expect(r.migrations).toEqual([{ file: '0001_rehearsed.ts', statements: ['CREATE TABLE rehearsed (id bigserial PRIMARY KEY, x int)', 'insert into "rehearsed" ("x") values (1)'] }]);
+  const r = await rehearse(db, { directory, onTarget: true });
+  expect(r.where).toBe('the target, in a transaction rolled back');
+  expect(r.migrations.map((m) => ({ file: m.file, statements: m.statements }))).toEqual([{ file: '0001_rehearsed.ts', statements: ['CREATE TABLE rehearsed (id bigserial PRIMARY KEY, x int)', 'insert into "rehearsed" ("x") values (1)'] }]);
   expect(r.after!.tables.map((t) => t.name)).toEqual(['rehearsed']);
   // Nothing of it on the target: no table, no row, no record of the migration (knex's schema itself stays, empty).
   await withDatabase(db, async (c) => {

@@ -3,17 +3,19 @@
 // reported as it runs, every run in one transaction, one run at a time per database.
 import type { Knex } from 'knex';
 import { MigrationFileError, MigrationFiles, MigrationReporter, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE } from '../../../db/migrationSource';
-import type { Client } from 'pg';
+import { escapeIdentifier, type Client } from 'pg';
 import { knexQueryable, prepareTransaction } from '../server/session';
+import { withClient, withTransaction } from '../server/connection';
 import {
   ConnectionLostError, explainDatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, TimescaleMissingError, SquashRefusedError,
   TimescaleEditionError, KapmanError,
 } from '../cli/errors';
 import { describeBlocker, MIGRATIONS_LOCK, REPORT_WAIT_AFTER_MS, watchBlockers, withLock } from '../server/lock';
-import { detail, log } from '../cli/log';
+import { count, detail, log } from '../cli/log';
 import { refuseSystemDatabase } from '../server/admin';
 import { Settings } from '../server/settings';
 import { readSquashedMigrations } from '../schema/introspect';
+import { endsTransaction, splitStatements } from './statements';
 
 const quiet = { warn: () => undefined, error: () => undefined, deprecate: () => undefined, debug: () => undefined };
 
@@ -28,7 +30,7 @@ export interface MigrateOptions {
   /** Another migrations folder (tests use temporary ones). */
   directory?: string;
   /** Sees every statement knex sends (the benchmark collects the DDL for its psql floor). */
-  onQuery?: (sql: string, bindings: readonly unknown[]) => void;
+  onQuery?: (sql: string, bindings: readonly unknown[], migration?: string) => void;
 }
 
 /** The migration runner's own sessions, so a lock report can say who keeps them waiting. */
@@ -128,12 +130,29 @@ export function loadKnex(): typeof import('knex').knex {
   return require('knex').knex;
 }
 
+/**
+ * A migration that runs in a transaction may not end it: a COMMIT would commit part of the batch
+ * (and, in a rehearsal on the target, its work there), and the rest would run outside it. Thrown
+ * from knex's query event, before the statement is sent.
+ */
+function refuseEndingTheTransaction(source: MigrationFiles, sql: string): void {
+  const file = source.running;
+  if (!file || !source.runsInTransaction(file)) return;
+  const ending = splitStatements(sql).find(endsTransaction);
+  if (!ending) return;
+  throw new Error(`"${ending}" would end the transaction ${file} runs in (its batch's; a rehearsal's on the target): refused, not sent; `
+    + 'a migration that must commit part-way runs outside a transaction (export const config = { transaction: false })');
+}
+
 /** Knex on `settings`' database for `work`, then destroyed; its failures named (the one place knex is started). */
 async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: Knex) => Promise<T>): Promise<T> {
   const source = o.only ? new SomeMigrationFiles(o.directory, o.reporter, o.only) : new MigrationFiles(o.directory, o.reporter);
   const pids = new Set<number>();
   const knex = loadKnex()({ ...trackingSessions(settings, pids), migrations: { ...settings.knex.migrations, migrationSource: source } });
-  if (o.onQuery) knex.on('query', (q: { sql: string; bindings?: unknown[] }) => o.onQuery!(q.sql, q.bindings ?? []));
+  knex.on('query', (q: { sql: string; bindings?: unknown[] }) => {
+    o.onQuery?.(q.sql, q.bindings ?? [], source.running); // first: a rehearsal records the statement it refuses
+    refuseEndingTheTransaction(source, q.sql);
+  });
   // Every couple of seconds, names the sessions that keep the run waiting for a lock (once each).
   const stopWatching = o.watcher ? watchBlockers(o.watcher, () => [...pids], REPORT_WAIT_AFTER_MS, (b, first) => {
     if (first) log(`waiting for a lock held by ${describeBlocker(b)}`);
@@ -150,9 +169,74 @@ async function withKnex<T>(settings: Settings, o: WithKnexOptions, work: (knex: 
   }
 }
 
-/** Applies every pending migration in one batch, without serializing (the caller owns the database). */
+/**
+ * Applies every pending migration, without serializing (the caller owns the database): in one
+ * batch, in one transaction; but a migration that cannot run in one (`config = { transaction:
+ * false }`: CREATE INDEX CONCURRENTLY, an index built chunk by chunk) runs alone, outside any,
+ * after the migrations before it have committed as a batch of their own, and the rest follow in
+ * another batch. Returns the files applied.
+ */
 export async function applyMigrations(settings: Settings, o: WithKnexOptions = {}): Promise<string[]> {
-  return withMigrationTransaction(settings, o, async (trx) => (await trx.migrate.latest())[1] as string[]);
+  const source = new MigrationFiles(o.directory);
+  const files = (await source.getMigrations()).filter((f) => !o.only || o.only.includes(f));
+  if (files.every((f) => source.runsInTransaction(f))) {
+    return withMigrationTransaction(settings, o, async (trx) => (await trx.migrate.latest())[1] as string[]);
+  }
+  const pending = await withKnex(settings, o, async (knex) => (await knex.migrate.list())[1].map(migrationName));
+  const applied: string[] = [];
+  for (const segment of segments(pending, (f) => source.runsInTransaction(f))) {
+    const through = files.slice(0, files.indexOf(segment.files[segment.files.length - 1]) + 1);
+    if (segment.inTransaction) {
+      applied.push(...await withMigrationTransaction(settings, { ...o, only: through }, async (trx) => (await trx.migrate.latest())[1] as string[]));
+      continue;
+    }
+    const [file] = segment.files;
+    if (o.reporter) log(`${file} runs alone, outside a transaction (its config.transaction is false)${applied.length ? `, after ${count(applied.length, 'migration')} before it committed` : ''}`);
+    applied.push(...await runOutsideTransaction(settings, { ...o, only: through }, file, applied));
+  }
+  return applied;
+}
+
+/** A knex migration list entry's name (the file, for our source). */
+const migrationName = (m: unknown): string => (typeof m === 'string' ? m : (m as { name?: string; file?: string }).name ?? (m as { file: string }).file);
+
+/** The pending files in runs: each run of migrations in a transaction one segment, each one outside a transaction alone. */
+export function segments(pending: string[], inTransaction: (file: string) => boolean): Array<{ inTransaction: boolean; files: string[] }> {
+  const out: Array<{ inTransaction: boolean; files: string[] }> = [];
+  for (const file of pending) {
+    const last = out[out.length - 1];
+    if (inTransaction(file) && last?.inTransaction) last.files.push(file);
+    else out.push({ inTransaction: inTransaction(file), files: [file] });
+  }
+  return out;
+}
+
+/**
+ * One migration outside a transaction, as knex runs one: each statement commits on its own, so
+ * a failure part-way leaves what the statements before it did. The error says what stays and
+ * what to run next.
+ */
+async function runOutsideTransaction(settings: Settings, o: WithKnexOptions, file: string, before: string[]): Promise<string[]> {
+  const sent: string[] = [];
+  const onQuery = (sql: string, bindings: readonly unknown[], migration?: string) => {
+    if (migration === file) sent.push(sql);
+    o.onQuery?.(sql, bindings, migration);
+  };
+  try {
+    return await withKnex(settings, { ...o, onQuery }, async (knex) => (await knex.migrate.latest())[1] as string[]);
+  } catch (err) {
+    if (!(err instanceof MigrationFailedError)) throw err;
+    const left = await withClient(settings, async (c) => (await c.query(`SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+      WHERE NOT x.indisvalid AND i.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname LIKE 'pg\\_%' OR nspname LIKE '\\_timescaledb\\_%')`)).rows.map((r) => r.name as string))
+      .catch(() => [] as string[]);
+    const done = sent.slice(0, -1).map((s) => s.replace(/\s+/g, ' ').trim().slice(0, 120));
+    throw new MigrationFailedError(`${err.message.replace(' failed: ', ' failed outside a transaction: ')}. `
+      + `${before.length ? `The migrations before it are applied and committed (${before.join(', ')}); ` : ''}${file} is not recorded as applied; `
+      + (done.length ? `its ${count(done.length, 'statement')} before the failing one committed and ${done.length === 1 ? 'stays' : 'stay'}: ${done.join('; ')}` : 'nothing of it committed: it failed at its first statement')
+      + (left.length ? `; left invalid (built part-way): index ${left.join(', index ')}` : ''),
+    `${left.length ? `drop what is left invalid (DROP INDEX CONCURRENTLY IF EXISTS ${left.join(', ')}), ` : ''}fix ${file} so that running it again from its first statement works (IF NOT EXISTS), then run the migration again (npm run db:migrate): it starts with ${file}`,
+    { cause: err });
+  }
 }
 
 /**
@@ -194,20 +278,23 @@ export async function migrateLatest(settings: Settings, o: MigrateOptions = {}):
 
 /**
  * A baseline a database was carried past stands for every batch it replaced: reverting it as
- * "the last batch" would revert them all, dropping its tables with their data.
+ * "the last batch" (or, `last: 'migration'`, as the last migration: knex's migrate:down) would
+ * revert them all, dropping its tables with their data. Asked on `session`, under the migration lock.
  */
-async function refuseRevertingSquashedBatches(session: Client, database: string): Promise<void> {
+export async function refuseRevertingSquashedBatches(session: Client, database: string, last: 'batch' | 'migration' = 'batch'): Promise<void> {
   const history = await readSquashedMigrations(session);
   if (history.length === 0) return;
-  const { rows } = await session.query(`SELECT name FROM ${session.escapeIdentifier(MIGRATIONS_SCHEMA)}.${session.escapeIdentifier(MIGRATIONS_TABLE)}
-    WHERE batch = (SELECT max(batch) FROM ${session.escapeIdentifier(MIGRATIONS_SCHEMA)}.${session.escapeIdentifier(MIGRATIONS_TABLE)})`);
+  const table = `${session.escapeIdentifier(MIGRATIONS_SCHEMA)}.${session.escapeIdentifier(MIGRATIONS_TABLE)}`;
+  const { rows } = await session.query(last === 'batch'
+    ? `SELECT name FROM ${table} WHERE batch = (SELECT max(batch) FROM ${table})`
+    : `SELECT name FROM ${table} ORDER BY id DESC LIMIT 1`);
   for (const { name } of rows) {
     const replaced = history.filter((h) => h.squashedInto === name);
     const batches = new Set(replaced.map((h) => h.batch)).size;
     if (batches > 1) {
-      throw new SquashRefusedError(`the last batch of ${database} holds ${name}, which stands for ${replaced.length} migrations applied in ${batches} batches: `
+      throw new SquashRefusedError(`the last ${last} of ${database} is ${name}, which stands for ${replaced.length} migrations applied in ${batches} batches: `
         + 'rolling it back would revert them all, dropping every table it built with its data; nothing was changed',
-      'to undo the last change only, write a migration that undoes it (`npm run db:new`); to revert everything, `npm run db:rollback -- --all`');
+      'to undo the last change only, write a migration that undoes it (`npm run db:new`); to revert everything, `npm run db:rollback -- --all` (or `npx knex migrate:rollback --all`)');
     }
   }
 }
@@ -216,9 +303,38 @@ async function refuseRevertingSquashedBatches(session: Client, database: string)
 export async function rollback(settings: Settings, all: boolean, o: MigrateOptions = {}): Promise<string[]> {
   // Knex reverts each migration in a transaction of its own; one around them all makes a
   // rollback that fails or times out half-way leave every table where it was.
-  return oneAtATime(settings, (watcher) => withMigrationTransaction(settings, { ...o, watcher }, async (trx, session) => {
-    if (!all) await refuseRevertingSquashedBatches(session, settings.database);
-    const [, reverted] = await trx.migrate.rollback(undefined, all);
-    return reverted as string[];
-  }));
+  return oneAtATime(settings, async (watcher) => {
+    const source = new MigrationFiles(o.directory);
+    const outside = (await source.getMigrations()).filter((f) => !source.runsInTransaction(f));
+    const revertBatch = async (): Promise<string[]> => {
+      const { batch, names } = await withTransaction(settings, lastBatch);
+      if (batch === undefined) return [];
+      if (!names.some((n) => outside.includes(n))) {
+        return withMigrationTransaction(settings, { ...o, watcher }, async (trx) => (await trx.migrate.rollback(undefined, false))[1] as string[]);
+      }
+      // A migration that ran outside a transaction is reverted outside one too (its down undoes what cannot run in one).
+      if (o.reporter) log(`${names.join(', ')} reverted alone, outside a transaction (config.transaction is false)`);
+      return withKnex(settings, { ...o, watcher }, async (knex) => (await knex.migrate.rollback(undefined, false))[1] as string[]);
+    };
+    if (!all) {
+      await withTransaction(settings, (c) => refuseRevertingSquashedBatches(c, settings.database));
+      return revertBatch();
+    }
+    if (outside.length === 0) {
+      return withMigrationTransaction(settings, { ...o, watcher }, async (trx) => (await trx.migrate.rollback(undefined, true))[1] as string[]);
+    }
+    // Batch by batch, each committed on its own: one batch cannot hold a migration that runs outside a transaction.
+    const reverted: string[] = [];
+    for (let done = await revertBatch(); done.length > 0; done = await revertBatch()) reverted.push(...done);
+    return reverted;
+  });
+}
+
+/** The last batch's number and its migrations, newest first; none when nothing is applied. */
+async function lastBatch(session: Client): Promise<{ batch?: number; names: string[] }> {
+  const table = `${session.escapeIdentifier(MIGRATIONS_SCHEMA)}.${session.escapeIdentifier(MIGRATIONS_TABLE)}`;
+  const { rows: [has] } = await session.query('SELECT to_regclass($1) IS NOT NULL AS t', [table]);
+  if (!has.t) return { names: [] };
+  const { rows } = await session.query(`SELECT name, batch FROM ${table} WHERE batch = (SELECT max(batch) FROM ${table}) ORDER BY id DESC`);
+  return { batch: rows[0]?.batch, names: rows.map((r) => r.name as string) };
 }

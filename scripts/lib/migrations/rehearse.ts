@@ -1,43 +1,57 @@
-// A rehearsal: migrations run where nothing is lost, every statement they send captured. Knex
-// has no dry run (knex#416, knex#2580), so this is the one way to see what a migration will do
-// without doing it to the target; `migrate --dry-run`, the lint and a squash all start here.
+// A rehearsal: migrations run where nothing is lost, every statement they send captured, and
+// the schema read before and after each. Knex has no dry run (knex#416, knex#2580), so this is
+// the one way to see what a migration will do without doing it to the target; `migrate
+// --dry-run`, the lint and production's migrate start here. It never runs on the target unless
+// asked to by name: a rehearsal there would use up sequence values, take the migration's locks
+// on the live tables, and let a COMMIT in a migration through.
+import type { Knex } from 'knex';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { MigrationFiles, MIGRATIONS_SCHEMA, MigrationReporter } from '../../../db/migrationSource';
 import { KapmanError, MigrationFailedError, MigrationFileMissingError, PermissionDeniedError, UsageError } from '../cli/errors';
+import { count, log, plain } from '../cli/log';
 import { withTransaction } from '../server/connection';
-import { withScratchDatabase } from './scratch';
+import { DEFAULT_PG_BIN, localBinariesProblem } from '../server/localCluster';
 import { mayCreateDatabases } from '../server/admin';
 import { Settings } from '../server/settings';
-import { LiveSchema, readAppliedMigrations, readSchema } from '../schema/introspect';
+import { LiveSchema, readAppliedMigrations, readSchema, rowEstimates } from '../schema/introspect';
 import { applyMigrations, oneAtATime, withMigrationTransaction } from './migrate';
 import { carryForwardRefusal, foldPast } from './carryForward';
+import { withScratchDatabase, withScratchServer } from './scratch';
+import { splitStatements } from './statements';
 
 export interface RehearsedMigration {
   /** The migration's file name, as knex records it. */
   file: string;
-  /** Every statement it sent, in order, with bound values inlined; knex's bookkeeping left out. */
+  /** Every statement it sent, in order, each on its own (a knex.raw of several is split), bound values inlined; knex's bookkeeping left out. */
   statements: string[];
+  /** False for a migration that runs outside a transaction (`config = { transaction: false }`): alone, after the batch before it commits. */
+  inTransaction: boolean;
+  /** The schema, with each table's storage, just before it ran and just after (asked for with `eachSchema`; no `after` when it failed). */
+  before?: LiveSchema;
+  after?: LiveSchema;
 }
 
-export interface Rehearsal<T = undefined> {
+export type RehearsalPlace = 'scratch database' | 'throwaway local server' | 'the target, in a transaction rolled back';
+
+export interface Rehearsal {
   /** The target whose migrations were rehearsed. */
   database: string;
-  /** A scratch database beside the target (then dropped), or the target itself in a transaction rolled back. */
-  where: 'scratch database' | 'transaction rolled back';
+  /** A scratch database beside the target or on a throwaway local server (then dropped), or, asked for by name, the target itself. */
+  where: RehearsalPlace;
   /** The scratch database's name (dropped since), when it ran on one. */
   scratch?: string;
   migrations: RehearsedMigration[];
-  /** The schema the rehearsed migrations started from. */
+  /** The schema the rehearsed migrations started from (with each table's storage). */
   before: LiveSchema;
   /** What they built; absent when one failed. */
   after?: LiveSchema;
-  /** The migration that failed, and the error a real run would give; the last statement captured of it is the one that failed. */
-  failure?: { file: string; error: KapmanError };
-  /** What `inspect` found on what they built. */
-  inspected?: T;
+  /** Each table's rows on the target, as its statistics estimate them (the rehearsal's tables are empty): table -> rows, undefined where never analyzed. */
+  rows: Record<string, number | undefined>;
+  /** The migration that failed, and the error a real run would give; `at`, the statements of the call that failed (the last captured). */
+  failure?: { file: string; error: KapmanError; at: string[] };
 }
 
-export interface RehearseOptions<T> {
+export interface RehearseOptions {
   /** Another migrations folder (tests use temporary ones). */
   directory?: string;
   /**
@@ -46,29 +60,45 @@ export interface RehearseOptions<T> {
    * of them is rehearsed (only theirs are reported).
    */
   only?: string[];
-  /** Reads what the migrations built, on the rehearsal's session, before it is thrown away. */
-  inspect?: (session: Client) => Promise<T>;
+  /** The local PostgreSQL binaries (PG_BIN) for a throwaway server, where the target's role may not create databases. */
+  pgBin?: string;
+  /** Rehearse on the target itself, in a transaction rolled back (--rehearse-on-target): its locks and used-up sequence values are the target's. */
+  onTarget?: boolean;
+  /** Read the schema before and after each migration (the lint's rules compare them; a dry run needs only the first and the last). */
+  eachSchema?: boolean;
+  /**
+   * A database on the target's server that the migrations the target applied built, and nothing
+   * else touched (the tests' migrated template): the scratch database is a copy of it instead of
+   * being built again (checked: a copy that applied other migrations is an error).
+   */
+  builtFrom?: string;
 }
 
 // pg's own conversion of a bound value to the text it sends (arrays, dates, buffers, JSON); untyped.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { prepareValue } = require('pg/lib/utils') as { prepareValue(value: unknown): string | Buffer | null };
 
-/** The rehearsal's own end: thrown to roll its transaction back, never shown. */
+/** The rehearsal's own end on the target: thrown to roll its transaction back, never shown. */
 class RehearsalOver extends KapmanError {}
 
+/** What a rehearsal on the target takes there, said before it starts. */
+export const ON_TARGET_COSTS = 'it holds the migration lock, and its statements take the same locks on the live tables as the migration will, '
+  + 'for as long (writers wait); the sequence values it uses stay used (nextval is never rolled back), knex\'s own id sequence included; '
+  + 'a statement that would end the transaction (COMMIT) is refused unsent, and a migration that runs outside a transaction cannot be rehearsed there';
+
 /**
- * Rehearses the target's pending migrations (or `only` these) and returns their statements.
- * Where the connecting role may create a database, they run on a scratch database that the
- * migrations the target has applied built first, and it is dropped; where it may not (a managed
- * server), on the target itself, holding the migration lock, in a transaction rolled back.
+ * Rehearses the target's pending migrations (or `only` these): on a scratch database that the
+ * migrations the target has applied built first, beside the target where its role may create
+ * one, else on a throwaway local server (PG_BIN), dropped afterwards. Where neither can be had,
+ * it refuses, unless asked to rehearse on the target itself (`onTarget`).
  */
-export async function rehearse<T = undefined>(settings: Settings, o: RehearseOptions<T> = {}): Promise<Rehearsal<T>> {
+export async function rehearse(settings: Settings, o: RehearseOptions = {}): Promise<Rehearsal> {
   const source = new MigrationFiles(o.directory);
   const files = await source.getMigrations();
-  const { recorded, mayCreate } = await withTransaction(settings, async (c) => ({
+  const { recorded, mayCreate, rows } = await withTransaction(settings, async (c) => ({
     recorded: await readAppliedMigrations(c),
     mayCreate: await mayCreateDatabases(c),
+    rows: await rowEstimates(c),
   }));
   // A database migrated before a squash counts as having applied the baseline, as db:migrate will record.
   const fold = await foldPast(source, recorded);
@@ -95,74 +125,175 @@ export async function rehearse<T = undefined>(settings: Settings, o: RehearseOpt
     through = files;
     reported = files.filter((f) => !applied.includes(f));
   }
-  const run = { directory: o.directory, only: through, reported, inspect: o.inspect };
+  const run: CaptureRun = { source, only: through, reported, eachSchema: Boolean(o.eachSchema) };
+  const place = (where: RehearsalPlace) => ({ database: settings.database, where, rows });
   if (reported.length === 0) {
     // Nothing pending: nothing to run, and the target's schema is what they would start from.
-    const before = await withTransaction(settings, readSchema);
-    return { database: settings.database, where: mayCreate ? 'scratch database' : 'transaction rolled back', migrations: [], before, after: before };
+    const before = await withTransaction(settings, (c) => readSchema(c, { storage: true }));
+    return { ...place(o.onTarget ? 'the target, in a transaction rolled back' : 'scratch database'), migrations: [], before, after: before };
   }
-  if (mayCreate) {
-    return withScratchDatabase(settings, async (scratch) => {
-      if (built.length) await applyMigrations(scratch, { directory: o.directory, only: built });
-      return { database: settings.database, where: 'scratch database', scratch: scratch.database, ...(await capture(scratch, run)) };
-    });
+  if (o.onTarget) {
+    if (o.only) {
+      throw new UsageError('named migrations are rehearsed on a scratch database only, never on the target',
+        'name none to rehearse the pending ones on the target, or leave out --rehearse-on-target');
+    }
+    const outside = reported.filter((f) => !source.runsInTransaction(f));
+    if (outside.length) {
+      throw new UsageError(`${outside.join(', ')} ${outside.length > 1 ? 'run' : 'runs'} outside a transaction (config.transaction is false): it cannot be rehearsed on the target in a transaction rolled back`,
+        'rehearse on a scratch database instead: leave out --rehearse-on-target, as a role with CREATEDB or with PostgreSQL and TimescaleDB installed locally (PG_BIN)');
+    }
+    log(`rehearsing on ${settings.database} itself, as asked (--rehearse-on-target), in a transaction rolled back: ${ON_TARGET_COSTS}`);
+    return oneAtATime(settings, async (watcher) => ({ ...place('the target, in a transaction rolled back'), ...(await captureOnTarget(settings, { ...run, watcher })) }));
   }
-  if (o.only) {
-    throw new PermissionDeniedError('rehearsing named migrations needs a scratch database, and the connecting role may not create one',
-      'connect as a role with CREATEDB, or name none: the pending migrations are then rehearsed on the target in a transaction rolled back');
+  const binDir = o.pgBin || DEFAULT_PG_BIN;
+  const problem = mayCreate ? undefined : localBinariesProblem(binDir);
+  if (problem) {
+    throw new PermissionDeniedError(`a rehearsal needs a scratch database, and none can be had: the role of ${settings.displayUrl} may not create databases, and ${problem}`,
+      'connect as a role with CREATEDB, or install PostgreSQL 15 with TimescaleDB here (PG_BIN names its binaries), or rehearse on the target itself with --rehearse-on-target '
+      + '(KAPMAN_REHEARSE_ON_TARGET=1 for the knex CLI), knowing that it takes the migrations\' locks on the live tables and uses up sequence values there');
   }
-  return oneAtATime(settings, async (watcher) => ({ database: settings.database, where: 'transaction rolled back', ...(await capture(settings, { ...run, watcher })) }));
+  return withScratchServer(settings, o.pgBin, async (server) => {
+    const beside = server.url === settings.url;
+    const copyOf = beside ? o.builtFrom : undefined;
+    return withScratchDatabase(server, async (scratch) => {
+      if (copyOf && !await appliedJust(scratch, built)) throw new Error(`${copyOf} is not what the migrations before those rehearsed build: it applied other ones`);
+      if (built.length && !copyOf) await applyMigrations(scratch, { directory: o.directory, only: built });
+      return { ...place(beside ? 'scratch database' : 'throwaway local server'), scratch: scratch.database, ...(await capture(scratch, run)) };
+    }, { copyOf });
+  });
 }
 
-interface CaptureRun<T> {
-  directory?: string;
+/** Whether `db` applied exactly `files`, in order. */
+async function appliedJust(db: Settings, files: string[]): Promise<boolean> {
+  return (await withTransaction(db, readAppliedMigrations)).map((m) => m.name).join('\0') === files.join('\0');
+}
+
+interface CaptureRun {
+  source: MigrationFiles;
   /** The migration files knex sees; those not yet applied run. */
   only: string[];
   /** The files whose statements are reported. */
   reported: string[];
-  inspect?: (session: Client) => Promise<T>;
+  eachSchema: boolean;
   watcher?: Client;
 }
 
-// Knex's own transaction statements, each migration in a savepoint named after knex's transaction id.
-const KNEX_TRANSACTION = /^(BEGIN|COMMIT|ROLLBACK);?$|^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+;?$/i;
+// Knex's own savepoints, named after its transaction ids: a transaction a migration opens inside
+// the batch's. (Knex's BEGIN and COMMIT of the batch fall outside a migration's up(); a COMMIT
+// inside one is the migration's own, and refused.)
+const KNEX_TRANSACTION = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+;?$/i;
 
-type Captured<T> = Omit<Rehearsal<T>, 'database' | 'where'>;
+type Captured = Omit<Rehearsal, 'database' | 'where' | 'rows'>;
 
-/** Runs what is pending on `db` in one transaction, capturing each file's statements, then rolls it back. */
-async function capture<T>(db: Settings, run: CaptureRun<T>): Promise<Captured<T>> {
-  const statements = new Map<string, string[]>(run.reported.map((f) => [f, []]));
-  let running: string | undefined;
-  // The reporter brackets each file's up(): what knex sends between is the file's, bar the checksum it records.
-  const reporter: MigrationReporter = { started: (file) => { running = file; }, finished: () => { running = undefined; } };
-  const bookkeeping = `${escapeIdentifier(MIGRATIONS_SCHEMA)}.`;
-  const onQuery = (sql: string, bindings: readonly unknown[]) => {
-    if (running && statements.has(running) && !sql.includes(bookkeeping) && !KNEX_TRANSACTION.test(sql.trim())) {
-      statements.get(running)!.push(inlineBindings(sql, bindings));
-    }
-  };
-  let result: Omit<Captured<T>, 'migrations'> | undefined;
-  let failure: Captured<T>['failure'];
+/** The schema as `knex` sees it (inside its transaction, when it is one), with each table's storage. */
+async function readOn(knex: Knex): Promise<LiveSchema> {
+  const connection = await knex.client.acquireConnection();
   try {
-    await withMigrationTransaction(db, { directory: run.directory, only: run.only, reporter, onQuery, watcher: run.watcher }, async (trx, session) => {
-      const before = await readSchema(session);
+    return await readSchema(connection as Client, { storage: true });
+  } finally {
+    await knex.client.releaseConnection(connection);
+  }
+}
+
+/**
+ * What each reported file sends, split into statements, and the schema before and after it; the
+ * reporter brackets each file's up(): what knex sends between is the file's, bar its checksum.
+ */
+function recorder(run: CaptureRun) {
+  const migrations = new Map<string, RehearsedMigration>();
+  const calls = new Map<string, string[][]>();
+  let last: LiveSchema | undefined; // the schema after the file before, when it was reported
+  let failedIn: string | undefined; // the file running when the last call was sent
+  const reporter: MigrationReporter = {
+    started: async (file, _direction, knex) => {
+      if (!run.reported.includes(file)) return;
+      const before = run.eachSchema ? last ?? await readOn(knex) : undefined;
+      migrations.set(file, { file, statements: [], inTransaction: run.source.runsInTransaction(file), ...(before ? { before } : {}) });
+      calls.set(file, []);
+    },
+    finished: async (file, _direction, _ms, knex) => {
+      const m = migrations.get(file);
+      last = m && run.eachSchema ? (m.after = await readOn(knex)) : undefined;
+    },
+  };
+  // What knex sends while a file's up() runs is the file's (knex's bookkeeping and its savepoints aside).
+  const bookkeeping = `${escapeIdentifier(MIGRATIONS_SCHEMA)}.`;
+  const onQuery = (sql: string, bindings: readonly unknown[], running?: string) => {
+    const m = running ? migrations.get(running) : undefined;
+    if (!m || sql.includes(bookkeeping) || KNEX_TRANSACTION.test(sql.trim())) return;
+    const statements = splitStatements(inlineBindings(sql, bindings));
+    m.statements.push(...statements);
+    calls.get(m.file)!.push(statements);
+    failedIn = m.file;
+  };
+  const failed = (err: unknown): Captured['failure'] => {
+    const file = err instanceof MigrationFailedError ? (err.cause as { migration?: string } | undefined)?.migration ?? failedIn : undefined;
+    if (!file || !migrations.has(file)) return undefined;
+    const made = calls.get(file)!;
+    return { file, error: err as KapmanError, at: made[made.length - 1] ?? [] };
+  };
+  const captured = () => [...migrations.values()];
+  return { reporter, onQuery, failed, captured };
+}
+
+/** Runs what is pending on the scratch database `db` as db:migrate would (a migration outside a transaction outside one), capturing it. */
+async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
+  const r = recorder(run);
+  const read = () => withTransaction(db, (c) => readSchema(c, { storage: true }));
+  const start = run.eachSchema ? undefined : await read();
+  let failure: Captured['failure'];
+  try {
+    await applyMigrations(db, { directory: run.source.directory, only: run.only, reporter: r.reporter, onQuery: r.onQuery });
+  } catch (err) {
+    failure = r.failed(err);
+    if (!failure) throw err;
+  }
+  const migrations = r.captured();
+  const before = start ?? migrations[0]?.before ?? await read();
+  if (failure) return { migrations, before, failure };
+  return { migrations, before, after: run.eachSchema ? migrations[migrations.length - 1]?.after ?? before : await read() };
+}
+
+/** Runs what is pending on the target in one transaction, capturing it, then rolls it back. */
+async function captureOnTarget(db: Settings, run: CaptureRun): Promise<Captured> {
+  const r = recorder(run);
+  let before: LiveSchema | undefined;
+  let after: LiveSchema | undefined;
+  let failure: Captured['failure'];
+  try {
+    await withMigrationTransaction(db, { directory: run.source.directory, only: run.only, reporter: r.reporter, onQuery: r.onQuery, watcher: run.watcher }, async (trx, session) => {
+      before = await readSchema(session, { storage: true });
       await trx.migrate.latest();
-      const after = await readSchema(session);
-      result = { before, after, inspected: run.inspect ? await run.inspect(session) : undefined };
+      if (!run.eachSchema) after = await readSchema(session, { storage: true });
       throw new RehearsalOver('rolled back');
     });
   } catch (err) {
     if (!(err instanceof RehearsalOver)) {
-      if (!(running && err instanceof MigrationFailedError)) throw err;
-      failure = { file: running, error: err };
+      failure = r.failed(err);
+      if (!failure) throw err;
     }
   }
-  // A failed migration aborted the transaction before `after`: the starting schema is read again,
-  // on a session of its own for the scratch database (the target's is unchanged, as rolled back).
-  const before = result?.before ?? await withTransaction(db, readSchema);
-  const migrations = [...statements].filter(([file]) => failure === undefined || run.reported.indexOf(file) <= run.reported.indexOf(failure.file))
-    .map(([file, sent]) => ({ file, statements: sent }));
-  return { migrations, ...result, before, ...(failure ? { failure } : {}) };
+  const migrations = r.captured();
+  // The target is unchanged, as rolled back: what they started from is read again where the transaction failed first.
+  before ??= await withTransaction(db, (c) => readSchema(c, { storage: true }));
+  return { migrations, before, ...(failure ? { failure } : { after: after ?? migrations[migrations.length - 1]?.after ?? before }) };
+}
+
+/** Prints each rehearsed migration and its statements, as they will run. */
+export function printRehearsal(r: Rehearsal): void {
+  if (r.migrations.length === 0 && !r.failure) {
+    log(`no migration pending on ${r.database}`);
+    return;
+  }
+  log(`${count(r.migrations.length, 'pending migration')} of ${r.database}, rehearsed on ${r.where === 'the target, in a transaction rolled back' ? r.where : `a ${r.where}`}:`);
+  for (const m of r.migrations) {
+    log(`${m.file} (${count(m.statements.length, 'statement')}${m.inTransaction ? '' : '; runs alone, outside a transaction, after the batch before it commits'}):`);
+    if (m.statements.length) plain(m.statements.map((s) => `${s.trim().replace(/;$/, '')};`).join('\n'));
+  }
+  if (r.failure) {
+    const at = r.failure.at.length > 1 ? `in its last ${r.failure.at.length} statements above (one call of knex)` : 'at its last statement above';
+    log(`${r.failure.file} fails ${at}: ${r.failure.error.message}`);
+  }
 }
 
 /**

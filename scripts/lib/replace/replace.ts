@@ -11,7 +11,7 @@ import { connect, withMaintenanceClient } from '../server/connection';
 import { isPooled } from '../server/session';
 import { KapmanError, PoolerError, SwapFailedError } from '../cli/errors';
 import { interrupted, isStopping, onInterrupt, uninterruptible } from '../cli/interrupt';
-import { withLock } from '../server/lock';
+import { acquireLock, HeldLock, withLock } from '../server/lock';
 import { log, step } from '../cli/log';
 import { Settings, settingsForDatabase } from '../server/settings';
 import { applyIdentity, createDatabaseLike, readIdentity } from './identity';
@@ -165,6 +165,11 @@ export function printReplacePlan(settings: Settings, intro: string[], steps: str
  */
 export async function withReplaceLock<T>(settings: Settings, lockOn: Settings, work: () => Promise<T>): Promise<T> {
   return withLock(lockOn, `reset ${settings.database}`, `the reset lock of ${settings.database}`, work);
+}
+
+/** The same lock, held until released (or its session ends: the knex CLI keeps it until it exits), where replaceLockPlace says. */
+export async function acquireReplaceLock(settings: Settings): Promise<HeldLock> {
+  return acquireLock(await replaceLockPlace(settings), `reset ${settings.database}`, `the reset lock of ${settings.database}`);
 }
 
 /**

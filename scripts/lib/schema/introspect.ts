@@ -7,10 +7,10 @@ import { Client } from 'pg';
 import type { SchemaContract } from '../../../db/contract';
 import { CHECKSUMS_TABLE, MIGRATIONS_SCHEMA, MIGRATIONS_TABLE, SQUASHED_TABLE } from '../../../db/migrationSource';
 import { readAccess } from './read/access';
-import { Data, readData } from './read/data';
+import { Data, readData, readRowEstimates } from './read/data';
 import { readObjects } from './read/objects';
 import { inScope, notFromExtension, queryOn, readSchemas } from './read/scope';
-import { readTables } from './read/tables';
+import { readStorage, readTables, TableStorage } from './read/tables';
 import { readTimescale } from './read/timescale';
 
 export interface LiveSchema extends Required<SchemaContract> {
@@ -18,11 +18,15 @@ export interface LiveSchema extends Required<SchemaContract> {
   others: string[];
   /** The rows and sequence states, when the scope asked for them. */
   data?: Data;
+  /** Each table's oids and relfilenode, when the scope asked for them: one database's before and after, never two databases. */
+  storage?: Record<string, TableStorage>;
 }
 
 export interface ReadScope {
   /** Also the rows of every table and where each sequence stands: for fresh builds only (a squash's proof). */
   data?: boolean;
+  /** Also where each table's rows live (oids, relfilenode): what tells a migration's rebuild or rewrite (the lint). */
+  storage?: boolean;
 }
 
 export async function readSchema(client: Client, scope: ReadScope = {}): Promise<LiveSchema> {
@@ -38,7 +42,13 @@ export async function readSchema(client: Client, scope: ReadScope = {}): Promise
     ...await readAccess(q), others,
   };
   if (scope.data) live.data = await readData(q, tables, Object.keys(materializedViews), (part) => client.escapeIdentifier(part));
+  if (scope.storage) live.storage = await readStorage(q);
   return live;
+}
+
+/** Each table's row count as the statistics estimate it (nothing scanned; hypertables through their chunks): a live database's size. */
+export async function rowEstimates(client: Client): Promise<Record<string, number | undefined>> {
+  return readRowEstimates(queryOn(client));
 }
 
 /** Row counts of the given tables that exist in `public`. */

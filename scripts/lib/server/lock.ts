@@ -5,7 +5,7 @@
 // waitForLock takes it on a session the caller holds (the knexfile's, for the knex CLI);
 // acquireLock opens one of its own. And who keeps a run waiting for an ordinary lock:
 // watchBlockers polls for those sessions, and its caller reports or ends them.
-import type { Client } from 'pg';
+import { escapeLiteral, type Client } from 'pg';
 import { LockTimeoutError } from '../cli/errors';
 import { log } from '../cli/log';
 import { connect } from './connection';
@@ -22,6 +22,13 @@ export const MIGRATIONS_LOCK = 'migrations';
 
 /** The driver's client, or anything that answers queries the same way. */
 type Queryable = Pick<Client, 'query'>;
+
+// A lock's session sits in an open transaction while the run works, so it asks its questions by
+// the simple protocol, values written in as literals: a parameterized query leaves its portal,
+// and the portal its snapshot, until the session's next query, and CREATE INDEX CONCURRENTLY
+// (a migration outside a transaction) waits for every transaction that holds an older snapshot
+// to end: for this one, until the lock timeout.
+const literal = (value: string) => escapeLiteral(value);
 
 export interface Blocker {
   pid: number;
@@ -43,8 +50,7 @@ async function lockHolders(client: Queryable, name: string): Promise<Blocker[]> 
   const { rows } = await client.query(`SELECT ${SESSION_COLUMNS}
       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-       AND l.classid = hashtext($1)::oid AND l.objid = hashtext($2)::oid AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-  [NAMESPACE, name]);
+       AND l.classid = hashtext(${literal(NAMESPACE)})::oid AND l.objid = hashtext(${literal(name)})::oid AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
   return rows;
 }
 
@@ -53,8 +59,8 @@ export async function blockersOf(client: Queryable, pids: number[]): Promise<Blo
   if (pids.length === 0) return [];
   await client.query('SELECT pg_stat_clear_snapshot()');
   const { rows } = await client.query(`SELECT DISTINCT b.pid AS pid, ${SESSION_COLUMNS.replace('a.pid, ', '')}
-      FROM unnest($1::int[]) w(pid), unnest(pg_blocking_pids(w.pid)) b(pid)
-      LEFT JOIN pg_stat_activity a ON a.pid = b.pid`, [pids]);
+      FROM unnest(${literal(`{${pids.map((p) => Math.trunc(Number(p))).join(',')}}`)}::int[]) w(pid), unnest(pg_blocking_pids(w.pid)) b(pid)
+      LEFT JOIN pg_stat_activity a ON a.pid = b.pid`);
   return rows;
 }
 
@@ -97,7 +103,7 @@ export async function waitForLock(client: Queryable, name: string, what: string,
   const started = Date.now();
   let reported = false;
   for (;;) {
-    const { rows: [r] } = await client.query('SELECT pg_try_advisory_xact_lock(hashtext($1), hashtext($2)) AS got', [NAMESPACE, name]);
+    const { rows: [r] } = await client.query(`SELECT pg_try_advisory_xact_lock(hashtext(${literal(NAMESPACE)}), hashtext(${literal(name)})) AS got`);
     if (r.got) return;
     const waited = Date.now() - started;
     if (waited >= timeoutMs) {

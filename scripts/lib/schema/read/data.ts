@@ -66,3 +66,22 @@ export async function readSeedRows(q: Query, table: string, columns: string[], q
   const literals = columns.map((c) => `quote_nullable(r.${quote(c)}::text)`).join(', ');
   return (await q(`SELECT ARRAY[${literals}] AS v FROM ${relation} r ORDER BY r::text`)).map((r) => r.v);
 }
+
+/**
+ * How many rows each table in scope holds, as the planner's statistics estimate it: nothing is
+ * scanned, so it is cheap on a live database of any size. A hypertable's rows are in its chunks:
+ * TimescaleDB's approximate_row_count sums them. Undefined where the table was never analyzed.
+ */
+export async function readRowEstimates(q: Query): Promise<Record<string, number | undefined>> {
+  const hasTimescale = (await q("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).length > 0;
+  const estimates: Record<string, number | undefined> = {};
+  for (const r of await q(`SELECT ${qualifiedName('n.nspname', 'c.relname')} AS name,
+        ${hasTimescale ? `CASE WHEN EXISTS (SELECT 1 FROM timescaledb_information.hypertables h WHERE h.hypertable_schema = n.nspname AND h.hypertable_name = c.relname)
+          THEN approximate_row_count(c.oid)::float8 END` : 'NULL::float8'} AS hypertable_rows, c.reltuples::float8 AS reltuples
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND ${inScope('c.relnamespace')} AND ${notBookkeeping} AND ${notFromExtension('pg_class', 'c.oid')}`)) {
+    const rows = r.hypertable_rows ?? (r.reltuples < 0 ? undefined : r.reltuples);
+    estimates[r.name] = rows === undefined ? undefined : Math.round(rows);
+  }
+  return estimates;
+}

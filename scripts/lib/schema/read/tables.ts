@@ -83,3 +83,32 @@ export async function readTables(q: Query): Promise<TableContract[]> {
   }
   return [...tables.values()];
 }
+
+/** Where a table's rows live, by the catalog's numbers: what tells a rebuild or a rewrite from an ALTER that kept them. */
+export interface TableStorage {
+  /** The table's oid: another one after a migration means it was dropped and created again. */
+  oid: number;
+  /** Its relfilenode: another one under the same oid means its rows were rewritten (a type change, VACUUM FULL, …), empty or not. */
+  filenode: number;
+  /** Each column's attnum: another one under the same name means it was dropped and added again. */
+  columns: Record<string, number>;
+  /** Each index's and constraint's oid: another one under the same name means it was built again. */
+  indexes: Record<string, number>;
+  constraints: Record<string, number>;
+}
+
+/**
+ * The storage of every table in scope. Not schema (two builds number things apart), so never
+ * compared between databases: only one database's before and after a migration (the lint).
+ */
+export async function readStorage(q: Query): Promise<Record<string, TableStorage>> {
+  const storage: Record<string, TableStorage> = {};
+  for (const r of await q(`SELECT ${NAME} AS name, c.oid::int8 AS oid, c.relfilenode::int8 AS filenode,
+        (SELECT jsonb_object_agg(a.attname, a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+        (SELECT jsonb_object_agg(i.relname, i.oid::int8) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid) AS indexes,
+        (SELECT jsonb_object_agg(k.conname, k.oid::int8) FROM pg_constraint k WHERE k.conrelid = c.oid) AS constraints
+      ${ofTables()} ORDER BY 1`)) {
+    storage[r.name] = { oid: Number(r.oid), filenode: Number(r.filenode), columns: r.columns ?? {}, indexes: r.indexes ?? {}, constraints: r.constraints ?? {} };
+  }
+  return storage;
+}
