@@ -7,7 +7,7 @@ import { Market, readMarket } from './market';
 import { readSchemaPanel, SchemaPanel } from './schema';
 import { guarded, withReadOnlySnapshot } from './session';
 import { readStorage, Storage } from './storage';
-import { readWatchlists, Watchlists } from './watchlists';
+import { readWatchlists, WATCHLIST_COLUMNS, Watchlists } from './watchlists';
 
 /** The page's panels, in the order they stand when the schema matches. */
 export const PANELS = ['coverage', 'gaps', 'bad bars', 'watchlists', 'storage', 'schema'] as const;
@@ -62,7 +62,9 @@ export async function collectOn(client: Client, beside: Client, database: string
       (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb,
       current_setting('timescaledb.license', true) AS license,
       to_regclass('public.ohlcv') IS NOT NULL AS ohlcv, to_regclass('public.tickers') IS NOT NULL AS tickers,
-      to_regclass('public.watchlists') IS NOT NULL AS watchlists`);
+      to_regclass('public.watchlists') IS NOT NULL AS watchlists,
+      ARRAY(SELECT c FROM unnest($1::text[]) c WHERE NOT EXISTS (SELECT FROM pg_attribute
+        WHERE attrelid = to_regclass('public.watchlists') AND attname = c AND NOT attisdropped)) AS watchlists_lack`, [WATCHLIST_COLUMNS]);
   const report: HealthReport = {
     database, takenAt: new Date(facts.taken_at).toISOString(), server: facts.server, timescaledb: facts.timescaledb,
     license: facts.timescaledb ? facts.license ?? 'apache' : null, days: o.days, empty: null, leftOut: {}, timings,
@@ -100,7 +102,9 @@ export async function collectOn(client: Client, beside: Client, database: string
   }
 
   if (!facts.watchlists) leaveOut(['watchlists'], 'the database has no table watchlists (a later migration adds it)');
-  else if (!report.market || !lastBars) leaveOut(['watchlists'], report.leftOut.coverage ?? 'no bars to compare the watchlists with');
+  else if (facts.watchlists_lack.length > 0) {
+    leaveOut(['watchlists'], `the table watchlists has no column ${facts.watchlists_lack.join(', ')} (the panel reads ${WATCHLIST_COLUMNS.join(', ')})`);
+  } else if (!report.market || !lastBars) leaveOut(['watchlists'], report.leftOut.coverage ?? 'no bars to compare the watchlists with');
   else {
     const newest = report.market.newestBar;
     const bars = lastBars;

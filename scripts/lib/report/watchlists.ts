@@ -3,6 +3,9 @@
 import type { Client } from 'pg';
 import { LISTED } from './market';
 
+/** The columns of KapMan's watchlists the panel reads: a table of another shape is left out. */
+export const WATCHLIST_COLUMNS = ['watchlist_id', 'symbol', 'active'];
+
 export type SymbolState = 'current' | 'stale' | 'no bars' | 'no ticker';
 export const SYMBOL_STATES: SymbolState[] = ['current', 'stale', 'no bars', 'no ticker'];
 
