@@ -43,11 +43,15 @@ export interface ReportOptions {
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 export async function collectReport(settings: Settings, o: ReportOptions): Promise<HealthReport> {
-  return withReadOnlySnapshot(settings, (client, beside) => collectOn(client, beside, settings.database, o), { statementTimeoutMs: o.statementTimeoutMs });
+  return withReadOnlySnapshot(settings, (client, beside, probe) => collectOn({ client, beside, probe }, settings.database, o), { statementTimeoutMs: o.statementTimeoutMs });
 }
 
-/** The same on two open read-only sessions of one snapshot: the bars on `client`, the catalog's panels on `beside` at the same time. */
-export async function collectOn(client: Client, beside: Client, database: string, o: ReportOptions): Promise<HealthReport> {
+/**
+ * The same on two open read-only sessions of one snapshot: the bars on `client`, the catalog's
+ * panels on `beside` at the same time; `probe` is verify's, to compare expressions by meaning.
+ */
+export async function collectOn(sessions: { client: Client, beside: Client, probe: Client }, database: string, o: ReportOptions): Promise<HealthReport> {
+  const { client, beside, probe } = sessions;
   const timings: Record<string, number> = {};
   const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const started = nowMs();
@@ -76,7 +80,7 @@ export async function collectOn(client: Client, beside: Client, database: string
   // The catalog's panels beside the bars' (the pass over the bars is the server's work, the
   // schema's comparison mostly this process's).
   const catalog = (async () => {
-    const schema = await step('schema', () => guarded(beside, () => readSchemaPanel(beside, database)));
+    const schema = await step('schema', () => guarded(beside, () => readSchemaPanel(beside, database, probe)));
     if ('value' in schema) report.schema = schema.value;
     else leaveOut(['schema'], schema.failed);
     const storage = await step('storage', () => guarded(beside, () => readStorage(beside, { version: report.timescaledb, license: report.license })));

@@ -144,8 +144,6 @@ function schema(s: SchemaPanel): string {
   return `<p class="${s.matches ? 'ok' : 'bad'}" data-figure="schema-matches">${s.matches ? 'The database matches the contract (db/contract.ts), and every migration is applied as written.'
       : `The database differs from the contract (db/contract.ts): ${plural(s.differences.length, 'difference')}.`}</p>
     ${s.differences.length ? `<ul class="differences" data-figure="differences" data-count="${s.differences.length}">${s.differences.map(difference).join('')}</ul>` : ''}
-    ${s.comparedAsText ? `<p class="note">${plural(s.comparedAsText, 'difference')} of a CHECK, default, index or view ${s.comparedAsText === 1 ? 'is' : 'are'} compared as text here:
-      a read-only session cannot parse them again to compare their meaning; <code>npm run db:verify</code> does.</p>` : ''}
     <p>Migrations: ${fig('migrations-applied', s.migrations.filter((m) => m.state === 'applied').length)} applied as written, ${fig('migrations-pending', pending.length)} pending,
       ${fig('migrations-off', off.length)} applied and since edited, or whose file is gone, or with no checksum recorded.</p>
     ${table(['migration', 'state'], s.migrations.map((m) => [e(m.name), m.state === 'applied' ? 'applied' : `<b>${e(m.state)}</b>`]), { rowAttrs: (i) => ` data-migration="${e(s.migrations[i].name)}" data-state="${e(s.migrations[i].state)}"` })}`;

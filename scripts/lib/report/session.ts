@@ -16,9 +16,11 @@ export const REPORT_STATEMENT_TIMEOUT_MS = 60_000;
 /**
  * Two sessions in one snapshot: the first exports it, the second takes it up (as pg_dump's
  * workers do), so that the catalog's panels are read beside the pass over the bars and every
- * figure still comes from the same moment.
+ * figure still comes from the same moment. A third, `probe`, is verify's for comparing a CHECK,
+ * default or index by meaning: it parses each again on a temporary copy of its table, which a
+ * read-only transaction may not make, in a transaction always rolled back (nothing else is done on it).
  */
-export async function withReadOnlySnapshot<T>(settings: Settings, work: (client: Client, beside: Client) => Promise<T>,
+export async function withReadOnlySnapshot<T>(settings: Settings, work: (client: Client, beside: Client, probe: Client) => Promise<T>,
   o: { statementTimeoutMs?: number } = {}): Promise<T> {
   const opened: Client[] = [];
   const begin = async (snapshot?: string) => {
@@ -35,7 +37,10 @@ export async function withReadOnlySnapshot<T>(settings: Settings, work: (client:
     const first = await begin();
     const { rows: [exported] } = await first.query('SELECT pg_export_snapshot() AS snapshot');
     const beside = await begin(exported.snapshot);
-    return await work(first, beside);
+    const probe = await connect(settings);
+    opened.push(probe);
+    await probe.query(`SET statement_timeout = ${Math.round(o.statementTimeoutMs ?? REPORT_STATEMENT_TIMEOUT_MS)}`);
+    return await work(first, beside, probe);
   } catch (err) {
     throw explainDatabaseError(err, settings.displayUrl);
   } finally {

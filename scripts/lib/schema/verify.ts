@@ -17,6 +17,8 @@ export interface VerifyOptions {
   empty?: boolean;
   /** The migrations folder whose files the applied migrations are checked against. */
   migrationsDirectory?: string;
+  /** The session that parses CHECKs, defaults and indexes again to compare their meaning, where `client` may not (read-only). */
+  probeOn?: Client;
 }
 
 export interface VerifyReport {
@@ -38,7 +40,7 @@ export async function verify(settings: Settings, o: VerifyOptions = {}): Promise
 /** The same on an open session, inside its transaction (an in-place reset verifies before it commits). */
 export async function verifyOn(client: Client, database: string, o: VerifyOptions = {}): Promise<VerifyReport> {
   // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
-  const live = await reconcileExpressions(client, CONTRACT, await readSchema(client));
+  const live = await reconcileExpressions(o.probeOn ?? client, CONTRACT, await readSchema(client));
   const source = new MigrationFiles(o.migrationsDirectory);
   const [files, baselines] = [await source.checksums(), await source.baselines({ squashed: true })];
   const misowned = (await misownedObjects(client)).map((m): Difference => ({
