@@ -102,8 +102,8 @@ test('status --check on an applied migration whose file was edited since: it sho
   const asApplied = await status(migrated, { migrationsDirectory: migrationsFolder(sources) });
   expect(() => requireAllApplied(asApplied)).not.toThrow();
 
-  const edited = await status(migrated, { migrationsDirectory: migrationsFolder({ ...sources, [files[2]]: `${sources[files[2]]}\n// edited\n` }) });
-  expect(statusLines(edited)).toContain(`[!] ${files[2]} (edited since applied)`);
+  const edited = await status(migrated, { migrationsDirectory: migrationsFolder({ ...sources, [files[0]]: `${sources[files[0]]}\n// edited\n` }) });
+  expect(statusLines(edited)).toContain(`[!] ${files[0]} (edited since applied)`);
   let refusal: unknown;
   try {
     requireAllApplied(edited);

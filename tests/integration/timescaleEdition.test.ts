@@ -31,25 +31,32 @@ async function apacheDatabase(name: string) {
   return settingsOf(urlForDatabase(apache.adminUrl, name));
 }
 
-const RETENTION = "SELECT add_retention_policy('ohlcv', INTERVAL '730 days')";
+// A hypertable of the test's own, so that what the project's migrations already hold (its own
+// policies, a squashed baseline) changes nothing here.
+const BARS = ['CREATE EXTENSION IF NOT EXISTS timescaledb', 'CREATE TABLE bars (day date NOT NULL, close numeric)', "SELECT create_hypertable('bars', 'day')"];
+const RETENTION = "SELECT add_retention_policy('bars', INTERVAL '730 days')";
 
 test('db:migrate meets a retention policy on the Apache build: exit 37, one line naming the function and the build, the hint where the community build comes from, the statement once, no stack', async () => {
   copy = copyProject('apache');
-  fs.writeFileSync(path.join(copy, 'db', 'migrations', '9001_ohlcv_retention.ts'), migrationOf([RETENTION]));
+  const folder = path.join(copy, 'db', 'migrations');
+  fs.rmSync(folder, { recursive: true });
+  fs.mkdirSync(folder);
+  fs.writeFileSync(path.join(folder, '9000_bars.ts'), migrationOf(BARS));
+  fs.writeFileSync(path.join(folder, '9001_bars_retention.ts'), migrationOf([RETENTION]));
   const db = await apacheDatabase('kapman_apache_migrate');
 
   const r = await runInProcess('migrate', [], { DATABASE_URL: db.url }, copy);
   expect({ code: r.code, err: r.err.trim().split('\n') }).toEqual({
     code: 37,
     err: [
-      expect.stringMatching(/^kapman: error: migration 9001_ohlcv_retention\.ts \(up\) failed: function "add_retention_policy" needs TimescaleDB's community build, and the server at \S+ runs its Apache build \(timescaledb\.license = apache\); the statement: SELECT add_retention_policy/),
+      expect.stringMatching(/^kapman: error: migration 9001_bars_retention\.ts \(up\) failed: function "add_retention_policy" needs TimescaleDB's community build, and the server at \S+ runs its Apache build \(timescaledb\.license = apache\); the statement: SELECT add_retention_policy/),
       expect.stringMatching(/^kapman: hint: compression and policies need TimescaleDB's community build: the timescale\/timescaledb image .*`TIMESCALEDB_SOURCE=.* bash scripts\/install-timescaledb\.sh`; .*kapman_apache_migrate is still at its previous version$/),
     ],
   });
   expect((r.out + r.err).split(RETENTION)).toHaveLength(2); // the statement, once
   expect(r.out + r.err).not.toMatch(/^\s+at /m);
-  // The batch is one transaction: not even the released migrations before it stayed.
-  expect(await withClient(db, async (c) => (await c.query("SELECT to_regclass('public.ohlcv') AS t")).rows[0].t)).toBeNull();
+  // The batch is one transaction: not even the migration before it stayed.
+  expect(await withClient(db, async (c) => (await c.query("SELECT to_regclass('public.bars') AS t")).rows[0].t)).toBeNull();
 });
 
 test('a test that needs the community build fails on the Apache build in one line naming the license and where the community build comes from; on the community build it lets the policy through', async () => {
@@ -64,7 +71,7 @@ test('a test that needs the community build fails on the Apache build in one lin
   // The suite's own server (the community build in CI): let through, and the statement it guards works.
   await withDatabase(await createMigratedDatabase('_tsl'), async (c) => {
     await requireCommunityBuild(c);
-    await c.query(RETENTION);
+    for (const statement of [...BARS, RETENTION]) await c.query(statement);
   });
 });
 
