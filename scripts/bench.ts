@@ -13,7 +13,7 @@ import { copyBars, dayBars, makeTickers, upsertDay, valuesFloor, weekdays } from
 import { chunkInterval, compressAllChunks, hypertableBytes, ORDER_BY, SEGMENT_BY, withCompressionInContract } from './lib/bench/compression';
 import { benchLocks } from './lib/bench/locks';
 import {
-  BenchResults, CompressionRun, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SweepPoint, Table, TABLES, targetChecks,
+  BenchResults, CompressionRun, latencyOf, median, PerTable, Reads, renderChart, renderMarkdown, SuiteTimes, SweepPoint, Table, TABLES, targetChecks,
 } from './lib/bench/report';
 import type { KapmanCommand } from './command';
 import { log } from './lib/cli/log';
@@ -44,15 +44,13 @@ export interface BenchOptions {
   reportRuns: number;
   /** Chunk intervals, in days, of the sweep. */
   sweep: number[];
-  /** Also time `npm test`. */
-  suite: boolean;
   /** Write docs/benchmarks.md and its chart. */
   write: boolean;
 }
 
 export const PRESETS: Record<BenchOptions['preset'], Omit<BenchOptions, 'write'>> = {
-  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, backupRuns: 3, reportRuns: 5, sweep: [7, 30, 90, 180, 365], suite: false },
-  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, backupRuns: 2, reportRuns: 5, sweep: [7, 30, 90, 180, 365], suite: true },
+  quick: { preset: 'quick', tickers: 1500, days: 252, resetRuns: 5, upsertDays: 5, readSamples: 200, backupRuns: 3, reportRuns: 5, sweep: [7, 30, 90, 180, 365] },
+  full: { preset: 'full', tickers: 15000, days: 504, resetRuns: 7, upsertDays: 5, readSamples: 200, backupRuns: 2, reportRuns: 5, sweep: [7, 30, 90, 180, 365] },
 };
 
 const BENCH_SCHEMA = 'bench';
@@ -121,13 +119,67 @@ function cpuTimes(): { busy: number; total: number } {
 }
 
 /** `npm test` as the README runs it, against `url`: its wall time and how busy it kept the cores. */
-function benchSuite(url: string): { ms: number; passed: boolean; busyShare: number } {
+function benchSuite(url: string, files: string[] = []): { ms: number; passed: boolean; busyShare: number } {
   const before = cpuTimes();
   const started = nowMs();
-  const run = spawnSync('npm', ['test', '--silent'], { cwd: PROJECT_ROOT, stdio: 'ignore', env: { ...process.env, TEST_DATABASE_URL: url } });
+  const run = spawnSync('npm', ['test', '--silent', ...(files.length ? ['--', ...files] : [])], { cwd: PROJECT_ROOT, stdio: 'ignore', env: { ...process.env, TEST_DATABASE_URL: url } });
   const ms = nowMs() - started;
   const after = cpuTimes();
   return { ms, passed: run.status === 0, busyShare: (after.busy - before.busy) / (after.total - before.total) };
+}
+
+const SUITE_RUNS = 5;
+
+/**
+ * The suites as a user runs them: `npm test` on a prepared server (its first run builds the
+ * tests' template there), SUITE_RUNS times; jest alone; the harness's floor; `npm run test:e2e` once.
+ */
+export async function benchSuites(o: { e2e: boolean }): Promise<SuiteTimes> {
+  const loadAtStart = os.loadavg()[0];
+  const server = await pickTestServer();
+  stopOnSignal(server);
+  let times: Omit<SuiteTimes, 'e2e' | 'load'>;
+  try {
+    log(`test suites, on ${describeServer(server)}`);
+    const first = benchSuite(server.adminUrl);
+    log(`npm test: ${Math.round(first.ms)} ms building the template; ${first.passed ? 'passed' : 'FAILED'}`);
+    const before = cpuTimes();
+    const runs = Array.from({ length: SUITE_RUNS }, (_, i) => {
+      const run = benchSuite(server.adminUrl);
+      log(`npm test on the prepared server, run ${i + 1}/${SUITE_RUNS}: ${Math.round(run.ms)} ms; ${run.passed ? 'passed' : 'FAILED'}`);
+      return run;
+    });
+    const after = cpuTimes();
+    const floor = median(Array.from({ length: 3 }, () => benchSuite(server.adminUrl, ['tests/integration/harness.test.ts']).ms));
+    times = {
+      ms: median(runs.map((r) => r.ms)), runs: runs.map((r) => Math.round(r.ms)), firstMs: first.ms,
+      passed: first.passed && runs.every((r) => r.passed), busyShare: (after.busy - before.busy) / (after.total - before.total),
+      jestStartMs: jestAlone(), floorMs: floor,
+    };
+    log(`npm test: median ${Math.round(times.ms)} ms of ${times.runs!.join(', ')}; jest alone ${Math.round(times.jestStartMs!)} ms, the harness's floor ${Math.round(floor)} ms`);
+  } finally {
+    await server.stop();
+  }
+  let e2e: SuiteTimes['e2e'];
+  if (o.e2e) {
+    const started = nowMs();
+    const run = spawnSync('npm', ['run', '-s', 'test:e2e'], { cwd: PROJECT_ROOT, stdio: 'ignore', env: { ...process.env, TEST_DATABASE_URL: undefined } });
+    e2e = { ms: nowMs() - started, passed: run.status === 0 };
+    log(`npm run test:e2e: ${Math.round(e2e.ms)} ms; ${e2e.passed ? 'passed' : 'FAILED'}`);
+  }
+  return { ...times, ...(e2e ? { e2e } : {}), load: [loadAtStart, os.loadavg()[0]] };
+}
+
+/** jest alone, as this project has it installed: one empty test, no global setup, no server (median of 3). */
+function jestAlone(): number {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kapman-jest-alone-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'empty.test.js'), "test('nothing', () => expect(1).toBe(1));\n");
+    const jest = path.join(PROJECT_ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
+    return median(Array.from({ length: 3 }, () => timedSync(() => spawnSync(process.execPath, [jest, '--rootDir', dir, '--config', '{}'], { cwd: dir, stdio: 'ignore' }))));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Median start of `node -e ""` as this environment has it, and without NODE_EXTRA_CA_CERTS (read whole at every start). */
@@ -518,16 +570,6 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
       log(`report: ${Math.round(report.ms)} ms, ${Math.round(report.ms - report.nodeStartMs)} ms beyond Node's start (median of ${report.runs}); a page of ${Math.round(report.bytes / 1024)} kB`);
       const compression = await benchCompression(c, settings, o, ids, dates, backup);
 
-      let suite: BenchResults['suite'];
-      if (o.suite) {
-        // The first run builds the tests' template on this server; the second finds it, as every
-        // later run on a prepared server does, and is the one the target is for.
-        const first = benchSuite(server.adminUrl);
-        const prepared = benchSuite(server.adminUrl);
-        suite = { ...prepared, firstMs: first.ms, passed: first.passed && prepared.passed };
-        log(`npm test: ${Math.round(first.ms)} ms building the template, then ${Math.round(prepared.ms)} ms on the prepared server, `
-          + `the cores ${Math.round(prepared.busyShare * 100)}% busy; ${suite.passed ? 'passed' : 'FAILED'}`);
-      }
       return {
         preset: o.preset, tickers: o.tickers, days: o.days,
         machine: machine({ server: server.kind, edition, loadAtStart }),
@@ -537,7 +579,7 @@ export async function bench(o: BenchOptions): Promise<BenchResults> {
         backfill: { rows, sliceDays: COPY_SLICE_DAYS, rowsPerSec },
         upsert,
         reads: { samples: o.readSamples, ...reads },
-        removal, sweep, backup, suite, locks, compression: [compression], report,
+        removal, sweep, backup, locks, compression: [compression], report,
       };
     } finally {
       await c.end();
@@ -552,8 +594,8 @@ const DOCS = path.join(PROJECT_ROOT, 'docs');
 export const RESULTS_JSON = path.join(DOCS, 'benchmarks.json');
 
 /**
- * Writes the page, chart and results. Compression is measured at each preset, in runs of its own:
- * the results keep the other presets' figures from the last results written.
+ * Writes the page, chart and results. Compression is measured at each preset, and the suites by
+ * --suite, in runs of their own: the results keep the other figures from the last results written.
  */
 export function writeReport(r: BenchResults): void {
   const docs = DOCS;
@@ -561,22 +603,27 @@ export function writeReport(r: BenchResults): void {
   const earlier: BenchResults | undefined = fs.existsSync(RESULTS_JSON) ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8')) : undefined;
   const measured = new Set((r.compression ?? []).map((run) => run.preset));
   r = { ...r, compression: [...(r.compression ?? []), ...(earlier?.compression ?? []).filter((run) => !measured.has(run.preset))] };
+  // The suites are measured by --suite alone: a run of the presets keeps their figures.
+  if (!r.suite && earlier?.suite) r = { ...r, suite: earlier.suite };
   fs.writeFileSync(RESULTS_JSON, `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(path.join(docs, 'benchmarks.svg'), renderChart(r));
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), renderMarkdown(r, 'benchmarks.svg'));
   log('docs/benchmarks.md, .svg and .json written');
 }
 
-export const command: KapmanCommand<{ preset: 'quick' | 'full'; write: boolean; 'render-only': boolean }, { met: number; targets: number; written: boolean }> = {
+export const command: KapmanCommand<{ preset: 'quick' | 'full'; write: boolean; 'render-only': boolean; suite: boolean; e2e: boolean }, { met: number; targets: number; written: boolean }> = {
   database: false,
   options: (y) => y
     .option('preset', { choices: ['quick', 'full'] as const, default: 'quick' as const, describe: 'quick or full (15,000 tickers × 2 years); docs/benchmarks.md gives how long each took' })
     .option('write', { type: 'boolean', default: true, describe: 'write docs/benchmarks.md, .svg and .json' })
-    .option('render-only', { type: 'boolean', default: false, describe: 'measure nothing: rewrite the page and chart from docs/benchmarks.json' }),
+    .option('render-only', { type: 'boolean', default: false, describe: 'measure nothing: rewrite the page and chart from docs/benchmarks.json' })
+    .option('suite', { type: 'boolean', default: false, describe: `measure only the test suites: npm test ${SUITE_RUNS} times on a prepared server, jest alone, the harness's floor, test:e2e once; the other figures kept from docs/benchmarks.json` })
+    .option('e2e', { type: 'boolean', default: true, describe: 'with --suite: also time npm run test:e2e (--no-e2e leaves it out)' }),
   run: async (args) => {
-    const results: BenchResults = args['render-only']
-      ? JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8'))
-      : await bench({ ...PRESETS[args.preset], write: args.write });
+    const earlier = (): BenchResults => JSON.parse(fs.readFileSync(RESULTS_JSON, 'utf8'));
+    const results: BenchResults = args['render-only'] ? earlier()
+      : args.suite ? { ...earlier(), suite: await benchSuites({ e2e: args.e2e }) }
+        : await bench({ ...PRESETS[args.preset], write: args.write });
     const checks = targetChecks(results);
     for (const c of checks) log(`${c.ratio <= 1 ? 'met   ' : 'MISSED'} ${c.name}: ${c.measured} (target ${c.target})`);
     if (args.write) writeReport(results);
