@@ -1,10 +1,10 @@
 // The lint's rules on what a migration does, read from the schema the rehearsal saw just before
-// and just after it (readSchema, with each table's storage): the same finding however the SQL
+// and just after it (readStructure): the same finding however the SQL
 // is written, plainly, in a DO block or an EXECUTE, in a function the migration calls, or by
 // knex's schema builder. They speak only of tables that were on the target before the batch,
 // which may hold rows (the target's statistics say how many); a table the migration, or the
 // batch, created is empty when it runs, and never flagged.
-import type { LiveSchema } from '../schema/introspect';
+import type { Structure } from '../schema/introspect';
 import type { Finding } from './timescaleRules';
 
 /** What the rules read of one rehearsed migration. */
@@ -13,10 +13,10 @@ export interface Effect {
   statements: string[];
   /** False where it runs outside a transaction (config.transaction = false). */
   inTransaction: boolean;
-  before: LiveSchema;
-  after: LiveSchema;
+  before: Structure;
+  after: Structure;
   /** The schema the batch started from: what the target has. */
-  batchBefore: LiveSchema;
+  batchBefore: Structure;
   /** The target's row estimates (table -> rows; undefined where never analyzed). */
   rows: Record<string, number | undefined>;
   /** The target's name, for the messages. */
@@ -62,9 +62,9 @@ export function statementNaming(statements: string[], words: string[][], prefer?
 
 export function effectFindings(e: Effect): EffectFinding[] {
   const out: EffectFinding[] = [];
-  const was = e.batchBefore.storage ?? {};
-  const before = e.before.storage ?? {};
-  const after = e.after.storage ?? {};
+  const was = e.batchBefore.storage;
+  const before = e.before.storage;
+  const after = e.after.storage;
   // On the target before the batch, and the same table when this migration starts (not built again by one before it in the batch).
   const existing = Object.keys(before).filter((t) => was[t]?.oid === before[t].oid);
   // How many rows the target holds in a table, by its statistics: `about 200 rows`.
@@ -75,7 +75,7 @@ export function effectFindings(e: Effect): EffectFinding[] {
   };
   const rowsOf = (t: string) => `${e.database} holds ${estimate(t)} in it, by its statistics`;
   const hypertable = (t: string) => [...e.before.hypertables, ...e.after.hypertables].some((h) => h.table === t);
-  const tableOf = (picture: LiveSchema, t: string) => picture.tables.find((x) => x.name === t);
+  const tableOf = (picture: Structure, t: string) => picture.tables.find((x) => x.name === t);
   const add = (f: Omit<EffectFinding, 'statement'>, words: string[][], prefer?: RegExp) =>
     out.push({ ...f, statement: statementNaming(e.statements, words, prefer) });
 

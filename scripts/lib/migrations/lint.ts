@@ -159,8 +159,8 @@ function tableFacts(r: Rehearsal, m: RehearsedMigration): (name: string, i: numb
       if (made && !created.has(made.table)) created.set(made.table, { timeColumn: made.timeColumn, at: i });
     }
   });
-  const startOf = r.before.storage ?? {};
-  const existed = (t: string) => startOf[t] !== undefined && before.storage?.[t]?.oid === startOf[t].oid;
+  const startOf = r.before.storage;
+  const existed = (t: string) => startOf[t] !== undefined && before.storage[t]?.oid === startOf[t].oid;
   // Where this migration creates a table again (another oid after it), its rows are gone from the CREATE on.
   const createdAgainAt = (t: string): number | undefined => {
     if (!existed(t)) return undefined;

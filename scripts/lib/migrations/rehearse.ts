@@ -13,7 +13,7 @@ import { withTransaction } from '../server/connection';
 import { DEFAULT_PG_BIN, localBinariesProblem } from '../server/localCluster';
 import { mayCreateDatabases } from '../server/admin';
 import { Settings } from '../server/settings';
-import { LiveSchema, readAppliedMigrations, readSchema, rowEstimates } from '../schema/introspect';
+import { readAppliedMigrations, readStructure, rowEstimates, Structure } from '../schema/introspect';
 import { applyMigrations, oneAtATime, withMigrationTransaction } from './migrate';
 import { carryForwardRefusal, foldPast } from './carryForward';
 import { withScratchDatabase, withScratchServer } from './scratch';
@@ -27,8 +27,8 @@ export interface RehearsedMigration {
   /** False for a migration that runs outside a transaction (`config = { transaction: false }`): alone, after the batch before it commits. */
   inTransaction: boolean;
   /** The schema, with each table's storage, just before it ran and just after (asked for with `eachSchema`; no `after` when it failed). */
-  before?: LiveSchema;
-  after?: LiveSchema;
+  before?: Structure;
+  after?: Structure;
 }
 
 export type RehearsalPlace = 'scratch database' | 'throwaway local server' | 'the target, in a transaction rolled back';
@@ -42,9 +42,9 @@ export interface Rehearsal {
   scratch?: string;
   migrations: RehearsedMigration[];
   /** The schema the rehearsed migrations started from (with each table's storage). */
-  before: LiveSchema;
+  before: Structure;
   /** What they built; absent when one failed. */
-  after?: LiveSchema;
+  after?: Structure;
   /** Each table's rows on the target, as its statistics estimate them (the rehearsal's tables are empty): table -> rows, undefined where never analyzed. */
   rows: Record<string, number | undefined>;
   /** The migration that failed, and the error a real run would give; `at`, the statements of the call that failed (the last captured). */
@@ -129,7 +129,7 @@ export async function rehearse(settings: Settings, o: RehearseOptions = {}): Pro
   const place = (where: RehearsalPlace) => ({ database: settings.database, where, rows });
   if (reported.length === 0) {
     // Nothing pending: nothing to run, and the target's schema is what they would start from.
-    const before = await withTransaction(settings, (c) => readSchema(c, { storage: true }));
+    const before = await withTransaction(settings, readStructure);
     return { ...place(o.onTarget ? 'the target, in a transaction rolled back' : 'scratch database'), migrations: [], before, after: before };
   }
   if (o.onTarget) {
@@ -186,10 +186,10 @@ const KNEX_TRANSACTION = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) t
 type Captured = Omit<Rehearsal, 'database' | 'where' | 'rows'>;
 
 /** The schema as `knex` sees it (inside its transaction, when it is one), with each table's storage. */
-async function readOn(knex: Knex): Promise<LiveSchema> {
+async function readOn(knex: Knex): Promise<Structure> {
   const connection = await knex.client.acquireConnection();
   try {
-    return await readSchema(connection as Client, { storage: true });
+    return await readStructure(connection as Client);
   } finally {
     await knex.client.releaseConnection(connection);
   }
@@ -202,7 +202,7 @@ async function readOn(knex: Knex): Promise<LiveSchema> {
 function recorder(run: CaptureRun) {
   const migrations = new Map<string, RehearsedMigration>();
   const calls = new Map<string, string[][]>();
-  let last: LiveSchema | undefined; // the schema after the file before, when it was reported
+  let last: Structure | undefined; // the schema after the file before, when it was reported
   let failedIn: string | undefined; // the file running when the last call was sent
   const reporter: MigrationReporter = {
     started: async (file, _direction, knex) => {
@@ -239,7 +239,7 @@ function recorder(run: CaptureRun) {
 /** Runs what is pending on the scratch database `db` as db:migrate would (a migration outside a transaction outside one), capturing it. */
 async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
   const r = recorder(run);
-  const read = () => withTransaction(db, (c) => readSchema(c, { storage: true }));
+  const read = () => withTransaction(db, readStructure);
   const start = run.eachSchema ? undefined : await read();
   let failure: Captured['failure'];
   try {
@@ -257,14 +257,14 @@ async function capture(db: Settings, run: CaptureRun): Promise<Captured> {
 /** Runs what is pending on the target in one transaction, capturing it, then rolls it back. */
 async function captureOnTarget(db: Settings, run: CaptureRun): Promise<Captured> {
   const r = recorder(run);
-  let before: LiveSchema | undefined;
-  let after: LiveSchema | undefined;
+  let before: Structure | undefined;
+  let after: Structure | undefined;
   let failure: Captured['failure'];
   try {
     await withMigrationTransaction(db, { directory: run.source.directory, only: run.only, reporter: r.reporter, onQuery: r.onQuery, watcher: run.watcher }, async (trx, session) => {
-      before = await readSchema(session, { storage: true });
+      before = await readStructure(session);
       await trx.migrate.latest();
-      if (!run.eachSchema) after = await readSchema(session, { storage: true });
+      if (!run.eachSchema) after = await readStructure(session);
       throw new RehearsalOver('rolled back');
     });
   } catch (err) {
@@ -275,7 +275,7 @@ async function captureOnTarget(db: Settings, run: CaptureRun): Promise<Captured>
   }
   const migrations = r.captured();
   // The target is unchanged, as rolled back: what they started from is read again where the transaction failed first.
-  before ??= await withTransaction(db, (c) => readSchema(c, { storage: true }));
+  before ??= await withTransaction(db, readStructure);
   return { migrations, before, ...(failure ? { failure } : { after: after ?? migrations[migrations.length - 1]?.after ?? before }) };
 }
 

@@ -11,22 +11,18 @@ import { Data, readData, readRowEstimates } from './read/data';
 import { readObjects } from './read/objects';
 import { inScope, notFromExtension, queryOn, readSchemas } from './read/scope';
 import { readStorage, readTables, TableStorage } from './read/tables';
-import { readTimescale } from './read/timescale';
+import { readHypertables, readTimescale } from './read/timescale';
 
 export interface LiveSchema extends Required<SchemaContract> {
   /** What the contract has no place for (other types, aggregates, foreign tables): named, so nothing goes unseen. */
   others: string[];
   /** The rows and sequence states, when the scope asked for them. */
   data?: Data;
-  /** Each table's oids and relfilenode, when the scope asked for them: one database's before and after, never two databases. */
-  storage?: Record<string, TableStorage>;
 }
 
 export interface ReadScope {
   /** Also the rows of every table and where each sequence stands: for fresh builds only (a squash's proof). */
   data?: boolean;
-  /** Also where each table's rows live (oids, relfilenode): what tells a migration's rebuild or rewrite (the lint). */
-  storage?: boolean;
 }
 
 export async function readSchema(client: Client, scope: ReadScope = {}): Promise<LiveSchema> {
@@ -42,8 +38,24 @@ export async function readSchema(client: Client, scope: ReadScope = {}): Promise
     ...await readAccess(q), others,
   };
   if (scope.data) live.data = await readData(q, tables, Object.keys(materializedViews), (part) => client.escapeIdentifier(part));
-  if (scope.storage) live.storage = await readStorage(q);
   return live;
+}
+
+/**
+ * What the lint judges a migration's effect by, read before and after each one: the tables,
+ * schemas and hypertables, and where each table's rows live (oids, relfilenode), which tells a
+ * rebuild or rewrite. Only these: the rest of the schema costs half the read, and the lint reads
+ * twice per migration.
+ */
+export interface Structure extends Pick<LiveSchema, 'tables' | 'schemas' | 'hypertables'> {
+  /** Each table's storage: one database's before and after, never two databases. */
+  storage: Record<string, TableStorage>;
+}
+
+export async function readStructure(client: Client): Promise<Structure> {
+  const q = queryOn(client);
+  const timescale = (await q("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).length > 0;
+  return { tables: await readTables(q), schemas: await readSchemas(q), hypertables: timescale ? await readHypertables(q) : [], storage: await readStorage(q) };
 }
 
 /** Each table's row count as the statistics estimate it (nothing scanned; hypertables through their chunks): a live database's size. */

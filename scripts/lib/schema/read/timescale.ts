@@ -39,7 +39,8 @@ function withoutIds(config: Record<string, unknown> | null): Record<string, unkn
     .sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export async function readTimescale(q: Query): Promise<Timescale> {
+/** Each hypertable with its dimensions and compression settings. */
+export async function readHypertables(q: Query): Promise<HypertableContract[]> {
   const hypertables = new Map<string, HypertableContract>();
   // integer_now_func by its schema too, from the catalog (the information view names the function only).
   for (const d of await q(`SELECT ${qualifiedName('i.hypertable_schema', 'i.hypertable_name')} AS name, i.dimension_number, i.column_name, i.dimension_type,
@@ -72,6 +73,11 @@ export async function readTimescale(q: Query): Promise<Timescale> {
     const h = hypertables.get(t.name);
     if (h) h.tablespaces = t.tablespaces;
   }
+  return [...hypertables.values()];
+}
+
+export async function readTimescale(q: Query): Promise<Timescale> {
+  const hypertables = await readHypertables(q);
   const continuousAggregates: Record<string, ContinuousAggregateContract> = {};
   const materializedBy = new Map<string, string>();
   for (const c of await q(`SELECT ${qualifiedName('view_schema', 'view_name')} AS name, view_definition, materialized_only,
@@ -98,5 +104,5 @@ export async function readTimescale(q: Query): Promise<Timescale> {
     if (j.check_proc !== defaults.check) policy.check = j.check_proc;
     return policy;
   }).sort((a, b) => `${a.on ?? ''} ${a.kind} ${JSON.stringify(a.config)}`.localeCompare(`${b.on ?? ''} ${b.kind} ${JSON.stringify(b.config)}`));
-  return { hypertables: [...hypertables.values()], policies, continuousAggregates };
+  return { hypertables, policies, continuousAggregates };
 }
