@@ -371,14 +371,17 @@ function misses(r: BenchResults): string[] {
   }
   if (missed('npm test') && r.suite?.busyShare !== undefined) {
     out.push(`**npm test**: ${ms(r.suite.ms)} on ${r.machine[0]?.split(' ')[0]} cores, which the runs kept ${Math.round(r.suite.busyShare * 100)}% busy: `
-      + 'the suite is bound by CPU, and no ordering of its files gets under the work they do. Measured by hand on one run of 27.7 s: '
-      + 'the server spent 30 s of CPU (the postmaster\'s children: about 980 connections, 150 DROP DATABASE each with its checkpoint, '
-      + '42 CREATE EXTENSION timescaledb of the fresh builds that resets, squash proofs and rehearsals make, the schema reader\'s queries) '
-      + 'and jest with its children 21.5 s; the squash tests alone are a third of it. Reaching 12 s means halving that work, not moving it.');
+      + 'the suite is bound by CPU, whatever the number of workers: measured by hand, the machine spent 51 s of CPU with 1 jest worker '
+      + '(50 s wall), 50 s with 2 (29 s) and 52 s with 4 (27 s). The server takes 29 s of it (perf: planning and parsing a third, '
+      + 'utility statements such as CREATE DATABASE, CREATE EXTENSION timescaledb and the migrations\' DDL a fifth, starting and ending '
+      + 'about 970 connections a sixth) and jest 13.5 s in one process; nothing stands out: the largest file, squash.test, is an '
+      + 'eighth of it (6.7 s of CPU, run alone). Reaching 12 s means halving the work the safety checks do, or moving '
+      + 'half of them out of npm test, which would lose the planted bugs only npm test catches in-process.');
   }
   if (missed('npm run test:e2e') && r.suite?.e2e) {
-    out.push(`**npm run test:e2e**: ${ms(r.suite.e2e.ms)}; its files take about 580 s between them on jest's 2 workers, the longest the day-2 `
-      + 'squash (two squashes, each followed by the copy\'s whole npm test, about 100 s) and the README\'s quick start from anywhere (about 75 s).');
+    out.push(`**npm run test:e2e**: ${ms(r.suite.e2e.ms)}, bound by CPU too (measured by hand with 3 workers: 617 s of CPU in 314 s, `
+      + 'as long as with 2); four of its files run a whole npm test in a copy of the project (the quick start from anywhere, the second '
+      + 'migration, the day-2 squash twice), so each second npm test loses comes off e2e about four times.');
   }
   return out.length ? out : ['Every target is met.'];
 }
