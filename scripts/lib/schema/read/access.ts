@@ -14,8 +14,15 @@ const RELATION_KIND = `CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materi
   WHEN 'f' THEN 'foreign table' WHEN 'i' THEN 'index' ELSE 'table' END`;
 const RELATION = `${RELATION_KIND} || ' ' || ${qualifiedName('n.nspname', 'c.relname')}`;
 const FUNCTION = `'function ' || format('%s(%s)', ${qualifiedName('n.nspname', 'p.proname')}, pg_get_function_identity_arguments(p.oid))`;
-const inScopeRelation = `${inScope('c.relnamespace')} AND ${notBookkeeping} AND ${notFromExtension('pg_class', 'c.oid')}`;
-const inScopeFunction = `${inScope('p.pronamespace')} AND ${notFromExtension('pg_proc', 'p.oid')}`;
+// The schemas, relations and functions in scope, found once per statement: each branch of the
+// UNIONs below repeating the conditions cost a third more, planning most of it, on every read.
+const SCOPE = `WITH ns AS MATERIALIZED (SELECT n.oid FROM pg_namespace n WHERE ${inScope('n.oid')}),
+  rel AS MATERIALIZED (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relnamespace IN (SELECT oid FROM ns) AND ${notBookkeeping} AND ${notFromExtension('pg_class', 'c.oid')}),
+  fn AS MATERIALIZED (SELECT p.oid FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns) AND ${notFromExtension('pg_proc', 'p.oid')})`;
+const inScopeSchema = 'n.oid IN (SELECT oid FROM ns)';
+const inScopeRelation = 'c.oid IN (SELECT oid FROM rel)';
+const inScopeFunction = 'p.oid IN (SELECT oid FROM fn)';
 
 /** `object to grantee` -> privileges, from an ACL column of `from` (filtered by `where`); `*` marks WITH GRANT OPTION. */
 const grantsOf = (object: string, acl: string, owner: string, from: string, where: string) => `
@@ -32,18 +39,18 @@ const DEFAULT_PRIVILEGES = `'default privileges of ' || quote_ident(pg_get_userb
   || CASE a.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences' WHEN 'f' THEN 'functions' WHEN 'T' THEN 'types' ELSE 'schemas' END`;
 
 export async function readAccess(q: Query): Promise<Access> {
-  const grants = await q([
+  const grants = await q(SCOPE + [
     grantsOf(RELATION, 'c.relacl', 'c.relowner', 'pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace', inScopeRelation),
     // Every database's public schema comes with USAGE for PUBLIC.
     grantsOf(`'schema ' || n.nspname`, 'n.nspacl', 'n.nspowner', 'pg_namespace n',
-      `${inScope('n.oid')} AND NOT (n.nspname = 'public' AND x.grantee = 0 AND x.privilege_type = 'USAGE' AND NOT x.is_grantable)`),
+      `${inScopeSchema} AND NOT (n.nspname = 'public' AND x.grantee = 0 AND x.privilege_type = 'USAGE' AND NOT x.is_grantable)`),
     grantsOf(FUNCTION, 'p.proacl', 'p.proowner', 'pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace', inScopeFunction),
     grantsOf(DEFAULT_PRIVILEGES, 'a.defaclacl', '-1', 'pg_default_acl a', 'true'),
     // A function may be run by everyone unless that was revoked: then its ACL has no entry for PUBLIC.
     `SELECT ${FUNCTION} || ' to PUBLIC' AS item, 'none' AS value FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
       WHERE ${inScopeFunction} AND p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) x WHERE x.grantee = 0)`,
   ].join(' UNION ALL ') + ' ORDER BY 1');
-  const comments = await q([
+  const comments = await q(SCOPE + [
     commentsOn(RELATION, `pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
       JOIN pg_namespace n ON n.oid = c.relnamespace`, inScopeRelation),
     commentsOn(`'column ' || ${qualifiedName('n.nspname', 'c.relname')} || '.' || a.attname`, `pg_class c ON c.oid = d.objoid
@@ -51,11 +58,11 @@ export async function readAccess(q: Query): Promise<Access> {
       JOIN pg_namespace n ON n.oid = c.relnamespace`, inScopeRelation),
     // Every database's public schema comes with this comment.
     commentsOn(`'schema ' || n.nspname`, `pg_namespace n ON n.oid = d.objoid AND d.classoid = 'pg_namespace'::regclass`,
-      `${inScope('n.oid')} AND NOT (n.nspname = 'public' AND d.description = 'standard public schema')`),
+      `${inScopeSchema} AND NOT (n.nspname = 'public' AND d.description = 'standard public schema')`),
     commentsOn(FUNCTION, `pg_proc p ON p.oid = d.objoid AND d.classoid = 'pg_proc'::regclass JOIN pg_namespace n ON n.oid = p.pronamespace`,
       inScopeFunction),
     commentsOn(`'type ' || ${qualifiedName('n.nspname', 't.typname')}`, `pg_type t ON t.oid = d.objoid AND d.classoid = 'pg_type'::regclass
-      JOIN pg_namespace n ON n.oid = t.typnamespace`, `${inScope('t.typnamespace')} AND ${notFromExtension('pg_type', 't.oid')}`),
+      JOIN pg_namespace n ON n.oid = t.typnamespace`, `t.typnamespace IN (SELECT oid FROM ns) AND ${notFromExtension('pg_type', 't.oid')}`),
     commentsOn(`'constraint ' || k.conname || ' on ' || ${qualifiedName('n.nspname', 'c.relname')}`, `pg_constraint k ON k.oid = d.objoid
       AND d.classoid = 'pg_constraint'::regclass JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace`, inScopeRelation),
     commentsOn(`'trigger ' || g.tgname || ' on ' || ${qualifiedName('n.nspname', 'c.relname')}`, `pg_trigger g ON g.oid = d.objoid
