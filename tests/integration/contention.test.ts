@@ -1,6 +1,6 @@
 // Migrations under contention and faults: concurrent runs apply once, a failed batch
-// leaves the previous version and releases knex's lock, a connection lost mid-migration is
-// said plainly.
+// leaves the previous version and releases knex's lock, a COMMIT inside the batch is refused
+// unsent, a connection lost mid-migration is said plainly.
 import fs from 'fs';
 import path from 'path';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
@@ -59,6 +59,21 @@ test('a batch that fails part-way leaves the database exactly at the previous ve
   });
   expect(await migrateLatest(db, { directory: fixed })).toEqual(['0002_also_creates_c.ts', '0003_fails_half_way.ts']);
   await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual(['a', 'b', 'c']));
+});
+
+test('a migration that sends COMMIT inside its batch\'s transaction is refused before the COMMIT is sent: nothing of the batch stays, the lock is free', async () => {
+  const db = await createTestDatabase('_commit');
+  expect(await migrateLatest(db, { directory: migrationsFolder({ '0001_creates_a.ts': CREATES_TABLE_A }) })).toEqual(['0001_creates_a.ts']);
+  const dir = migrationsFolder({
+    '0001_creates_a.ts': CREATES_TABLE_A,
+    '0002_commits.ts': "export async function up(knex: any) { await knex.raw('CREATE TABLE b (y integer)'); await knex.raw('COMMIT'); await knex.raw('CREATE TABLE c (z integer)'); }\nexport async function down() {}\n",
+  });
+  const err = await migrateLatest(db, { directory: dir }).then(() => undefined, (e: Error) => e);
+  expect(err).toBeInstanceOf(MigrationFailedError);
+  expect(err!.message).toMatch(/"COMMIT" would end the transaction 0002_commits\.ts runs in[^]*refused, not sent/);
+  await withDatabase(db, async (c) => expect(await publicTables(c)).toEqual(['a']));
+  expect(await appliedNames(db)).toEqual(['0001_creates_a.ts']);
+  expect(await lockState(db)).toEqual([0]);
 });
 
 test('a connection lost in the middle of a migration is exit 4 "lost while applying", not "fix the file"; the database stays at its previous version', async () => {
