@@ -1,15 +1,13 @@
 // Slow (a scratch database built and dropped per rehearsal, a role of its own): the rehearsal's
 // other paths (from an empty database, named migrations, a role that may not create a database),
-// and production's migrate, which shows the plan and lints it before anything changes.
+// and production's migrate, which shows the plan and lints it before it applies it (a finding
+// stopping it: lint.test.ts).
 import { escapeIdentifier } from 'pg';
-import { LintError } from '../../scripts/lib/cli/errors';
-import { migrate } from '../../scripts/lib/migrations/deploy';
 import { rehearse } from '../../scripts/lib/migrations/rehearse';
 import { loadSettings } from '../../scripts/lib/server/settings';
 import { status } from '../../scripts/status';
 import { migrationFiles } from '../support/expected';
 import { runInProcess } from '../support/inProcess';
-import { migrationsFolder, releasedMigrations } from '../support/migrations';
 import { databasesLike } from '../support/schema';
 import {
   admin, createMigratedDatabase, createTestDatabase, createTestRole, dropMadeDatabases, dropMadeRoles, remember, testSettings, uniqueName, urlAs, withDatabase,
@@ -76,23 +74,6 @@ test('in production, migrate prints the plan and lints it, then applies it', asy
   expect((await status(production)).migrations.filter((m) => m.state !== 'applied')).toEqual([]);
 });
 
-
-test('in production, a lint finding stops migrate before anything changes (exit 35)', async () => {
-  const db = await createMigratedDatabase('_prod_lint');
-  const released = releasedMigrations();
-  const directory = migrationsFolder({ ...released, '9001_index_ohlcv.ts': `
-export async function up(knex: any) { await knex.raw('CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)'); }
-export async function down(knex: any) { await knex.raw('DROP INDEX ohlcv_volume_idx'); }
-` });
-  const production = loadSettings({ env: 'production', databaseUrl: db.url });
-  const refused = migrate(production, { migrationsDirectory: directory });
-  await expect(refused).rejects.toBeInstanceOf(LintError);
-  await expect(refused).rejects.toMatchObject({ exitCode: 35 });
-  expect((await status(production, { migrationsDirectory: directory })).migrations.filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_index_ohlcv.ts']);
-  await withDatabase(db, async (c) => expect((await c.query("SELECT to_regclass('ohlcv_volume_idx') AS i")).rows[0].i).toBeNull());
-  // The development environment applies it without a lint: the lint guards production.
-  expect((await migrate(loadSettings({ env: 'test', databaseUrl: db.url }), { migrationsDirectory: directory })).applied).toEqual(['9001_index_ohlcv.ts']);
-});
 
 test('`kapman-db lint` names migrations, applied or not: 0004 creates ohlcv and makes it a hypertable, and passes', async () => {
   const db = await createMigratedDatabase('_lint_named');

@@ -1,18 +1,21 @@
 // The lint: squawk and the TimescaleDB rules over what the rehearsed migrations send, and the
 // rules on what each does. The repository's own migrations pass; a finding is silenced only with
-// a reason, and only its rule; the command exits 35 on a finding, 10 when the rehearsal fails.
+// a reason, and only its rule; the command exits 35 on a finding, 10 when the rehearsal fails;
+// production's migrate lints first and a finding stops it before anything changes.
 // (Each TimescaleDB rule on a real hypertable: lintRules.test.ts; each rule on what a migration
 // does: lintEffects.test.ts.) What the tests change is what no day-2 migration, view or squash
 // changes or reads (tickers.sector, tables of their own), so that they hold after those too.
 import { LintError } from '../../scripts/lib/cli/errors';
+import { migrate } from '../../scripts/lib/migrations/deploy';
 import { lint, lintRehearsal, printLintReport } from '../../scripts/lib/migrations/lint';
 import { setQuiet } from '../../scripts/lib/cli/log';
 import { Rehearsal, rehearse } from '../../scripts/lib/migrations/rehearse';
-import { Settings } from '../../scripts/lib/server/settings';
+import { loadSettings, Settings } from '../../scripts/lib/server/settings';
+import { status } from '../../scripts/status';
 import { migrationFiles } from '../support/expected';
 import { runInProcess } from '../support/inProcess';
 import { migrationOf, migrationsFolder, releasedMigrations } from '../support/migrations';
-import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, template } from '../support/testDatabase';
+import { createMigratedDatabase, createTestDatabase, dropMadeDatabases, template, withDatabase } from '../support/testDatabase';
 
 afterAll(dropMadeDatabases);
 
@@ -103,4 +106,21 @@ test("no noise on safe migrations: knex's t.increments() and smallint, an index 
   });
   const report = lintRehearsal(await rehearse(db, { directory, builtFrom, eachSchema: true }), { directory });
   expect(report.findings.map((f) => `${f.migration} ${f.statement} ${f.rule}`)).toEqual(['9002_ticks_index.ts 2 prefer-identity']);
+});
+
+test('in production, a lint finding stops migrate before anything changes (exit 35)', async () => {
+  const db = await createMigratedDatabase('_prod_lint');
+  const released = releasedMigrations();
+  const directory = migrationsFolder({ ...released, '9001_index_ohlcv.ts': `
+export async function up(knex: any) { await knex.raw('CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)'); }
+export async function down(knex: any) { await knex.raw('DROP INDEX ohlcv_volume_idx'); }
+` });
+  const production = loadSettings({ env: 'production', databaseUrl: db.url });
+  const refused = migrate(production, { migrationsDirectory: directory });
+  await expect(refused).rejects.toBeInstanceOf(LintError);
+  await expect(refused).rejects.toMatchObject({ exitCode: 35 });
+  expect((await status(production, { migrationsDirectory: directory })).migrations.filter((m) => m.state === 'pending').map((m) => m.name)).toEqual(['9001_index_ohlcv.ts']);
+  await withDatabase(db, async (c) => expect((await c.query("SELECT to_regclass('ohlcv_volume_idx') AS i")).rows[0].i).toBeNull());
+  // The development environment applies it without a lint: the lint guards production.
+  expect((await migrate(loadSettings({ env: 'test', databaseUrl: db.url }), { migrationsDirectory: directory })).applied).toEqual(['9001_index_ohlcv.ts']);
 });
