@@ -77,6 +77,17 @@ test('a database whose structure is not what its migrations built is not carried
   expect(schemaDump(db)).toEqual(dump);
 });
 
+test('a database that applied a folded file with other content than the squash saw is not carried past it, and is left as it was', async () => {
+  const directory = project({ '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']) });
+  const older = await migratedWith(directory, '_sq_older');
+  fs.writeFileSync(path.join(directory, '0002_b.ts'), migrationOf(['CREATE TABLE b (y bigint)']));
+  git(path.dirname(directory), 'commit', '-qam', 'edit 0002 before it was released');
+  await squash(await migratedWith(directory, '_sq_newer'), { directory });
+  const dump = schemaDump(older);
+  expect(await refusal(carryForward(older, { directory }))).toMatch(/applied 0002_b\.ts with other content than 0002_baseline\.ts squashed; nothing changed[^]*db:reset/);
+  expect(schemaDump(older)).toEqual(dump);
+});
+
 test('--through: the baseline replaces the files up to that number; db/schema.sql still describes the whole chain; the database carries on with the later ones applied', async () => {
   const directory = project({
     '0001_a.ts': migrationOf(['CREATE TABLE a (x int)']), '0002_b.ts': migrationOf(['CREATE TABLE b (y int)']), '0003_c.ts': migrationOf(['ALTER TABLE b ADD COLUMN z int']),
