@@ -8,7 +8,7 @@ import { ConnectionLostError, MigrationFailedError } from '../../scripts/lib/cli
 import { migrateLatest } from '../../scripts/lib/migrations/migrate';
 import { Settings } from '../../scripts/lib/server/settings';
 import { verify } from '../../scripts/lib/schema/verify';
-import { CREATES_TABLE_A, FAILS_HALF_WAY, migrationsFolder } from '../support/migrations';
+import { CREATES_TABLE_A, FAILS_HALF_WAY, migrationOf, migrationsFolder } from '../support/migrations';
 import { publicTables } from '../support/schema';
 import { admin, createMigratedDatabase, createTestDatabase, dropMadeDatabases, withDatabase } from '../support/testDatabase';
 
@@ -66,7 +66,7 @@ test('a migration that sends COMMIT inside its batch\'s transaction is refused b
   expect(await migrateLatest(db, { directory: migrationsFolder({ '0001_creates_a.ts': CREATES_TABLE_A }) })).toEqual(['0001_creates_a.ts']);
   const dir = migrationsFolder({
     '0001_creates_a.ts': CREATES_TABLE_A,
-    '0002_commits.ts': "export async function up(knex: any) { await knex.raw('CREATE TABLE b (y integer)'); await knex.raw('COMMIT'); await knex.raw('CREATE TABLE c (z integer)'); }\nexport async function down() {}\n",
+    '0002_commits.ts': migrationOf(['CREATE TABLE b (y integer)', 'COMMIT', 'CREATE TABLE c (z integer)']),
   });
   const err = await migrateLatest(db, { directory: dir }).then(() => undefined, (e: Error) => e);
   expect(err).toBeInstanceOf(MigrationFailedError);

@@ -111,10 +111,7 @@ test("no noise on safe migrations: knex's t.increments() and smallint, an index 
 test('in production, a lint finding stops migrate before anything changes (exit 35)', async () => {
   const db = await createMigratedDatabase('_prod_lint');
   const released = releasedMigrations();
-  const directory = migrationsFolder({ ...released, '9001_index_ohlcv.ts': `
-export async function up(knex: any) { await knex.raw('CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)'); }
-export async function down(knex: any) { await knex.raw('DROP INDEX ohlcv_volume_idx'); }
-` });
+  const directory = migrationsFolder({ ...released, '9001_index_ohlcv.ts': migrationOf(['CREATE INDEX ohlcv_volume_idx ON ohlcv (volume)']) });
   const production = loadSettings({ env: 'production', databaseUrl: db.url });
   const refused = migrate(production, { migrationsDirectory: directory });
   await expect(refused).rejects.toBeInstanceOf(LintError);
