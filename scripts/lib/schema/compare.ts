@@ -21,7 +21,7 @@ import { reconcileExpressions } from './expressions';
 import { LiveSchema, misownedObjects, readSchema } from './introspect';
 import { BOOKKEEPING_RELATIONS } from './read/scope';
 import { BUILD_STAMP_OPTIONS } from './read/tables';
-import { verify } from './verify';
+import { verifyOn } from './verify';
 
 export interface Comparison {
   /** 'structure', 'contract' or 'pg_dump --schema-only' */
@@ -59,15 +59,14 @@ const MAX_DUMP_LINES = 20;
 export async function compareDatabases(left: Settings, right: Settings, labels: Labels): Promise<Comparison[]> {
   return withClient(left, (lc) => withClient(right, async (rc) => {
     const sides = await Promise.all([side(left, labels[0], lc), side(right, labels[1], rc)]);
-    let rewrites: Rewrite[] = [];
+    let compared: SchemaComparison | undefined;
     return [
       await timed('structure', async () => {
-        const compared = await compareSchemas(lc, rc, { data: true });
-        rewrites = compared.rewrites;
+        compared = await compareSchemas(lc, rc, { data: true });
         return structureResult(compared, labels);
       }),
-      await timed('contract', () => compareWithContract(left, right, labels)),
-      await timed('pg_dump --schema-only', () => compareDumps(sides, rewrites)),
+      await timed('contract', () => compareWithContract([lc, rc], sides, compared!, labels)),
+      await timed('pg_dump --schema-only', () => compareDumps(sides, compared!.rewrites)),
     ];
   }));
 }
@@ -97,6 +96,8 @@ export interface SchemaComparison {
   /** The left side as read, and the right as read with its expressions written the left's way where they mean the same. */
   left: LiveSchema;
   right: LiveSchema;
+  /** The right side as read. */
+  rightAsRead: LiveSchema;
   /** What differs, the left side taken as the expected one. */
   differences: Difference[];
   /** The right side's expressions that reconcileExpressions wrote the left's way. */
@@ -126,7 +127,7 @@ export async function compareSchemas(left: Client, right: Client, scope: { data:
     const key = JSON.stringify([d.group, d.kind, d.item, d.expected, d.actual]);
     return !seen.has(key) && seen.add(key);
   }).sort((a, b) => Number(a.group !== 'database') - Number(b.group !== 'database')); // what belongs to no table first, as diffSchema does
-  return { left: l, right: r, differences, rewrites: rewritesOf(raw, r) };
+  return { left: l, right: r, rightAsRead: raw, differences, rewrites: rewritesOf(raw, r) };
 }
 
 function structureResult(c: SchemaComparison, labels: Labels): Result {
@@ -172,12 +173,15 @@ function rewritesOf(raw: LiveSchema, reconciled: LiveSchema): Rewrite[] {
  * both sides have alike (the contract out of date) is a note, not a difference of the proof:
  * the two databases still agree, and db:verify says the rest when the baseline is used.
  */
-async function compareWithContract(left: Settings, right: Settings, labels: Labels): Promise<Result> {
+async function compareWithContract(clients: [Client, Client], sides: Side[], compared: SchemaComparison, labels: Labels): Promise<Result> {
   const against = (label: string): Labels => ['db/contract.ts', label];
-  // Keyed by the line with a neutral name for the side, so that the two sides' lines can be matched.
-  const read = async (s: Settings) => new Map((await verify(s)).differences.filter((d) => d.group !== 'migrations')
-    .map((d) => [describeDifference(d, against('the database')), d]));
-  const [l, r] = await Promise.all([read(left), read(right)]);
+  // Each side's picture as the structure check read it, without the rows the contract has no place for.
+  const read = async (i: number, live: LiveSchema) => {
+    const report = await verifyOn(clients[i], sides[i].settings.database, { read: { ...live, data: undefined } });
+    // Keyed by the line with a neutral name for the side, so that the two sides' lines can be matched.
+    return new Map(report.differences.filter((d) => d.group !== 'migrations').map((d) => [describeDifference(d, against('the database')), d]));
+  };
+  const [l, r] = await Promise.all([read(0, compared.left), read(1, compared.rightAsRead)]);
   const only = (mine: Map<string, Difference>, theirs: Map<string, Difference>, label: string) =>
     [...mine].filter(([key]) => !theirs.has(key)).map(([, d]) => describeDifference(d, against(label)));
   const differences = [...only(l, r, labels[0]), ...only(r, l, labels[1])];

@@ -8,7 +8,7 @@ import { briefValues, Difference, diffMigrations, diffSchema } from './drift';
 import { ContractMismatchError, KapmanError, SchemaDriftError } from '../cli/errors';
 import { contractEntries } from './contractEntry';
 import { reconcileExpressions } from './expressions';
-import { misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './introspect';
+import { LiveSchema, misownedObjects, readAppliedMigrations, readSchema, rowCounts } from './introspect';
 import { count, log, plain } from '../cli/log';
 import { Settings } from '../server/settings';
 
@@ -19,6 +19,8 @@ export interface VerifyOptions {
   migrationsDirectory?: string;
   /** The session that parses CHECKs, defaults and indexes again to compare their meaning, where `client` may not (read-only). */
   probeOn?: Client;
+  /** The database's schema, already read on `client` by a caller that compares it otherwise too: not read twice. */
+  read?: LiveSchema;
 }
 
 export interface VerifyReport {
@@ -40,7 +42,7 @@ export async function verify(settings: Settings, o: VerifyOptions = {}): Promise
 /** The same on an open session, inside its transaction (an in-place reset verifies before it commits). */
 export async function verifyOn(client: Client, database: string, o: VerifyOptions = {}): Promise<VerifyReport> {
   // CHECKs, defaults and indexes compared by meaning: a restored database deparses them differently.
-  const live = await reconcileExpressions(o.probeOn ?? client, CONTRACT, await readSchema(client));
+  const live = await reconcileExpressions(o.probeOn ?? client, CONTRACT, o.read ?? await readSchema(client));
   const source = new MigrationFiles(o.migrationsDirectory);
   const [files, baselines] = [await source.checksums(), await source.baselines({ squashed: true })];
   const misowned = (await misownedObjects(client)).map((m): Difference => ({
