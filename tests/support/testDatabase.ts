@@ -6,7 +6,7 @@ import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { MIGRATIONS_DIR } from '../../db/migrationSource';
 import { PROJECT_ROOT } from '../../scripts/lib/paths';
 import { closeDatabase, createDatabase, databaseInUse, dropDatabase, renameDatabase, retrying } from '../../scripts/lib/server/admin';
-import { connect, withMaintenanceClient } from '../../scripts/lib/server/connection';
+import { connect, connectMaintenance, withMaintenanceClient } from '../../scripts/lib/server/connection';
 import { loadSettings, Settings, urlForDatabase } from '../../scripts/lib/server/settings';
 
 /** The URL global setup chose; a test file run without it has no server. */
@@ -26,6 +26,24 @@ export const serverSettings = (): Settings => settingsOf(serverUrl());
 export const admin = <T>(work: (c: Client) => Promise<T>): Promise<T> => withMaintenanceClient(serverSettings(), work);
 
 const made = new Set<string>();
+
+// The harness's own creates and drops share one maintenance session per test file: a session
+// each cost the server two backends' start for every one of the run's two hundred databases.
+// Tests' own maintenance work (admin) gets a session of its own, which it may change.
+let maintenance: Promise<Client> | undefined;
+
+/** `work` on the test file's shared maintenance session, opened on first use. */
+function onMaintenance<T>(work: (c: Client) => Promise<T>): Promise<T> {
+  maintenance ??= connectMaintenance(serverSettings());
+  return maintenance.then(work);
+}
+
+/** Ends the shared maintenance session: the test file is done with the server. */
+async function endMaintenance(): Promise<void> {
+  const session = maintenance;
+  maintenance = undefined;
+  await (await session)?.end();
+}
 
 /** The prefix of every database this test run makes (global setup picks the run's id). */
 export function runPrefix(runId = process.env.KAPMAN_TEST_RUN ?? 'norun'): string {
@@ -51,18 +69,19 @@ export function remember(database: string): string {
 /** Creates an empty database owned by the connecting role (or `owner`). */
 export async function createTestDatabase(label = '', owner?: string): Promise<Settings> {
   const name = remember(uniqueName(label));
-  await withMaintenanceClient(serverSettings(), (c) => createDatabase(c, name, owner));
+  await onMaintenance((c) => createDatabase(c, name, owner));
   return testSettings(name);
 }
 
 /**
- * Drops every database this test file made; call from afterAll. All at once, each on a
- * session of its own: a DROP DATABASE waits for a checkpoint, and drops at the same time share one.
+ * Drops every database this test file made, and ends the shared maintenance session; call from
+ * afterAll. One after the other: each drop on PostgreSQL 15 waits for a checkpoint, which is
+ * short on the test servers (no fsync).
  */
 export async function dropMadeDatabases(): Promise<void> {
-  if (made.size === 0) return;
-  await Promise.all([...made].map((name) => withMaintenanceClient(serverSettings(), (c) => dropDatabase(c, name))));
+  for (const name of made) await onMaintenance((c) => dropDatabase(c, name));
   made.clear();
+  await endMaintenance();
 }
 
 /** `c`'s session acts as its database's owner, as a user changing their own schema does (a test's superuser would own what it creates). */
@@ -151,7 +170,7 @@ export async function createMigratedDatabase(label = ''): Promise<Settings> {
   const name = remember(uniqueName(label));
   const tpl = template(); // owned, like the objects in it, by the template's owner: verify checks that
   // A session the scheduler had just started on the template may take a moment to leave.
-  await withMaintenanceClient(serverSettings(), (c) => retrying(() => c.query(
+  await onMaintenance((c) => retrying(() => c.query(
     `CREATE DATABASE ${escapeIdentifier(name)} TEMPLATE ${escapeIdentifier(tpl.name)} OWNER ${escapeIdentifier(tpl.owner)}`), databaseInUse));
   return testSettings(name);
 }
@@ -177,16 +196,15 @@ export async function createTestRole(label: string, attributes = ''): Promise<{ 
   const name = `${runPrefix()}${label}_${crypto.randomBytes(3).toString('hex')}`;
   const password = crypto.randomBytes(9).toString('hex');
   madeRoles.push(name);
-  await withMaintenanceClient(serverSettings(), (c) =>
+  await onMaintenance((c) =>
     c.query(`CREATE ROLE ${escapeIdentifier(name)} LOGIN PASSWORD ${escapeLiteral(oneRoundScramSecret(password))} ${attributes}`));
   return { name, password };
 }
 
 /** Drops the roles this file made (after its databases: a role that owns one cannot go). */
 export async function dropMadeRoles(): Promise<void> {
-  await withMaintenanceClient(serverSettings(), async (c) => {
-    for (const r of madeRoles.splice(0)) await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`);
-  });
+  for (const r of madeRoles.splice(0)) await onMaintenance((c) => c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(r)}`));
+  await endMaintenance();
 }
 
 /** The URL of `database` on the test server, connecting as `role`. */

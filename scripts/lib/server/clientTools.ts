@@ -35,13 +35,19 @@ function parseVersion(file: string, out: string): FoundTool | undefined {
   return m ? { file, version: m[2] === undefined ? m[1] : `${m[1]}.${m[2]}`, major: Number(m[1]) } : undefined;
 }
 
+// Each binary is asked once per process: a squash's proof and a backup look up pg_dump again and again.
+const versions = new Map<string, FoundTool | undefined>();
+
 /** The version a client binary reports, or undefined when it cannot run. */
 function versionOf(file: string): FoundTool | undefined {
-  try {
-    return parseVersion(file, execFileSync(file, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-  } catch {
-    return undefined;
+  if (!versions.has(file)) {
+    try {
+      versions.set(file, parseVersion(file, execFileSync(file, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })));
+    } catch {
+      versions.set(file, undefined);
+    }
   }
+  return versions.get(file);
 }
 
 /** Every place `name` may be, in order: PG_BIN (default Debian's PostgreSQL 15 folder), then each PATH folder. */

@@ -61,20 +61,23 @@ export async function withTransaction<T>(settings: Settings, work: (client: Clie
 // Where to stand while dropping the target: `postgres`, else `template1`.
 export const MAINTENANCE_DATABASES = ['postgres', 'template1'];
 
-/** Runs `work` on a maintenance database of `settings`' server (CREATE, DROP, RENAME DATABASE stand there). */
-export async function withMaintenanceClient<T>(settings: Settings, work: (client: Client) => Promise<T>): Promise<T> {
+/** A session on a maintenance database of `settings`' server (CREATE, DROP, RENAME DATABASE stand there), for the caller to end. */
+export async function connectMaintenance(settings: Settings): Promise<Client> {
   for (const [i, db] of MAINTENANCE_DATABASES.entries()) {
-    let client: Client;
     try {
-      client = await connect(settingsForDatabase(settings, db));
+      return await connect(settingsForDatabase(settings, db));
     } catch (err) {
       const last = i === MAINTENANCE_DATABASES.length - 1;
       if (err instanceof DatabaseMissingError && !last) continue; // that one does not exist here: try the next
       throw err;
     }
-    return runAndClose(client, settings, work);
   }
   throw new Error('unreachable: MAINTENANCE_DATABASES is empty');
+}
+
+/** Runs `work` on a maintenance session of `settings`' server, then ends it. */
+export async function withMaintenanceClient<T>(settings: Settings, work: (client: Client) => Promise<T>): Promise<T> {
+  return runAndClose(await connectMaintenance(settings), settings, work);
 }
 
 /** Polls until the server accepts connections (any database answer counts), printing a dot per try. */
