@@ -29,19 +29,24 @@ const made = new Set<string>();
 
 // The harness's own creates and drops share one maintenance session per test file: a session
 // each cost the server two backends' start for every one of the run's two hundred databases.
+// Concurrent tests take turns on it (pg would otherwise queue their queries, which pg 9 drops).
 // Tests' own maintenance work (admin) gets a session of its own, which it may change.
 let maintenance: Promise<Client> | undefined;
+let turn: Promise<unknown> = Promise.resolve();
 
-/** `work` on the test file's shared maintenance session, opened on first use. */
+/** `work` on the test file's shared maintenance session (opened on first use), after the work before it. */
 function onMaintenance<T>(work: (c: Client) => Promise<T>): Promise<T> {
-  maintenance ??= connectMaintenance(serverSettings());
-  return maintenance.then(work);
+  const session = (maintenance ??= connectMaintenance(serverSettings()));
+  const mine = turn.then(() => session).then(work);
+  turn = mine.catch(() => undefined);
+  return mine;
 }
 
 /** Ends the shared maintenance session: the test file is done with the server. */
 async function endMaintenance(): Promise<void> {
   const session = maintenance;
   maintenance = undefined;
+  await turn;
   await (await session)?.end();
 }
 
